@@ -1,0 +1,222 @@
+"""The one description of every table: columns, types, choices, keys and links.
+
+Import, export, validation, the SQL store and the forms all read this module, so a
+column is named exactly once. It imports nothing heavy: ``followup --help`` loads it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TEXT, DATE, BOOL, CHOICE = "text", "date", "bool", "choice"
+
+APPLICATION_STATUSES = ("active", "offer", "accepted", "hired", "rejected", "withdrawn")
+CLOSED_STATUSES = ("rejected", "withdrawn", "hired")
+INTERVIEW_FORMATS = ("phone", "video", "onsite", "panel", "other")
+CONTACT_CHANNELS = ("email", "phone")
+MESSAGE_DIRECTIONS = ("sent", "received")
+MESSAGE_CHANNELS = ("email", "phone", "other")
+# A sent message of one of these kinds counts as contacting the employer.
+EMPLOYER_CONTACT_KINDS = ("status_inquiry", "offer_checkin")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of one table, as the user sees it in a CSV or a form."""
+
+    name: str
+    kind: str = TEXT
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    default: str | None = None
+    # (table, column) this id must point to, in the same file or in the store.
+    links_to: tuple[str, str] | None = None
+    help: str = ""
+    # Schema version that introduced the column (see store.MIGRATIONS).
+    added_in: int = 1
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    # Singular noun a coach would use ("interview"), for messages.
+    noun: str = ""
+    added_in: int = 1
+    description: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    def columns_of(self, kind: str) -> list[str]:
+        return [c.name for c in self.columns if c.kind == kind]
+
+
+def _id(name: str, links_to: tuple[str, str] | None = None, required: bool = True, help: str = "") -> Column:
+    return Column(name, TEXT, required=required, links_to=links_to, help=help)
+
+
+COACHEE = ("coachees", "coachee_id")
+APPLICATION = ("applications", "application_id")
+REFERENCE = ("references", "reference_id")
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "coachees",
+            key=("coachee_id",),
+            noun="coachee",
+            description="The people a coach works with.",
+            columns=(
+                _id("coachee_id"),
+                Column("name", required=True),
+                Column("email"),
+                Column("coach", help="Coach's name; settings can differ per coach."),
+                Column("notes"),
+            ),
+        ),
+        Table(
+            "applications",
+            key=("application_id",),
+            noun="application",
+            description="One job at one company.",
+            columns=(
+                _id("application_id"),
+                _id("coachee_id", COACHEE),
+                Column("company", required=True),
+                Column("role", required=True),
+                Column("status", CHOICE, choices=APPLICATION_STATUSES, default="active"),
+                Column("applied_on", DATE),
+                Column("source"),
+                Column("notes"),
+            ),
+        ),
+        Table(
+            "interviews",
+            key=("interview_id",),
+            noun="interview",
+            description="One conversation with an interviewer.",
+            columns=(
+                _id("interview_id"),
+                _id("application_id", APPLICATION),
+                Column("held_on", DATE, required=True),
+                Column("round", help="1 for the first interview, 2 for the next…"),
+                Column("format", CHOICE, choices=INTERVIEW_FORMATS),
+                Column("interviewer_name"),
+                Column("interviewer_email"),
+                Column("interviewer_phone"),
+                Column("preferred_channel", CHOICE, choices=CONTACT_CHANNELS,
+                       help="How the interviewer asked to be contacted."),
+                Column("next_step_by", DATE, help="The date they said you would hear by."),
+                Column("final_round", BOOL, help="true if this was the last round."),
+                Column("thank_you_sent_on", DATE),
+                Column("topics", help="What the interviewer cared about most."),
+                Column("notes"),
+            ),
+        ),
+        Table(
+            "references",
+            key=("reference_id",),
+            noun="reference",
+            description="People who vouch for a coachee.",
+            columns=(
+                _id("reference_id"),
+                _id("coachee_id", COACHEE),
+                Column("name", required=True),
+                Column("relationship"),
+                Column("email"),
+                Column("phone"),
+            ),
+        ),
+        Table(
+            "reference_uses",
+            key=("reference_id", "application_id"),
+            noun="reference given",
+            description="A reference given to one application, and how they were kept in the loop.",
+            columns=(
+                _id("reference_id", REFERENCE),
+                _id("application_id", APPLICATION),
+                Column("given_on", DATE),
+                Column("briefed_on", DATE),
+                Column("last_checkin_on", DATE),
+                Column("contacted_on", DATE, help="When the reference said the employer called them."),
+            ),
+        ),
+        Table(
+            "promises",
+            key=("promise_id",),
+            noun="promise",
+            description="Something the coachee told an interviewer they would do.",
+            columns=(
+                _id("promise_id"),
+                _id("application_id", APPLICATION),
+                Column("what", required=True),
+                Column("due_on", DATE, required=True),
+                Column("done_on", DATE),
+            ),
+        ),
+        Table(
+            "messages",
+            key=("message_id",),
+            noun="message",
+            description="Every word sent to or received from an employer.",
+            columns=(
+                _id("message_id"),
+                _id("application_id", APPLICATION),
+                Column("on", DATE, required=True),
+                Column("direction", CHOICE, required=True, choices=MESSAGE_DIRECTIONS),
+                Column("channel", CHOICE, choices=MESSAGE_CHANNELS),
+                Column("kind", help="thank_you_note, status_inquiry, offer_checkin, …"),
+                Column("summary"),
+            ),
+        ),
+        Table(
+            "offers",
+            key=("application_id",),
+            noun="offer",
+            description="An offer, from the first verbal word to its approval.",
+            columns=(
+                _id("application_id", APPLICATION),
+                Column("verbal_on", DATE),
+                Column("written_requested_on", DATE),
+                Column("written_received_on", DATE),
+                Column("salary"),
+                Column("benefits"),
+                Column("expense_reimbursement"),
+                Column("conditions"),
+                Column("response_deadline", DATE),
+                Column("accepted_on", DATE),
+                Column("approved_on", DATE),
+                Column("rescinded_on", DATE),
+            ),
+        ),
+    )
+}
+
+# Parents before children: the order of creation, import and export.
+TABLE_ORDER = list(TABLES)
+
+# Terms an offer letter should state (PRODUCT.md, guidance 8).
+OFFER_TERMS = ("salary", "benefits", "expense_reimbursement", "conditions")
+
+
+def coachee_path(table: str) -> list[str]:
+    """How a table's rows reach their coachee, as a chain of link columns."""
+    if table == "coachees":
+        return []
+    cols = TABLES[table].column_names
+    if "coachee_id" in cols:
+        return ["coachee_id"]
+    return ["application_id", "coachee_id"]

@@ -1,0 +1,91 @@
+"""The coaching rules' numbers, with their defaults, overridable per coach.
+
+Settings live in one TOML file (``data/settings.toml`` by default, or the file named
+by ``FOLLOWUP_SETTINGS``)::
+
+    [defaults]
+    grace_business_days = 3
+
+    [coach."Dana Reyes"]
+    checkin_every_days = 10
+
+Values under ``[coach."NAME"]`` apply to the coachees whose ``coach`` is NAME.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from . import paths
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Guidance 1: the thank-you note is due this many days after the interview.
+    thank_you_within_days: int = 1
+    #: Guidance 4: business days to wait after the employer's date before asking.
+    grace_business_days: int = 2
+    #: Guidance 4: if a status inquiry gets no answer, ask again after this many days…
+    status_inquiry_repeat_days: int = 7
+    #: … at most this many status inquiries per interview date.
+    max_status_inquiries: int = 2
+    #: Guidance 5: after the final round, a check-in every this many days…
+    checkin_every_days: int = 7
+    #: … at most this many check-ins per application…
+    max_checkins: int = 3
+    #: … and never two employer contacts within this many business days.
+    pester_gap_business_days: int = 5
+    #: Guidance 6: ask each reference whether they were called, every this many days.
+    reference_checkin_every_days: int = 7
+    #: Guidance 7: if the written offer has not come this many business days after
+    #: asking for it, ask again.
+    written_offer_followup_business_days: int = 3
+    #: Guidance 8: an offer response deadline this close makes the review most urgent.
+    deadline_warning_days: int = 2
+    #: Actions due later than this many days after the as-of date are not listed.
+    upcoming_days: int = 7
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def settings_file() -> Path:
+    return Path(os.environ.get("FOLLOWUP_SETTINGS") or paths.data_dir() / "settings.toml")
+
+
+def _checked(values: dict, where: str) -> dict:
+    known = {f.name: f.type for f in fields(Settings)}
+    out = {}
+    for name, value in values.items():
+        if name not in known:
+            raise SettingsError(f"{where}: unknown setting {name!r}; known settings: {', '.join(known)}")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SettingsError(f"{where}: {name} must be a whole number of 0 or more, not {value!r}")
+        out[name] = value
+    return out
+
+
+def load_settings(path: Path | None = None) -> tuple[Settings, dict[str, Settings]]:
+    """Read the settings file: the defaults, and a Settings for each coach named in it.
+
+    A missing file means every default applies.
+    """
+    path = Path(path) if path else settings_file()
+    if not path.exists():
+        return Settings(), {}
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
+    base = replace(Settings(), **_checked(raw.get("defaults", {}), f"{path} [defaults]"))
+    per_coach = {
+        coach: replace(base, **_checked(values, f"{path} [coach.{coach!r}]"))
+        for coach, values in raw.get("coach", {}).items()
+    }
+    return base, per_coach

@@ -1,0 +1,360 @@
+"""The store: SQLAlchemy over SQLite, with migrations, WAL and atomic writes.
+
+Tables come out as pandas DataFrames typed from ``schema`` (dates as datetime64,
+``final_round`` as nullable boolean) and go in the same way. Every write is one
+transaction opened with ``BEGIN IMMEDIATE``: it waits its turn (busy timeout) rather
+than failing with "database is locked", and a crash mid-write leaves the old state.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from . import paths
+from .schema import BOOL, DATE, TABLE_ORDER, TABLES, Table
+
+ROW_VERSION = "row_version"
+BUSY_TIMEOUT_MS = 60_000
+
+
+class StoreError(RuntimeError):
+    """A problem with the store itself (cannot open, newer than this code…)."""
+
+
+class ConflictError(RuntimeError):
+    """Someone else changed the record since it was read; nothing was written."""
+
+
+def _sql_type(kind: str):
+    return {DATE: sa.Date(), BOOL: sa.Boolean(create_constraint=False)}.get(kind, sa.Text())
+
+
+def _table_at(t: Table, version: int, metadata: sa.MetaData) -> sa.Table:
+    cols = [
+        sa.Column(c.name, _sql_type(c.kind), primary_key=c.name in t.key, nullable=c.name not in t.key)
+        for c in t.columns
+        if c.added_in <= version
+    ]
+    return sa.Table(t.name, metadata, *cols)
+
+
+# ---------------------------------------------------------------- migrations
+# An ordered list of small named steps, each applied once and recorded in
+# followup_schema. Never edit a released step: add a new one.
+
+def _m1_create_tables(conn: sa.Connection) -> None:
+    md = sa.MetaData()
+    for name in TABLE_ORDER:
+        if TABLES[name].added_in <= 1:
+            _table_at(TABLES[name], 1, md)
+    md.create_all(conn)
+
+
+def _m2_row_versions(conn: sa.Connection) -> None:
+    # A counter per row, so an edit made from a stale copy is detected (ConflictError).
+    for name in TABLE_ORDER:
+        conn.exec_driver_sql(
+            f'ALTER TABLE "{name}" ADD COLUMN {ROW_VERSION} INTEGER NOT NULL DEFAULT 1'
+        )
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
+    (1, "create the eight tables", _m1_create_tables),
+    (2, "add row_version to every table", _m2_row_versions),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def _migrate(engine: sa.Engine, upto: int = SCHEMA_VERSION) -> None:
+    with engine.connect().execution_options(write=True) as conn, conn.begin():
+        conn.exec_driver_sql(
+            "CREATE TABLE IF NOT EXISTS followup_schema "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        done = {row[0] for row in conn.exec_driver_sql("SELECT version FROM followup_schema")}
+        if done and max(done) > SCHEMA_VERSION:
+            raise StoreError(
+                f"this store is at schema version {max(done)}, newer than this code "
+                f"({SCHEMA_VERSION}); update the workbook before opening it"
+            )
+        for version, name, step in MIGRATIONS:
+            if version in done or version > upto:
+                continue
+            step(conn)
+            conn.exec_driver_sql(
+                "INSERT INTO followup_schema VALUES (?, ?, ?)",
+                (version, name, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
+            )
+
+
+# --------------------------------------------------------------------- engine
+
+def make_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            # Let SQLAlchemy, not the driver, decide when transactions begin.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            # Writers take the write lock up front: waiting is then handled by the
+            # busy timeout instead of failing half-way with SQLITE_BUSY.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+    return engine
+
+
+@dataclass
+class Store:
+    engine: sa.Engine
+    url: str
+
+    # ------------------------------------------------------------ reading
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT MAX(version) FROM followup_schema").scalar() or 0
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return not any(
+                conn.exec_driver_sql(f'SELECT 1 FROM "{name}" LIMIT 1').first() for name in TABLE_ORDER
+            )
+
+    def coachee_ids(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.exec_driver_sql("SELECT coachee_id FROM coachees ORDER BY coachee_id")]
+
+    def coachees(self) -> pd.DataFrame:
+        return self.load(["coachees"])["coachees"]
+
+    def load(self, tables: Iterable[str] | None = None, coachee_id: str | list[str] | None = None) -> dict[str, pd.DataFrame]:
+        """Every table (or the ones named) as typed DataFrames, read in one snapshot.
+
+        With ``coachee_id`` (one id or a list), only the rows that belong to those
+        coachees are read — the rest of the practice never leaves the store.
+        """
+        names = list(tables) if tables else TABLE_ORDER
+        ids = [coachee_id] if isinstance(coachee_id, str) else coachee_id
+        out = {}
+        with self.engine.connect() as conn, conn.begin():
+            for name in names:
+                out[name] = _typed(TABLES[name], _read(conn, name, ids))
+        return out
+
+    def row(self, table: str, key: dict) -> dict | None:
+        """One stored row as a dict (with its row_version), or None."""
+        t = TABLES[table]
+        where = " AND ".join(f'"{k}" = ?' for k in t.key)
+        with self.engine.connect() as conn:
+            df = pd.read_sql_query(
+                f'SELECT * FROM "{table}" WHERE {where}', conn.connection.driver_connection,
+                params=tuple(key[k] for k in t.key),
+            )
+        if df.empty:
+            return None
+        return _typed(t, df).iloc[0].to_dict()
+
+    # ------------------------------------------------------------ writing
+    @contextmanager
+    def writing(self):
+        """One write transaction (BEGIN IMMEDIATE); rolled back whole on any error."""
+        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+            yield conn
+
+    def upsert(self, frames: dict[str, pd.DataFrame], conn: sa.Connection | None = None) -> dict[str, dict[str, int]]:
+        """Add or replace rows by key, all tables in one transaction.
+
+        Only the columns present in each frame are written: a column missing from
+        an import keeps its stored value. A row identical to the stored one is left
+        untouched (its row_version does not move), so re-importing changes nothing.
+        Returns, per table, how many rows were added and how many changed.
+        """
+        if conn is None:
+            with self.writing() as c:
+                return self.upsert(frames, c)
+        counts = {}
+        for name in TABLE_ORDER:
+            if name not in frames:
+                continue
+            counts[name] = _upsert_table(conn, TABLES[name], frames[name])
+        return counts
+
+    def save_row(self, table: str, values: dict, expected_version: int | None = None) -> int:
+        """Write one validated row (a form's). Returns its new row_version.
+
+        ``expected_version`` is the row_version the form was opened with: if the
+        stored row has moved on since, ConflictError is raised and nothing is
+        written. None means "a new record": it must not exist yet unless identical.
+        """
+        t = TABLES[table]
+        frame = pd.DataFrame([{c: values.get(c) for c in t.column_names}])
+        key = {k: values[k] for k in t.key}
+        where = " AND ".join(f'"{k}" = ?' for k in t.key)
+        params = tuple(key.values())
+        with self.writing() as conn:
+            current = conn.exec_driver_sql(f'SELECT {ROW_VERSION} FROM "{table}" WHERE {where}', params).scalar()
+            if current is not None and expected_version is not None and current != expected_version:
+                raise ConflictError(
+                    f"this {t.noun} ({', '.join(map(str, params))}) was changed elsewhere after you opened it; "
+                    "nothing was saved — reload it and make your change again"
+                )
+            if current is not None and expected_version is None:
+                raise ConflictError(
+                    f"a {t.noun} with id {', '.join(map(str, params))} already exists; "
+                    "choose another id, or open that one to edit it"
+                )
+            _upsert_table(conn, t, frame)
+            return conn.exec_driver_sql(f'SELECT {ROW_VERSION} FROM "{table}" WHERE {where}', params).scalar()
+
+    # ------------------------------------------------------------ safety
+    def integrity_ok(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+    def backup(self, dest: str | Path) -> Path:
+        """A consistent copy of a SQLite store, safe while others use it (online backup)."""
+        dest = Path(dest)
+        if dest.is_dir():
+            dest = dest / f"followup-{dt.datetime.now():%Y%m%d-%H%M%S}.db"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".partial")
+        tmp.unlink(missing_ok=True)
+        raw = self.engine.raw_connection()
+        try:
+            target = sqlite3.connect(tmp)
+            with target:
+                raw.driver_connection.backup(target)
+            target.close()
+        finally:
+            raw.close()
+        tmp.replace(dest)  # never leave a half-written backup under the real name
+        return dest
+
+    def restore(self, source: str | Path) -> None:
+        """Replace the whole store with a backup, in one transaction."""
+        source = Path(source)
+        check = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        try:
+            if check.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise StoreError(f"{source} is damaged (integrity check failed); nothing was restored")
+            if not check.execute("SELECT name FROM sqlite_master WHERE name='followup_schema'").fetchone():
+                raise StoreError(f"{source} is not a Follow-up Workbook store; nothing was restored")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{source} is not a SQLite store ({exc}); nothing was restored") from exc
+        raw = self.engine.raw_connection()
+        try:
+            check.backup(raw.driver_connection)
+        finally:
+            raw.close()
+            check.close()
+        self.engine.dispose()
+        _migrate(self.engine)
+
+
+def open_store(url: str | None = None, upto: int = SCHEMA_VERSION) -> Store:
+    """Open (creating and upgrading as needed) the store at ``url``.
+
+    ``url`` is a SQLAlchemy URL or a plain file path; None means ``FOLLOWUP_DB`` or
+    the default SQLite file under ``data/``.
+    """
+    url = url or paths.default_db_url()
+    if "://" not in url:
+        url = f"sqlite:///{Path(url).expanduser().resolve()}"
+    try:
+        engine = make_engine(url)
+        _migrate(engine, upto)
+    except sa.exc.DatabaseError as exc:
+        raise StoreError(f"cannot open the store at {url}: {exc.orig}") from exc
+    return Store(engine, url)
+
+
+# ---------------------------------------------------------------- internals
+
+def _read(conn: sa.Connection, name: str, coachee_ids: list[str] | None) -> pd.DataFrame:
+    t = TABLES[name]
+    sql = f'SELECT * FROM "{name}"'
+    params: tuple = ()
+    if coachee_ids is not None:
+        marks = ", ".join("?" * len(coachee_ids)) or "NULL"
+        if name == "coachees" or "coachee_id" in t.column_names:
+            sql += f" WHERE coachee_id IN ({marks})"
+        else:
+            sql += f" WHERE application_id IN (SELECT application_id FROM applications WHERE coachee_id IN ({marks}))"
+        params = tuple(coachee_ids)
+    sql += " ORDER BY " + ", ".join(f'"{k}"' for k in t.key)
+    cur = conn.connection.driver_connection.execute(sql, params)
+    cols = [d[0] for d in cur.description]
+    return pd.DataFrame.from_records(cur.fetchall(), columns=cols)
+
+
+def _typed(t: Table, df: pd.DataFrame) -> pd.DataFrame:
+    """Stored values to the in-memory types every other module expects."""
+    df = df.copy()
+    for c in t.columns:
+        if c.name not in df:
+            df[c.name] = None
+        if c.kind == DATE:
+            df[c.name] = pd.to_datetime(df[c.name], format="%Y-%m-%d", errors="coerce")
+        elif c.kind == BOOL:
+            df[c.name] = df[c.name].astype("boolean")
+        else:
+            df[c.name] = df[c.name].astype(object).where(df[c.name].notna(), None)
+    extra = [ROW_VERSION] if ROW_VERSION in df else []
+    return df[t.column_names + extra].reset_index(drop=True)
+
+
+def _stored(kind: str, value):
+    """One in-memory value to what the driver stores."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if kind == DATE:
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+    if kind == BOOL:
+        return int(bool(value))
+    return str(value)
+
+
+def _upsert_table(conn: sa.Connection, t: Table, frame: pd.DataFrame) -> dict[str, int]:
+    cols = [c for c in t.column_names if c in frame.columns]
+    kinds = [t.column(c).kind for c in cols]
+    rows = [tuple(_stored(k, v) for k, v in zip(kinds, rec)) for rec in frame[cols].itertuples(index=False)]
+    if not rows:
+        return {"added": 0, "changed": 0}
+    q = lambda c: f'"{c}"'  # noqa: E731
+    non_key = [c for c in cols if c not in t.key]
+    raw = conn.connection.driver_connection
+    before = raw.total_changes
+    n_before = raw.execute(f'SELECT COUNT(*) FROM "{t.name}"').fetchone()[0]
+    if non_key:
+        update = (
+            " DO UPDATE SET "
+            + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in non_key)
+            + f", {ROW_VERSION} = {ROW_VERSION} + 1 WHERE "
+            + " OR ".join(f'"{t.name}".{q(c)} IS NOT excluded.{q(c)}' for c in non_key)
+        )
+    else:
+        update = " DO NOTHING"
+    sql = (
+        f'INSERT INTO "{t.name}" ({", ".join(map(q, cols))}) VALUES ({", ".join("?" * len(cols))}) '
+        f'ON CONFLICT ({", ".join(map(q, t.key))}){update}'
+    )
+    raw.executemany(sql, rows)
+    touched = raw.total_changes - before
+    added = raw.execute(f'SELECT COUNT(*) FROM "{t.name}"').fetchone()[0] - n_before
+    return {"added": added, "changed": touched - added}

@@ -1,0 +1,292 @@
+"""Checking rows as the user typed them, for import and for the forms alike.
+
+Input is text as it came from a CSV cell, a spreadsheet or a form field. The checks
+are pandera schemas built from ``schema``; every failure becomes a ``Problem``
+naming the table, the row as the user sees it (the spreadsheet row number) and the
+column. All problems of a file are collected in one go.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES, Column, Table
+
+TRUE_WORDS = {"true", "yes", "y", "1", "t"}
+FALSE_WORDS = {"false", "no", "n", "0", "f"}
+# A date, optionally followed by a time (a datetime is accepted where a date is).
+_DATE_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+# Cells that a spreadsheet would run as a formula; export guards them with a quote.
+_GUARDED = re.compile(r"^'+[=+\-@]")
+_NEEDS_GUARD = re.compile(r"^'*[=+\-@]")
+
+
+@dataclass(frozen=True)
+class Problem:
+    table: str
+    row: int | None  # the spreadsheet row (header = 1); None for the whole table
+    column: str | None
+    message: str
+    source: str = ""  # file or sheet the row came from
+
+    def __str__(self) -> str:
+        where = self.source or self.table
+        parts = [where]
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column:
+            parts.append(f"column {self.column}")
+        return ", ".join(parts) + ": " + self.message
+
+
+class ValidationError(ValueError):
+    """Raised with every problem found; nothing has been written."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(map(str, problems)))
+
+
+# ------------------------------------------------------------- cell helpers
+
+def guard_formula(value: str) -> str:
+    """Export side: a cell a spreadsheet would evaluate gets one leading quote."""
+    return "'" + value if _NEEDS_GUARD.match(value) else value
+
+
+def unguard_formula(value: str) -> str:
+    """Import side: undo ``guard_formula`` (exactly one quote is removed)."""
+    return value[1:] if _GUARDED.match(value) else value
+
+
+def _clean_text(s: pd.Series) -> pd.Series:
+    """Strip cells, make blanks missing, undo the export's formula guard."""
+    s = s.astype(object)
+    present = s.notna()
+    s = s.where(~present, s.astype(str).str.strip())
+    s = s.where(s.ne("") & present, None)
+    guarded = s.notna() & s.astype(str).str.match(_GUARDED.pattern)
+    return s.where(~guarded, s.astype(str).str.slice(1))
+
+
+def parse_dates(s: pd.Series) -> pd.Series:
+    """ISO dates (or datetimes, truncated to their date) -> datetime64; bad -> NaT."""
+    text = s.astype(object).where(s.notna(), None)
+    ok = text.notna() & text.astype(str).str.match(_DATE_RE)
+    day = text.where(ok, None).astype(str).str.slice(0, 10).where(ok, None)
+    return pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
+
+
+# ------------------------------------------------------------- the schemas
+
+def _column_checks(c: Column) -> list[pa.Check]:
+    if c.kind == DATE:
+        return [pa.Check(lambda s: parse_dates(s).notna(), ignore_na=True,
+                         error="is not a real date (expected YYYY-MM-DD)")]
+    if c.kind == CHOICE:
+        return [pa.Check(lambda s, ch=c.choices: s.astype(str).str.lower().isin(ch), ignore_na=True,
+                         error="is not one of: " + ", ".join(c.choices))]
+    if c.kind == BOOL:
+        return [pa.Check(lambda s: s.astype(str).str.lower().isin(TRUE_WORDS | FALSE_WORDS), ignore_na=True,
+                         error="is not true or false")]
+    return []
+
+
+def _schema(t: Table, present: list[str]) -> pa.DataFrameSchema:
+    columns = {
+        c.name: pa.Column(
+            object,
+            nullable=not c.required,
+            unique=(t.key == (c.name,)),
+            checks=_column_checks(c),
+            required=False,
+        )
+        for c in t.columns
+        if c.name in present
+    }
+    checks = []
+    if t.name == "interviews" and {"held_on", "next_step_by"} <= set(present):
+        checks.append(pa.Check(
+            lambda df: ~(parse_dates(df["next_step_by"]) < parse_dates(df["held_on"])),
+            error="next_step_by is before held_on: the decision date cannot come before the interview",
+            name="decision_after_interview",
+        ))
+    multi_key = list(t.key) if len(t.key) > 1 and set(t.key) <= set(present) else None
+    return pa.DataFrameSchema(columns, checks=checks, unique=multi_key, strict=False, coerce=False)
+
+
+def _problems_from(t: Table, frame: pd.DataFrame, err: pa.errors.SchemaErrors, source: str, first_row: int) -> list[Problem]:
+    out: list[Problem] = []
+    seen_dupes: set = set()
+    fc = err.failure_cases
+    for rec in fc.itertuples(index=False):
+        idx = rec.index
+        row = int(idx) + first_row if idx is not None and not pd.isna(idx) else None
+        col = rec.column if isinstance(rec.column, str) and rec.column in t.column_names else None
+        check = str(rec.check)
+        value = rec.failure_case
+        if check == "not_nullable":
+            msg = "is empty but required"
+        elif check == "column_in_dataframe":
+            continue  # handled before validation, with the file's own wording
+        elif check in ("field_uniqueness", "multiple_fields_uniqueness"):
+            key_cols = list(t.key)
+            key_val = tuple(frame.loc[idx, key_cols]) if idx in frame.index else (value,)
+            rows = [int(i) + first_row for i in frame.index[(frame[key_cols] == list(key_val)).all(axis=1)]]
+            if key_val in seen_dupes:
+                continue
+            seen_dupes.add(key_val)
+            col = key_cols[0] if len(key_cols) == 1 else ", ".join(key_cols)
+            shown = "/".join(map(str, key_val))
+            out.append(Problem(t.name, rows[1] if len(rows) > 1 else row, col,
+                               f"id {shown!r} appears more than once in this file (rows {', '.join(map(str, rows))})",
+                               source))
+            continue
+        elif check == "decision_after_interview":
+            col = "next_step_by"
+            msg = "is before held_on: the date they said you would hear by cannot come before the interview"
+            value = frame.loc[idx, "next_step_by"] if idx in frame.index else None
+        else:
+            msg = check
+        shown = f"{value!r} " if value is not None and not pd.isna(value) else ""
+        out.append(Problem(t.name, row, col, f"{shown}{msg}".strip(), source))
+    return out
+
+
+# ------------------------------------------------------------- public
+
+@dataclass
+class RawTable:
+    """One table as read from a file: every cell text (or missing)."""
+
+    frame: pd.DataFrame
+    source: str  # "applications.csv" or "practice.xlsx, sheet applications"
+    first_row: int = 2  # spreadsheet row of the frame's first data row
+
+
+def validate_tables(raw: dict[str, RawTable], stored_ids: dict[str, set] | None = None,
+                    stored_links: dict[str, dict] | None = None) -> dict[str, pd.DataFrame]:
+    """Check and type every table of one import (or one form).
+
+    ``stored_ids`` maps a table to the ids already in the store (links may point
+    there); ``stored_links`` maps "applications"/"references" to {id: coachee_id}
+    for the stored rows, so a reference is only given to its own coachee's
+    applications. Returns typed frames ready for ``Store.upsert``; raises
+    ValidationError listing every problem otherwise.
+    """
+    stored_ids = stored_ids or {}
+    stored_links = stored_links or {}
+    problems: list[Problem] = []
+    cleaned: dict[str, pd.DataFrame] = {}
+    for name in TABLE_ORDER:
+        if name not in raw:
+            continue
+        t, r = TABLES[name], raw[name]
+        frame = r.frame.copy()
+        frame.columns = [str(c).strip().lstrip("\ufeff").strip() for c in frame.columns]
+        missing = [c for c in t.required if c not in frame.columns]
+        for c in missing:
+            problems.append(Problem(name, 1, c, "required column is missing from the header row", r.source))
+        dupes = [c for c in set(frame.columns) if list(frame.columns).count(c) > 1]
+        for c in dupes:
+            problems.append(Problem(name, 1, c, "column appears twice in the header row", r.source))
+        if missing or dupes:
+            continue
+        present = [c for c in t.column_names if c in frame.columns]
+        frame = frame[present]
+        for c in present:
+            frame[c] = _clean_text(frame[c])
+        try:
+            _schema(t, present).validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as err:
+            problems.extend(_problems_from(t, frame, err, r.source, r.first_row))
+        cleaned[name] = frame
+
+    problems.extend(_link_problems(cleaned, raw, stored_ids, stored_links))
+    if problems:
+        problems.sort(key=lambda p: (TABLE_ORDER.index(p.table), p.row or 0, p.column or ""))
+        raise ValidationError(problems)
+    return {name: _to_types(TABLES[name], frame) for name, frame in cleaned.items()}
+
+
+def _link_problems(cleaned, raw, stored_ids, stored_links) -> list[Problem]:
+    problems = []
+    for name, frame in cleaned.items():
+        t, r = TABLES[name], raw[name]
+        for c in t.columns:
+            if not c.links_to or c.name not in frame:
+                continue
+            parent, parent_col = c.links_to
+            known = set(stored_ids.get(parent, set()))
+            if parent in cleaned and parent_col in cleaned[parent]:
+                known |= set(cleaned[parent][parent_col].dropna())
+            bad = frame[c.name].notna() & ~frame[c.name].isin(known)
+            for i in frame.index[bad]:
+                problems.append(Problem(
+                    name, int(i) + r.first_row, c.name,
+                    f"{frame.at[i, c.name]!r} points to no {TABLES[parent].noun} "
+                    f"(not in this import's {parent} nor in the store)", r.source))
+    # A reference is given only to an application of the same coachee.
+    if "reference_uses" in cleaned:
+        owner = {}
+        for parent in ("applications", "references"):
+            m = dict(stored_links.get(parent, {}))
+            if parent in cleaned and "coachee_id" in cleaned[parent]:
+                key = TABLES[parent].key[0]
+                m.update(zip(cleaned[parent][key], cleaned[parent]["coachee_id"]))
+            owner[parent] = m
+        ru, r = cleaned["reference_uses"], raw["reference_uses"]
+        for i, ref, app in zip(ru.index, ru.get("reference_id", []), ru.get("application_id", [])):
+            a, b = owner["references"].get(ref), owner["applications"].get(app)
+            if a and b and a != b:
+                problems.append(Problem(
+                    "reference_uses", int(i) + r.first_row, "application_id",
+                    f"reference {ref!r} belongs to coachee {a!r} but application {app!r} to coachee {b!r}",
+                    r.source))
+    return problems
+
+
+def _to_types(t: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for c in t.columns:
+        if c.name not in out:
+            continue
+        s = out[c.name]
+        if c.kind == DATE:
+            out[c.name] = parse_dates(s)
+        elif c.kind == BOOL:
+            lowered = s.astype("string").str.lower()
+            out[c.name] = lowered.isin(TRUE_WORDS).astype("boolean").mask(lowered.isna())
+        elif c.kind == CHOICE:
+            low = s.where(s.isna(), s.astype(str).str.lower())
+            if c.default is not None:
+                low = low.where(low.notna(), c.default)
+            out[c.name] = low.astype(object).where(low.notna(), None)
+    # A column with a default that was left out of the file entirely.
+    for c in t.columns:
+        if c.default is not None and c.name not in out:
+            out[c.name] = c.default
+    return out
+
+
+def validate_row(table: str, values: dict, stored_ids: dict[str, set] | None = None,
+                 stored_links: dict[str, dict] | None = None) -> pd.DataFrame:
+    """A form's values (text, dates or None) checked exactly like an import row."""
+    t = TABLES[table]
+    cells = {}
+    for c in t.columns:
+        v = values.get(c.name)
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            cells[c.name] = None
+        elif c.kind == BOOL and isinstance(v, bool):
+            cells[c.name] = "true" if v else "false"
+        elif hasattr(v, "isoformat"):
+            cells[c.name] = v.isoformat()[:10]
+        else:
+            cells[c.name] = str(v)
+    frame = pd.DataFrame([cells], columns=t.column_names, dtype=object)
+    return validate_tables({table: RawTable(frame, f"the {t.noun} form", first_row=1)},
+                           stored_ids, stored_links)[table]
