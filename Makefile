@@ -1,0 +1,50 @@
+# The verbs a newcomer needs. Every target is idempotent.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test lab app bench clean-reports
+
+help:
+	@echo "make demo   set up .venv, load the demo practice, show today's actions, write drafts and reports"
+	@echo "make test   set up .venv, run the whole test suite"
+	@echo "make lab    open JupyterLab on notebooks/"
+	@echo "make app    serve the code-free app (Voilà) on 127.0.0.1"
+	@echo "make bench  run the benchmarks and print their ratios"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	@$(BIN)/followup demo
+	@echo
+	@echo "== Today's actions =="
+	@$(BIN)/followup due --all
+	@echo
+	@$(BIN)/followup drafts --all --out reports/drafts
+	@$(BIN)/followup report --all --out reports/weekly
+	@echo
+	@echo "Drafts are in reports/drafts/<coachee>/ and weekly reports in reports/weekly/ (open the .html files)."
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+app: $(STAMP)
+	$(BIN)/followup app
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_due.py
+	$(BIN)/python benchmarks/bench_report.py
+
+clean-reports:
+	rm -rf reports/

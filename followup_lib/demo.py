@@ -1,0 +1,198 @@
+"""The fictional demo practice: the small committed one, and a generated one of any size.
+
+The committed practice (``data/demo``, import format) is written as of
+``DEMO_AS_OF``; loading it shifts every date by whole weeks so that its "today"
+falls on the latest same weekday on or before the day it is loaded, keeping the
+business-day rules exactly as written. Tests load it unshifted and pass
+``DEMO_AS_OF``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import paths
+from .schema import DATE, TABLE_ORDER, TABLES
+from .store import Store
+from .transfer import read_source, stored_keys
+from .validation import RawTable, validate_tables
+
+DEMO_AS_OF = dt.date(2026, 11, 16)  # a Monday: the committed demo's "today"
+
+
+def week_shift(today: dt.date, anchor: dt.date = DEMO_AS_OF) -> int:
+    """Days to add to the demo (a multiple of 7) so its today is on or before ``today``."""
+    return ((today - anchor).days // 7) * 7
+
+
+def shift_dates(raw: dict[str, RawTable], days: int) -> dict[str, RawTable]:
+    if not days:
+        return raw
+    out = {}
+    for name, r in raw.items():
+        f = r.frame.copy()
+        for col in TABLES[name].columns_of(DATE):
+            if col in f:
+                d = pd.to_datetime(f[col].where(f[col].astype(str).str.strip().ne("")), format="%Y-%m-%d", errors="coerce")
+                f[col] = (d + pd.Timedelta(days=days)).dt.strftime("%Y-%m-%d").fillna("")
+        out[name] = RawTable(f, r.source, r.first_row)
+    return out
+
+
+def load_demo(store: Store, today: dt.date | None = None, shift: bool = True) -> tuple[int, dt.date]:
+    """Import the committed demo practice. Returns (days shifted, the demo's today)."""
+    raw, _ = read_source(paths.demo_dir())
+    days = week_shift(today or dt.date.today()) if shift else 0
+    ids, links = stored_keys(store)
+    store.upsert(validate_tables(shift_dates(raw, days), ids, links))
+    return days, DEMO_AS_OF + dt.timedelta(days=days)
+
+
+# ------------------------------------------------------------ generated practice
+
+_FIRST = ["Alex", "Sam", "Priya", "Noah", "Lena", "Omar", "Grace", "Mateo", "Yuki", "Ines", "Kofi", "Mira",
+          "Theo", "Zara", "Ravi", "Elena", "Jonas", "Aisha", "Hugo", "Nadia", "Felix", "Chloe", "Ivan", "Leah"]
+_LAST = ["Berg", "Okafor", "Lindqvist", "Marchetti", "Natarajan", "Hale", "Voss", "Park", "Menon", "Moore",
+         "Cho", "Duarte", "Blake", "Grant", "Liu", "Martins", "Price", "Whitaker", "Reyes", "Kowalski"]
+_CO_A = ["North", "Blue", "Harbor", "Cedar", "Lumen", "Quarry", "Atlas", "Granite", "Pine", "River",
+         "Orchid", "Willow", "Summit", "Copper", "Silver", "Maple", "Falcon", "Aurora", "Delta", "Iris"]
+_CO_B = ["wind Analytics", "fin Logistics", " Health", " Bank", " Software", " Labs", " Freight", " Systems",
+         "crest Studio", "bend Media", " Energy", " Robotics", " Insurance", " Foods", " Retail", " Bio"]
+_ROLES = ["Data Analyst", "Product Manager", "UX Designer", "Software Engineer", "Operations Lead",
+          "Marketing Manager", "Financial Analyst", "Project Manager", "Account Executive", "HR Partner"]
+_TOPICS = ["stakeholder reporting", "a project you ran with a reference", "pricing experiments",
+           "team leadership", "SQL depth", "customer research", "budget ownership", "cross-team delivery"]
+
+
+def generate_practice(n_coachees: int, seed: int = 0, as_of: dt.date | None = None,
+                      apps_per_coachee: int = 40) -> dict[str, pd.DataFrame]:
+    """A plausible practice as import-format text tables (every cell a string).
+
+    Employers answer a few days to several weeks after an interview; some are
+    late on their own date, some never answer. Deterministic for a given seed.
+    """
+    rng = np.random.default_rng(seed)
+    as_of = pd.Timestamp(as_of or DEMO_AS_OF)
+    day = lambda offsets: (as_of - pd.to_timedelta(offsets, unit="D")).strftime("%Y-%m-%d")  # noqa: E731
+
+    cids = [f"G{i:05d}" for i in range(n_coachees)]
+    coachees = pd.DataFrame({
+        "coachee_id": cids,
+        "name": [f"{_FIRST[i % len(_FIRST)]} {_LAST[(i // len(_FIRST)) % len(_LAST)]} {i}" for i in range(n_coachees)],
+        "email": [f"coachee{i}@example.com" for i in range(n_coachees)],
+        "coach": [f"Coach {i % 7}" for i in range(n_coachees)],
+        "notes": "",
+    })
+    n_apps = n_coachees * apps_per_coachee
+    app_coachee = np.repeat(cids, apps_per_coachee)
+    app_ids = np.array([f"{c}-A{j:02d}" for c in cids for j in range(apps_per_coachee)])
+    status = rng.choice(["active", "rejected", "withdrawn", "offer", "accepted", "hired"], size=n_apps,
+                        p=[0.55, 0.3, 0.08, 0.03, 0.02, 0.02])
+    applied_ago = rng.integers(10, 120, size=n_apps)
+    companies = np.array([a + b for a in _CO_A for b in _CO_B])
+    applications = pd.DataFrame({
+        "application_id": app_ids, "coachee_id": app_coachee,
+        "company": companies[rng.integers(0, len(companies), n_apps)],
+        "role": np.array(_ROLES)[rng.integers(0, len(_ROLES), n_apps)],
+        "status": status, "applied_on": day(applied_ago),
+        "source": rng.choice(["referral", "job board", "recruiter", "company site"], size=n_apps), "notes": "",
+    })
+
+    # Interviews: 0–3 rounds per application, after it was applied for.
+    rounds = rng.choice([0, 1, 2, 3], size=n_apps, p=[0.35, 0.35, 0.2, 0.1])
+    iv_app = np.repeat(np.arange(n_apps), rounds)
+    iv_round = np.concatenate([np.arange(1, r + 1) for r in rounds]) if rounds.sum() else np.array([], int)
+    gap = rng.integers(5, 15, size=len(iv_app))
+    held_ago = np.maximum(applied_ago[iv_app] - 7 - (iv_round - 1) * gap, 0)
+    final = iv_round == rounds[iv_app]
+    promised = rng.integers(3, 10, size=len(iv_app))
+    has_date = rng.random(len(iv_app)) < 0.7
+    nxt = held_ago - promised
+    iv_names = [f"{_FIRST[k % len(_FIRST)]} {_LAST[k % len(_LAST)]}" for k in rng.integers(0, 10_000, len(iv_app))]
+    thanked = rng.random(len(iv_app)) < 0.85
+    pref = rng.choice(["email", "phone"], size=len(iv_app), p=[0.8, 0.2])
+    interviews = pd.DataFrame({
+        "interview_id": [f"{app_ids[a]}-I{r}" for a, r in zip(iv_app, iv_round)],
+        "application_id": app_ids[iv_app], "held_on": day(held_ago), "round": iv_round.astype(str),
+        "format": rng.choice(["phone", "video", "onsite", "panel"], size=len(iv_app)),
+        "interviewer_name": iv_names,
+        "interviewer_email": [n.lower().replace(" ", ".") + "@employer.example" for n in iv_names],
+        "interviewer_phone": "+1 555 0100", "preferred_channel": pref,
+        "next_step_by": np.where(has_date, day(nxt), ""),
+        "final_round": np.where(final, "true", "false"),
+        "thank_you_sent_on": np.where(thanked, day(np.maximum(held_ago - 1, 0)), ""),
+        "topics": np.array(_TOPICS)[rng.integers(0, len(_TOPICS), len(iv_app))], "notes": "",
+    })
+
+    # Employer answers: log-normal delay (median ~9 days), a fifth never answer.
+    delay = np.clip(np.round(rng.lognormal(2.2, 0.6, len(iv_app))), 1, 60).astype(int)
+    answered = (rng.random(len(iv_app)) < 0.8) & (held_ago - delay >= 0)
+    m_idx = np.flatnonzero(answered)
+    messages = pd.DataFrame({
+        "message_id": [f"{interviews.interview_id.iat[i]}-M" for i in m_idx],
+        "application_id": app_ids[iv_app[m_idx]], "on": day(held_ago[m_idx] - delay[m_idx]),
+        "direction": "received", "channel": "email", "kind": "update", "summary": "Word from the employer",
+    })
+    inq = np.flatnonzero(~answered & has_date & (nxt < -3))
+    inquiries = pd.DataFrame({
+        "message_id": [f"{interviews.interview_id.iat[i]}-Q" for i in inq],
+        "application_id": app_ids[iv_app[inq]], "on": day(nxt[inq] - 3),
+        "direction": "sent", "channel": "email", "kind": "status_inquiry", "summary": "Asked where things stand",
+    })
+    messages = pd.concat([messages, inquiries], ignore_index=True)
+
+    refs = pd.DataFrame({
+        "reference_id": [f"{c}-R{k}" for c in cids for k in range(3)],
+        "coachee_id": np.repeat(cids, 3),
+        "name": [f"{_FIRST[(i * 7) % len(_FIRST)]} {_LAST[(i * 3) % len(_LAST)]}" for i in range(3 * n_coachees)],
+        "relationship": "former colleague",
+        "email": [f"ref{i}@example.org" for i in range(3 * n_coachees)], "phone": "",
+    })
+    with_iv = np.flatnonzero(rounds > 0)
+    ru_ref = rng.integers(0, 3, len(with_iv))
+    briefed = rng.random(len(with_iv)) < 0.6
+    reference_uses = pd.DataFrame({
+        "reference_id": [f"{app_coachee[a]}-R{k}" for a, k in zip(with_iv, ru_ref)],
+        "application_id": app_ids[with_iv], "given_on": day(applied_ago[with_iv] - 3),
+        "briefed_on": np.where(briefed, day(np.maximum(applied_ago[with_iv] - 10, 0)), ""),
+        "last_checkin_on": "", "contacted_on": "",
+    })
+    p_idx = np.flatnonzero(rng.random(len(iv_app)) < 0.15)
+    promises = pd.DataFrame({
+        "promise_id": [f"{interviews.interview_id.iat[i]}-P" for i in p_idx],
+        "application_id": app_ids[iv_app[p_idx]], "what": "a work sample",
+        "due_on": day(np.maximum(held_ago[p_idx] - 2, 0)),
+        "done_on": np.where(rng.random(len(p_idx)) < 0.7, day(np.maximum(held_ago[p_idx] - 2, 0)), ""),
+    })
+    o_idx = np.flatnonzero(np.isin(status, ["offer", "accepted", "hired"]))
+    verbal_ago = np.maximum(applied_ago[o_idx] - 30, 1)
+    written = rng.random(len(o_idx)) < 0.6
+    offers = pd.DataFrame({
+        "application_id": app_ids[o_idx], "verbal_on": day(verbal_ago),
+        "written_requested_on": "", "written_received_on": np.where(written, day(np.maximum(verbal_ago - 2, 0)), ""),
+        "salary": np.where(written, "$95,000", ""), "benefits": np.where(rng.random(len(o_idx)) < 0.5, "Health", ""),
+        "expense_reimbursement": "", "conditions": "", "response_deadline": "",
+        "accepted_on": np.where(np.isin(status[o_idx], ["accepted", "hired"]) & written, day(np.maximum(verbal_ago - 4, 0)), ""),
+        "approved_on": np.where((status[o_idx] == "hired") & written, day(np.maximum(verbal_ago - 6, 0)), ""),
+        "rescinded_on": "",
+    })
+    tables = {"coachees": coachees, "applications": applications, "interviews": interviews,
+              "references": refs, "reference_uses": reference_uses.drop_duplicates(["reference_id", "application_id"]),
+              "promises": promises, "messages": messages, "offers": offers}
+    return {name: tables[name].astype(str).reset_index(drop=True) for name in TABLE_ORDER}
+
+
+def load_generated(store: Store, n_coachees: int, seed: int = 0, as_of: dt.date | None = None) -> dict[str, dict]:
+    text = generate_practice(n_coachees, seed, as_of)
+    raw = {name: RawTable(df, f"generated {name}") for name, df in text.items()}
+    ids, links = stored_keys(store)
+    return store.upsert(validate_tables(raw, ids, links))
+
+
+def write_practice(text: dict[str, pd.DataFrame], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, df in text.items():
+        df.to_csv(out_dir / f"{name}.csv", index=False, lineterminator="\n")
