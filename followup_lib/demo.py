@@ -136,7 +136,10 @@ def generate_practice(n_coachees: int, seed: int = 0, as_of: dt.date | None = No
         "application_id": app_ids[iv_app[m_idx]], "on": day(held_ago[m_idx] - delay[m_idx]),
         "direction": "received", "channel": "email", "kind": "update", "summary": "Word from the employer",
     })
-    inq = np.flatnonzero(~answered & has_date & (nxt < -3))
+    # Half the candidates left waiting asked where things stand, three days after
+    # the employer's own date (only dates already past: nxt counts days ago).
+    asked = rng.random(len(iv_app)) < 0.5
+    inq = np.flatnonzero(~answered & has_date & (nxt > 3) & asked)
     inquiries = pd.DataFrame({
         "message_id": [f"{interviews.interview_id.iat[i]}-Q" for i in inq],
         "application_id": app_ids[iv_app[inq]], "on": day(nxt[inq] - 3),

@@ -77,10 +77,10 @@ class Draft:
     def as_email(self) -> EmailMessage:
         """An RFC 5322 message a mail client opens as an unsent draft."""
         msg = EmailMessage(policy=email.policy.SMTP)
-        msg["To"] = formataddr((self.to_name, self.to_address))
+        msg["To"] = formataddr((_one_line(self.to_name), _one_line(self.to_address)))
         if self.from_address:
-            msg["From"] = formataddr((self.from_name, self.from_address))
-        msg["Subject"] = self.subject
+            msg["From"] = formataddr((_one_line(self.from_name), _one_line(self.from_address)))
+        msg["Subject"] = _one_line(self.subject)
         msg["X-Unsent"] = "1"  # Outlook and others open it as a draft to send
         # 8bit keeps the draft readable in any editor; mail clients accept it.
         msg.set_content(self.body, cte="7bit" if self.body.isascii() else "8bit")
@@ -214,12 +214,30 @@ def _slug(text: str) -> str:
 
 def _missing_contact(action: Mapping, channel: str) -> str:
     who = action.get("recipient") or "the recipient"
+    what, col = ("email address", "email") if channel == "email" else ("phone number", "phone")
     if action["kind"] in ("brief_references", "reference_checkin"):
-        where = f"references.{'email' if channel == 'email' else 'phone'} of reference {action.get('reference_id')}"
+        where = f"references.{col} of reference {action.get('reference_id')}"
+    elif action.get("interview_id"):
+        where = f"interviews.interviewer_{col} of interview {action['interview_id']}"
     else:
-        where = f"interviews.interviewer_{'email' if channel == 'email' else 'phone'} of interview {action.get('interview_id')}"
-    what = "an email address" if channel == "email" else "a phone number"
+        where = f"no interview is recorded for application {action.get('application_id')}"
     return f"no {what} for {who} ({where})"
+
+
+def _fact_source(fact: str, action: Mapping) -> str:
+    """Where the store keeps a missing fact, as precisely as the action allows."""
+    if fact == "recipient_first_name":
+        if action["kind"] in ("brief_references", "reference_checkin"):
+            return f"references.name of reference {action.get('reference_id')}"
+        if action.get("interview_id"):
+            return f"interviews.interviewer_name of interview {action['interview_id']}"
+        return f"no interview is recorded for application {action.get('application_id')}"
+    return FACT_SOURCES.get(fact, "not in the store")
+
+
+def _one_line(text: str) -> str:
+    """A header value: a store value with a line break must not end the header."""
+    return " ".join(str(text).split())
 
 
 def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | None = None) -> Draft:
@@ -238,7 +256,7 @@ def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | No
     except UndefinedError as exc:
         m = re.search(r"'([^']+)' is undefined", str(exc))
         fact = m.group(1) if m else str(exc)
-        raise DraftError(f"{label}: missing {fact} ({FACT_SOURCES.get(fact, 'not in the store')})") from exc
+        raise DraftError(f"{label}: missing {fact} ({_fact_source(fact, action)})") from exc
     except (SecurityError, TemplateSyntaxError) as exc:
         raise DraftError(f"{label}: the template is not allowed or not valid: {exc}") from exc
     subject = ""

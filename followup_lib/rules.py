@@ -61,10 +61,16 @@ def _day(value) -> pd.Timestamp:
 
 
 def add_business_days(dates: pd.Series, n) -> pd.Series:
-    """``dates`` moved ``n`` business days on (weekends skipped); NaT stays NaT."""
+    """``dates`` moved ``n`` business days on (weekends skipped); NaT stays NaT.
+
+    Business days are counted after the date itself, so Friday + 2 and Saturday + 2
+    are both Tuesday; ``n = 0`` leaves the date as it is.
+    """
     d = pd.to_datetime(dates).to_numpy().astype("datetime64[D]")
     n = np.broadcast_to(np.asarray(n, dtype=np.int64), d.shape)
-    out = np.busday_offset(d, n, roll="forward")
+    # roll="backward" treats a weekend day as the Friday before it, so the count
+    # starts at the next Monday (roll="forward" would lose a day: Sat + 2 = Wed).
+    out = np.where(n == 0, d, np.busday_offset(d, n, roll="backward"))
     return pd.Series(out.astype("datetime64[ns]"), index=dates.index)
 
 
@@ -202,7 +208,6 @@ def _brief_references(c: _Context, s: Settings) -> pd.DataFrame:
 def _promises(c: _Context, s: Settings, promises: pd.DataFrame) -> pd.DataFrame:
     p = promises[promises["done_on"].isna()].merge(c.open_apps, on="application_id", how="inner")
     p = c.with_contact(p)
-    p["due_on"] = p["due_on"]
     p["why"] = (
         "You promised " + p["recipient"] + " at " + p["company"] + " " + _text(p["what"])
         + " by " + fmt_day(p["due_on"], c.as_of) + ". Keep it: interviewers watch whether candidates follow through."
@@ -292,8 +297,11 @@ def _reference_checkins(c: _Context, s: Settings, briefing: pd.DataFrame) -> pd.
 
 
 def _offer_rows(c: _Context) -> pd.DataFrame:
-    o = c.offers[c.offers["rescinded_on"].isna()]
-    return c.with_contact(o)
+    o = c.with_contact(c.offers[c.offers["rescinded_on"].isna()])
+    # The interview whose interviewer is the contact, so a draft (and a missing
+    # contact detail) names the right one.
+    o["interview_id"] = o["contact_interview_id"]
+    return o
 
 
 def _written_offer_requests(c: _Context, s: Settings, o: pd.DataFrame) -> pd.DataFrame:

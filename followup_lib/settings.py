@@ -59,8 +59,10 @@ def settings_file() -> Path:
     return Path(os.environ.get("FOLLOWUP_SETTINGS") or paths.data_dir() / "settings.toml")
 
 
-def _checked(values: dict, where: str) -> dict:
-    known = {f.name: f.type for f in fields(Settings)}
+def _checked(values, where: str) -> dict:
+    known = [f.name for f in fields(Settings)]
+    if not isinstance(values, dict):
+        raise SettingsError(f"{where} must be a table of settings (name = number), not {values!r}")
     out = {}
     for name, value in values.items():
         if name not in known:
@@ -83,9 +85,17 @@ def load_settings(path: Path | None = None) -> tuple[Settings, dict[str, Setting
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: not valid TOML ({exc})") from exc
+    # A misspelt section would otherwise be ignored without a word.
+    unknown = [k for k in raw if k not in ("defaults", "coach")]
+    if unknown:
+        raise SettingsError(f"{path}: unknown section {', '.join(map(repr, unknown))}; "
+                            'expected [defaults] and [coach."NAME"]')
     base = replace(Settings(), **_checked(raw.get("defaults", {}), f"{path} [defaults]"))
+    coaches = raw.get("coach", {})
+    if not isinstance(coaches, dict):
+        raise SettingsError(f'{path}: coach must be tables such as [coach."Dana Reyes"], not {coaches!r}')
     per_coach = {
-        coach: replace(base, **_checked(values, f"{path} [coach.{coach!r}]"))
-        for coach, values in raw.get("coach", {}).items()
+        coach: replace(base, **_checked(values, f'{path} [coach."{coach}"]'))
+        for coach, values in coaches.items()
     }
     return base, per_coach

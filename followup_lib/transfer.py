@@ -8,7 +8,10 @@ export exports to the same files.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import pandas as pd
 
 from .schema import BOOL, DATE, TABLE_ORDER, TABLES, TEXT
 from .store import Store
-from .validation import Problem, RawTable, ValidationError, guard_formula, validate_tables
+from .validation import Problem, RawTable, ValidationError, guard_formula, sort_problems, validate_tables
 
 
 @dataclass
@@ -49,29 +52,114 @@ def _sniff_separator(text: str) -> str:
 
 
 def read_csv_text(text: str, table: str, source: str) -> RawTable:
+    """One CSV file's text as a table of text cells.
+
+    Read with the stdlib ``csv`` module rather than pandas so that every record
+    keeps its spreadsheet row number (blank lines included), a row with more
+    cells than the header is reported instead of silently shifting columns, and a
+    quote that is never closed is an error instead of swallowing the rest of the file.
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise ValidationError([Problem(table, None, None, "the file is empty; expected a header row", source)])
+    records: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_separator(text), strict=True)
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                            sep=_sniff_separator(text), skip_blank_lines=True, quoting=csv.QUOTE_MINIMAL)
-    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        raise ValidationError([Problem(table, None, None, f"cannot be read as CSV: {exc}", source)]) from exc
-    frame = frame.loc[:, [not str(c).startswith("Unnamed: ") or frame[c].astype(str).str.strip().ne("").any()
-                          for c in frame.columns]]
-    # Rows where every cell is blank are spreadsheet leftovers, not records.
-    blank = frame.apply(lambda s: s.astype(str).str.strip().eq("")).all(axis=1) if len(frame.columns) else None
-    if blank is not None and blank.any():
+        for record in reader:
+            records.append(record)
+    except csv.Error as exc:
+        row = len(records) + 1  # the record being read when it failed
+        raise ValidationError([Problem(
+            table, row, None,
+            f"cannot be read as CSV ({exc}); check for a quote mark that is not closed or "
+            "is followed by more text in the same cell", source)]) from exc
+    return table_from_records(records, table, source)
+
+
+def _cell_text(value) -> str:
+    """A spreadsheet cell as the text the import format holds."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.isoformat() if value.time() != dt.time() else value.date().isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def table_from_records(records: list[list], table: str, source: str) -> RawTable:
+    """Rows of cells (the first is the header) as a RawTable of text.
+
+    The frame's index is the record's position after the header, so a problem
+    in it is reported at spreadsheet row ``index + 2`` even when blank rows were
+    dropped. Raises ValidationError for a row with more cells than the header.
+    """
+    if not records:
+        raise ValidationError([Problem(table, None, None, "is empty; expected a header row", source)])
+    header = [_cell_text(h) for h in records[0]]
+    while header and not header[-1].strip():
+        header.pop()
+    width = len(header)
+    body = [[_cell_text(v) for v in record] for record in records[1:]]
+    problems = []
+    for i, record in enumerate(body):
+        if len(record) > width and any(cell.strip() for cell in record[width:]):
+            problems.append(Problem(
+                table, i + 2, None,
+                f"has a value in column {len(record) - next(j for j, c in enumerate(reversed(record)) if c.strip())}"
+                f" but the header row names only {width} columns; "
+                "a cell holding the separator must be quoted", source))
+    if problems:
+        raise ValidationError(problems)
+    names = [h if h.strip() else f"(unnamed column {j + 1})" for j, h in enumerate(header)]
+    cells = [(record + [""] * width)[:width] for record in body]
+    frame = pd.DataFrame(cells, columns=names, dtype=object)
+    # A column with neither a name nor a value is a spreadsheet leftover (",,,").
+    keep = [bool(header[j].strip()) or frame.iloc[:, j].str.strip().ne("").any() for j in range(width)]
+    frame = frame.iloc[:, keep]
+    # So is a row where every cell is blank; the index stays the record number.
+    if len(frame.columns) and len(frame):
+        blank = frame.apply(lambda s: s.str.strip().eq("")).all(axis=1)
         frame = frame[~blank]
     return RawTable(frame, source)
 
 
-def read_source(path: str | Path) -> tuple[dict[str, RawTable], list[str]]:
-    """Every table found at ``path`` (a folder of CSVs or an .xlsx), and warnings."""
-    path = Path(path)
+def read_workbook(path: Path) -> dict[str, list[list]]:
+    """Every sheet of an .xlsx as rows of cell values (cached values, not formulas)."""
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise ValidationError([Problem("(import)", None, None,
+                                       f"{path.name} cannot be read as a workbook: {exc}")]) from exc
+    try:
+        return {ws.title: [list(r) for r in ws.iter_rows(min_row=1, values_only=True)] for ws in wb.worksheets}
+    except Exception as exc:
+        raise ValidationError([Problem("(import)", None, None,
+                                       f"{path.name} cannot be read as a workbook: {exc}")]) from exc
+    finally:
+        wb.close()
+
+
+def _read_tables(path: Path) -> tuple[dict[str, RawTable], list[str], list[Problem], set[str]]:
+    """(tables read, warnings, problems, names of tables that could not be read)."""
     warnings: list[str] = []
     raw: dict[str, RawTable] = {}
     problems: list[Problem] = []
+    unreadable: set[str] = set()
+
+    def add(name: str, read) -> None:
+        try:
+            raw[name] = read()
+        except ValidationError as err:
+            problems.extend(err.problems)
+            unreadable.add(name)
+
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv")
         for p in files:
@@ -79,40 +167,42 @@ def read_source(path: str | Path) -> tuple[dict[str, RawTable], list[str]]:
             if name not in TABLES:
                 warnings.append(f"{p.name}: not a table of the workbook ({', '.join(TABLE_ORDER)}); skipped")
                 continue
-            try:
-                raw[name] = read_csv_text(decode(p.read_bytes()), name, p.name)
-            except ValidationError as err:
-                problems.extend(err.problems)
+            add(name, lambda p=p, name=name: read_csv_text(decode(p.read_bytes()), name, p.name))
         if not files:
             problems.append(Problem("(import)", None, None, f"{path} holds no .csv files named after a table"))
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
-        try:
-            sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False, na_filter=False)
-        except Exception as exc:  # openpyxl raises many kinds for a damaged file
-            raise ValidationError([Problem("(import)", None, None, f"{path.name} cannot be read as a workbook: {exc}")]) from exc
-        for sheet, frame in sheets.items():
+        if not path.is_file():
+            raise ValidationError([Problem("(import)", None, None, f"{path} does not exist")])
+        for sheet, records in read_workbook(path).items():
             name = str(sheet).strip().lower()
             if name not in TABLES:
                 warnings.append(f"{path.name}, sheet {sheet}: not a table of the workbook; skipped")
                 continue
-            frame = frame.loc[:, [not str(c).startswith("Unnamed: ") for c in frame.columns]]
-            blank = frame.apply(lambda s: s.astype(str).str.strip().eq("")).all(axis=1) if len(frame.columns) else None
-            if blank is not None and blank.any():
-                frame = frame[~blank]
-            raw[name] = RawTable(frame, f"{path.name}, sheet {sheet}")
-    elif path.suffix.lower() == ".csv" and path.stem.lower() in TABLES:
-        raw[path.stem.lower()] = read_csv_text(decode(path.read_bytes()), path.stem.lower(), path.name)
+            add(name, lambda records=records, name=name, sheet=sheet:
+                table_from_records(records, name, f"{path.name}, sheet {sheet}"))
+    elif path.suffix.lower() == ".csv" and path.stem.strip().lower() in TABLES and path.is_file():
+        name = path.stem.strip().lower()
+        add(name, lambda: read_csv_text(decode(path.read_bytes()), name, path.name))
     elif not path.exists():
         problems.append(Problem("(import)", None, None, f"{path} does not exist"))
     else:
         problems.append(Problem("(import)", None, None,
                                 f"{path} is neither a folder of CSVs, a table's .csv, nor an .xlsx workbook"))
-    if problems:
-        raise ValidationError(problems)
     for name, r in raw.items():
         unknown = [str(c) for c in r.frame.columns if str(c).strip().lstrip("\ufeff").strip() not in TABLES[name].column_names]
         if unknown:
             warnings.append(f"{r.source}: columns {', '.join(unknown)} are not part of {name}; ignored")
+    return raw, warnings, problems, unreadable
+
+
+def read_source(path: str | Path) -> tuple[dict[str, RawTable], list[str]]:
+    """Every table found at ``path`` (a folder of CSVs or an .xlsx), and warnings.
+
+    Raises ValidationError if a file cannot be read at all.
+    """
+    raw, warnings, problems, _ = _read_tables(Path(path))
+    if problems:
+        raise ValidationError(problems)
     return raw, warnings
 
 
@@ -140,9 +230,15 @@ def import_path(store: Store, path: str | Path) -> ImportResult:
     Raises ValidationError (listing every problem) and writes nothing if anything
     is wrong.
     """
-    raw, warnings = read_source(path)
+    raw, warnings, problems, unreadable = _read_tables(Path(path))
     ids, links = stored_keys(store)
-    frames = validate_tables(raw, ids, links)
+    try:
+        frames = validate_tables(raw, ids, links, unreadable=unreadable)
+    except ValidationError as err:
+        problems = problems + err.problems
+    if problems:
+        # Every problem of every file, in one message; nothing is written.
+        raise ValidationError(sort_problems(problems))
     counts = store.upsert(frames)
     return ImportResult(counts, warnings)
 
@@ -170,22 +266,51 @@ def export_frames(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return out
 
 
+# A fixed moment for the workbook's own timestamps, so the same data always
+# exports to the same bytes (an .xlsx otherwise records when it was written).
+_XLSX_EPOCH = (1980, 1, 1, 0, 0, 0)
+_XLSX_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def _write_xlsx(frames: dict[str, pd.DataFrame], dest: Path) -> None:
+    """One sheet a table, every cell text, byte-for-byte the same for the same data."""
+    tmp = dest.with_name(dest.name + ".partial.xlsx")
+    with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+        for name, df in frames.items():
+            df.to_excel(xl, sheet_name=name, index=False)
+    final = dest.with_name(dest.name + ".partial")
+    with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(final, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = _XLSX_STAMP.sub(rb"\g<1>1980-01-01T00:00:00Z\g<2>", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=_XLSX_EPOCH)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            out.writestr(fixed, data)
+    tmp.unlink()
+    final.replace(dest)  # never leave a half-written workbook under the real name
+
+
 def export_store(store: Store, dest: str | Path, coachee_id: str | None = None) -> list[Path]:
-    """Write every table to ``dest``: a folder of CSVs, or one workbook if it ends in .xlsx."""
+    """Write every table to ``dest``: a folder of CSVs, or one workbook if it ends in .xlsx.
+
+    The tables are read in one snapshot, so an export taken while someone else
+    writes is consistent. Each file is written under a temporary name and then
+    renamed, so a crash never leaves a half-written file behind.
+    """
     dest = Path(dest)
     frames = export_frames(store.load(coachee_id=coachee_id))
     if dest.suffix.lower() == ".xlsx":
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".partial.xlsx")
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
-            for name, df in frames.items():
-                df.to_excel(xl, sheet_name=name, index=False)
-        tmp.replace(dest)
+        _write_xlsx(frames, dest)
         return [dest]
     dest.mkdir(parents=True, exist_ok=True)
     written = []
     for name, df in frames.items():
         p = dest / f"{name}.csv"
-        df.to_csv(p, index=False, lineterminator="\n", encoding="utf-8")
+        tmp = dest / f".{name}.csv.partial"
+        df.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+        tmp.replace(p)
         written.append(p)
     return written

@@ -22,6 +22,9 @@ _DATE_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\
 # Cells that a spreadsheet would run as a formula; export guards them with a quote.
 _GUARDED = re.compile(r"^'+[=+\-@]")
 _NEEDS_GUARD = re.compile(r"^'*[=+\-@]")
+_DECISION_CHECK = "decision_after_interview"
+# Characters an .xlsx cannot hold (XML 1.0), apart from tab and line feed.
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,16 @@ def unguard_formula(value: str) -> str:
 
 
 def _clean_text(s: pd.Series) -> pd.Series:
-    """Strip cells, make blanks missing, undo the export's formula guard."""
+    """Strip cells, make blanks missing, undo the export's formula guard.
+
+    Line breaks become "\\n" and invisible control characters are dropped: they
+    never mean anything in a coach's data, and a spreadsheet cannot hold them (an
+    .xlsx export would fail), so the store never keeps them.
+    """
     s = s.astype(object)
     present = s.notna()
-    s = s.where(~present, s.astype(str).str.strip())
+    text = s.astype(str).str.replace("\r\n", "\n", regex=False).str.replace("\r", "\n", regex=False)
+    s = s.where(~present, text.str.replace(_CONTROL, "", regex=True).str.strip())
     s = s.where(s.ne("") & present, None)
     guarded = s.notna() & s.astype(str).str.match(_GUARDED.pattern)
     return s.where(~guarded, s.astype(str).str.slice(1))
@@ -109,9 +118,11 @@ def _schema(t: Table, present: list[str]) -> pa.DataFrameSchema:
     }
     checks = []
     if t.name == "interviews" and {"held_on", "next_step_by"} <= set(present):
+        # A row-wise check: pandera reports it once per column of a failing row,
+        # under its ``error`` text; _problems_from turns that into one problem.
         checks.append(pa.Check(
             lambda df: ~(parse_dates(df["next_step_by"]) < parse_dates(df["held_on"])),
-            error="next_step_by is before held_on: the decision date cannot come before the interview",
+            error=_DECISION_CHECK,
             name="decision_after_interview",
         ))
     multi_key = list(t.key) if len(t.key) > 1 and set(t.key) <= set(present) else None
@@ -121,6 +132,7 @@ def _schema(t: Table, present: list[str]) -> pa.DataFrameSchema:
 def _problems_from(t: Table, frame: pd.DataFrame, err: pa.errors.SchemaErrors, source: str, first_row: int) -> list[Problem]:
     out: list[Problem] = []
     seen_dupes: set = set()
+    seen_rows: set = set()
     fc = err.failure_cases
     for rec in fc.itertuples(index=False):
         idx = rec.index
@@ -145,7 +157,11 @@ def _problems_from(t: Table, frame: pd.DataFrame, err: pa.errors.SchemaErrors, s
                                f"id {shown!r} appears more than once in this file (rows {', '.join(map(str, rows))})",
                                source))
             continue
-        elif check == "decision_after_interview":
+        elif check == _DECISION_CHECK:
+            # Reported for every column of the row; one problem is enough.
+            if (check, idx) in seen_rows:
+                continue
+            seen_rows.add((check, idx))
             col = "next_step_by"
             msg = "is before held_on: the date they said you would hear by cannot come before the interview"
             value = frame.loc[idx, "next_step_by"] if idx in frame.index else None
@@ -167,15 +183,28 @@ class RawTable:
     first_row: int = 2  # spreadsheet row of the frame's first data row
 
 
+def _header(columns) -> list[str]:
+    """Column names as the user meant them (spaces and a stray BOM removed)."""
+    return [str(c).strip().lstrip("\ufeff").strip() for c in columns]
+
+
+def sort_problems(problems: list[Problem]) -> list[Problem]:
+    """Problems in the order a user fixes them: parents first, then by row and column."""
+    order = {name: i for i, name in enumerate(TABLE_ORDER)}
+    return sorted(problems, key=lambda p: (order.get(p.table, -1), p.row or 0, p.column or ""))
+
+
 def validate_tables(raw: dict[str, RawTable], stored_ids: dict[str, set] | None = None,
-                    stored_links: dict[str, dict] | None = None) -> dict[str, pd.DataFrame]:
+                    stored_links: dict[str, dict] | None = None,
+                    unreadable: set[str] | frozenset[str] = frozenset()) -> dict[str, pd.DataFrame]:
     """Check and type every table of one import (or one form).
 
     ``stored_ids`` maps a table to the ids already in the store (links may point
     there); ``stored_links`` maps "applications"/"references" to {id: coachee_id}
     for the stored rows, so a reference is only given to its own coachee's
-    applications. Returns typed frames ready for ``Store.upsert``; raises
-    ValidationError listing every problem otherwise.
+    applications. ``unreadable`` names tables whose file could not be read at all
+    (reported elsewhere): links into them are not checked. Returns typed frames
+    ready for ``Store.upsert``; raises ValidationError listing every problem otherwise.
     """
     stored_ids = stored_ids or {}
     stored_links = stored_links or {}
@@ -186,7 +215,7 @@ def validate_tables(raw: dict[str, RawTable], stored_ids: dict[str, set] | None 
             continue
         t, r = TABLES[name], raw[name]
         frame = r.frame.copy()
-        frame.columns = [str(c).strip().lstrip("\ufeff").strip() for c in frame.columns]
+        frame.columns = _header(frame.columns)
         missing = [c for c in t.required if c not in frame.columns]
         for c in missing:
             problems.append(Problem(name, 1, c, "required column is missing from the header row", r.source))
@@ -205,14 +234,13 @@ def validate_tables(raw: dict[str, RawTable], stored_ids: dict[str, set] | None 
             problems.extend(_problems_from(t, frame, err, r.source, r.first_row))
         cleaned[name] = frame
 
-    problems.extend(_link_problems(cleaned, raw, stored_ids, stored_links))
+    problems.extend(_link_problems(cleaned, raw, stored_ids, stored_links, unreadable))
     if problems:
-        problems.sort(key=lambda p: (TABLE_ORDER.index(p.table), p.row or 0, p.column or ""))
-        raise ValidationError(problems)
+        raise ValidationError(sort_problems(problems))
     return {name: _to_types(TABLES[name], frame) for name, frame in cleaned.items()}
 
 
-def _link_problems(cleaned, raw, stored_ids, stored_links) -> list[Problem]:
+def _link_problems(cleaned, raw, stored_ids, stored_links, unreadable=frozenset()) -> list[Problem]:
     problems = []
     for name, frame in cleaned.items():
         t, r = TABLES[name], raw[name]
@@ -220,9 +248,20 @@ def _link_problems(cleaned, raw, stored_ids, stored_links) -> list[Problem]:
             if not c.links_to or c.name not in frame:
                 continue
             parent, parent_col = c.links_to
+            if parent in unreadable:
+                continue
             known = set(stored_ids.get(parent, set()))
             if parent in cleaned and parent_col in cleaned[parent]:
                 known |= set(cleaned[parent][parent_col].dropna())
+            elif parent in raw:
+                # The parent's file was rejected at its header row (reported
+                # already): take its ids as they stand rather than blaming
+                # every row that points into it.
+                header = _header(raw[parent].frame.columns)
+                if parent_col not in header:
+                    continue
+                ids = raw[parent].frame.iloc[:, header.index(parent_col)]
+                known |= set(_clean_text(ids).dropna())
             bad = frame[c.name].notna() & ~frame[c.name].isin(known)
             for i in frame.index[bad]:
                 problems.append(Problem(

@@ -1,0 +1,92 @@
+"""Logging what happened: the store operations behind the working session's
+buttons and forms. Each checks its rows with the same schema as import, and
+writes in one transaction (or not at all).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Mapping
+
+import pandas as pd
+
+from .schema import TABLES
+from .store import Store
+from .transfer import stored_keys
+from .validation import validate_row
+
+# What marking an action sent records, besides the message itself:
+# kind -> (table, date column to set, key columns of the action that find the row).
+SENT_UPDATES = {
+    "thank_you_note": ("interviews", "thank_you_sent_on", ("interview_id",)),
+    "brief_references": ("reference_uses", "briefed_on", ("reference_id", "application_id")),
+    "reference_checkin": ("reference_uses", "last_checkin_on", ("reference_id", "application_id")),
+    "keep_promise": ("promises", "done_on", ("promise_id",)),
+    "request_written_offer": ("offers", "written_requested_on", ("application_id",)),
+}
+ID_PREFIX = {"coachees": "C", "applications": "A", "interviews": "I", "references": "R",
+             "promises": "P", "messages": "M"}
+
+
+def new_id(table: str, today: dt.date | None = None) -> str:
+    """A fresh id for a record made in a form: readable, and unique without asking the store."""
+    day = (today or dt.date.today()).strftime("%y%m%d")
+    return f"{ID_PREFIX.get(table, 'X')}{day}-{secrets.token_hex(2)}"
+
+
+def _present(v) -> bool:
+    if v is None:
+        return False
+    if isinstance(v, str):
+        return v.strip() != ""
+    try:
+        return not pd.isna(v)
+    except (TypeError, ValueError):
+        return True
+
+
+def save_record(store: Store, table: str, values: Mapping, expected_version: int | None = None) -> dict:
+    """Check a form's values exactly like an import row, then save them.
+
+    ``expected_version`` is the row_version the record had when the form opened
+    it (None for a new record). Raises ValidationError or ConflictError with
+    nothing written; returns the saved row (typed) with its new row_version.
+    """
+    ids, links = stored_keys(store)
+    row = validate_row(table, dict(values), ids, links).iloc[0].to_dict()
+    version = store.save_row(table, row, expected_version=expected_version)
+    return {**row, "row_version": version}
+
+
+def mark_sent(store: Store, action: Mapping, on: dt.date, summary: str | None = None,
+              channel: str | None = None) -> str:
+    """Record that an action's message went out on ``on``: a ``messages`` row of
+    the action's kind, and the date the rules read (thank-you sent, reference
+    briefed or checked in, promise done, written offer requested), in one
+    transaction. Returns the new message id."""
+    kind = action["kind"]
+    msg_id = new_id("messages", on)
+    message = {
+        "message_id": msg_id, "application_id": action["application_id"], "on": on, "direction": "sent",
+        "channel": channel or action.get("channel") or "email", "kind": kind,
+        "summary": summary or f"{kind.replace('_', ' ')} to {action.get('recipient') or ''}".strip(),
+    }
+    ids, links = stored_keys(store)
+    frames = {"messages": validate_row("messages", message, ids, links)}
+    if kind in SENT_UPDATES:
+        table, column, key_cols = SENT_UPDATES[kind]
+        key = {k: action.get(k) for k in key_cols}
+        if not all(_present(v) for v in key.values()):
+            raise ValueError(f"the {kind} action does not say which {TABLES[table].noun} it is about")
+        frames[table] = pd.DataFrame([{**key, column: pd.Timestamp(on)}])
+    store.upsert(frames)
+    return msg_id
+
+
+def log_received(store: Store, application_id: str, on: dt.date, summary: str | None = None,
+                 channel: str = "email", kind: str | None = "update") -> str:
+    """A word from the employer (it stops status inquiries and resets check-ins)."""
+    msg_id = new_id("messages", on)
+    save_record(store, "messages", {"message_id": msg_id, "application_id": application_id, "on": on,
+                                    "direction": "received", "channel": channel, "kind": kind, "summary": summary})
+    return msg_id

@@ -1,0 +1,564 @@
+"""The due-action rules: each of the nine kinds on both sides of its rule.
+
+Every case is a tiny job search written into a real SQLite store (the
+``empty_store`` fixture) through the import validation, then read back with
+``Store.load`` exactly as the CLI does. Dates are fixed; November 2026 runs
+Mon 2, Fri 6, Mon 9, Fri 13, Mon 16, Fri 20.
+
+``world()`` is also used by the other test modules (drafts, calendar, settings).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+
+from followup_lib.rules import ACTION_KINDS, BASE_PRIORITY, add_business_days, due_actions
+from followup_lib.schema import TABLE_ORDER, TABLES
+from followup_lib.settings import Settings
+from followup_lib.validation import RawTable, validate_tables
+
+from conftest import AS_OF
+
+# ------------------------------------------------------------------ a tiny world
+
+COACHEE = dict(coachee_id="C1", name="Maya Lindqvist", email="maya@example.com", coach="Dana Reyes")
+APP = dict(application_id="A1", coachee_id="C1", company="Northwind Analytics", role="Senior Data Analyst",
+           status="active")
+
+
+def interview(**over) -> dict:
+    """The first interview: Monday 2 Nov with Priya, thanked the next day."""
+    row = dict(interview_id="I1", application_id="A1", held_on="2026-11-02", round="1", format="video",
+               interviewer_name="Priya Natarajan", interviewer_email="priya@northwind.example",
+               interviewer_phone="+1 555 0100", preferred_channel="email", final_round="false",
+               thank_you_sent_on="2026-11-03", topics="the churn dashboard")
+    row.update(over)
+    return row
+
+
+def reference(**over) -> dict:
+    row = dict(reference_id="R1", coachee_id="C1", name="Tom Becker", relationship="Former manager",
+               email="tom@example.org", phone="+1 555 0101")
+    row.update(over)
+    return row
+
+
+def ref_use(**over) -> dict:
+    row = dict(reference_id="R1", application_id="A1", given_on="2026-10-30")
+    row.update(over)
+    return row
+
+
+def message(mid: str, on: str, direction: str, kind: str = "update", app: str = "A1") -> dict:
+    return dict(message_id=mid, application_id=app, on=on, direction=direction, channel="email", kind=kind,
+                summary="")
+
+
+def offer(**over) -> dict:
+    row = dict(application_id="A1")
+    row.update(over)
+    return row
+
+
+def world(store, *, coachees=None, applications=None, interviews=(), references=(), reference_uses=(),
+          promises=(), messages=(), offers=()) -> dict[str, pd.DataFrame]:
+    """Writes the rows (dicts of text, as in a CSV) into ``store``; returns ``store.load()``."""
+    rows = {
+        "coachees": coachees or [COACHEE], "applications": applications or [APP],
+        "interviews": interviews, "references": references, "reference_uses": reference_uses,
+        "promises": promises, "messages": messages, "offers": offers,
+    }
+    raw = {
+        name: RawTable(pd.DataFrame(list(rows[name]), columns=TABLES[name].column_names, dtype=object), name)
+        for name in TABLE_ORDER
+    }
+    store.upsert(validate_tables(raw))
+    return store.load()
+
+
+def due(tables, as_of, settings: Settings | None = None, **kw) -> pd.DataFrame:
+    return due_actions(tables, as_of, settings, **kw)
+
+
+def of_kind(actions: pd.DataFrame, kind: str) -> pd.DataFrame:
+    return actions[actions["kind"] == kind].reset_index(drop=True)
+
+
+def one(actions: pd.DataFrame, kind: str) -> dict:
+    rows = of_kind(actions, kind)
+    assert len(rows) == 1, f"expected one {kind}, got {len(rows)}:\n{actions[['action_id', 'due_on']]}"
+    return rows.iloc[0].to_dict()
+
+
+def day(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text)
+
+
+# ------------------------------------------------------------------ business days
+
+@pytest.mark.parametrize("start, n, expected", [
+    ("2026-11-06", 2, "2026-11-10"),  # Friday + 2 = Tuesday
+    ("2026-11-05", 2, "2026-11-09"),  # Thursday + 2 = Monday
+    ("2026-11-07", 2, "2026-11-10"),  # Saturday + 2 = Tuesday, not Wednesday
+    ("2026-11-08", 2, "2026-11-10"),  # Sunday + 2 = Tuesday
+    ("2026-11-09", 5, "2026-11-16"),  # Monday + 5 = next Monday
+    ("2026-11-06", 0, "2026-11-06"),
+    ("2026-11-07", 0, "2026-11-07"),
+])
+def test_business_days_skip_weekends(start, n, expected):
+    out = add_business_days(pd.Series([pd.Timestamp(start)]), n)
+    assert out.iloc[0] == pd.Timestamp(expected)
+
+
+def test_business_days_keep_missing_dates_missing():
+    out = add_business_days(pd.Series([pd.NaT, pd.Timestamp("2026-11-06")]), 2)
+    assert pd.isna(out.iloc[0]) and out.iloc[1] == pd.Timestamp("2026-11-10")
+
+
+# ------------------------------------------------------------------ 1. thank-you note
+
+def test_thank_you_note_is_due_the_day_after_the_interview(empty_store):
+    t = world(empty_store, interviews=[interview(thank_you_sent_on="")])
+    a = one(due(t, "2026-11-03"), "thank_you_note")
+    assert a["status"] == "due" and a["due_on"] == day("2026-11-03")
+    assert a["priority"] == BASE_PRIORITY["thank_you_note"]
+    assert a["recipient"] == "Priya Natarajan" and a["channel"] == "email"
+    assert "Northwind Analytics" in a["why"] and "2 Nov" in a["why"] and "by 3 Nov" in a["why"]
+
+
+def test_thank_you_note_is_overdue_after_its_day_and_upcoming_before(empty_store):
+    t = world(empty_store, interviews=[interview(thank_you_sent_on="")])
+    assert one(due(t, "2026-11-05"), "thank_you_note")["status"] == "overdue"
+    upcoming = one(due(t, "2026-11-02"), "thank_you_note")
+    assert upcoming["status"] == "upcoming"
+    assert upcoming["priority"] == BASE_PRIORITY["thank_you_note"] + 5
+
+
+def test_thank_you_note_disappears_once_sent(empty_store):
+    t = world(empty_store, interviews=[interview(thank_you_sent_on="2026-11-03")])
+    assert of_kind(due(t, "2026-11-04"), "thank_you_note").empty
+
+
+def test_thank_you_note_waits_for_an_interview_not_yet_held(empty_store):
+    t = world(empty_store, interviews=[interview(held_on="2026-11-20", thank_you_sent_on="")])
+    assert of_kind(due(t, "2026-11-16"), "thank_you_note").empty
+    assert len(of_kind(due(t, "2026-11-20"), "thank_you_note")) == 1
+
+
+def test_one_thank_you_per_interview_still_owed(empty_store):
+    t = world(empty_store, interviews=[
+        interview(),  # thanked
+        interview(interview_id="I2", held_on="2026-11-09", interviewer_name="Owen Price",
+                  interviewer_email="owen@northwind.example", thank_you_sent_on=""),
+    ])
+    a = one(due(t, "2026-11-10"), "thank_you_note")
+    assert a["interview_id"] == "I2" and a["recipient"] == "Owen Price"
+
+
+# ------------------------------------------------------------------ 2. brief references
+
+def test_brief_references_one_per_reference_once_the_thank_you_is_out(empty_store):
+    t = world(empty_store, interviews=[interview()],
+              references=[reference(), reference(reference_id="R2", name="Ana Ruiz", email="ana@example.org")],
+              reference_uses=[ref_use(), ref_use(reference_id="R2")])
+    rows = of_kind(due(t, "2026-11-04"), "brief_references")
+    assert sorted(rows["recipient"]) == ["Ana Ruiz", "Tom Becker"]
+    assert set(rows["due_on"]) == {day("2026-11-03")}  # the day the thank-you went out
+    assert set(rows["status"]) == {"overdue"}
+    why = rows.loc[rows["recipient"] == "Tom Becker", "why"].iloc[0]
+    assert "Northwind Analytics" in why and "2 Nov" in why and "the churn dashboard" in why
+
+
+def test_brief_references_waits_on_the_thank_you_due_date_when_not_sent(empty_store):
+    t = world(empty_store, interviews=[interview(thank_you_sent_on="")], references=[reference()],
+              reference_uses=[ref_use()])
+    assert one(due(t, "2026-11-03"), "brief_references")["due_on"] == day("2026-11-03")
+
+
+def test_brief_references_not_needed_once_briefed_after_the_interview(empty_store):
+    t = world(empty_store, interviews=[interview()], references=[reference()],
+              reference_uses=[ref_use(briefed_on="2026-11-03")])
+    assert of_kind(due(t, "2026-11-04"), "brief_references").empty
+
+
+def test_brief_references_again_after_a_later_interview(empty_store):
+    t = world(empty_store,
+              interviews=[interview(), interview(interview_id="I2", held_on="2026-11-09", round="2",
+                                                 thank_you_sent_on="2026-11-10")],
+              references=[reference()], reference_uses=[ref_use(briefed_on="2026-11-03")])
+    a = one(due(t, "2026-11-10"), "brief_references")
+    assert a["interview_id"] == "I2" and a["due_on"] == day("2026-11-10")
+    # ...and that pending briefing replaces the reference's check-in.
+    assert of_kind(due(t, "2026-11-10"), "reference_checkin").empty
+
+
+def test_brief_references_by_phone_when_the_reference_has_only_a_phone(empty_store):
+    t = world(empty_store, interviews=[interview()], references=[reference(email="")], reference_uses=[ref_use()])
+    assert one(due(t, "2026-11-04"), "brief_references")["channel"] == "phone"
+
+
+# ------------------------------------------------------------------ 3. keep promises
+
+def test_keep_promise_outranks_everything(empty_store):
+    t = world(empty_store, interviews=[interview(thank_you_sent_on="")],
+              promises=[dict(promise_id="P1", application_id="A1", what="a writing sample", due_on="2026-11-04")])
+    actions = due(t, "2026-11-04")
+    a = one(actions, "keep_promise")
+    assert a["priority"] == 1 and a["status"] == "due" and a["due_on"] == day("2026-11-04")
+    assert a["recipient"] == "Priya Natarajan"
+    assert "a writing sample" in a["why"] and "4 Nov" in a["why"] and "Northwind Analytics" in a["why"]
+    assert actions.iloc[0]["kind"] == "keep_promise"  # ahead of the overdue thank-you
+    assert one(actions, "thank_you_note")["status"] == "overdue"
+
+
+def test_keep_promise_overdue_then_gone_once_done(empty_store):
+    p = dict(promise_id="P1", application_id="A1", what="a writing sample", due_on="2026-11-04")
+    t = world(empty_store, interviews=[interview()], promises=[p])
+    assert one(due(t, "2026-11-06"), "keep_promise")["status"] == "overdue"
+    t = world(empty_store, interviews=[interview()], promises=[{**p, "done_on": "2026-11-04"}])
+    assert of_kind(due(t, "2026-11-06"), "keep_promise").empty
+
+
+def test_keep_promise_upcoming_only_within_the_upcoming_window(empty_store):
+    t = world(empty_store, interviews=[interview()],
+              promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-13")])
+    assert of_kind(due(t, "2026-11-05"), "keep_promise").empty  # 8 days away: not listed
+    a = one(due(t, "2026-11-06"), "keep_promise")  # 7 days away
+    assert a["status"] == "upcoming" and a["priority"] == 1 + 5
+
+
+# ------------------------------------------------------------------ 4. status inquiry
+
+def test_status_inquiry_waits_for_the_grace_business_days(empty_store):
+    # Friday 6 Nov + 2 business days = Tuesday 10 Nov.
+    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")])
+    before = one(due(t, "2026-11-09"), "status_inquiry")
+    assert before["status"] == "upcoming" and before["due_on"] == day("2026-11-10")
+    assert "if no word comes" in before["why"]
+    on_day = one(due(t, "2026-11-10"), "status_inquiry")
+    assert on_day["status"] == "due" and on_day["priority"] == BASE_PRIORITY["status_inquiry"]
+    assert one(due(t, "2026-11-11"), "status_inquiry")["status"] == "overdue"
+
+
+def test_status_inquiry_why_states_the_facts(empty_store):
+    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")])
+    a = one(due(t, "2026-11-16"), "status_inquiry")
+    assert "Northwind Analytics said you would hear by 6 Nov; it is now 16 Nov" in a["why"]
+    assert "2 Nov" in a["why"]
+    assert a["recipient"] == "Priya Natarajan" and a["channel"] == "email"
+
+
+def test_status_inquiry_uses_the_channel_the_interviewer_prefers(empty_store):
+    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06", preferred_channel="phone")])
+    assert one(due(t, "2026-11-16"), "status_inquiry")["channel"] == "phone"
+
+
+def test_no_status_inquiry_when_the_employer_replied_since_the_interview(empty_store):
+    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")],
+              messages=[message("M1", "2026-11-05", "received")])
+    assert of_kind(due(t, "2026-11-16"), "status_inquiry").empty
+
+
+def test_word_from_before_the_interview_does_not_count_as_a_reply(empty_store):
+    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")],
+              messages=[message("M1", "2026-10-28", "received", "invitation")])
+    assert len(of_kind(due(t, "2026-11-16"), "status_inquiry")) == 1
+
+
+def test_status_inquiry_repeats_a_week_later_then_stops(empty_store):
+    iv = [interview(next_step_by="2026-11-06")]
+    t = world(empty_store, interviews=iv, messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")])
+    again = one(due(t, "2026-11-17"), "status_inquiry")
+    assert again["due_on"] == day("2026-11-17") and again["status"] == "due"
+    assert "once more" in again["why"]
+    assert one(due(t, "2026-11-11"), "status_inquiry")["status"] == "upcoming"
+    t = world(empty_store, interviews=iv, messages=[message("Q1", "2026-11-10", "sent", "status_inquiry"),
+                                                    message("Q2", "2026-11-17", "sent", "status_inquiry")])
+    assert of_kind(due(t, "2026-11-30"), "status_inquiry").empty  # at most two
+
+
+def test_status_inquiry_respects_the_pester_gap(empty_store):
+    # An offer check-in on Monday 9 Nov: no second contact before Monday 16 Nov.
+    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")],
+              messages=[message("K1", "2026-11-09", "sent", "offer_checkin")])
+    a = one(due(t, "2026-11-12"), "status_inquiry")
+    assert a["due_on"] == day("2026-11-16") and a["status"] == "upcoming"
+
+
+def test_no_status_inquiry_without_a_date_from_the_employer(empty_store):
+    t = world(empty_store, interviews=[interview(next_step_by="")])
+    assert of_kind(due(t, "2026-11-30"), "status_inquiry").empty
+
+
+# ------------------------------------------------------------------ 5. offer check-in
+
+FINAL = dict(final_round="true", next_step_by="")
+
+
+def test_offer_checkin_a_week_after_the_final_round(empty_store):
+    t = world(empty_store, interviews=[interview(**FINAL)])
+    assert one(due(t, "2026-11-08"), "offer_checkin")["status"] == "upcoming"
+    a = one(due(t, "2026-11-09"), "offer_checkin")
+    assert a["status"] == "due" and a["due_on"] == day("2026-11-09")
+    assert a["priority"] == BASE_PRIORITY["offer_checkin"]
+    assert "final round with Northwind Analytics was on 2 Nov" in a["why"] and "no check-in yet" in a["why"]
+
+
+def test_no_offer_checkin_before_the_final_round(empty_store):
+    t = world(empty_store, interviews=[interview(final_round="false", next_step_by="")])
+    assert of_kind(due(t, "2026-11-30"), "offer_checkin").empty
+
+
+def test_offer_checkin_every_seven_days_at_most_three(empty_store):
+    iv = [interview(**FINAL)]
+    sent = [message(f"K{i}", d, "sent", "offer_checkin") for i, d in
+            enumerate(["2026-11-09", "2026-11-16", "2026-11-23"], 1)]
+    t = world(empty_store, interviews=iv, messages=sent[:1])
+    a = one(due(t, "2026-11-16"), "offer_checkin")
+    assert a["due_on"] == day("2026-11-16") and "1 of 3 check-ins sent" in a["why"]
+    assert of_kind(due(t, "2026-11-12"), "offer_checkin")["status"].tolist() == ["upcoming"]
+    t = world(empty_store, interviews=iv, messages=sent[:2])
+    assert one(due(t, "2026-11-23"), "offer_checkin")["due_on"] == day("2026-11-23")
+    t = world(empty_store, interviews=iv, messages=sent)
+    assert of_kind(due(t, "2026-12-31"), "offer_checkin").empty
+
+
+def test_offer_checkin_counts_from_the_employers_last_word(empty_store):
+    t = world(empty_store, interviews=[interview(**FINAL)], messages=[message("M1", "2026-11-11", "received")])
+    assert one(due(t, "2026-11-18"), "offer_checkin")["due_on"] == day("2026-11-18")
+
+
+def test_offer_checkin_keeps_the_pester_gap_between_employer_contacts(empty_store):
+    # With a 2-day cadence the next note would fall on Wed 11 Nov, but the
+    # check-in of Mon 9 Nov blocks every employer contact for 5 business days.
+    t = world(empty_store, interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")])
+    a = one(due(t, "2026-11-11", Settings(checkin_every_days=2)), "offer_checkin")
+    assert a["due_on"] == day("2026-11-16") and a["status"] == "upcoming"
+
+
+def test_final_round_with_a_date_asks_first_then_checks_in(empty_store):
+    iv = [interview(final_round="true", next_step_by="2026-11-06")]
+    t = world(empty_store, interviews=iv)
+    actions = due(t, "2026-11-10")
+    assert one(actions, "status_inquiry")["due_on"] == day("2026-11-10")
+    assert of_kind(actions, "offer_checkin").empty
+    t = world(empty_store, interviews=iv, messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")])
+    actions = due(t, "2026-11-17")
+    assert of_kind(actions, "status_inquiry").empty  # after the final round one inquiry is enough
+    assert one(actions, "offer_checkin")["due_on"] == day("2026-11-17")
+
+
+# ------------------------------------------------------------------ 6. reference check-in
+
+def test_reference_checkin_a_week_after_the_briefing(empty_store):
+    t = world(empty_store, interviews=[interview()], references=[reference()],
+              reference_uses=[ref_use(briefed_on="2026-11-03")])
+    assert one(due(t, "2026-11-05"), "reference_checkin")["status"] == "upcoming"
+    a = one(due(t, "2026-11-10"), "reference_checkin")
+    assert a["status"] == "due" and a["due_on"] == day("2026-11-10") and a["recipient"] == "Tom Becker"
+    assert "Northwind Analytics" in a["why"] and "3 Nov" in a["why"]
+    assert one(due(t, "2026-11-12"), "reference_checkin")["status"] == "overdue"
+
+
+def test_reference_checkin_counts_from_the_last_checkin(empty_store):
+    t = world(empty_store, interviews=[interview()], references=[reference()],
+              reference_uses=[ref_use(briefed_on="2026-11-03", last_checkin_on="2026-11-10")])
+    assert one(due(t, "2026-11-17"), "reference_checkin")["due_on"] == day("2026-11-17")
+
+
+def test_reference_checkin_stops_once_the_reference_was_contacted(empty_store):
+    t = world(empty_store, interviews=[interview()], references=[reference()],
+              reference_uses=[ref_use(briefed_on="2026-11-03", contacted_on="2026-11-12")])
+    assert of_kind(due(t, "2026-11-30"), "reference_checkin").empty
+
+
+def test_no_reference_checkin_before_the_briefing(empty_store):
+    t = world(empty_store, interviews=[interview()], references=[reference()], reference_uses=[ref_use()])
+    actions = due(t, "2026-11-30")
+    assert of_kind(actions, "reference_checkin").empty
+    assert len(of_kind(actions, "brief_references")) == 1
+
+
+# ------------------------------------------------------------------ 7. written offer
+
+OFFER_APP = {**APP, "status": "offer"}
+
+
+def test_verbal_offer_asks_for_it_in_writing_at_once(empty_store):
+    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()], offers=[offer(verbal_on="2026-11-13")])
+    a = one(due(t, "2026-11-13"), "request_written_offer")
+    assert a["status"] == "due" and a["due_on"] == day("2026-11-13")
+    assert a["priority"] == BASE_PRIORITY["request_written_offer"] and a["recipient"] == "Priya Natarajan"
+    assert "Northwind Analytics made you a verbal offer on 13 Nov" in a["why"]
+
+
+def test_written_offer_asked_again_three_business_days_after_asking(empty_store):
+    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
+              offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-13")])
+    a = one(due(t, "2026-11-16"), "request_written_offer")
+    assert a["status"] == "upcoming" and a["due_on"] == day("2026-11-18")  # Fri + 3 = Wed
+    assert "You asked Northwind Analytics for the offer in writing on 13 Nov" in a["why"]
+    assert one(due(t, "2026-11-18"), "request_written_offer")["status"] == "due"
+
+
+def test_no_written_offer_request_once_it_arrived(empty_store):
+    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
+              offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-12",
+                            written_received_on="2026-11-13")])
+    assert of_kind(due(t, "2026-11-20"), "request_written_offer").empty
+
+
+# ------------------------------------------------------------------ 8. offer letter
+
+LETTER = dict(verbal_on="2026-11-10", written_received_on="2026-11-12", salary="$142,000",
+              conditions="Background check")
+
+
+def test_review_offer_letter_lists_the_missing_terms(empty_store):
+    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()], offers=[offer(**LETTER)])
+    a = one(due(t, "2026-11-13"), "review_offer_letter")
+    assert a["status"] == "overdue" and a["due_on"] == day("2026-11-12")
+    assert "It does not state: benefits, expense reimbursement" in a["why"]
+    assert "salary" not in a["why"].split("does not state")[1]
+    assert "12 Nov" in a["why"] and "Northwind Analytics" in a["why"]
+
+
+def test_review_offer_letter_with_every_term(empty_store):
+    full = {**LETTER, "benefits": "Health", "expense_reimbursement": "Home office"}
+    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()], offers=[offer(**full)])
+    a = one(due(t, "2026-11-13"), "review_offer_letter")
+    assert "does not state" not in a["why"] and "every term" in a["why"]
+
+
+def test_review_offer_letter_is_priority_one_near_the_deadline(empty_store):
+    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
+              offers=[offer(**LETTER, response_deadline="2026-11-18")])
+    far = one(due(t, "2026-11-13"), "review_offer_letter")
+    assert far["priority"] == BASE_PRIORITY["review_offer_letter"] and "respond by 18 Nov" in far["why"]
+    near = one(due(t, "2026-11-16"), "review_offer_letter")
+    assert near["priority"] == 1
+
+
+def test_review_offer_letter_done_once_answered(empty_store):
+    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()], offers=[offer(**LETTER)],
+              messages=[message("M1", "2026-11-13", "sent", "review_offer_letter")])
+    assert of_kind(due(t, "2026-11-16"), "review_offer_letter").empty
+
+
+# ------------------------------------------------------------------ 9. approval
+
+def test_await_approval_until_approved(empty_store):
+    accepted = {**APP, "status": "accepted"}
+    others = [{**APP, "application_id": f"A{i}", "company": f"Other {i}"} for i in (2, 3)]
+    deal = {**LETTER, "benefits": "Health", "accepted_on": "2026-11-14"}
+    t = world(empty_store, applications=[accepted, *others], interviews=[interview()], offers=[offer(**deal)])
+    a = one(due(t, "2026-11-16"), "await_approval")
+    assert a["status"] == "due" and a["priority"] == BASE_PRIORITY["await_approval"]
+    assert "accepted Northwind Analytics's offer on 14 Nov" in a["why"]
+    assert "keep your 2 other applications warm" in a["why"]
+    assert of_kind(due(t, "2026-11-16"), "review_offer_letter").empty  # accepted: nothing left to review
+    t = world(empty_store, applications=[accepted, *others], interviews=[interview()],
+              offers=[offer(**deal, approved_on="2026-11-16")])
+    assert of_kind(due(t, "2026-11-16"), "await_approval").empty
+
+
+# ------------------------------------------------------------------ closed and rescinded
+
+def busy_application(store, status: str, **offer_over) -> dict[str, pd.DataFrame]:
+    """One application owing something of every kind it can."""
+    return world(
+        store, applications=[{**APP, "status": status}],
+        interviews=[interview(thank_you_sent_on="", next_step_by="2026-11-06", final_round="true")],
+        references=[reference(), reference(reference_id="R2", name="Ana Ruiz")],
+        reference_uses=[ref_use(), ref_use(reference_id="R2", briefed_on="2026-11-03")],
+        promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-12")],
+        offers=[offer(verbal_on="2026-11-10", written_received_on="2026-11-12", accepted_on="2026-11-13",
+                      **offer_over)],
+    )
+
+
+def test_an_open_application_with_that_history_owes_many_things(empty_store):
+    kinds = set(due(busy_application(empty_store, "accepted"), "2026-11-16")["kind"])
+    assert {"thank_you_note", "brief_references", "keep_promise", "reference_checkin", "await_approval"} <= kinds
+
+
+@pytest.mark.parametrize("status", ["rejected", "withdrawn", "hired"])
+def test_closed_applications_get_nothing(empty_store, status):
+    assert due(busy_application(empty_store, status), "2026-11-16").empty
+
+
+def test_a_rescinded_offer_gets_nothing(empty_store):
+    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
+              offers=[offer(**LETTER, accepted_on="2026-11-13", rescinded_on="2026-11-14")])
+    kinds = set(due(t, "2026-11-16")["kind"])
+    assert not kinds & {"request_written_offer", "review_offer_letter", "await_approval"}
+    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
+              offers=[offer(verbal_on="2026-11-13", rescinded_on="2026-11-14")])
+    assert of_kind(due(t, "2026-11-16"), "request_written_offer").empty
+
+
+# ------------------------------------------------------------------ the demo, ordering and ids
+
+def test_demo_actions_are_sorted_most_urgent_first(demo_tables):
+    a = due(demo_tables, AS_OF)
+    key = list(zip(a["priority"], a["status"].map({"overdue": 0, "due": 1, "upcoming": 2}), a["due_on"]))
+    assert key == sorted(key)
+    assert a.iloc[0]["priority"] == 1
+    assert set(a["status"]) == {"overdue", "due", "upcoming"}
+    # Upcoming actions rank below every due or overdue one of the same kind.
+    assert (a.loc[a["status"] == "upcoming", "priority"] > 5).all()
+
+
+def test_demo_action_ids_are_unique_and_statuses_match_dates(demo_tables):
+    a = due(demo_tables, AS_OF)
+    assert a["action_id"].is_unique
+    as_of = pd.Timestamp(AS_OF)
+    for r in a.itertuples():
+        if r.kind == "await_approval":
+            assert r.status == "due"
+        elif r.due_on > as_of:
+            assert r.status == "upcoming"
+        elif r.due_on == as_of:
+            assert r.status == "due"
+        else:
+            assert r.status == "overdue"
+
+
+def test_due_actions_on_no_data_is_an_empty_frame(empty_store):
+    a = due(empty_store.load(), AS_OF)
+    assert a.empty and {"kind", "status", "due_on", "priority", "why"} <= set(a.columns)
+
+
+# ------------------------------------------------------------------ the JSON contract, through the CLI
+
+CONTRACT = {"coachee_id", "application_id", "kind", "status", "due_on", "priority", "recipient", "channel", "why"}
+
+
+def test_cli_due_json_contract_for_one_coachee(cli, demo_store):
+    proc = cli("due", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--format", "json",
+               db=demo_store.url, check=True)
+    actions = json.loads(proc.stdout)
+    assert actions and {a["coachee_id"] for a in actions} == {"C001"}
+    for a in actions:
+        assert CONTRACT <= set(a)
+        assert a["kind"] in ACTION_KINDS
+        assert a["status"] in ("upcoming", "due", "overdue")
+        assert a["channel"] in ("email", "phone")
+        assert dt.date.fromisoformat(a["due_on"])
+        assert isinstance(a["priority"], int) and a["priority"] >= 1
+        assert a["recipient"] and a["why"]
+    northwind = [a for a in actions if a["kind"] == "status_inquiry" and a["application_id"] == "A001"]
+    assert northwind and "Northwind Analytics said you would hear by 6 Nov; it is now 16 Nov" in northwind[0]["why"]
+    assert [a["priority"] for a in actions] == sorted(a["priority"] for a in actions)
+
+
+def test_cli_due_json_all_matches_the_library(cli, demo_store, demo_tables):
+    proc = cli("due", "--all", "--as-of", AS_OF.isoformat(), "--format", "json", db=demo_store.url, check=True)
+    actions = json.loads(proc.stdout)
+    assert {a["coachee_id"] for a in actions} == {"C001", "C002", "C003"}
+    expected = due(demo_tables, AS_OF)
+    assert [a["action_id"] for a in actions] == expected["action_id"].tolist()
+    assert {a["kind"] for a in actions} == set(ACTION_KINDS)
