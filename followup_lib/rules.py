@@ -398,7 +398,7 @@ def _due_for_group(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, s: S
     df["status"] = np.where(df["due_on"] > as_of, "upcoming",
                             np.where((df["due_on"] == as_of) | standing, "due", "overdue"))
     base = df["kind"].map(BASE_PRIORITY).astype(int)
-    base = base.where(~df["urgent"].fillna(False).astype(bool), 1)
+    base = base.where(~df["urgent"].eq(True), 1)
     df["priority"] = np.where(df["status"].eq("upcoming"), base + UPCOMING_PRIORITY_OFFSET, base)
     return df[ACTION_COLUMNS]
 

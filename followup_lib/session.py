@@ -398,6 +398,7 @@ class WorkingSession:
     def close_draft(self) -> None:
         self.draft = self.draft_action = None
         self.draft_box.layout.display = "none"
+        self.draft_status.value = ""
 
     def edited_draft(self) -> Draft:
         if self.draft is None:

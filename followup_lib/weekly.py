@@ -102,7 +102,7 @@ def _promise_states(tables, as_of) -> pd.DataFrame:
     state = state.where(~(p["done_on"].notna() & (p["done_on"] > p["due_on"])), "kept late")
     out = p[["company", "what", "due_on", "done_on"]].rename(columns={"due_on": "due", "done_on": "done"})
     out["state"] = state
-    return out.sort_values(["due_on"], ascending=False).reset_index(drop=True)
+    return out.sort_values(["due"], ascending=False).reset_index(drop=True)
 
 
 def _reference_table(tables) -> pd.DataFrame:
