@@ -181,7 +181,8 @@ def cmd_report(args) -> int:
 def cmd_app(args) -> int:
     from .app import serve_app
 
-    return serve_app(args.db, coachee_id=args.coachee, port=args.port, open_browser=not args.no_browser)
+    return serve_app(args.db, coachee_id=args.coachee, port=args.port, open_browser=not args.no_browser,
+                     as_of=args.as_of)
 
 
 def cmd_backup(args) -> int:
@@ -264,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("app", help="serve the working session as a code-free app (Voilà) on 127.0.0.1")
     sp.add_argument("--coachee", metavar="ID")
     sp.add_argument("--port", type=int, default=8866)
-    sp.add_argument("--no-browser", action="store_true")
+    sp.add_argument("--no-browser", action="store_true", help="only print the address")
+    sp.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD",
+                    help="work as if today were this day (default: today)")
     sp.set_defaults(func=cmd_app)
 
     sp = sub.add_parser("settings", help="show the settings in force")

@@ -1,0 +1,190 @@
+"""The code-free app (Voilà), served on localhost and driven in Debian's Chromium by
+Playwright, as a person would: wait for widgets, click, type, read the page.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import AS_OF, ROOT, require_chromium
+from followup_lib.demo import load_demo
+from followup_lib.store import open_store
+
+pytestmark = [pytest.mark.browser]
+OUTPUT = ROOT / "tests" / "output"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the app exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"the app did not answer at {url} within {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """``followup app`` on a free port, over a fresh demo store, as of the demo's today."""
+    require_chromium()
+    folder = tmp_path_factory.mktemp("app")
+    db = f"sqlite:///{folder / 'followup.db'}"
+    store = open_store(db)
+    load_demo(store, shift=False)
+    store.engine.dispose()
+    port = _free_port()
+    exe = Path(sys.executable).with_name("followup")
+    log = open(folder / "app.log", "w")
+    proc = subprocess.Popen(
+        [str(exe), "--db", db, "app", "--no-browser", "--port", str(port), "--coachee", "C001",
+         "--as-of", AS_OF.isoformat()],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "FOLLOWUP_TEMPLATES": str(folder / "none")},
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_http(url, proc)
+        yield {"url": url, "db": db, "folder": folder}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(app):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app):
+    context = browser.new_context(viewport={"width": 1366, "height": 2400})
+    # Offline, as on a laptop with no network: only the app itself answers.
+    # (Voilà's page links Font Awesome from a CDN; its bundled copy is used instead.)
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(app["url"])
+                  else route.abort())
+    pg = context.new_page()
+    pg.goto(app["url"], wait_until="commit", timeout=120_000)
+    # Voilà runs the notebook, then the widgets render: wait for the action list.
+    pg.wait_for_selector(".fw-actions select option", timeout=120_000)
+    yield pg
+    context.close()
+
+
+def _rows(db: str, sql: str) -> list[tuple]:
+    con = sqlite3.connect(db.removeprefix("sqlite:///"))
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _dump(db: str) -> list:
+    tables = ["coachees", "applications", "interviews", "references", "reference_uses", "promises", "messages", "offers"]
+    return [_rows(db, f'SELECT * FROM "{t}" ORDER BY 1, 2') for t in tables]
+
+
+def _options(page) -> list[str]:
+    return [t.replace("\xa0", " ") for t in page.locator(".fw-actions select option").all_inner_texts()]
+
+
+def test_actions_listed_and_no_code_visible(page):
+    options = _options(page)
+    assert any("Thank-you note → Elena Voss" in o for o in options), options
+    assert any("Status inquiry → Priya Natarajan" in o for o in options), options
+    assert options[0].startswith(("OVERDUE", "DUE")), "most urgent first"
+    text = page.inner_text("body")
+    assert "Days since each interview" in text
+    assert "from followup_lib" not in text and "session.widget" not in text
+    assert page.locator(".jp-CodeCell .jp-InputArea, .jp-InputPrompt, .jp-CodeMirrorEditor, .cm-editor").count() == 0
+    # The why of the selected action is shown in words.
+    assert "You interviewed with Elena Voss" in text or "said you would hear by" in text or "promised" in text
+    # The chart is drawn.
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "app.png"), full_page=True)
+    assert (OUTPUT / "app.png").stat().st_size > 10_000
+
+
+def test_log_interview_then_draft_and_mark_sent(page, app):
+    form = page.locator(".fw-form-interviews")
+    form.locator("select").nth(1).select_option(label="Northwind Analytics — Senior Data Analyst")
+    form.locator("input[type=date]").first.fill(AS_OF.isoformat())
+    texts = form.locator("input[type=text]")
+    # Order follows the schema: interview_id, round, interviewer_name, interviewer_email, interviewer_phone, …
+    labels = form.locator(".widget-label").all_inner_texts()
+    def fill(label: str, value: str):
+        box = form.locator(".widget-text, .widget-textarea").filter(has_text=label).locator("input, textarea").first
+        box.fill(value)
+        box.press("Tab")
+    fill("interviewer name", "Quentin Marsh")
+    fill("interviewer email", "quentin.marsh@northwind.example")
+    form.get_by_role("button", name="Save").click()
+    page.wait_for_selector(".fw-form-interviews .fw-ok", timeout=30_000)
+    assert "Saved interview" in form.locator(".fw-ok").inner_text()
+
+    # The thank-you action appears.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.fw-actions select option')].some(o => o.textContent.replace(/\u00a0/g, ' ').includes('Quentin Marsh'))",
+        timeout=30_000)
+    label = next(o for o in page.locator(".fw-actions select option").all_inner_texts() if "Quentin" in o)
+    page.locator(".fw-actions select").select_option(label=label)
+    page.get_by_role("button", name="Open draft").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('Dear Quentin'))", timeout=30_000)
+    to = page.locator("input[type=text]").filter(has=page.locator("xpath=.")).all()
+    assert any("quentin.marsh@northwind.example" in box.input_value() for box in to)
+    before = _rows(app["db"], "SELECT COUNT(*) FROM messages")[0][0]
+    page.get_by_role("button", name="Mark sent").click()
+    page.wait_for_function(
+        "() => ![...document.querySelectorAll('.fw-actions select option')].some(o => o.textContent.replace(/\u00a0/g, ' ').includes('Quentin Marsh'))",
+        timeout=30_000)
+    assert _rows(app["db"], "SELECT COUNT(*) FROM messages")[0][0] == before + 1
+    sent = _rows(app["db"], "SELECT kind, direction FROM messages WHERE kind = 'thank_you_note' AND direction = 'sent' "
+                            "AND application_id = 'A001' ORDER BY rowid DESC LIMIT 1")
+    assert sent == [("thank_you_note", "sent")]
+    assert _rows(app["db"], "SELECT thank_you_sent_on FROM interviews WHERE interviewer_name = 'Quentin Marsh'") == [
+        (AS_OF.isoformat(),)]
+
+
+def test_bad_form_value_shows_message_and_writes_nothing(page, app):
+    before = _dump(app["db"])
+    page.get_by_role("tab", name="Application").click()
+    form = page.locator(".fw-form-applications")
+    form.wait_for()
+    role = form.locator(".widget-text").filter(has_text="role").locator("input").first
+    role.fill("Analyst")
+    role.press("Tab")
+    form.get_by_role("button", name="Save").click()
+    page.wait_for_selector(".fw-form-applications .fw-error", timeout=30_000)
+    message = form.locator(".fw-error").inner_text()
+    assert "company" in message and "required" in message
+    assert _dump(app["db"]) == before
