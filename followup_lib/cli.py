@@ -94,12 +94,19 @@ def format_table(actions) -> str:
     return "\n".join(lines).rstrip()
 
 
-def cmd_due(args) -> int:
-    from .rules import actions_as_records
+def actions_json(actions) -> str:
+    """The JSON contract of ``followup due``: an array of objects, dates as YYYY-MM-DD."""
+    if actions.empty:
+        return "[]"
+    out = actions.assign(due_on=actions["due_on"].dt.strftime("%Y-%m-%d"), priority=actions["priority"].astype(int))
+    # pandas writes the array in C; json.dumps over records costs as much as the rules.
+    return out.to_json(orient="records", force_ascii=False, indent=2)
 
+
+def cmd_due(args) -> int:
     actions, _ = _actions(_store(args), args)
     if args.format == "json":
-        print(json.dumps(actions_as_records(actions), indent=2, ensure_ascii=False))
+        print(actions_json(actions))
     else:
         print(format_table(actions))
     return 0
@@ -170,10 +177,37 @@ def cmd_settings(args) -> int:
     return 0
 
 
+class _IdsOnly:
+    """Just enough of a store to list coachees, with sqlite3 alone: the report
+    command then starts without pandas or SQLAlchemy (the notebook loads them)."""
+
+    def __init__(self, url: str):
+        import sqlite3
+
+        self.url = url
+        path = url.removeprefix("sqlite:///")
+        if not Path(path).exists():
+            raise UserError(f"no store at {path}: import data or run `followup demo` first")
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+        try:
+            self._ids = [r[0] for r in con.execute("SELECT coachee_id FROM coachees ORDER BY coachee_id")]
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"{path} is not a Follow-up Workbook store ({exc})") from exc
+        finally:
+            con.close()
+
+    def coachee_ids(self) -> list[str]:
+        return self._ids
+
+
 def cmd_report(args) -> int:
+    from .paths import default_db_url
     from .report import run_reports
 
-    store = _store(args)
+    url = args.db or default_db_url()
+    if "://" not in url:
+        url = f"sqlite:///{Path(url).expanduser().resolve()}"
+    store = _IdsOnly(url) if url.startswith("sqlite:///") else _store(args)
     ids = _coachee_ids(store, args)
     return run_reports(store.url, ids, args.week_ending, args.out, jobs=args.jobs)
 

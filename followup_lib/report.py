@@ -47,12 +47,14 @@ def report_notebook() -> Path:
     return paths.notebooks_dir() / "weekly_report.ipynb"
 
 
-def notebook_to_html(nb_path: Path) -> str:
-    """The executed notebook as one HTML page: outputs only, nothing fetched."""
+def notebook_to_html(nb) -> str:
+    """The executed notebook (a path or a NotebookNode) as one HTML page: outputs
+    only, nothing fetched."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(nb_path, as_version=4)
+    if not isinstance(nb, nbformat.NotebookNode):
+        nb = nbformat.read(nb, as_version=4)
     exporter = HTMLExporter(template_file=str(TEMPLATE_DIR / "index.html.j2"), exclude_input=True,
                             exclude_input_prompt=True, exclude_output_prompt=True)
     exporter.template_paths = [str(TEMPLATE_DIR)] + exporter.template_paths
@@ -75,15 +77,18 @@ def render_report(db_url: str, coachee_id: str, week_ending: dt.date | str, out_
     nb_out = out / f"weekly-{safe_id}-{week}.ipynb"
     html_out = nb_out.with_suffix(".html")
     try:
-        pm.execute_notebook(
+        # Saved once at the end: the charts make the notebook megabytes, and
+        # papermill would otherwise rewrite it after every cell.
+        executed = pm.execute_notebook(
             str(report_notebook()), str(nb_out), kernel_name=KERNEL, progress_bar=False, log_output=False,
+            request_save_on_cell_execute=False,
             parameters={"coachee_id": coachee_id, "week_ending": week, "db_url": db_url},
         )
     except Exception as exc:  # papermill wraps the kernel's error; keep its last line
         return ReportResult(coachee_id, notebook=nb_out, error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}")
     try:
         tmp = html_out.with_suffix(".html.partial")
-        tmp.write_text(notebook_to_html(nb_out), encoding="utf-8")
+        tmp.write_text(notebook_to_html(executed), encoding="utf-8")
         tmp.replace(html_out)
     except Exception as exc:  # noqa: BLE001 — reported per coachee
         return ReportResult(coachee_id, notebook=nb_out, error=f"{type(exc).__name__}: {exc}")
