@@ -23,11 +23,15 @@ def voila_command(port: int, open_browser: bool = False) -> list[str]:
     return [
         sys.executable, "-m", "voila", str(session_notebook()),
         f"--port={port}", f"--Voila.ip={HOST}",
+        "--Voila.port_retries=0",  # the printed address must be the real one: fail if the port is taken
         "--no-browser" if not open_browser else "--Voila.open_browser=True",
         "--strip_sources=True",          # no code cells, ever
         "--show_tracebacks=False",       # errors are shown by the widgets, in words
         "--theme=light",
-        "--VoilaConfiguration.file_allowlist=[]",  # serve no files from the project
+        "--VoilaConfiguration.file_allowlist=.^",  # serve no files from the project
+        # Kernels talk over local sockets, not TCP ports: no port races with other
+        # kernels starting at the same moment, and nothing listening on the network.
+        "--KernelManager.transport=ipc",
     ]
 
 

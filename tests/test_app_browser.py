@@ -63,7 +63,9 @@ def app(tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_http(url, proc)
+        # Probe a static file: asking for the page itself would start (and then
+        # abandon) a kernel, which can hold up the browser's own first request.
+        _wait_http(url + "voila/static/voila.js", proc)
         yield {"url": url, "db": db, "folder": folder}
     finally:
         proc.terminate()
@@ -188,3 +190,60 @@ def test_bad_form_value_shows_message_and_writes_nothing(page, app):
     message = form.locator(".fw-error").inner_text()
     assert "company" in message and "required" in message
     assert _dump(app["db"]) == before
+
+
+def test_two_people_at_once_see_each_others_changes(page, app, browser):
+    """The coach (a WorkingSession in this process, as in JupyterLab) and the client
+    (the app) write to one store at the same time; each sees the other's change
+    after a refresh, and nobody meets "database is locked"."""
+    import threading
+
+    from followup_lib.session import WorkingSession
+
+    coach = WorkingSession(app["db"], "C001", AS_OF)
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def coach_keeps_saving():
+        n = 0
+        while not stop.is_set() and n < 40:
+            form = coach.forms["messages"]
+            form.reset()
+            form.fields["application_id"].value = "A002"
+            form.fields["on"].value = AS_OF
+            form.fields["summary"].value = f"Coach note {n}"
+            form.save.click()
+            if "fw-error" in form.status.value:
+                errors.append(form.status.value)
+            n += 1
+
+    writer = threading.Thread(target=coach_keeps_saving)
+    writer.start()
+    try:
+        # Meanwhile the client logs a promise in the app.
+        page.get_by_role("tab", name="Promise").click()
+        form = page.locator(".fw-form-promises")
+        form.locator("select").nth(1).select_option(label="Harbor Health — Reporting Analyst")
+        what = form.locator(".widget-textarea").filter(has_text="what").locator("textarea").first
+        what.fill("the client's portfolio link")
+        what.press("Tab")
+        form.locator("input[type=date]").first.fill("2026-11-18")
+        form.get_by_role("button", name="Save").click()
+        page.wait_for_selector(".fw-form-promises .fw-ok, .fw-form-promises .fw-error", timeout=60_000)
+        assert "Saved promise" in form.locator(".fw-msg").last.inner_text()
+    finally:
+        stop.set()
+        writer.join(timeout=120)
+    assert not errors, errors
+    assert "locked" not in page.inner_text("body").lower()
+
+    # The coach sees the client's promise after a refresh…
+    coach.after_change()
+    assert coach.actions["why"].str.contains("portfolio link").any()
+    # …and the client sees the coach's messages after reloading the page.
+    page.reload(wait_until="commit")
+    page.wait_for_selector(".fw-actions select option", timeout=120_000)
+    page.get_by_role("tab", name="Message").click()
+    options = page.locator(".fw-form-messages select").first.locator("option").all_inner_texts()
+    assert any("Coach note" in o.replace("\xa0", " ") for o in options), options[:5]
+    assert _rows(app["db"], "SELECT COUNT(*) FROM messages WHERE summary LIKE 'Coach note %'")[0][0] >= 1
