@@ -138,9 +138,12 @@ def cmd_calendar(args) -> int:
     from .ics import build_calendar, write_calendar
 
     actions, tables = _actions(_store(args), args)
-    drafts = {d.action_id: d for d in render_drafts(actions, tables).drafts}
+    rendered = render_drafts(actions, tables)
+    drafts = {d.action_id: d for d in rendered.drafts}
     path = write_calendar(build_calendar(actions, args.as_of, drafts), args.out)
     print(f"wrote {len(actions)} entr{'y' if len(actions) == 1 else 'ies'} to {Path(path).resolve()}")
+    for problem in rendered.problems:
+        print(f"  entry without a draft: {problem}", file=sys.stderr)
     return 0
 
 

@@ -190,7 +190,9 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
                           "request_written_offer", "review_offer_letter") and not _present(
                               (iv or {}).get("interviewer_name")):
         facts.pop("recipient_first_name", None)
-    return {k: v for k, v in facts.items() if _present(v) or k == "missing_terms"}
+    # A line break typed into a cell must not split a subject line or a sentence.
+    return {k: (_one_line(v) if isinstance(v, str) else v) for k, v in facts.items()
+            if _present(v) or k == "missing_terms"}
 
 
 def _lookups(tables: Mapping[str, pd.DataFrame]) -> dict:

@@ -349,7 +349,8 @@ def _approvals(c: _Context, o: pd.DataFrame) -> pd.DataFrame:
     a = o[o["accepted_on"].notna() & o["approved_on"].isna()].copy()
     others = c.open_apps[c.open_apps["status"].eq("active")].groupby("coachee_id").size().rename("n_other")
     a = a.merge(others, left_on="coachee_id", right_index=True, how="left")
-    n = a["n_other"].fillna(0).astype(int)
+    # An accepted offer whose application is still marked active is not an "other" one.
+    n = a["n_other"].fillna(0).astype(int) - a["status"].eq("active").astype(int)
     a["due_on"] = a["accepted_on"]
     a["recipient"] = a["coachee_name"]
     a["recipient_email"] = None

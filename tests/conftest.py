@@ -18,6 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 AS_OF = DEMO_AS_OF  # the committed demo's today: a Monday
 
 
+@pytest.fixture(autouse=True)
+def no_coach_files(tmp_path, monkeypatch):
+    """A coach's own data/settings.toml, data/templates or FOLLOWUP_DB must not change
+    what a test sees (in this process or in the ``followup`` commands it runs)."""
+    monkeypatch.setenv("FOLLOWUP_SETTINGS", str(tmp_path / "no-settings.toml"))
+    monkeypatch.setenv("FOLLOWUP_TEMPLATES", str(tmp_path / "no-templates"))
+    monkeypatch.setenv("FOLLOWUP_DB", f"sqlite:///{tmp_path / 'default-store.db'}")
+
+
 @pytest.fixture
 def db_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'followup.db'}"

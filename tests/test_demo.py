@@ -1,0 +1,136 @@
+"""The demo practice: the committed one covers every action, loads once, shifts by whole weeks;
+the generated one is valid and deterministic."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from followup_lib.demo import DEMO_AS_OF, generate_practice, load_demo, load_generated, week_shift
+from followup_lib.rules import ACTION_KINDS, due_actions
+from followup_lib.schema import DATE, TABLE_ORDER, TABLES
+from followup_lib.validation import RawTable, validate_tables
+
+from test_rules import world  # noqa: F401 (a fixture)
+
+
+def test_the_committed_demo_shows_every_kind_of_action(demo_tables):
+    actions = due_actions(demo_tables, DEMO_AS_OF)
+    counts = actions["kind"].value_counts()
+    assert set(counts.index) == set(ACTION_KINDS), f"missing: {set(ACTION_KINDS) - set(counts.index)}"
+    assert set(actions["status"]) == {"overdue", "due", "upcoming"}
+    assert set(actions["coachee_id"]) == {"C001", "C002", "C003"}
+
+
+def test_the_demo_today_is_a_monday():
+    assert DEMO_AS_OF.weekday() == 0
+
+
+# ------------------------------------------------------------------ loading
+
+def test_cli_demo_loads_only_into_an_empty_store(cli, db_url, empty_store):
+    first = cli("demo", "--no-shift", db=db_url, check=True)
+    assert "loaded the demo practice" in first.stdout and "its today is 2026-11-16" in first.stdout
+    before = empty_store.load()
+    assert len(before["coachees"]) == 3 and len(before["applications"]) == 12
+    second = cli("demo", "--as-of", "2027-03-10", db=db_url, check=True)
+    assert "already holds data; the demo was not loaded" in second.stdout
+    after = empty_store.load()
+    for name in TABLE_ORDER:  # not even shifted copies were added
+        pd.testing.assert_frame_equal(before[name], after[name])
+
+
+def test_cli_demo_leaves_a_coachs_own_data_alone(cli, db_url, empty_store):
+    world(empty_store)  # one coachee, one application
+    proc = cli("demo", db=db_url, check=True)
+    assert "was not loaded" in proc.stdout
+    assert empty_store.coachee_ids() == ["C1"]
+
+
+def test_cli_demo_lands_on_the_monday_on_or_before_the_day(cli, db_url, empty_store):
+    proc = cli("demo", "--as-of", "2027-03-10", db=db_url, check=True)  # a Wednesday
+    assert "its today is 2027-03-08" in proc.stdout and "moved 112 days" in proc.stdout
+    t = empty_store.load()
+    assert t["interviews"]["held_on"].max() <= pd.Timestamp("2027-03-08")
+
+
+@pytest.mark.parametrize("today", [
+    DEMO_AS_OF, DEMO_AS_OF + dt.timedelta(days=1), DEMO_AS_OF + dt.timedelta(days=6),
+    DEMO_AS_OF + dt.timedelta(days=7), DEMO_AS_OF - dt.timedelta(days=1), dt.date(2029, 2, 28),
+    dt.date(2025, 1, 4),
+])
+def test_week_shift_keeps_weekdays_and_lands_within_the_week(today):
+    days = week_shift(today)
+    assert days % 7 == 0
+    demo_today = DEMO_AS_OF + dt.timedelta(days=days)
+    assert demo_today.weekday() == DEMO_AS_OF.weekday()
+    assert 0 <= (today - demo_today).days < 7
+
+
+def test_a_shifted_demo_says_the_same_things_on_its_own_today(empty_store, demo_tables):
+    days, today = load_demo(empty_store, today=dt.date(2027, 6, 3))
+    assert days == week_shift(dt.date(2027, 6, 3)) and days > 0 and today.weekday() == 0
+    shifted = empty_store.load()
+    for name in TABLE_ORDER:
+        for col in TABLES[name].columns_of(DATE):
+            before, after = demo_tables[name][col], shifted[name][col]
+            assert (before.isna() == after.isna()).all()
+            assert ((after - before).dropna() == pd.Timedelta(days=days)).all(), (name, col)
+            assert (after.dt.day_of_week.dropna() == before.dt.day_of_week.dropna()).all()
+    original = due_actions(demo_tables, DEMO_AS_OF)
+    moved = due_actions(shifted, today)
+    cols = ["action_id", "kind", "status", "priority", "recipient", "channel"]
+    same_ids = moved["action_id"].str.replace(r"\d{4}-\d{2}-\d{2}", "DATE", regex=True)
+    assert same_ids.tolist() == original["action_id"].str.replace(r"\d{4}-\d{2}-\d{2}", "DATE", regex=True).tolist()
+    assert moved[cols[1:]].equals(original[cols[1:]])
+    assert ((moved["due_on"] - original["due_on"]) == pd.Timedelta(days=days)).all()
+
+
+# ------------------------------------------------------------------ the generated practice
+
+def _validated(text: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return validate_tables({name: RawTable(df, f"generated {name}") for name, df in text.items()})
+
+
+def test_generated_practice_passes_import_validation():
+    typed = _validated(generate_practice(6, seed=3))
+    assert len(typed["coachees"]) == 6 and len(typed["applications"]) == 6 * 40
+    assert typed["applications"]["coachee_id"].value_counts().eq(40).all()
+    assert len(typed["interviews"]) > 100 and len(typed["offers"]) > 0 and len(typed["messages"]) > 0
+
+
+def test_generated_practice_is_deterministic_for_a_seed():
+    a, b, c = generate_practice(4, seed=7), generate_practice(4, seed=7), generate_practice(4, seed=8)
+    for name in TABLE_ORDER:
+        pd.testing.assert_frame_equal(a[name], b[name])
+    assert not all(a[name].equals(c[name]) for name in TABLE_ORDER)
+
+
+def test_generated_history_never_runs_ahead_of_its_today():
+    as_of = pd.Timestamp(DEMO_AS_OF)
+    typed = _validated(generate_practice(10, seed=1))
+    promised = {("interviews", "next_step_by"), ("offers", "response_deadline")}  # dates said, not events
+    for name in TABLE_ORDER:
+        for col in TABLES[name].columns_of(DATE):
+            if (name, col) not in promised:
+                assert (typed[name][col].dropna() <= as_of).all(), f"{name}.{col} has a date after {DEMO_AS_OF}"
+    # A status inquiry is only ever sent once the employer's own date has passed.
+    inquiries = typed["messages"][typed["messages"]["kind"] == "status_inquiry"]
+    assert len(inquiries) > 0
+    dates = inquiries.merge(typed["interviews"], on="application_id")
+    asked_after = dates.groupby("message_id").apply(lambda g: (g["on"] > g["next_step_by"]).any(), include_groups=False)
+    assert asked_after.all()
+
+
+def test_generated_practice_loads_and_yields_actions(empty_store):
+    counts = load_generated(empty_store, 5, seed=2)
+    assert counts["applications"]["added"] == 200
+    actions = due_actions(empty_store.load(), DEMO_AS_OF)
+    assert len(actions) > 20 and len(set(actions["kind"])) >= 6
+
+
+def test_cli_demo_generates_a_practice(cli, db_url, empty_store):
+    proc = cli("demo", "--coachees", "2", "--seed", "5", db=db_url, check=True)
+    assert "generated 2 coachees" in proc.stdout
+    assert len(empty_store.load(["applications"])["applications"]) == 80

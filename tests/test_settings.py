@@ -1,0 +1,203 @@
+"""Every setting changes its rule; per-coach overrides; a bad settings file."""
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+
+import pytest
+
+from followup_lib.settings import Settings, SettingsError, load_settings
+
+from conftest import AS_OF
+from test_rules import APP, COACHEE, FINAL, LETTER, OFFER_APP, day, due, interview, message, of_kind, offer, one
+from test_rules import ref_use, reference, world
+
+
+# Each setting below has a test named test_setting_<name>; the last test checks
+# that no setting is left without one.
+
+
+def test_defaults_are_the_coaching_guidance():
+    s = Settings()
+    assert (s.thank_you_within_days, s.grace_business_days, s.checkin_every_days, s.max_checkins,
+            s.pester_gap_business_days, s.reference_checkin_every_days) == (1, 2, 7, 3, 5, 7)
+
+
+def test_setting_thank_you_within_days(empty_store):
+    t = world(empty_store, interviews=[interview(thank_you_sent_on="")])
+    assert one(due(t, "2026-11-03"), "thank_you_note")["due_on"] == day("2026-11-03")
+    a = one(due(t, "2026-11-03", Settings(thank_you_within_days=3)), "thank_you_note")
+    assert a["due_on"] == day("2026-11-05") and a["status"] == "upcoming" and "within 3 days" in a["why"]
+
+
+def test_setting_grace_business_days(empty_store):
+    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")])  # a Friday
+    assert one(due(t, "2026-11-09"), "status_inquiry")["due_on"] == day("2026-11-10")
+    assert one(due(t, "2026-11-09", Settings(grace_business_days=0)), "status_inquiry")["due_on"] == day("2026-11-06")
+    assert one(due(t, "2026-11-09", Settings(grace_business_days=4)), "status_inquiry")["due_on"] == day("2026-11-12")
+
+
+def test_setting_status_inquiry_repeat_days(empty_store):
+    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")],
+              messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")])
+    assert one(due(t, "2026-11-12"), "status_inquiry")["due_on"] == day("2026-11-17")
+    s = Settings(status_inquiry_repeat_days=10, pester_gap_business_days=0)
+    assert one(due(t, "2026-11-13", s), "status_inquiry")["due_on"] == day("2026-11-20")
+
+
+def test_setting_max_status_inquiries(empty_store):
+    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")],
+              messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")])
+    assert len(of_kind(due(t, "2026-11-17"), "status_inquiry")) == 1
+    assert of_kind(due(t, "2026-11-17", Settings(max_status_inquiries=1)), "status_inquiry").empty
+
+
+def test_setting_checkin_every_days(empty_store):
+    t = world(empty_store, interviews=[interview(**FINAL)])
+    assert one(due(t, "2026-11-09"), "offer_checkin")["due_on"] == day("2026-11-09")
+    assert one(due(t, "2026-11-09", Settings(checkin_every_days=10)), "offer_checkin")["due_on"] == day("2026-11-12")
+
+
+def test_setting_max_checkins(empty_store):
+    t = world(empty_store, interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")])
+    assert len(of_kind(due(t, "2026-11-16"), "offer_checkin")) == 1
+    assert of_kind(due(t, "2026-11-16", Settings(max_checkins=1)), "offer_checkin").empty
+    assert of_kind(due(world(empty_store, interviews=[interview(**FINAL)]), "2026-11-16", Settings(max_checkins=0)),
+                   "offer_checkin").empty
+
+
+def test_setting_pester_gap_business_days(empty_store):
+    t = world(empty_store, interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")])
+    s = Settings(checkin_every_days=2)
+    assert one(due(t, "2026-11-11", s), "offer_checkin")["due_on"] == day("2026-11-16")
+    gap0 = Settings(checkin_every_days=2, pester_gap_business_days=0)
+    assert one(due(t, "2026-11-11", gap0), "offer_checkin")["due_on"] == day("2026-11-11")
+    gap2 = Settings(checkin_every_days=2, pester_gap_business_days=2)
+    assert one(due(t, "2026-11-11", gap2), "offer_checkin")["due_on"] == day("2026-11-11")
+    gap8 = Settings(checkin_every_days=2, pester_gap_business_days=8)
+    assert one(due(t, "2026-11-12", gap8), "offer_checkin")["due_on"] == day("2026-11-19")
+
+
+def test_setting_reference_checkin_every_days(empty_store):
+    t = world(empty_store, interviews=[interview()], references=[reference()],
+              reference_uses=[ref_use(briefed_on="2026-11-03")])
+    assert one(due(t, "2026-11-10"), "reference_checkin")["due_on"] == day("2026-11-10")
+    a = one(due(t, "2026-11-10", Settings(reference_checkin_every_days=3)), "reference_checkin")
+    assert a["due_on"] == day("2026-11-06") and a["status"] == "overdue"
+
+
+def test_setting_written_offer_followup_business_days(empty_store):
+    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
+              offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-13")])
+    assert one(due(t, "2026-11-16"), "request_written_offer")["due_on"] == day("2026-11-18")
+    s = Settings(written_offer_followup_business_days=1)
+    assert one(due(t, "2026-11-16", s), "request_written_offer")["due_on"] == day("2026-11-16")
+
+
+def test_setting_deadline_warning_days(empty_store):
+    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
+              offers=[offer(**LETTER, response_deadline="2026-11-18")])
+    assert one(due(t, "2026-11-13"), "review_offer_letter")["priority"] == 3  # 5 days out
+    assert one(due(t, "2026-11-13", Settings(deadline_warning_days=5)), "review_offer_letter")["priority"] == 1
+    assert one(due(t, "2026-11-16", Settings(deadline_warning_days=0)), "review_offer_letter")["priority"] == 3
+
+
+def test_setting_upcoming_days(empty_store):
+    t = world(empty_store, interviews=[interview()],
+              promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-20")])
+    assert of_kind(due(t, "2026-11-10"), "keep_promise").empty  # 10 days out
+    assert len(of_kind(due(t, "2026-11-10", Settings(upcoming_days=10)), "keep_promise")) == 1
+    none_ahead = due(t, "2026-11-19", Settings(upcoming_days=0))
+    assert of_kind(none_ahead, "keep_promise").empty and "upcoming" not in set(none_ahead["status"])
+
+
+def test_every_setting_has_a_test_here():
+    tested = {name.removeprefix("test_setting_") for name in globals() if name.startswith("test_setting_")}
+    assert {f.name for f in fields(Settings)} == tested
+
+
+# ------------------------------------------------------------------ per coach
+
+def test_per_coach_settings_apply_to_that_coachs_coachees(empty_store):
+    coachees = [COACHEE, {**COACHEE, "coachee_id": "C2", "name": "Jordan Okafor", "coach": "Lee Chen"}]
+    apps = [APP, {**APP, "application_id": "A2", "coachee_id": "C2", "company": "Lumen Software"}]
+    ivs = [interview(next_step_by="2026-11-06"),
+           interview(interview_id="I2", application_id="A2", next_step_by="2026-11-06")]
+    t = world(empty_store, coachees=coachees, applications=apps, interviews=ivs)
+    a = due(t, "2026-11-09", Settings(), coach_settings={"Lee Chen": Settings(grace_business_days=4)})
+    inquiries = of_kind(a, "status_inquiry").set_index("coachee_id")["due_on"]
+    assert inquiries["C1"] == day("2026-11-10") and inquiries["C2"] == day("2026-11-12")
+    # The sort order still holds across the groups.
+    assert a["priority"].is_monotonic_increasing
+
+
+def test_one_coach_override_for_everyone_still_applies(empty_store):
+    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")])
+    a = due(t, "2026-11-09", Settings(), coach_settings={"Dana Reyes": Settings(grace_business_days=4)})
+    assert one(a, "status_inquiry")["due_on"] == day("2026-11-12")
+
+
+def test_settings_file_defaults_and_coach_overrides(tmp_path):
+    f = tmp_path / "settings.toml"
+    f.write_text('[defaults]\ngrace_business_days = 3\n\n[coach."Dana Reyes"]\ncheckin_every_days = 10\n')
+    base, per_coach = load_settings(f)
+    assert base == Settings(grace_business_days=3)
+    assert per_coach == {"Dana Reyes": Settings(grace_business_days=3, checkin_every_days=10)}
+
+
+def test_no_settings_file_means_every_default(tmp_path):
+    assert load_settings(tmp_path / "absent.toml") == (Settings(), {})
+
+
+def test_settings_file_named_by_the_environment(tmp_path, monkeypatch):
+    f = tmp_path / "coach.toml"
+    f.write_text("[defaults]\nmax_checkins = 1\n")
+    monkeypatch.setenv("FOLLOWUP_SETTINGS", str(f))
+    assert load_settings()[0].max_checkins == 1
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("[defaults]\ngrace_days = 3\n", "unknown setting 'grace_days'"),
+    ("[defaults]\ngrace_business_days = -1\n", "grace_business_days must be a whole number"),
+    ("[defaults]\ngrace_business_days = 2.5\n", "grace_business_days must be a whole number"),
+    ("[defaults]\ngrace_business_days = \"2\"\n", "grace_business_days must be a whole number"),
+    ("[defaults]\nmax_checkins = true\n", "max_checkins must be a whole number"),
+    ('[coach."Dana Reyes"]\npester_gap = 3\n', "[coach.\"Dana Reyes\"]: unknown setting 'pester_gap'"),
+    ("[default]\ngrace_business_days = 3\n", "unknown section 'default'"),
+    ("defaults = 3\n", "[defaults] must be a table"),
+    ("coach = 3\n", "coach must be tables"),
+    ("[defaults\ngrace_business_days = 3\n", "not valid TOML"),
+])
+def test_bad_settings_file_is_a_clear_error(tmp_path, text, expected):
+    f = tmp_path / "settings.toml"
+    f.write_text(text)
+    with pytest.raises(SettingsError) as err:
+        load_settings(f)
+    assert expected in str(err.value) and str(f) in str(err.value)
+
+
+# ------------------------------------------------------------------ through the CLI
+
+def _northwind_inquiry(proc) -> dict:
+    actions = json.loads(proc.stdout)
+    return next(a for a in actions if a["kind"] == "status_inquiry" and a["application_id"] == "A001")
+
+
+def test_cli_uses_the_coachs_settings_file(cli, demo_store, tmp_path):
+    args = ("due", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--format", "json")
+    assert _northwind_inquiry(cli(*args, db=demo_store.url, check=True))["due_on"] == "2026-11-10"
+    f = tmp_path / "settings.toml"
+    f.write_text('[coach."Dana Reyes"]\ngrace_business_days = 5\n')
+    proc = cli(*args, db=demo_store.url, env={"FOLLOWUP_SETTINGS": str(f)}, check=True)
+    assert _northwind_inquiry(proc)["due_on"] == "2026-11-13"  # Friday 6 Nov + 5 business days
+    shown = cli("settings", env={"FOLLOWUP_SETTINGS": str(f)}, check=True).stdout
+    assert '[coach."Dana Reyes"]' in shown and "grace_business_days = 5" in shown
+
+
+def test_cli_bad_settings_file_exits_with_a_message(cli, demo_store, tmp_path):
+    f = tmp_path / "settings.toml"
+    f.write_text("[defaults]\ncheckin_every = 5\n")
+    proc = cli("due", "--all", "--as-of", AS_OF.isoformat(), db=demo_store.url, env={"FOLLOWUP_SETTINGS": str(f)})
+    assert proc.returncode == 2
+    assert "unknown setting 'checkin_every'" in proc.stderr and str(f) in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
