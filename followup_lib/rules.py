@@ -86,10 +86,13 @@ def latest(*series: pd.Series) -> pd.Series:
 def fmt_day(dates: pd.Series, as_of: pd.Timestamp) -> pd.Series:
     """'6 Nov' (with the year when it is not the as-of year), for the why."""
     d = pd.to_datetime(dates)
-    text = d.dt.day.astype("Int64").astype(str) + " " + d.dt.strftime("%b")
-    other_year = d.dt.year.ne(as_of.year) & d.notna()
-    text = text.where(~other_year, text + " " + d.dt.year.astype("Int64").astype(str))
-    return text.where(d.notna(), "")
+    if d.empty:
+        return pd.Series("", index=d.index, dtype=object)
+    # Distinct days are few: format each once, then map (strftime per row is slow).
+    days = d.dt.normalize()
+    unique = pd.DatetimeIndex(days.dropna().unique())
+    labels = [f"{x.day} {x:%b}" + ("" if x.year == as_of.year else f" {x.year}") for x in unique]
+    return days.map(dict(zip(unique, labels))).astype(object).where(d.notna(), "")
 
 
 def _text(s: pd.Series, default: str = "") -> pd.Series:
