@@ -18,6 +18,7 @@ WAITING_COLOURS = {
     "employer's date passed": "#ff7f0e",
     "employer's date ahead": "#2ca02c",
     "decision after final round": "#1f77b4",
+    "heard back since": "#17becf",
     "no date given": "#7f7f7f",
     "offer stage": "#9467bd",
 }
@@ -41,6 +42,18 @@ def _empty(title: str, message: str) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _layout(fig, title, "", "", height=220)
+
+
+def _whole_numbers(axis, largest) -> None:
+    """A count axis: ticks on whole numbers only (no "1.5 applications")."""
+    largest = int(largest) if pd.notna(largest) else 0
+    axis.update(tick0=0, dtick=max(1, int(np.ceil(largest / 6))), rangemode="tozero")
+
+
+def _n(count, noun: str, plural: str | None = None) -> str:
+    """"1 day", "3 days": a count with its noun."""
+    count = int(count)
+    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
 
 
 def _safe(text: pd.Series) -> list[str]:
@@ -102,6 +115,7 @@ def pipeline_figure(counts: pd.DataFrame) -> go.Figure:
         fig.add_bar(x=part["stage"].astype(str), y=part["applications"], name=state, marker_color=colour,
                     hovertemplate="%{x}: %{y} " + state + "<extra></extra>")
     fig.update_layout(barmode="stack")
+    _whole_numbers(fig.layout.yaxis, counts.groupby("stage", observed=False)["applications"].sum().max())
     return _layout(fig, title, "Furthest stage reached", "Applications", height=340)
 
 
@@ -112,7 +126,7 @@ def pipeline_sentence(counts: pd.DataFrame) -> str:
     by_stage = counts.groupby("stage", observed=False)["applications"].sum()
     interviewed = int(by_stage.drop("applied", errors="ignore").sum())
     open_applied = counts[(counts["stage"] == "applied") & (counts["state"] == "open")]["applications"].sum()
-    return (f"Of {total} applications, {interviewed} reached an interview; "
+    return (f"Of {_n(total, 'application')}, {interviewed} reached an interview; "
             f"{int(open_applied)} open application{'s are' if open_applied != 1 else ' is'} still waiting for a first interview.")
 
 
@@ -141,37 +155,41 @@ def response_time_sentence(rt: pd.DataFrame) -> str:
         return "No employer has answered after an interview yet."
     med = answered["days_to_answer"].median()
     silent = int((~rt["answered"]).sum())
-    return (f"Employers answered {len(answered)} of {len(rt)} interviews, in a median of {med:.0f} days "
-            f"(longest {int(answered['days_to_answer'].max())}); {silent} are still without an answer.")
+    return (f"Employers answered {len(answered)} of {_n(len(rt), 'interview')}, in a median of "
+            f"{_n(round(med), 'day')} (longest {int(answered['days_to_answer'].max())}); "
+            f"{silent} {'is' if silent == 1 else 'are'} still without an answer.")
 
 
 def lateness_figure(rt: pd.DataFrame, grace_business_days: int = 2) -> go.Figure:
-    """How many days after (or before) their own date employers answered."""
+    """How many business days after (or before) their own date employers answered,
+    against the grace period (business days too, as the rules count it)."""
     title = "Did employers keep the date they gave?"
     d = rt[rt["answered"] & rt["next_step_by"].notna()]
     if d.empty:
         return _empty(title, "No answered interview with a promised date yet")
     fig = go.Figure()
-    fig.add_histogram(x=d["late_by_days"], xbins=dict(size=1), marker_color="#1f77b4",
-                      hovertemplate="%{x} days: %{y} answers<extra></extra>", name="answers")
+    fig.add_histogram(x=d["late_by_business_days"], xbins=dict(size=1), marker_color="#1f77b4",
+                      hovertemplate="%{x} business days: %{y} answers<extra></extra>", name="answers")
     fig.add_vline(x=0, line_dash="dash", line_color="black", annotation_text="their date",
                   annotation_position="top left")
     fig.add_vline(x=grace_business_days, line_dash="dot", line_color="#ff7f0e",
                   annotation_text="grace period", annotation_position="top right")
     fig.update_layout(showlegend=False, bargap=0.1)
-    return _layout(fig, title, "Days late (negative: early)", "Answers", height=340)
+    _whole_numbers(fig.layout.yaxis, d["late_by_business_days"].value_counts().max())
+    return _layout(fig, title, "Business days late (negative: early)", "Answers", height=340)
 
 
 def lateness_sentence(rt: pd.DataFrame, grace_business_days: int = 2) -> str:
     d = rt[rt["answered"] & rt["next_step_by"].notna()]
     if d.empty:
         return "No employer with a promised date has answered yet."
-    late = d[d["late_by_days"] > 0]
-    within = int((d["late_by_days"] <= grace_business_days).sum())
-    text = f"{len(d) - len(late)} of {len(d)} answers came by the promised date"
+    late = d[d["late_by_business_days"] > 0]
+    within = int((d["late_by_business_days"] <= grace_business_days).sum())
+    text = f"{len(d) - len(late)} of {_n(len(d), 'answer')} came by the promised date"
     if len(late):
-        text += f"; the late ones were a median of {late['late_by_days'].median():.0f} days late"
-    return text + f", and {within} came within the {grace_business_days}-day grace period."
+        text += (f"; the late ones were a median of "
+                 f"{_n(round(late['late_by_business_days'].median()), 'business day')} late")
+    return text + f", and {within} came within the {grace_business_days}-business-day grace period."
 
 
 def followup_figure(outcomes: pd.DataFrame) -> go.Figure:
@@ -183,10 +201,11 @@ def followup_figure(outcomes: pd.DataFrame) -> go.Figure:
                                            median_days=("days_to_reply", "median")).reset_index()
     fig = go.Figure()
     fig.add_bar(x=summary["kind"].str.replace("_", " "), y=summary["replied"], name="answered", marker_color="#2ca02c",
-                text=[f"{m:.0f} days" if pd.notna(m) else "" for m in summary["median_days"]], textposition="inside")
+                text=[_n(round(m), "day") if pd.notna(m) else "" for m in summary["median_days"]], textposition="inside")
     fig.add_bar(x=summary["kind"].str.replace("_", " "), y=summary["sent"] - summary["replied"], name="no answer",
                 marker_color="#c7c7c7")
     fig.update_layout(barmode="stack")
+    _whole_numbers(fig.layout.yaxis, summary["sent"].max())
     return _layout(fig, title, "", "Messages sent", height=320)
 
 
@@ -194,9 +213,9 @@ def followup_sentence(outcomes: pd.DataFrame) -> str:
     if outcomes.empty:
         return "No status inquiry or check-in has been sent yet."
     replied = outcomes[outcomes["replied"]]
-    text = f"{len(replied)} of {len(outcomes)} follow-ups got an answer"
+    text = f"{len(replied)} of {_n(len(outcomes), 'follow-up')} got an answer"
     if len(replied):
-        text += f", in a median of {replied['days_to_reply'].median():.0f} days"
+        text += f", in a median of {_n(round(replied['days_to_reply'].median()), 'day')}"
     return text + "."
 
 

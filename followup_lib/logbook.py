@@ -53,7 +53,9 @@ def save_record(store: Store, table: str, values: Mapping, expected_version: int
     nothing written; returns the saved row (typed) with its new row_version.
     """
     ids, links = stored_keys(store)
-    row = validate_row(table, dict(values), ids, links).iloc[0].to_dict()
+    # A row read back from the store holds NaT/NaN for blanks: those are blanks here too.
+    values = {k: (None if not _present(v) else v) for k, v in values.items()}
+    row = validate_row(table, values, ids, links).iloc[0].to_dict()
     version = store.save_row(table, row, expected_version=expected_version)
     return {**row, "row_version": version}
 
@@ -78,6 +80,9 @@ def mark_sent(store: Store, action: Mapping, on: dt.date, summary: str | None = 
         key = {k: action.get(k) for k in key_cols}
         if not all(_present(v) for v in key.values()):
             raise ValueError(f"the {kind} action does not say which {TABLES[table].noun} it is about")
+        if store.row(table, key) is None:  # an upsert would create a half-empty record
+            raise ValueError(f"there is no {TABLES[table].noun} {', '.join(map(str, key.values()))} in the store; "
+                             "nothing was logged")
         frames[table] = pd.DataFrame([{**key, column: pd.Timestamp(on)}])
     store.upsert(frames)
     return msg_id

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from typing import Mapping
 
 import pandas as pd
 
@@ -10,11 +12,25 @@ from .store import open_store
 
 
 def load_practice(db_url: str | None = None, as_of=None) -> tuple[dict[str, pd.DataFrame], pd.Timestamp, Settings]:
-    """Every coachee's tables, the day to judge from (text accepted), and the default settings."""
+    """Every coachee's tables, the day to judge from, and the default settings.
+
+    ``as_of`` may be text (papermill passes it so); None means ``FOLLOWUP_AS_OF``
+    if set (as ``followup app`` and the tests set it), else today.
+    """
     store = open_store(db_url or None)
     try:
         tables = store.load()
     finally:
         store.engine.dispose()
-    day = pd.Timestamp(str(as_of)[:10]) if as_of else pd.Timestamp(dt.date.today())
+    as_of = as_of or os.environ.get("FOLLOWUP_AS_OF") or dt.date.today()
+    day = pd.Timestamp(str(as_of)[:10])
     return tables, day, load_settings()[0]
+
+
+def practice_summary(tables: Mapping[str, pd.DataFrame], as_of) -> str:
+    """One sentence: what the analysis is looking at, and from which day."""
+    def n(count: int, noun: str) -> str:
+        return f"{count} {noun}{'' if count == 1 else 's'}"
+
+    return (f"{n(len(tables['coachees']), 'coachee')}, {n(len(tables['applications']), 'application')} and "
+            f"{n(len(tables['interviews']), 'interview')}, as of {pd.Timestamp(as_of):%A %d %B %Y}.")

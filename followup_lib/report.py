@@ -76,6 +76,8 @@ def render_report(db_url: str, coachee_id: str, week_ending: dt.date | str, out_
     safe_id = re.sub(r"[^A-Za-z0-9_.-]+", "_", coachee_id)
     nb_out = out / f"weekly-{safe_id}-{week}.ipynb"
     html_out = nb_out.with_suffix(".html")
+    # A page left from an earlier run must not pass for this week's if this run fails.
+    html_out.unlink(missing_ok=True)
     try:
         # Saved once at the end: the charts make the notebook megabytes, and
         # papermill would otherwise rewrite it after every cell.
@@ -106,7 +108,10 @@ def run_reports(db_url: str, coachee_ids: list[str], week_ending, out_dir=None, 
         bar = tqdm(total=len(coachee_ids), desc="weekly reports", unit="report", file=sys.stderr)
     if jobs <= 1 or not many:
         for cid in coachee_ids:
-            results.append(render_report(db_url, cid, week_ending, out_dir))
+            try:
+                results.append(render_report(db_url, cid, week_ending, out_dir))
+            except Exception as exc:  # noqa: BLE001 — as in parallel: one failed report, the others still run
+                results.append(ReportResult(cid, error=f"{type(exc).__name__}: {exc}"))
             if many:
                 bar.update()
     else:

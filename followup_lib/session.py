@@ -91,6 +91,16 @@ def _run(status: w.HTML, func: Callable, *args, ok: str | None = None) -> object
     return result
 
 
+def _set_options(widget: w.Dropdown, options: list[tuple]) -> None:
+    """New options for a dropdown, keeping its value if it is still one of them."""
+    current = widget.value
+    if list(widget.options) == options:
+        return
+    widget.options = options
+    if current in [value for _, value in options]:
+        widget.value = current
+
+
 def _blank(v) -> bool:
     return v is None or (isinstance(v, str) and not v.strip()) or (not isinstance(v, str) and pd.isna(v))
 
@@ -103,7 +113,9 @@ class RecordForm:
         self.version: int | None = None
         self.fields: dict[str, w.Widget] = {}
         self.record = w.Dropdown(description="Record", layout=w.Layout(width="32em"))
-        self.record.observe(lambda ch: _run(self.status, self.load_record, ch["new"]), names="value")
+        self._refreshing = False  # new options are being set: not the user picking a record
+        self.record.observe(lambda ch: None if self._refreshing else _run(self.status, self.load_record, ch["new"]),
+                            names="value")
         for c in self.t.columns:
             if c.name == "coachee_id" and table != "coachees":
                 continue
@@ -145,20 +157,25 @@ class RecordForm:
         app_opts = [("", None)] + [(f"{r.company} — {r.role}", r.application_id) for r in apps.itertuples()]
         refs = s.tables["references"] if s.tables else pd.DataFrame()
         ref_opts = [("", None)] + [(f"{r.name}", r.reference_id) for r in refs.itertuples()]
-        for name, widget in self.fields.items():
-            col = self.t.column(name)
-            if col.links_to and col.links_to[0] == "applications":
-                widget.options = app_opts
-            elif col.links_to and col.links_to[0] == "references":
-                widget.options = ref_opts
         rows = s.tables[self.table] if s.tables else pd.DataFrame()
         opts = [("(new record)", None)]
         for r in rows.to_dict(orient="records"):
             key = tuple(r[k] for k in self.t.key)
             opts.append((self._describe(r), key))
-        current = self.record.value
-        self.record.options = opts
-        self.record.value = current if current in [o[1] for o in opts] else None
+        # Setting a dropdown's options resets its value (ipywidgets 8): what the
+        # user had picked or typed in the form is kept. A record being edited is
+        # not reloaded; if it changed meanwhile, saving it says so (ConflictError).
+        self._refreshing = True
+        try:
+            for name, widget in self.fields.items():
+                col = self.t.column(name)
+                if col.links_to and col.links_to[0] in ("applications", "references"):
+                    _set_options(widget, app_opts if col.links_to[0] == "applications" else ref_opts)
+            _set_options(self.record, opts)
+        finally:
+            self._refreshing = False
+        if self.record.value is None:
+            self.version = None
 
     def _describe(self, r: dict) -> str:
         apps = self.session.tables["applications"].set_index("application_id")
@@ -255,7 +272,8 @@ class WorkingSession:
         self.day.observe(lambda ch: _run(self.top_status, self.set_day, ch["new"]), names="value")
 
         # -- actions
-        self.action_list = w.Select(options=[], rows=9, layout=w.Layout(width="100%", font_family="monospace"))
+        # Layout has no font: the labels line up in monospace through the CSS below.
+        self.action_list = w.Select(options=[], rows=9, layout=w.Layout(width="100%"))
         self.action_list.add_class("fw-actions")
         self.action_list.observe(lambda ch: _run(self.action_status, self.show_why, ch["new"]), names="value")
         self.why = w.HTML()
@@ -286,7 +304,8 @@ class WorkingSession:
         self.chart_sentence = w.HTML()
 
         self.widget = w.VBox([
-            w.HTML("<h2 style='margin:0'>Follow-up Workbook</h2>"),
+            w.HTML("<style>.fw-actions select {font-family: monospace;}</style>"
+                   "<h2 style='margin:0'>Follow-up Workbook</h2>"),
             w.HBox([self.picker, self.day]), self.top_status,
             w.HTML("<h3>Today's actions</h3>"), self.summary, self.action_list, self.why,
             w.HBox([self.open_button]), self.action_status,
@@ -336,6 +355,8 @@ class WorkingSession:
             self.actions = pd.DataFrame()
             self.action_list.options = []
             self.summary.value = _message("info", "No coachees yet: add one in the Coachee form, or run `followup demo`.")
+            for form in self.forms.values():
+                form.reset()  # a fresh id in each form, ready for the first coachee
             return
         self.tables = self.store.load(coachee_id=cid)
         self.actions = due_actions(self.tables, self.as_of, self.settings, self.coach_settings)

@@ -75,8 +75,9 @@ def _events(tables, start, end) -> pd.DataFrame:
     add(ru, "contacted_on", lambda d: "Reference " + d["name"].fillna("") + " was contacted by the employer")
     add(tables["promises"], "done_on", lambda d: "Promise kept: " + d["what"].fillna(""))
     msgs = tables["messages"]
-    # Thank-yous, briefings and promises are already counted by their own dates.
-    own = ["thank_you_note", "brief_references", "reference_checkin", "keep_promise"]
+    # Thank-yous, briefings, promises and requests for the written offer are
+    # already counted by the dates marking them sent sets (logbook.SENT_UPDATES).
+    own = ["thank_you_note", "brief_references", "reference_checkin", "keep_promise", "request_written_offer"]
     msgs = msgs[~(msgs["direction"].eq("sent") & msgs["kind"].isin(own))]
     add(msgs, "on", lambda d: d["direction"].map({"sent": "Sent", "received": "Heard from the employer"}).fillna("")
         + (": " + d["summary"].fillna("")).where(d["summary"].notna(), (" (" + d["kind"].fillna("") + ")").where(d["kind"].notna(), "")))
@@ -178,8 +179,9 @@ def table_html(df: pd.DataFrame, empty: str) -> str:
 
 STYLE = """<style>
 .fw-table {border-collapse: collapse; font-size: 0.92em; margin: 0.4em 0 1em;}
-.fw-table th {text-align: left; border-bottom: 2px solid #444; padding: 4px 10px;}
-.fw-table td {border-bottom: 1px solid #ddd; padding: 4px 10px; vertical-align: top; max-width: 46em; text-align: left;}
+/* Specific enough to win over JupyterLab's right-aligned notebook tables: sentences read left to right. */
+.jp-RenderedHTMLCommon table.fw-table th, table.fw-table th {text-align: left; border-bottom: 2px solid #444; padding: 4px 10px;}
+.jp-RenderedHTMLCommon table.fw-table td, table.fw-table td {border-bottom: 1px solid #ddd; padding: 4px 10px; vertical-align: top; max-width: 46em; text-align: left;}
 .fw-headline {display: flex; gap: 1.2em; flex-wrap: wrap; margin: 0.6em 0 1.2em;}
 .fw-headline div {border: 1px solid #ccc; border-radius: 8px; padding: 0.6em 1em; min-width: 9em;}
 .fw-headline b {display: block; font-size: 1.8em;}

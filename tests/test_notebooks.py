@@ -1,0 +1,172 @@
+"""The three notebooks, executed as a coach runs them (issue 3).
+
+nbval runs every notebook on the demo practice with a fixed day; the cells marked
+``# NBVAL_CHECK_OUTPUT`` are compared with the outputs stored in the committed
+notebook, every other cell must simply run. When the demo or a sentence changes
+on purpose, store the new expected outputs with::
+
+    .venv/bin/python tests/test_notebooks.py --refresh-outputs
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import AS_OF, ROOT  # noqa: E402
+
+NOTEBOOKS = ROOT / "notebooks"
+ALL = ["working_session.ipynb", "weekly_report.ipynb", "response_times.ipynb"]
+CHECK = "# NBVAL_CHECK_OUTPUT"
+
+
+def _read(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOKS / name, as_version=4)
+
+
+def _checked(cell) -> bool:
+    return cell.cell_type == "code" and CHECK in cell.source
+
+
+def notebook_env(db_url: str, home: Path) -> dict:
+    """The environment a notebook runs in under test: the given store, the demo's
+    day, default settings (never the user's own data/settings.toml)."""
+    return {
+        **os.environ,
+        "FOLLOWUP_DB": db_url,
+        "FOLLOWUP_AS_OF": AS_OF.isoformat(),
+        "FOLLOWUP_SETTINGS": str(home / "no-settings.toml"),
+        "FOLLOWUP_COACHEE": "",
+    }
+
+
+# ------------------------------------------------------------ as committed
+
+@pytest.mark.parametrize("name", ALL)
+def test_committed_notebook_has_only_checked_outputs(name):
+    nb = _read(name)
+    assert nb.metadata.kernelspec.name == "python3"
+    # Widget state would be compared by nothing and leaks the last session's data.
+    assert "widgets" not in nb.metadata
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if _checked(cell):
+            assert cell.outputs, f"{name} cell {i} is checked by nbval but has no expected output stored"
+            assert all(o.output_type == "stream" for o in cell.outputs), f"{name} cell {i}: store text only"
+            assert cell.execution_count is not None, f"{name} cell {i}: nbval skips a cell not marked as run"
+        else:
+            assert cell.outputs == [], f"{name} cell {i} is committed with outputs: strip them"
+            assert cell.execution_count is None, f"{name} cell {i} is committed with an execution count"
+        assert "widgets" not in cell.metadata
+
+
+def test_every_notebook_has_a_parameters_cell():
+    for name in ALL:
+        tagged = [c for c in _read(name).cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, name
+    params = next(c for c in _read("weekly_report.ipynb").cells if "parameters" in c.metadata.get("tags", []))
+    for p in ("coachee_id", "week_ending", "db_url"):
+        assert f"{p} =" in params.source
+
+
+def test_response_times_checks_each_sentence():
+    checked = [c for c in _read("response_times.ipynb").cells if _checked(c)]
+    # The practice summary (it names the day, so the fixed day is in force) and
+    # one sentence per chart.
+    assert len(checked) >= 5
+    text = "".join(o.text for c in checked for o in c.outputs)
+    assert "as of Monday 16 November 2026" in text
+    for needle in ("Employers answered", "came by the promised date", "follow-ups got an answer", "applications"):
+        assert needle in text
+
+
+# ------------------------------------------------------------ executed
+
+def _nbval(paths: list[Path], env: dict, workdir: Path) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
+    """Runs nbval (lax) on ``paths``; returns the process and {(notebook name, cell): outcome}."""
+    ini = workdir / "pytest.ini"
+    ini.write_text("[pytest]\n", encoding="utf-8")
+    report = workdir / "nbval.xml"
+    # rootdir "/": every notebook, wherever it is, is reported under its full path.
+    cmd = [sys.executable, "-m", "pytest", "-c", str(ini), "--rootdir", "/", "-p", "no:cacheprovider",
+           "--nbval-lax", "--nbval-current-env", "-q", f"--junitxml={report}", *map(str, paths)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir, timeout=600)
+    outcomes = {}
+    if report.exists():
+        for case in ET.parse(report).getroot().iter("testcase"):
+            notebook = next((p.name for p in paths if case.get("classname", "").endswith("." + p.name)), "?")
+            key = (notebook, case.get("name"))
+            bad = case.find("failure") is not None or case.find("error") is not None
+            outcomes[key] = "skipped" if case.find("skipped") is not None else ("failed" if bad else "passed")
+    return proc, outcomes
+
+
+@pytest.mark.notebook
+def test_notebooks_run_under_nbval_and_checked_outputs_match(demo_store, tmp_path):
+    # A copy of the analysis notebook whose stored answer is wrong: nbval must
+    # catch it, which shows the checked cells really are compared. It runs in
+    # another folder, as nbval runs a notebook in its own directory.
+    tampered = tmp_path / "elsewhere" / "response_times_tampered.ipynb"
+    tampered.parent.mkdir()
+    nb = _read("response_times.ipynb")
+    victim = next(i for i, c in enumerate(nb.cells) if _checked(c) and "Employers answered" in c.outputs[0].text)
+    nb.cells[victim].outputs[0].text = "Employers answered every interview the same day.\n"
+    nbformat.write(nb, tampered)
+
+    proc, outcomes = _nbval([NOTEBOOKS / n for n in ALL] + [tampered], notebook_env(demo_store.url, tmp_path),
+                            tmp_path)
+    detail = proc.stdout[-6000:] + proc.stderr[-3000:]
+    code_cells = {n: sum(c.cell_type == "code" for c in _read(n).cells) for n in ALL}
+    for name, n in code_cells.items():
+        ran = {k: v for k, v in outcomes.items() if k[0] == name}
+        assert len(ran) == n, f"{name}: nbval ran {len(ran)} of {n} code cells\n{detail}"
+        assert set(ran.values()) == {"passed"}, f"{name}: {ran}\n{detail}"
+    failed = [k for k, v in outcomes.items() if k[0] == tampered.name and v == "failed"]
+    assert len(failed) == 1, f"the tampered expected output was not caught: {outcomes}\n{detail}"
+    assert proc.returncode == 1
+
+
+# ------------------------------------------------------------ maintenance
+
+def refresh_checked_outputs(name: str = "response_times.ipynb") -> None:
+    """Execute ``name`` on the demo (unshifted, as of the demo's day) and store the
+    outputs of the checked cells only; every other cell is stripped."""
+    from nbclient import NotebookClient
+
+    from followup_lib.demo import load_demo
+    from followup_lib.store import open_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'demo.db'}"
+        store = open_store(url)
+        load_demo(store, shift=False)
+        store.engine.dispose()
+        os.environ.update({k: v for k, v in notebook_env(url, Path(tmp)).items() if k.startswith("FOLLOWUP_")})
+        nb = _read(name)
+        NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.metadata.pop("execution", None)
+        if _checked(cell):  # nbval only compares a cell it sees was run
+            cell.outputs = [o for o in cell.outputs if o.output_type == "stream"]
+        else:
+            cell.outputs, cell.execution_count = [], None
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, NOTEBOOKS / name)
+    print(f"stored the checked outputs of {NOTEBOOKS / name}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--refresh-outputs"]:
+        refresh_checked_outputs()
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,343 @@
+"""The weekly report: papermill executes the notebook, nbconvert writes one
+self-contained HTML page beside it (issue 3, part 2).
+
+Renders are slow (a kernel each), so the demo practice is rendered once per
+module through the real CLI (``report --all --jobs 2``) and every content test
+reads those pages; two more renders exercise ``render_report`` and a failure.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from followup_lib.demo import load_demo
+from followup_lib.report import external_references, render_report, run_reports
+from followup_lib.store import open_store
+
+from conftest import AS_OF, require_chromium, run_cli
+
+WEEK = AS_OF.isoformat()
+COACHEES = ["C001", "C002", "C003"]
+SECTIONS = ["What happened this week", "Due next week, and why", "Days since each interview", "Promises",
+            "References", "Offers", "The pipeline"]
+CHARTS_PER_REPORT = 2  # days since each interview, the pipeline
+
+# Store text that would be markup if printed raw, all given to Jordan Okafor (C002).
+HOSTILE_COMPANY = "<b>Acme</b>"
+HOSTILE_INTERVIEWER = "<script>alert(1)</script>"
+HOSTILE_TOPICS = "<img src=x onerror=alert(2)>"
+HOSTILE_PROMISE = "<u>the growth deck</u>"
+HOSTILE_ROWS = {
+    "applications": [dict(application_id="A900", coachee_id="C002", company=HOSTILE_COMPANY, role="Growth PM",
+                          status="active", applied_on="2026-11-02")],
+    "interviews": [dict(interview_id="I900", application_id="A900", held_on="2026-11-12", round="1", format="video",
+                        interviewer_name=HOSTILE_INTERVIEWER, interviewer_email="hiring@acme.example",
+                        preferred_channel="email", next_step_by="2026-11-20", final_round="false",
+                        topics=HOSTILE_TOPICS)],
+    "promises": [dict(promise_id="P900", application_id="A900", what=HOSTILE_PROMISE, due_on="2026-11-18")],
+}
+
+
+@pytest.fixture(autouse=True)
+def default_settings(tmp_path, monkeypatch):
+    """Reports rendered in this process (and their kernels) use the default settings."""
+    monkeypatch.setenv("FOLLOWUP_SETTINGS", str(tmp_path / "no-settings.toml"))
+
+
+def write_import(folder: Path, rows: dict[str, list[dict]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, records in rows.items():
+        with open(folder / f"{table}.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def practice(tmp_path_factory):
+    """A store with the demo practice (unshifted) plus the hostile rows, imported through the CLI."""
+    root = tmp_path_factory.mktemp("report")
+    url = f"sqlite:///{root / 'followup.db'}"
+    store = open_store(url)
+    load_demo(store, shift=False)
+    store.engine.dispose()
+    run_cli("import", str(write_import(root / "hostile", HOSTILE_ROWS)), db=url, check=True)
+    store = open_store(url)
+    tables = {cid: store.load(coachee_id=cid) for cid in COACHEES}
+    store.engine.dispose()
+    return url, root, tables
+
+
+@pytest.fixture(scope="module")
+def rendered(practice):
+    """``followup report --all --jobs 2``, as a coach runs it: (process, out dir)."""
+    url, root, _ = practice
+    out = root / "reports"
+    proc = run_cli("report", "--all", "--week-ending", WEEK, "--jobs", "2", "--out", str(out), db=url,
+                   env={"FOLLOWUP_SETTINGS": str(root / "no-settings.toml")})
+    return proc, out
+
+
+def page_of(rendered, cid: str) -> str:
+    proc, out = rendered
+    path = out / f"weekly-{cid}-{WEEK}.html"
+    assert path.exists(), f"no report for {cid}:\n{proc.stdout}\n{proc.stderr}"
+    return path.read_text(encoding="utf-8")
+
+
+def classes(page: str) -> set[str]:
+    """Every class used on an element of the page (stylesheets left out)."""
+    return {c for attr in re.findall(r'<[a-zA-Z][^>]*\bclass="([^"]*)"', page) for c in attr.split()}
+
+
+def body(page: str) -> str:
+    """The page's markup without its stylesheets and scripts: what is shown."""
+    page = re.sub(r"<style\b.*?</style>", "", page, flags=re.DOTALL | re.IGNORECASE)
+    return re.sub(r"<script\b.*?</script>", "", page, flags=re.DOTALL | re.IGNORECASE)
+
+
+def identifying_text(tables) -> set[str]:
+    """What would give a coachee away: their name and email, companies, references, interviewers."""
+    t = tables
+    found = set(t["coachees"]["name"]) | set(t["coachees"]["email"].dropna())
+    found |= set(t["applications"]["company"]) | set(t["references"]["name"])
+    found |= set(t["references"]["email"].dropna()) | set(t["interviews"]["interviewer_name"].dropna())
+    found |= set(t["interviews"]["interviewer_email"].dropna())
+    return {s for s in found if s}
+
+
+# ------------------------------------------------------------------ the CLI run
+
+def test_report_all_writes_every_coachee_with_a_progress_bar(rendered):
+    proc, out = rendered
+    assert proc.returncode == 0, proc.stderr
+    for cid in COACHEES:
+        html, nb = out / f"weekly-{cid}-{WEEK}.html", out / f"weekly-{cid}-{WEEK}.ipynb"
+        assert html.exists() and nb.exists(), f"{cid}: the page and the executed notebook sit side by side"
+        assert f"{cid}: {html}" in proc.stdout
+    assert "weekly reports" in proc.stderr and "3/3" in proc.stderr, "no progress bar"
+    assert f"3 report(s) written to {out.resolve()}" in proc.stdout
+    assert not list(out.glob("*.partial"))
+
+
+def test_executed_notebook_got_the_parameters(rendered):
+    _, out = rendered
+    nb = nbformat.read(out / f"weekly-C002-{WEEK}.ipynb", as_version=4)
+    assert nb.metadata.papermill.parameters["coachee_id"] == "C002"
+    assert nb.metadata.papermill.parameters["week_ending"] == WEEK
+    assert nb.metadata.kernelspec.name == "python3"
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and 'coachee_id = "C002"' in injected[0].source
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+
+
+# ------------------------------------------------------------------ the page
+
+@pytest.mark.parametrize("cid", COACHEES)
+def test_page_shows_no_code_and_no_prompts(rendered, cid):
+    page = page_of(rendered, cid)
+    used = classes(page)
+    for code_class in ("jp-InputArea", "jp-InputPrompt", "jp-OutputPrompt", "jp-CodeMirrorEditor",
+                       "jp-OutputArea-stderr", "jp-RenderedText"):
+        assert code_class not in used, f"{cid}: {code_class} on the page"
+    for text in ("In [", "Out[", "In&nbsp;[", "Out&nbsp;["):
+        assert text not in body(page), f"{cid}: a prompt {text!r} on the page"
+    for text in ("from followup_lib", "load_weekly", "section_html", "Traceback", "papermill", "sqlite:"):
+        assert text not in page, f"{cid}: {text!r} on the page"
+
+
+@pytest.mark.parametrize("cid", COACHEES)
+def test_page_is_self_contained(rendered, cid):
+    page = page_of(rendered, cid)
+    assert external_references(page) == []
+    assert not re.search(r"<script\b[^>]*\bsrc\s*=", page, re.IGNORECASE)
+    assert not re.search(r"<link\b[^>]*\bhref\s*=", page, re.IGNORECASE)
+    assert "require.js" not in page and "require.min.js" not in page
+    # plotly.js inlined exactly once, however many charts.
+    assert len(re.findall(r"\* plotly\.js v\d", page)) == 1
+    assert page.count('class="plotly-graph-div"') == CHARTS_PER_REPORT
+
+
+def test_external_references_sees_what_the_browser_would_fetch():
+    # The check the report relies on must itself catch what it is meant to.
+    assert external_references('<script src="https://cdn.plot.ly/plotly.min.js"></script>')
+    assert external_references('<link rel="stylesheet" href="//fonts.example/x.css">')
+    assert external_references('<div style="background: url(https://x.example/a.png)"></div>')
+    assert external_references("<script>var u = 'https://plotly.com/';</script>") == []
+
+
+@pytest.mark.parametrize("cid", COACHEES)
+def test_page_has_every_section(rendered, practice, cid):
+    page = page_of(rendered, cid)
+    name = practice[2][cid]["coachees"]["name"].iloc[0]
+    assert f"Weekly progress: {name}" in page
+    assert "Week of Tuesday 10 November to Monday 16 November 2026" in page
+    for heading in SECTIONS:
+        assert re.search(rf"<h2[^>]*>{re.escape(heading)}", page), f"{cid}: no section {heading!r}"
+    for card in ("active applications", "interviews this week", "follow-ups done this week", "overdue now"):
+        assert card in page
+
+
+def test_page_content_is_this_coachees_week(rendered):
+    page = page_of(rendered, "C001")
+    # Maya interviewed at Harbor Health on Friday 13 and has not thanked Elena Voss yet.
+    assert "Interview with Elena Voss" in page
+    assert "You interviewed with Elena Voss at Harbor Health on 13 Nov" in page
+    assert "a writing sample (the Q3 churn analysis)" in page
+    assert "No offers yet." in page
+
+
+@pytest.mark.parametrize("cid", COACHEES)
+def test_page_says_nothing_about_any_other_coachee(rendered, practice, cid):
+    page = page_of(rendered, cid)
+    tables = practice[2]
+    mine = identifying_text(tables[cid])
+    assert mine and any(s in page for s in mine)  # the check below looks for the right kind of thing
+    for other in COACHEES:
+        if other == cid:
+            continue
+        for text in sorted(identifying_text(tables[other]) - mine):
+            assert text not in page, f"{cid}'s report mentions {other}'s {text!r}"
+            escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            assert escaped not in page, f"{cid}'s report mentions {other}'s {text!r}"
+    if cid != "C002":
+        assert "Acme" not in page
+
+
+def test_page_escapes_store_text(rendered):
+    page = page_of(rendered, "C002")
+    for raw in (HOSTILE_COMPANY, HOSTILE_INTERVIEWER, HOSTILE_TOPICS, HOSTILE_PROMISE, "<script>alert", "<img src=x"):
+        assert raw not in page, f"{raw!r} reached the page as markup"
+    for shown in ("&lt;b&gt;Acme&lt;/b&gt;", "&lt;script&gt;alert(1)&lt;/script&gt;",
+                  "&lt;u&gt;the growth deck&lt;/u&gt;"):
+        assert shown in page, f"{shown!r} should be shown as text"
+
+
+# ------------------------------------------------------------------ in a browser, offline
+
+@pytest.mark.browser
+def test_pages_draw_every_chart_with_the_network_off(rendered):
+    chromium = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    _, out = rendered
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"])
+        try:
+            for cid in COACHEES:
+                page = browser.new_page()
+                attempted, problems, dialogs = [], [], []
+
+                def route(r, attempted=attempted):
+                    if r.request.url.startswith("file://"):
+                        r.continue_()
+                    else:
+                        attempted.append(r.request.url)
+                        r.abort()
+
+                page.route("**/*", route)
+                page.on("pageerror", lambda e, problems=problems: problems.append(str(e)))
+                page.on("console", lambda m, problems=problems: problems.append(m.text) if m.type == "error" else None)
+                page.on("dialog", lambda d, dialogs=dialogs: (dialogs.append(d.message), d.dismiss()))
+                page.goto((out / f"weekly-{cid}-{WEEK}.html").as_uri())
+                page.wait_for_load_state("load")
+                total = page.locator(".plotly-graph-div").count()
+                assert total == CHARTS_PER_REPORT
+                page.wait_for_function(
+                    "n => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                    ".filter(d => d.querySelector('.main-svg')).length >= n", arg=total, timeout=30_000)
+                # Drawn: plotly's SVG holds the bars or points (or an empty chart's message).
+                drawn = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).filter(d =>"
+                                      " d.querySelector('.main-svg .cartesianlayer .trace, .main-svg .annotation'))"
+                                      ".length")
+                assert drawn == total, f"{cid}: {drawn} of {total} charts drawn"
+                titles = page.locator(".js-plotly-plot .gtitle").all_text_contents()
+                assert titles == ["Days since the latest interview", "Where applications stand"]
+                assert not page.locator("pre, code, .jp-InputArea").count()
+                if cid == "C002":
+                    # Store text is shown as the characters typed, in the tables and in the chart.
+                    assert page.get_by_text(HOSTILE_COMPANY, exact=True).count() >= 1
+                    assert page.get_by_text(HOSTILE_INTERVIEWER, exact=True).count() >= 1
+                    ticks = page.locator(".js-plotly-plot .ytick text").all_text_contents()
+                    assert f"{HOSTILE_COMPANY} · Growth PM" in ticks
+                    assert page.locator("main b", has_text="Acme").count() == 0
+                assert attempted == [], f"{cid} tried to fetch {attempted}"
+                assert dialogs == [], f"{cid} ran script from the store: {dialogs}"
+                assert problems == [], f"{cid}: {problems}"
+                page.close()
+        finally:
+            browser.close()
+
+
+# ------------------------------------------------------------------ the functions
+
+def test_render_report_writes_html_beside_the_notebook(practice, tmp_path):
+    url, _, _ = practice
+    result = render_report(url, "C003", dt.date(2026, 11, 16), tmp_path / "out")
+    assert result.error is None
+    assert result.html == tmp_path / "out" / f"weekly-C003-{WEEK}.html"
+    assert result.notebook == result.html.with_suffix(".ipynb")
+    assert result.html.exists() and result.notebook.exists()
+    assert "Weekly progress: Sofia Marchetti" in result.html.read_text(encoding="utf-8")
+
+
+def test_one_failed_report_does_not_stop_the_others(practice, tmp_path, capsys):
+    url, _, _ = practice
+    out = tmp_path / "out"
+    code = run_reports(url, ["C404", "C001"], WEEK, out, jobs=2)
+    captured = capsys.readouterr()
+    assert code != 0
+    assert (out / f"weekly-C001-{WEEK}.html").exists()
+    assert not (out / f"weekly-C404-{WEEK}.html").exists()
+    assert re.search(r"C404: FAILED .*no coachee 'C404'", captured.err), captured.err
+    assert f"C001: {out / f'weekly-C001-{WEEK}.html'}" in captured.out
+    assert "2/2" in captured.err  # the bar counts the failure as done
+
+
+def test_report_for_an_unknown_coachee_is_a_plain_error(cli, practice, tmp_path):
+    url, _, _ = practice
+    proc = cli("report", "--coachee", "C404", "--week-ending", WEEK, "--out", str(tmp_path), db=url)
+    assert proc.returncode == 2
+    assert "no coachee 'C404'" in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("*.html"))
+
+
+# ------------------------------------------------------------------ the content, as pure functions
+
+def test_weekly_content_counts_each_thing_done_once():
+    from followup_lib.weekly import weekly_report
+    from test_analysis import app, iv, make_tables, msg
+
+    t = make_tables(
+        applications=[app("A1", "Northwind Analytics", status="offer"), app("A2", "Bluefin Logistics")],
+        interviews=[iv("I1", "A1", "2026-11-02", thanked="2026-11-03"),
+                    iv("I2", "A2", "2026-11-12", thanked="2026-11-13")],
+        messages=[msg("M1", "A1", "2026-11-10", "received", "verbal_offer"),
+                  # What marking "ask for it in writing" sent records: the message and the offer's date.
+                  msg("M2", "A1", "2026-11-11", "sent", "request_written_offer"),
+                  msg("M3", "A2", "2026-11-13", "sent", "thank_you_note")],
+        offers=[dict(application_id="A1", verbal_on="2026-11-10", written_requested_on="2026-11-11")],
+        promises=[dict(promise_id="P1", application_id="A2", what="a sample", due_on="2026-11-13", done_on="2026-11-14"),
+                  dict(promise_id="P2", application_id="A2", what="a list", due_on="2026-11-16"),
+                  dict(promise_id="P3", application_id="A2", what="a deck", due_on="2026-11-12"),
+                  dict(promise_id="P4", application_id="A2", what="a plan", due_on="2026-11-19"),
+                  dict(promise_id="P5", application_id="A2", what="a memo", due_on="2026-11-12", done_on="2026-11-12")])
+    r = weekly_report(t, "C1", WEEK)
+    done = list(r.happened["what"])
+    assert done.count("Asked for the offer in writing") == 1
+    assert not any(w.startswith("Sent") for w in done), done
+    assert r.headline["follow-ups done this week"] == 4  # the thank-you, the request, two promises kept
+    assert r.headline["interviews this week"] == 1
+    states = dict(zip(r.promises["what"], r.promises["state"]))
+    assert states == {"a sample": "kept late", "a list": "due today", "a deck": "overdue", "a plan": "upcoming",
+                      "a memo": "kept"}
+    assert list(r.offers["missing terms"]) == ["(no written offer yet)"]
