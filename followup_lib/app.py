@@ -32,6 +32,9 @@ def voila_command(port: int, open_browser: bool = False) -> list[str]:
         # Kernels talk over local sockets, not TCP ports: no port races with other
         # kernels starting at the same moment, and nothing listening on the network.
         "--KernelManager.transport=ipc",
+        # A tab closed without goodbye leaves its kernel behind: stop it after two idle hours.
+        "--MappingKernelManager.cull_idle_timeout=7200",
+        "--MappingKernelManager.cull_interval=300",
     ]
 
 

@@ -268,6 +268,11 @@ class WorkingSession:
         self.picker = w.Dropdown(description="Coachee", layout=w.Layout(width="28em"))
         self.day = w.DatePicker(description="Today is", value=self.as_of)
         self.top_status = w.HTML()
+        # Someone else (the coach in JupyterLab, the client in the app) may have
+        # changed the store: read it again.
+        self.refresh_button = w.Button(description="Refresh", icon="refresh",
+                                       tooltip="Read the store again, with everyone's latest changes")
+        self.refresh_button.on_click(lambda _: _run(self.top_status, self.refresh, ok="Up to date."))
         self.picker.observe(lambda ch: _run(self.top_status, self.select_coachee, ch["new"]), names="value")
         self.day.observe(lambda ch: _run(self.top_status, self.set_day, ch["new"]), names="value")
 
@@ -304,9 +309,9 @@ class WorkingSession:
         self.chart_sentence = w.HTML()
 
         self.widget = w.VBox([
-            w.HTML("<style>.fw-actions select {font-family: monospace;}</style>"
-                   "<h2 style='margin:0'>Follow-up Workbook</h2>"),
-            w.HBox([self.picker, self.day]), self.top_status,
+            # The notebook's own heading names the page; no second title here.
+            w.HTML("<style>.fw-actions select {font-family: monospace;}</style>"),
+            w.HBox([self.picker, self.day, self.refresh_button]), self.top_status,
             w.HTML("<h3>Today's actions</h3>"), self.summary, self.action_list, self.why,
             w.HBox([self.open_button]), self.action_status,
             self.draft_box,
@@ -334,6 +339,11 @@ class WorkingSession:
             self.after_change()
         else:
             self.picker.value = wanted  # fires select_coachee
+
+    def refresh(self) -> None:
+        """Re-read coachees and this coachee's rows (changes made elsewhere show up)."""
+        self.refresh_coachees(self.coachee_id)
+        self.after_change()
 
     def select_coachee(self, coachee_id) -> None:
         self.close_draft()
