@@ -181,7 +181,7 @@ class Store:
         """Add or replace rows by key, all tables in one transaction.
 
         Only the columns present in each frame are written: a column missing from
-        an import keeps its stored value. A row identical to the stored one is left
+        an import keeps its stored value (a new row gets the column's default). A row identical to the stored one is left
         untouched (its row_version does not move), so re-importing changes nothing.
         Returns, per table, how many rows were added and how many changed.
         """
@@ -249,14 +249,25 @@ class Store:
     def restore(self, source: str | Path) -> None:
         """Replace the whole store with a backup, in one transaction."""
         source = Path(source)
-        check = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        if not source.is_file():
+            raise StoreError(f"{source} does not exist (or is not a file); nothing was restored")
+        check = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
         try:
             if check.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 raise StoreError(f"{source} is damaged (integrity check failed); nothing was restored")
             if not check.execute("SELECT name FROM sqlite_master WHERE name='followup_schema'").fetchone():
                 raise StoreError(f"{source} is not a Follow-up Workbook store; nothing was restored")
+            version = check.execute("SELECT MAX(version) FROM followup_schema").fetchone()[0] or 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{source} was made by a newer workbook (schema version {version}, this code knows "
+                    f"{SCHEMA_VERSION}); update the workbook first; nothing was restored")
         except sqlite3.DatabaseError as exc:
+            check.close()
             raise StoreError(f"{source} is not a SQLite store ({exc}); nothing was restored") from exc
+        except StoreError:
+            check.close()
+            raise
         raw = self.engine.raw_connection()
         try:
             check.backup(raw.driver_connection)
@@ -338,6 +349,12 @@ def _upsert_table(conn: sa.Connection, t: Table, frame: pd.DataFrame) -> dict[st
         return {"added": 0, "changed": 0}
     q = lambda c: f'"{c}"'  # noqa: E731
     non_key = [c for c in cols if c not in t.key]
+    # A column with a default that the frame leaves out: a new row gets the
+    # default, a stored row keeps its value (it is not in the update below).
+    defaults = [c for c in t.columns if c.default is not None and c.name not in cols]
+    if defaults:
+        rows = [row + tuple(c.default for c in defaults) for row in rows]
+        cols = cols + [c.name for c in defaults]
     raw = conn.connection.driver_connection
     before = raw.total_changes
     n_before = raw.execute(f'SELECT COUNT(*) FROM "{t.name}"').fetchone()[0]

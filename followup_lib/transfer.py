@@ -62,8 +62,16 @@ def read_csv_text(text: str, table: str, source: str) -> RawTable:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise ValidationError([Problem(table, None, None, "the file is empty; expected a header row", source)])
+    # Excel may start a file with "sep=;" to name its separator; it does not show
+    # that line, so the header is still row 1.
+    declared = re.match(r"sep=(.)\n", text)
+    if declared:
+        text = text[declared.end():]
     records: list[list[str]] = []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_separator(text), strict=True)
+    # A long note is not an error: lift the csv module's default 128 KiB cell limit.
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    sep = declared.group(1) if declared else _sniff_separator(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
     try:
         for record in reader:
             records.append(record)

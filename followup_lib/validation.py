@@ -18,13 +18,16 @@ from .schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES, Column, Table
 TRUE_WORDS = {"true", "yes", "y", "1", "t"}
 FALSE_WORDS = {"false", "no", "n", "0", "f"}
 # A date, optionally followed by a time (a datetime is accepted where a date is).
-_DATE_RE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+# The time, if any, must be a real one too (no 25:00); digits are ASCII only.
+_DATE_RE = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+            r"(?:[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]+)?)?"
+            r"(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?)?$")
 # Cells that a spreadsheet would run as a formula; export guards them with a quote.
 _GUARDED = re.compile(r"^'+[=+\-@]")
 _NEEDS_GUARD = re.compile(r"^'*[=+\-@]")
 _DECISION_CHECK = "decision_after_interview"
 # Characters an .xlsx cannot hold (XML 1.0), apart from tab and line feed.
-_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,21 @@ def unguard_formula(value: str) -> str:
     return value[1:] if _GUARDED.match(value) else value
 
 
+def _clean_cell(value):
+    if not isinstance(value, str):
+        if value is None or pd.isna(value):
+            return None
+        value = str(value)
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
+    value = value.strip()
+    if not value:
+        return None
+    return value[1:] if _GUARDED.match(value) else value
+
+
 def _clean_text(s: pd.Series) -> pd.Series:
     """Strip cells, make blanks missing, undo the export's formula guard.
 
@@ -72,20 +90,18 @@ def _clean_text(s: pd.Series) -> pd.Series:
     never mean anything in a coach's data, and a spreadsheet cannot hold them (an
     .xlsx export would fail), so the store never keeps them.
     """
-    s = s.astype(object)
-    present = s.notna()
-    text = s.astype(str).str.replace("\r\n", "\n", regex=False).str.replace("\r", "\n", regex=False)
-    s = s.where(~present, text.str.replace(_CONTROL, "", regex=True).str.strip())
-    s = s.where(s.ne("") & present, None)
-    guarded = s.notna() & s.astype(str).str.match(_GUARDED.pattern)
-    return s.where(~guarded, s.astype(str).str.slice(1))
+    return pd.Series([_clean_cell(v) for v in s.tolist()], index=s.index, dtype=object, name=s.name)
 
 
 def parse_dates(s: pd.Series) -> pd.Series:
     """ISO dates (or datetimes, truncated to their date) -> datetime64; bad -> NaT."""
     text = s.astype(object).where(s.notna(), None)
+    if not text.notna().any():  # an empty or blank column: nothing to parse
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
     ok = text.notna() & text.astype(str).str.match(_DATE_RE)
     day = text.where(ok, None).astype(str).str.slice(0, 10).where(ok, None)
+    # Year 0 parses, but no calendar (nor Python's date) has it.
+    day = day.where(~day.astype(str).str.startswith("0000"), None)
     return pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
 
 
@@ -304,10 +320,8 @@ def _to_types(t: Table, frame: pd.DataFrame) -> pd.DataFrame:
             if c.default is not None:
                 low = low.where(low.notna(), c.default)
             out[c.name] = low.astype(object).where(low.notna(), None)
-    # A column with a default that was left out of the file entirely.
-    for c in t.columns:
-        if c.default is not None and c.name not in out:
-            out[c.name] = c.default
+    # A column left out of the file entirely stays out: the store keeps the value
+    # of a row it already holds and gives a new row the column's default.
     return out
 
 

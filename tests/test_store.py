@@ -1,0 +1,463 @@
+"""The store on a real SQLite file: migrations, upserts, row versions, two writers,
+backups and restores, and a store made by the first schema version.
+
+The helpers at the top read the file with the plain ``sqlite3`` module, never with
+the code under test, and are shared by the other store-level test files.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from followup_lib.schema import TABLE_ORDER, TABLES
+from followup_lib.store import SCHEMA_VERSION, ConflictError, StoreError, open_store
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+STORE_V1 = FIXTURES / "store_v1.db"
+
+
+# ------------------------------------------------------------------ helpers
+
+def db_path(url_or_store) -> Path:
+    url = getattr(url_or_store, "url", url_or_store)
+    return Path(str(url).removeprefix("sqlite:///"))
+
+
+def table_contents(db, tables=None) -> dict[str, list[tuple]]:
+    """Every row of every table (or the ones named), sorted, read with plain sqlite3."""
+    conn = sqlite3.connect(db_path(db))
+    try:
+        names = tables or [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        out = {}
+        for name in names:
+            cur = conn.execute(f'SELECT * FROM "{name}"')
+            cols = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+            out[name] = [tuple(cols)] + sorted(rows, key=repr)
+        return out
+    finally:
+        conn.close()
+
+
+def data_contents(db) -> dict[str, list[tuple]]:
+    """The eight tables of the workbook (with row_version), not the migration log."""
+    return table_contents(db, TABLE_ORDER)
+
+
+def file_bytes(db) -> bytes:
+    """The store file's bytes once its write-ahead log is folded in."""
+    path = db_path(db)
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return path.read_bytes()
+
+
+def python_script(tmp_path: Path, name: str, body: str) -> Path:
+    """A small Python program for a second process (run with this interpreter)."""
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(body))
+    return p
+
+
+def spawn(script: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(script), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 120) -> str:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, f"writer failed ({proc.returncode}):\n{err}"
+    assert "locked" not in err.lower(), err
+    return out
+
+
+def coachee(cid: str, **values) -> dict:
+    return {"coachee_id": cid, "name": values.pop("name", f"Coachee {cid}"), "email": None,
+            "coach": None, "notes": None, **values}
+
+
+# ------------------------------------------------------------------ migrations
+
+def test_new_store_is_at_current_schema_with_every_step_recorded(empty_store):
+    assert empty_store.schema_version() == SCHEMA_VERSION
+    log = table_contents(empty_store, ["followup_schema"])["followup_schema"][1:]
+    assert [r[0] for r in log] == list(range(1, SCHEMA_VERSION + 1))
+    conn = sqlite3.connect(db_path(empty_store))
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    for name in TABLE_ORDER:
+        cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{name}")')]
+        assert cols == TABLES[name].column_names + ["row_version"], name
+    conn.close()
+
+
+def test_reopening_a_store_changes_nothing(demo_store):
+    before = file_bytes(demo_store)
+    demo_store.engine.dispose()
+    open_store(demo_store.url).engine.dispose()
+    assert file_bytes(demo_store) == before
+
+
+def test_a_store_newer_than_the_code_is_refused(empty_store):
+    with empty_store.writing() as conn:
+        conn.exec_driver_sql("INSERT INTO followup_schema VALUES (99, 'from the future', 'x')")
+    empty_store.engine.dispose()
+    with pytest.raises(StoreError, match="newer than this code"):
+        open_store(empty_store.url)
+
+
+def test_store_made_at_version_1_upgrades_and_keeps_its_data(db_url):
+    old = open_store(db_url, upto=1)
+    assert old.schema_version() == 1
+    with old.writing() as conn:
+        conn.exec_driver_sql("INSERT INTO coachees (coachee_id, name) VALUES ('C1', 'Ada Old')")
+        assert "row_version" not in [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(coachees)")]
+    old.engine.dispose()
+
+    store = open_store(db_url)
+    assert store.schema_version() == SCHEMA_VERSION
+    row = store.row("coachees", {"coachee_id": "C1"})
+    assert row["name"] == "Ada Old" and row["row_version"] == 1
+    # and it works as a current store: an edit from a stale version is refused
+    store.save_row("coachees", coachee("C1", name="Ada New"), expected_version=1)
+    with pytest.raises(ConflictError):
+        store.save_row("coachees", coachee("C1", name="Ada Stale"), expected_version=1)
+
+
+def test_committed_version_1_store_opens_with_current_code(tmp_path, demo_store, cli):
+    """tests/fixtures/store_v1.db was made by schema version 1 and holds the demo practice."""
+    old = tmp_path / "old.db"
+    shutil.copy(STORE_V1, old)
+    assert table_contents(old, ["followup_schema"])["followup_schema"][1:][-1][0] == 1
+
+    store = open_store(str(old))
+    assert store.schema_version() == SCHEMA_VERSION
+    assert store.integrity_ok()
+    upgraded, current = store.load(), demo_store.load()
+    for name in TABLE_ORDER:
+        pd.testing.assert_frame_equal(upgraded[name], current[name], check_dtype=True, obj=name)
+    store.engine.dispose()
+    # The command line sees the same practice in both.
+    a = cli("export", str(tmp_path / "from_old"), db=str(old), check=True)
+    b = cli("export", str(tmp_path / "from_new"), db=demo_store.url, check=True)
+    assert a.returncode == b.returncode == 0
+    for p in sorted((tmp_path / "from_new").iterdir()):
+        assert (tmp_path / "from_old" / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+# ------------------------------------------------------------------ upsert and row versions
+
+def test_upsert_replaces_by_key_adds_new_and_keeps_the_rest(demo_store):
+    before = demo_store.load()["coachees"].set_index("coachee_id")
+    frame = pd.DataFrame([coachee("C001", name="Maya L.", notes="renamed"), coachee("C900", name="New Person")])
+    counts = demo_store.upsert({"coachees": frame})
+    assert counts == {"coachees": {"added": 1, "changed": 1}}
+    after = demo_store.load()["coachees"].set_index("coachee_id")
+    assert after.loc["C001", "name"] == "Maya L." and after.loc["C001", "row_version"] == 2
+    assert after.loc["C900", "row_version"] == 1
+    pd.testing.assert_frame_equal(after.loc[["C002", "C003"]], before.loc[["C002", "C003"]])
+
+
+def test_upsert_of_identical_rows_moves_no_row_version(demo_store):
+    tables = demo_store.load()
+    before = data_contents(demo_store)
+    counts = demo_store.upsert({n: df.drop(columns="row_version") for n, df in tables.items()})
+    assert all(c == {"added": 0, "changed": 0} for c in counts.values()), counts
+    assert data_contents(demo_store) == before
+
+
+def test_upsert_with_some_columns_keeps_the_others(demo_store):
+    demo_store.upsert({"coachees": pd.DataFrame([{"coachee_id": "C001", "notes": "only notes"}])})
+    row = demo_store.row("coachees", {"coachee_id": "C001"})
+    assert row["notes"] == "only notes" and row["name"] == "Maya Lindqvist"
+
+
+def test_upsert_is_all_or_nothing(demo_store):
+    before = data_contents(demo_store)
+    good = pd.DataFrame([coachee("C777")])
+    bad = pd.DataFrame([{"application_id": None, "coachee_id": "C001", "company": "X", "role": "Y"}])
+    with pytest.raises(Exception):
+        demo_store.upsert({"coachees": good, "applications": bad})
+    assert data_contents(demo_store) == before
+
+
+def test_save_row_new_then_edit_then_stale_edit(empty_store):
+    v = empty_store.save_row("coachees", coachee("C1", name="Ada"))
+    assert v == 1
+    with pytest.raises(ConflictError, match="already exists"):
+        empty_store.save_row("coachees", coachee("C1", name="Someone else"))
+    assert empty_store.save_row("coachees", coachee("C1", name="Ada B"), expected_version=1) == 2
+    before = data_contents(empty_store)
+    with pytest.raises(ConflictError, match="changed elsewhere"):
+        empty_store.save_row("coachees", coachee("C1", name="Ada from an old form"), expected_version=1)
+    assert data_contents(empty_store) == before
+    assert empty_store.row("coachees", {"coachee_id": "C1"})["name"] == "Ada B"
+
+
+def test_two_forms_open_on_one_record_second_save_is_told(db_url):
+    """Two connections (a notebook and the app): both open version 1, both save."""
+    first, second = open_store(db_url), open_store(db_url)
+    first.save_row("coachees", coachee("C1", name="Ada"))
+    seen_by_first = first.row("coachees", {"coachee_id": "C1"})["row_version"]
+    seen_by_second = second.row("coachees", {"coachee_id": "C1"})["row_version"]
+    first.save_row("coachees", coachee("C1", name="Ada (first)"), expected_version=seen_by_first)
+    with pytest.raises(ConflictError):
+        second.save_row("coachees", coachee("C1", name="Ada (second)"), expected_version=seen_by_second)
+    assert second.row("coachees", {"coachee_id": "C1"})["name"] == "Ada (first)"
+    first.engine.dispose()
+    second.engine.dispose()
+
+
+def test_load_for_one_coachee_holds_only_their_rows(demo_store):
+    tables = demo_store.load(coachee_id="C002")
+    assert set(tables["coachees"]["coachee_id"]) == {"C002"}
+    apps = set(tables["applications"]["application_id"])
+    assert apps and set(demo_store.load()["applications"].query("coachee_id == 'C002'")["application_id"]) == apps
+    for name in ("interviews", "promises", "messages", "offers", "reference_uses"):
+        assert set(tables[name]["application_id"]) <= apps, name
+
+
+# ------------------------------------------------------------------ two writers at once
+
+WRITER = """
+    import json, sys, time
+    import pandas as pd
+    from followup_lib.store import ConflictError, open_store
+
+    url, me, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    store = open_store(url)
+    mine, increments, conflicts, batches = {}, 0, 0, 0
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline or i < 20:
+        i += 1
+        # a new record, saved from a form
+        cid = f"{me}-{i}"
+        store.save_row("coachees", {"coachee_id": cid, "name": f"{me} person {i}"})
+        mine[cid] = f"{me} person {i}"
+        # an edit of my own earlier record, from its current version
+        if i > 1:
+            old = f"{me}-{i - 1}"
+            v = store.row("coachees", {"coachee_id": old})["row_version"]
+            store.save_row("coachees", {"coachee_id": old, "name": f"{me} edited {i - 1}"}, expected_version=v)
+            mine[old] = f"{me} edited {i - 1}"
+        # a batch of messages in one transaction (an import)
+        if i % 5 == 0:
+            batches += 1
+            rows = [{"message_id": f"{me}-M{batches}-{k}", "application_id": "A001", "on": "2026-11-01",
+                     "direction": "received", "summary": me} for k in range(50)]
+            store.upsert({"messages": pd.DataFrame(rows)})
+        # the shared record both processes edit: read, add one, save from what was read
+        while True:
+            row = store.row("coachees", {"coachee_id": "SHARED"})
+            try:
+                store.save_row("coachees", {"coachee_id": "SHARED", "name": "Shared",
+                                            "notes": str(int(row["notes"]) + 1)},
+                               expected_version=row["row_version"])
+                increments += 1
+                break
+            except ConflictError:
+                conflicts += 1
+    print(json.dumps({"mine": mine, "increments": increments, "conflicts": conflicts, "batches": batches}))
+"""
+
+
+@pytest.mark.slow
+def test_two_writer_processes_lose_nothing(demo_store, tmp_path):
+    demo_store.save_row("coachees", coachee("SHARED", name="Shared", notes="0"))
+    script = python_script(tmp_path, "writer.py", WRITER)
+    procs = [spawn(script, demo_store.url, name, 3) for name in ("session", "app")]
+    # A third party reads all along (the weekly report): never blocked, never an error.
+    reads = 0
+    while any(p.poll() is None for p in procs):
+        tables = demo_store.load()
+        assert len(tables["coachees"]) >= 4
+        reads += 1
+    results = [json.loads(finish(p)) for p in procs]
+    assert reads > 0
+
+    stored = demo_store.load()
+    names = stored["coachees"].set_index("coachee_id")["name"]
+    for r in results:
+        assert r["mine"], "a writer saved nothing"
+        for cid, name in r["mine"].items():
+            assert names.get(cid) == name, f"{cid}: {names.get(cid)!r} != {name!r}"
+    msgs = set(stored["messages"]["message_id"])
+    for r, who in zip(results, ("session", "app")):
+        assert {f"{who}-M{b}-{k}" for b in range(1, r["batches"] + 1) for k in range(50)} <= msgs
+    # Every increment of the shared record survived: none was silently overwritten.
+    total = sum(r["increments"] for r in results)
+    assert int(stored["coachees"].set_index("coachee_id").loc["SHARED", "notes"]) == total
+    assert demo_store.integrity_ok()
+
+
+RACER = """
+    import json, os, sys, time
+    from pathlib import Path
+    from followup_lib.store import ConflictError, open_store
+
+    url, me, folder = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    store = open_store(url)
+    seen = store.row("coachees", {"coachee_id": "C001"})["row_version"]
+    (folder / f"ready-{me}").touch()
+    while not (folder / "go").exists():
+        time.sleep(0.005)
+    try:
+        v = store.save_row("coachees", {"coachee_id": "C001", "name": f"saved by {me}"}, expected_version=seen)
+        print(json.dumps({"saved": v}))
+    except ConflictError as exc:
+        print(json.dumps({"conflict": str(exc)}))
+"""
+
+
+def test_same_record_saved_by_two_processes_at_once_one_is_told(demo_store, tmp_path):
+    script = python_script(tmp_path, "racer.py", RACER)
+    procs = [spawn(script, demo_store.url, me, tmp_path) for me in ("session", "app")]
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{me}").exists() for me in ("session", "app")):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "writers did not start"
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
+    results = [json.loads(finish(p)) for p in procs]
+    saved = [r for r in results if "saved" in r]
+    told = [r for r in results if "conflict" in r]
+    assert len(saved) == 1 and len(told) == 1, results
+    assert "changed elsewhere" in told[0]["conflict"]
+    winner = ("session", "app")[results.index(saved[0])]
+    row = demo_store.row("coachees", {"coachee_id": "C001"})
+    assert row["name"] == f"saved by {winner}" and row["row_version"] == saved[0]["saved"] == 2
+
+
+# ------------------------------------------------------------------ backup and restore
+
+BATCHER = """
+    import sys, time
+    from pathlib import Path
+    import pandas as pd
+    from followup_lib.store import open_store
+
+    url, stop = sys.argv[1], Path(sys.argv[2])
+    store = open_store(url)
+    deadline = time.monotonic() + 120  # a safety net; the test says when to stop
+    batch = 0
+    while not stop.exists() and time.monotonic() < deadline:
+        batch += 1
+        rows = [{"message_id": f"B{batch:05d}-{k:03d}", "application_id": "A001", "on": "2026-11-01",
+                 "direction": "sent", "summary": "x" * 200} for k in range(200)]
+        # the batch and the counter that says it is complete, in one transaction
+        store.upsert({"messages": pd.DataFrame(rows),
+                      "coachees": pd.DataFrame([{"coachee_id": "COUNTER", "name": "c", "notes": str(batch)}])})
+    print(batch)
+"""
+
+
+def _complete_batches(db) -> int:
+    """How many whole batches a store holds; fails if any batch is partly there."""
+    conn = sqlite3.connect(db_path(db), isolation_level=None)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.execute("BEGIN")  # one snapshot for both reads, while the writer goes on
+        counts = dict(conn.execute(
+            "SELECT substr(message_id, 1, 6), COUNT(*) FROM messages WHERE message_id LIKE 'B%' GROUP BY 1"))
+        row = conn.execute("SELECT notes FROM coachees WHERE coachee_id = 'COUNTER'").fetchone()
+    finally:
+        conn.close()
+    counter = int(row[0]) if row else 0
+    assert all(n == 200 for n in counts.values()), "a batch is half there"
+    assert len(counts) == counter, (len(counts), counter)
+    return counter
+
+
+@pytest.mark.slow
+def test_backup_while_another_process_writes_is_consistent_and_restores(demo_store, tmp_path, cli):
+    stop = tmp_path / "stop"
+    writer = spawn(python_script(tmp_path, "batcher.py", BATCHER), demo_store.url, stop)
+    backups = []
+    deadline = time.monotonic() + 60
+    while _complete_batches(demo_store) < 3:  # let the writer get going
+        assert writer.poll() is None and time.monotonic() < deadline, "the writer did not start"
+        time.sleep(0.05)
+    for i in range(3):
+        proc = cli("backup", str(tmp_path / f"copy{i}.db"), db=demo_store.url)
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr
+        backups.append(tmp_path / f"copy{i}.db")
+        assert not list(tmp_path.glob("*.partial"))
+    stop.touch()
+    total = int(finish(writer))
+    assert _complete_batches(demo_store) == total
+    caught = [_complete_batches(b) for b in backups]
+    assert caught == sorted(caught) and caught[-1] > 0, caught
+
+    # A backup to a folder gets a dated name.
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    assert cli("backup", str(folder), db=demo_store.url).returncode == 0
+    assert len(list(folder.glob("followup-*.db"))) == 1
+
+    # Restore brings the chosen copy back, whole.
+    chosen = backups[0]
+    expected = table_contents(chosen)
+    demo_store.engine.dispose()
+    proc = cli("restore", str(chosen), db=demo_store.url)
+    assert proc.returncode == 0, proc.stderr
+    assert table_contents(demo_store) == expected
+    assert _complete_batches(demo_store) == caught[0] < total
+
+
+def test_restore_refuses_a_file_that_is_not_a_store(demo_store, tmp_path, cli):
+    before = file_bytes(demo_store)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database at all" * 100)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    demo_store.engine.dispose()
+    for source in (junk, other):
+        proc = cli("restore", str(source), db=demo_store.url)
+        assert proc.returncode != 0
+        assert "nothing was restored" in proc.stderr and "Traceback" not in proc.stderr
+    assert file_bytes(demo_store) == before
+
+
+def test_restore_refuses_a_missing_file_and_a_backup_from_newer_code(demo_store, tmp_path, cli):
+    newer = tmp_path / "newer.db"
+    shutil.copy(STORE_V1, newer)
+    conn = sqlite3.connect(newer)
+    with conn:
+        conn.execute("INSERT INTO followup_schema VALUES (99, 'from the future', 'x')")
+    conn.close()
+    before = file_bytes(demo_store)
+    demo_store.engine.dispose()
+    for source, message in ((tmp_path / "missing.db", "does not exist"), (newer, "newer workbook")):
+        proc = cli("restore", str(source), db=demo_store.url)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+        assert message in proc.stderr and "nothing was restored" in proc.stderr
+    assert file_bytes(demo_store) == before
+
+
+def test_restore_of_a_version_1_backup_upgrades_it(empty_store, tmp_path, demo_store):
+    empty_store.restore(STORE_V1)
+    assert empty_store.schema_version() == SCHEMA_VERSION
+    assert data_contents(empty_store) == data_contents(demo_store)
+
+
+def test_backup_then_restore_round_trip_in_process(demo_store, tmp_path):
+    copy = demo_store.backup(tmp_path / "b.db")
+    before = table_contents(demo_store)
+    demo_store.save_row("coachees", coachee("C500"))
+    assert table_contents(demo_store) != before
+    demo_store.restore(copy)
+    assert table_contents(demo_store) == before
+    assert demo_store.integrity_ok()
