@@ -347,6 +347,7 @@ class WorkingSession:
 
     def select_coachee(self, coachee_id) -> None:
         self.close_draft()
+        self.action_status.value = ""  # "Logged as sent … to <someone>" belongs to the last coachee
         self.after_change()
         for form in self.forms.values():
             form.reset()
@@ -430,6 +431,8 @@ class WorkingSession:
         self.draft = self.draft_action = None
         self.draft_box.layout.display = "none"
         self.draft_status.value = ""
+        # Hidden is not gone: clear the text, so nothing of one coachee stays behind.
+        self.draft_to.value = self.draft_subject.value = self.draft_body.value = ""
 
     def edited_draft(self) -> Draft:
         if self.draft is None:
