@@ -11,7 +11,7 @@ from typing import Mapping
 import pandas as pd
 
 from .schema import TABLES
-from .store import Store
+from .store import ConflictError, Store
 from .transfer import stored_keys
 from .validation import validate_row
 
@@ -72,6 +72,7 @@ def mark_sent(store: Store, action: Mapping, on: dt.date, summary: str | None = 
         "message_id": msg_id, "application_id": action["application_id"], "on": on, "direction": "sent",
         "channel": channel or action.get("channel") or "email", "kind": kind,
         "summary": summary or f"{kind.replace('_', ' ')} to {action.get('recipient') or ''}".strip(),
+        "action_id": action.get("action_id"),
     }
     ids, links = stored_keys(store)
     frames = {"messages": validate_row("messages", message, ids, links)}
@@ -84,7 +85,16 @@ def mark_sent(store: Store, action: Mapping, on: dt.date, summary: str | None = 
             raise ValueError(f"there is no {TABLES[table].noun} {', '.join(map(str, key.values()))} in the store; "
                              "nothing was logged")
         frames[table] = pd.DataFrame([{**key, column: pd.Timestamp(on)}])
-    store.upsert(frames)
+    with store.writing() as conn:
+        # The same action marked sent in two places (the coach's session and the
+        # client's app) is logged once; the second is told.
+        if _present(action.get("action_id")):
+            done = conn.exec_driver_sql('SELECT message_id, "on" FROM messages WHERE action_id = ?',
+                                        (action["action_id"],)).first()
+            if done is not None:
+                raise ConflictError(f"this {kind.replace('_', ' ')} was already marked sent on {done[1]} "
+                                    f"(message {done[0]}), perhaps in another window; nothing was logged twice")
+        store.upsert(frames, conn)
     return msg_id
 
 

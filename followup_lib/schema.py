@@ -180,6 +180,8 @@ TABLES: dict[str, Table] = {
                 Column("channel", CHOICE, choices=MESSAGE_CHANNELS),
                 Column("kind", help="thank_you_note, status_inquiry, offer_checkin, …"),
                 Column("summary"),
+                Column("action_id", help="The follow-up action this message carried out (set by Mark sent).",
+                       added_in=3),
             ),
         ),
         Table(

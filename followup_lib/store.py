@@ -66,9 +66,23 @@ def _m2_row_versions(conn: sa.Connection) -> None:
         )
 
 
+def _added_columns(version: int) -> Callable[[sa.Connection], None]:
+    """A step adding every schema column introduced in ``version`` (all optional)."""
+
+    def step(conn: sa.Connection) -> None:
+        for name in TABLE_ORDER:
+            for c in TABLES[name].columns:
+                if c.added_in == version:
+                    sql_type = _sql_type(c.kind).compile(dialect=conn.dialect)
+                    conn.exec_driver_sql(f'ALTER TABLE "{name}" ADD COLUMN "{c.name}" {sql_type}')
+
+    return step
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "create the eight tables", _m1_create_tables),
     (2, "add row_version to every table", _m2_row_versions),
+    (3, "messages.action_id: which action a sent message carried out", _added_columns(3)),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -436,3 +436,22 @@ def test_new_ids_are_readable_and_distinct():
     ids = {new_id("interviews", AS_OF) for _ in range(50)}
     assert all(i.startswith("I261116-") for i in ids)
     assert len(ids) > 40
+
+
+def test_the_same_action_marked_sent_in_two_windows_is_logged_once(demo_store):
+    """The coach (JupyterLab) and the client (the app) both press Mark sent on the
+    same status inquiry: one message is logged, the second window is told."""
+    coach = WorkingSession(demo_store.url, "C001", AS_OF)
+    client = WorkingSession(demo_store.url, "C001", AS_OF)
+    for s in (coach, client):
+        s.action_list.value = next(v for label, v in s.action_list.options if "Status inquiry" in label)
+        s.open_button.click()
+    count = lambda: int((demo_store.load(["messages"])["messages"]["kind"] == "status_inquiry").sum())  # noqa: E731
+    before = count()
+    coach.sent_button.click()
+    assert "Logged as sent" in coach.action_status.value
+    client.sent_button.click()
+    assert "already marked sent" in client.draft_status.value
+    assert count() == before + 1
+    stored = demo_store.load(["messages"])["messages"]
+    assert stored["action_id"].eq("status_inquiry:A001:I001:1").sum() == 1
