@@ -11,8 +11,8 @@ from __future__ import annotations
 import email.policy
 import re
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from email.utils import formataddr
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Mapping
 
@@ -55,6 +55,15 @@ class DraftError(ValueError):
     """A draft that cannot be written; the message names the missing fact."""
 
 
+def _mailbox(name: str, address: str) -> str:
+    """'Name <address>' for a header; UTF-8 as it is when the address needs it (RFC 6532)."""
+    name, address = _one_line(name), _one_line(address)
+    if address.isascii():
+        return formataddr((name, address))
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{address}>' if name else address
+
+
 @dataclass
 class Draft:
     action_id: str
@@ -76,10 +85,13 @@ class Draft:
 
     def as_email(self) -> EmailMessage:
         """An RFC 5322 message a mail client opens as an unsent draft."""
-        msg = EmailMessage(policy=email.policy.SMTP)
-        msg["To"] = formataddr((_one_line(self.to_name), _one_line(self.to_address)))
+        addresses = [self.to_address, self.from_address or ""]
+        # An address with non-ASCII characters (elena.voß@…) needs RFC 6532 UTF-8 headers.
+        policy = email.policy.SMTP if all(a.isascii() for a in addresses) else email.policy.SMTPUTF8
+        msg = EmailMessage(policy=policy)
+        msg["To"] = _mailbox(self.to_name, self.to_address)
         if self.from_address:
-            msg["From"] = formataddr((_one_line(self.from_name), _one_line(self.from_address)))
+            msg["From"] = _mailbox(self.from_name, self.from_address)
         msg["Subject"] = _one_line(self.subject)
         msg["X-Unsent"] = "1"  # Outlook and others open it as a draft to send
         # 8bit keeps the draft readable in any editor; mail clients accept it.
@@ -261,6 +273,9 @@ def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | No
         raise DraftError(f"{label}: missing {fact} ({_fact_source(fact, action)})") from exc
     except (SecurityError, TemplateSyntaxError) as exc:
         raise DraftError(f"{label}: the template is not allowed or not valid: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 — a coach's template failing as it runs (1/0, a huge range…)
+        raise DraftError(f"{label}: the template {kind}.{channel}.j2 failed while it ran: "
+                         f"{type(exc).__name__}: {exc}") from exc
     subject = ""
     if channel == "email":
         first, _, rest = text.partition("\n")
@@ -269,13 +284,20 @@ def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | No
         else:
             subject = f"{facts.get('role', '')}, {facts.get('company', '')}".strip(", ")
     body = re.sub(r"\n{3,}", "\n\n", text) + "\n"
-    return Draft(
+    draft = Draft(
         action_id=action["action_id"], kind=kind, channel=channel,
         company=str(facts.get("company", "")), to_name=str(facts.get("recipient_name", "")),
         to_address=str(address), subject=subject, body=body,
         from_name=str(facts.get("coachee_name", "")), from_address=str(facts.get("coachee_email", "")),
         why=str(action.get("why") or ""),
     )
+    if channel == "email":
+        try:  # an address a mail message cannot carry is this draft's problem, found now
+            draft.as_email().as_bytes()
+        except Exception as exc:  # noqa: BLE001 — the email package raises several kinds
+            raise DraftError(f"{label}: the email address {address!r} (or {facts.get('coachee_email', '')!r}, "
+                             f"coachees.email) cannot be used in a message: {exc}") from exc
+    return draft
 
 
 def render_drafts(actions: pd.DataFrame, tables: Mapping[str, pd.DataFrame],

@@ -227,6 +227,7 @@ class RecordForm:
             else:
                 widget.value = "" if _blank(v) else str(v)
         self.version = int(row.get("row_version", 1))
+        self.loaded_key = tuple(key)
         self.status.value = _message("info", "Editing this record: change what you need and press Save.")
 
     def values(self) -> dict:
@@ -239,7 +240,13 @@ class RecordForm:
         return vals
 
     def submit(self) -> None:
-        saved = save_record(self.session.store, self.table, self.values(), self.version)
+        values = self.values()
+        version = self.version
+        # An opened record whose id was changed is saved as a new record: the
+        # version read belongs to the old id, never to whatever the new id names.
+        if version is not None and tuple(values.get(k) for k in self.t.key) != getattr(self, "loaded_key", None):
+            version = None
+        saved = save_record(self.session.store, self.table, values, version)
         key = " / ".join(str(saved[k]) for k in self.t.key)
         self.session.after_change()
         if self.table == "coachees":

@@ -27,7 +27,9 @@ _GUARDED = re.compile(r"^'+[=+\-@]")
 _NEEDS_GUARD = re.compile(r"^'*[=+\-@]")
 _DECISION_CHECK = "decision_after_interview"
 # Characters an .xlsx cannot hold (XML 1.0), apart from tab and line feed.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Invisible control characters, non-characters and lone surrogates (which no
+# encoding can store) are dropped from text.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,23 @@ def _clean_text(s: pd.Series) -> pd.Series:
     return pd.Series([_clean_cell(v) for v in s.tolist()], index=s.index, dtype=object, name=s.name)
 
 
+# Years the workbook takes: a job search lives well inside them, and a typo such as
+# 3026 or 202 is refused by name instead of breaking the rules (pandas' nanosecond
+# dates end in 2262) or being stored unreadably.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
 def parse_dates(s: pd.Series) -> pd.Series:
+    """ISO dates (or datetimes, truncated to their date) between FIRST_YEAR and
+    LAST_YEAR -> datetime64; anything else -> NaT."""
+    d = _parse_any_dates(s)
+    if d.isna().all():
+        return d
+    years = d.dt.year
+    return d.where((years >= FIRST_YEAR) & (years <= LAST_YEAR))
+
+
+def _parse_any_dates(s: pd.Series) -> pd.Series:
     """ISO dates (or datetimes, truncated to their date) -> datetime64; bad -> NaT."""
     text = s.astype(object).where(s.notna(), None)
     if not text.notna().any():  # an empty or blank column: nothing to parse
@@ -109,8 +127,10 @@ def parse_dates(s: pd.Series) -> pd.Series:
 
 def _column_checks(c: Column) -> list[pa.Check]:
     if c.kind == DATE:
-        return [pa.Check(lambda s: parse_dates(s).notna(), ignore_na=True,
-                         error="is not a real date (expected YYYY-MM-DD)")]
+        return [pa.Check(lambda s: _parse_any_dates(s).notna(), ignore_na=True,
+                         error="is not a real date (expected YYYY-MM-DD)"),
+                pa.Check(lambda s: _parse_any_dates(s).isna() | parse_dates(s).notna(), ignore_na=True,
+                         error=f"is outside the years {FIRST_YEAR}–{LAST_YEAR} (a typo in the year?)")]
     if c.kind == CHOICE:
         return [pa.Check(lambda s, ch=c.choices: s.astype(str).str.lower().isin(ch), ignore_na=True,
                          error="is not one of: " + ", ".join(c.choices))]
