@@ -352,8 +352,8 @@ def validate_row(table: str, values: dict, stored_ids: dict[str, set] | None = N
     cells = {}
     for c in t.columns:
         v = values.get(c.name)
-        if v is None or (isinstance(v, float) and pd.isna(v)):
-            cells[c.name] = None
+        if v is None or (not isinstance(v, str) and pd.api.types.is_scalar(v) and pd.isna(v)):
+            cells[c.name] = None  # None, NaN, NaT and pd.NA alike: a blank
         elif c.kind == BOOL and isinstance(v, bool):
             cells[c.name] = "true" if v else "false"
         elif hasattr(v, "isoformat"):
