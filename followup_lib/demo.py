@@ -112,7 +112,13 @@ def generate_practice(n_coachees: int, seed: int = 0, as_of: dt.date | None = No
     has_date = rng.random(len(iv_app)) < 0.7
     nxt = held_ago - promised
     iv_names = [f"{_FIRST[k % len(_FIRST)]} {_LAST[k % len(_LAST)]}" for k in rng.integers(0, 10_000, len(iv_app))]
-    thanked = rng.random(len(iv_app)) < 0.85
+    # Thank-yous go out; only some of the last few days' are still to write.
+    thanked = (held_ago > 3) | (rng.random(len(iv_app)) < 0.5)
+    # Days since each application's latest interview (for briefings below).
+    last_held = pd.Series(held_ago).groupby(iv_app).min().reindex(range(n_apps)).to_numpy()
+    # An application silent for six weeks after its last interview has been closed.
+    status = np.where((status == "active") & (np.nan_to_num(last_held, nan=0) > 42), "rejected", status)
+    applications["status"] = status
     pref = rng.choice(["email", "phone"], size=len(iv_app), p=[0.8, 0.2])
     interviews = pd.DataFrame({
         "interview_id": [f"{app_ids[a]}-I{r}" for a, r in zip(iv_app, iv_round)],
@@ -156,19 +162,27 @@ def generate_practice(n_coachees: int, seed: int = 0, as_of: dt.date | None = No
     })
     with_iv = np.flatnonzero(rounds > 0)
     ru_ref = rng.integers(0, 3, len(with_iv))
-    briefed = rng.random(len(with_iv)) < 0.6
+    # References are briefed after the latest interview, bar the last few days';
+    # most were checked in with in the past week, some report a call.
+    since = last_held[with_iv].astype(int)
+    briefed = (since > 3) | (rng.random(len(with_iv)) < 0.3)
+    checked = briefed & (since > 7) & (rng.random(len(with_iv)) < 0.8)
+    called = briefed & (rng.random(len(with_iv)) < 0.3)
     reference_uses = pd.DataFrame({
         "reference_id": [f"{app_coachee[a]}-R{k}" for a, k in zip(with_iv, ru_ref)],
         "application_id": app_ids[with_iv], "given_on": day(applied_ago[with_iv] - 3),
-        "briefed_on": np.where(briefed, day(np.maximum(applied_ago[with_iv] - 10, 0)), ""),
-        "last_checkin_on": "", "contacted_on": "",
+        "briefed_on": np.where(briefed, day(np.maximum(since - 1, 0)), ""),
+        "last_checkin_on": np.where(checked, day(rng.integers(0, 7, len(with_iv))), ""),
+        "contacted_on": np.where(called, day(np.maximum(since - 5, 0)), ""),
     })
     p_idx = np.flatnonzero(rng.random(len(iv_app)) < 0.15)
     promises = pd.DataFrame({
         "promise_id": [f"{interviews.interview_id.iat[i]}-P" for i in p_idx],
         "application_id": app_ids[iv_app[p_idx]], "what": "a work sample",
         "due_on": day(np.maximum(held_ago[p_idx] - 2, 0)),
-        "done_on": np.where(rng.random(len(p_idx)) < 0.7, day(np.maximum(held_ago[p_idx] - 2, 0)), ""),
+        # Promises are kept; a few made in the last days are still open.
+        "done_on": np.where((held_ago[p_idx] > 4) | (rng.random(len(p_idx)) < 0.5),
+                            day(np.maximum(held_ago[p_idx] - 2, 0)), ""),
     })
     o_idx = np.flatnonzero(np.isin(status, ["offer", "accepted", "hired"]))
     verbal_ago = np.maximum(applied_ago[o_idx] - 30, 1)
