@@ -58,6 +58,19 @@ def demo_csv_dir(tmp_path) -> Path:
     return dest
 
 
+def write_csvs(folder: Path, rows: dict[str, list[dict]]) -> Path:
+    """A folder in the import format: one CSV per table, from lists of row dicts."""
+    import csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, records in rows.items():
+        with open(folder / f"{table}.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+    return folder
+
+
 def run_cli(*args: str, db: str | None = None, env: dict | None = None, check: bool = False,
             cwd: str | Path | None = None) -> subprocess.CompletedProcess:
     """Runs the installed ``followup`` command as a user would."""

@@ -28,7 +28,7 @@ from followup_lib.session import WorkingSession
 from followup_lib.store import open_store
 from followup_lib.transfer import export_store, import_path
 
-from conftest import AS_OF, run_cli
+from conftest import AS_OF, run_cli, write_csvs
 
 DAY = AS_OF.isoformat()
 CID = "C007"
@@ -71,16 +71,6 @@ HOSTILE = {
     "messages": [dict(message_id="M700", application_id="A700", on="2026-11-13", direction="sent", channel="email",
                       kind="note", summary="@everyone & <b>bold</b> \"quoted\"")],
 }
-
-
-def write_csvs(folder: Path, rows: dict[str, list[dict]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for table, records in rows.items():
-        with open(folder / f"{table}.csv", "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(records[0]))
-            writer.writeheader()
-            writer.writerows(records)
-    return folder
 
 
 @pytest.fixture(scope="module")

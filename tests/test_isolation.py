@@ -13,7 +13,6 @@ strings occurs in any other coachee's own rows, so a hit is always a leak.
 from __future__ import annotations
 
 import contextlib
-import csv
 import email
 import io
 import email.policy
@@ -33,7 +32,7 @@ from followup_lib.session import WorkingSession
 from followup_lib.store import open_store
 from followup_lib.transfer import import_path
 
-from conftest import AS_OF, run_cli
+from conftest import AS_OF, run_cli, write_csvs
 
 DAY = AS_OF.isoformat()
 COACHEES = ["C001", "C002", "C003", "C004", "C005", "C006"]
@@ -107,16 +106,6 @@ YARROW_RECORDS = [
                         preferred_channel="email", thank_you_sent_on="2026-09-20")),
 ]
 NOTHING_DUE = "C006"
-
-
-def write_csvs(folder: Path, rows: dict[str, list[dict]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for table, records in rows.items():
-        with open(folder / f"{table}.csv", "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(records[0]))
-            writer.writeheader()
-            writer.writerows(records)
-    return folder
 
 
 def identifying(t: dict[str, pd.DataFrame]) -> set[str]:

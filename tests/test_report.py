@@ -7,7 +7,6 @@ reads those pages; two more renders exercise ``render_report`` and a failure.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 from pathlib import Path
@@ -19,7 +18,7 @@ from followup_lib.demo import load_demo
 from followup_lib.report import external_references, render_report, run_reports
 from followup_lib.store import open_store
 
-from conftest import AS_OF, require_chromium, run_cli
+from conftest import AS_OF, require_chromium, run_cli, write_csvs
 
 WEEK = AS_OF.isoformat()
 COACHEES = ["C001", "C002", "C003"]
@@ -49,16 +48,6 @@ def default_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("FOLLOWUP_SETTINGS", str(tmp_path / "no-settings.toml"))
 
 
-def write_import(folder: Path, rows: dict[str, list[dict]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for table, records in rows.items():
-        with open(folder / f"{table}.csv", "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(records[0]))
-            writer.writeheader()
-            writer.writerows(records)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def practice(tmp_path_factory):
     """A store with the demo practice (unshifted) plus the hostile rows, imported through the CLI."""
@@ -67,7 +56,7 @@ def practice(tmp_path_factory):
     store = open_store(url)
     load_demo(store, shift=False)
     store.engine.dispose()
-    run_cli("import", str(write_import(root / "hostile", HOSTILE_ROWS)), db=url, check=True)
+    run_cli("import", str(write_csvs(root / "hostile", HOSTILE_ROWS)), db=url, check=True)
     store = open_store(url)
     tables = {cid: store.load(coachee_id=cid) for cid in COACHEES}
     store.engine.dispose()
