@@ -11,7 +11,7 @@ from __future__ import annotations
 import email.policy
 import re
 from dataclasses import dataclass, field
-from email.utils import formataddr
+from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Mapping
@@ -55,11 +55,15 @@ class DraftError(ValueError):
     """A draft that cannot be written; the message names the missing fact."""
 
 
-def _mailbox(name: str, address: str) -> str:
+def _mailbox(name: str, address: str) -> Address | str:
     """'Name <address>' for a header; UTF-8 as it is when the address needs it (RFC 6532)."""
     name, address = _one_line(name), _one_line(address)
-    if address.isascii():
-        return formataddr((name, address))
+    try:
+        # An Address object is written, not parsed: any display name is quoted or
+        # encoded as needed, whatever characters it holds.
+        return Address(display_name=name, addr_spec=address)
+    except Exception:  # noqa: BLE001 — e.g. a non-ASCII local part: write it as UTF-8
+        pass
     quoted = name.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{quoted}" <{address}>' if name else address
 
