@@ -15,6 +15,14 @@ from followup_lib.demo import DEMO_AS_OF, load_demo
 from followup_lib.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# In CI, Hypothesis explores the same examples every run: a red build can be
+# reproduced, never a coin toss. Locally it keeps searching afresh.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI") == "true":
+    _hypothesis_settings.load_profile("ci")
 AS_OF = DEMO_AS_OF  # the committed demo's today: a Monday
 
 
