@@ -400,7 +400,10 @@ def test_render_draft_prints_any_fact_literally_or_names_what_is_missing(kind, c
     except DraftError as exc:
         event("DraftError")
         assert str(exc).strip()
-        assert expected is None, f"a fact's text made the draft fail: {exc}"
+        # An email address no message can carry is reported by name, not drafted.
+        unusable_address = channel == "email" and "cannot be used in a message" in str(exc) and (
+            hostile.get("recipient_email", "") in str(exc))
+        assert expected is None or unusable_address, f"a fact's text made the draft fail: {exc}"
         return
     event("drafted")
     assert isinstance(draft, Draft) and expected is not None
