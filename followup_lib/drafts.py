@@ -145,7 +145,8 @@ def first_name(name: str) -> str:
     return name.split()[0] if name and name.split() else name
 
 
-def _present(value) -> bool:
+def present(value) -> bool:
+    """A value the user actually gave: not None, NaN, NaT or blank text."""
     if value is None:
         return False
     if isinstance(value, str):
@@ -182,33 +183,33 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
     iv = lk["interviews"].get(action.get("interview_id")) or lk["last_interview"].get(action["application_id"], {})
     if iv:
         facts.update({
-            "interview_date": long_date(iv["held_on"]) if _present(iv.get("held_on")) else None,
+            "interview_date": long_date(iv["held_on"]) if present(iv.get("held_on")) else None,
             "interviewer_name": iv.get("interviewer_name"),
-            "next_step_by": long_date(iv["next_step_by"]) if _present(iv.get("next_step_by")) else None,
+            "next_step_by": long_date(iv["next_step_by"]) if present(iv.get("next_step_by")) else None,
             "topics": iv.get("topics"),
         })
-    if _present(action.get("promise_id")):
+    if present(action.get("promise_id")):
         p = lk["promises"].get(action["promise_id"], {})
         what = p.get("what")
         facts.update({
             "promise_what": what,
-            "promise_what_title": (what[:1].upper() + what[1:]) if _present(what) else None,
-            "promise_due": long_date(p["due_on"]) if _present(p.get("due_on")) else None,
+            "promise_what_title": (what[:1].upper() + what[1:]) if present(what) else None,
+            "promise_due": long_date(p["due_on"]) if present(p.get("due_on")) else None,
         })
     offer = lk["offers"].get(action["application_id"])
     if offer:
         for col in ("verbal_on", "written_requested_on", "written_received_on", "response_deadline"):
-            facts[col] = long_date(offer[col]) if _present(offer.get(col)) else None
-        facts["missing_terms"] = [t.replace("_", " ") for t in OFFER_TERMS if not _present(offer.get(t))]
-    if _present(facts.get("recipient_name")) and action["kind"] != "await_approval":
+            facts[col] = long_date(offer[col]) if present(offer.get(col)) else None
+        facts["missing_terms"] = [t.replace("_", " ") for t in OFFER_TERMS if not present(offer.get(t))]
+    if present(facts.get("recipient_name")) and action["kind"] != "await_approval":
         facts["recipient_first_name"] = first_name(str(facts["recipient_name"]))
     if action["kind"] in ("thank_you_note", "keep_promise", "status_inquiry", "offer_checkin",
-                          "request_written_offer", "review_offer_letter") and not _present(
+                          "request_written_offer", "review_offer_letter") and not present(
                               (iv or {}).get("interviewer_name")):
         facts.pop("recipient_first_name", None)
     # A line break typed into a cell must not split a subject line or a sentence.
     return {k: (_one_line(v) if isinstance(v, str) else v) for k, v in facts.items()
-            if _present(v) or k == "missing_terms"}
+            if present(v) or k == "missing_terms"}
 
 
 def _lookups(tables: Mapping[str, pd.DataFrame]) -> dict:
@@ -312,7 +313,7 @@ def render_drafts(actions: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     result = DraftResult()
     used: set[str] = set()
     for action in actions[actions["kind"].isin(MESSAGE_KINDS)].to_dict(orient="records"):
-        action = {k: (None if not _present(v) else v) for k, v in action.items()}
+        action = {k: (None if not present(v) else v) for k, v in action.items()}
         try:
             draft = render_draft(action, facts_for(action, tables, lookups), env)
         except DraftError as exc:

@@ -10,6 +10,7 @@ from typing import Mapping
 
 import pandas as pd
 
+from .drafts import present as _present
 from .schema import TABLES
 from .store import ConflictError, Store
 from .transfer import stored_keys
@@ -34,15 +35,6 @@ def new_id(table: str, today: dt.date | None = None) -> str:
     return f"{ID_PREFIX.get(table, 'X')}{day}-{secrets.token_hex(2)}"
 
 
-def _present(v) -> bool:
-    if v is None:
-        return False
-    if isinstance(v, str):
-        return v.strip() != ""
-    try:
-        return not pd.isna(v)
-    except (TypeError, ValueError):
-        return True
 
 
 def save_record(store: Store, table: str, values: Mapping, expected_version: int | None = None) -> dict:
