@@ -10,6 +10,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from .rules import latest_interviews
 from .schema import CLOSED_STATUSES, EMPLOYER_CONTACT_KINDS
 
 PIPELINE_STAGES = ["applied", "interviewing", "final round", "offer", "accepted", "hired"]
@@ -134,8 +135,7 @@ def waiting_on(tables: Mapping[str, pd.DataFrame], as_of, grace_business_days: i
     apps = tables["applications"]
     open_apps = apps[~apps["status"].isin(CLOSED_STATUSES)][["application_id", "coachee_id", "company", "role", "status"]]
     iv = tables["interviews"]
-    iv = iv[iv["held_on"] <= as_of].sort_values(["application_id", "held_on", "interview_id"])
-    last = iv.drop_duplicates("application_id", keep="last").merge(open_apps, on="application_id", how="inner")
+    last = latest_interviews(iv[iv["held_on"] <= as_of]).merge(open_apps, on="application_id", how="inner")
     last = last.reset_index(drop=True)
     msgs = tables["messages"]
     heard_on = _first_received_after(last, msgs[msgs["on"] <= as_of], "held_on")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
 import textwrap
@@ -113,23 +112,26 @@ def cmd_due(args) -> int:
 
 
 def cmd_drafts(args) -> int:
-    from .drafts import render_drafts, write_drafts
+    from .drafts import DraftResult, render_drafts, write_drafts
 
     store = _store(args)
     actions, tables = _actions(store, args)
     out = Path(args.out)
-    # With --all, each coachee's drafts go in a folder of their own.
-    groups = actions.groupby("coachee_id", sort=False) if args.all else [(None, actions)]
-    for coachee_id, group in groups:
-        folder = out / coachee_id if coachee_id else out
-        result = render_drafts(group, tables)
-        paths = write_drafts(result, folder)
-        print(f"wrote {len(paths)} draft(s) to {folder.resolve()}")
-        if not args.all:
-            for p in paths:
-                print(f"  {p.name}")
-        for problem in result.problems:
-            print(f"  not drafted: {problem}", file=sys.stderr)
+    result = render_drafts(actions, tables)  # once: the facts are indexed once for everyone
+    if args.all:
+        # Each coachee's drafts go in a folder of their own.
+        owner = dict(zip(actions["action_id"], actions["coachee_id"]))
+        for coachee_id in actions["coachee_id"].drop_duplicates():
+            mine = DraftResult([d for d in result.drafts if owner[d.action_id] == coachee_id])
+            paths = write_drafts(mine, out / coachee_id)
+            print(f"wrote {len(paths)} draft(s) to {(out / coachee_id).resolve()}")
+    else:
+        paths = write_drafts(result, out)
+        print(f"wrote {len(paths)} draft(s) to {out.resolve()}")
+        for p in paths:
+            print(f"  {p.name}")
+    for problem in result.problems:
+        print(f"  not drafted: {problem}", file=sys.stderr)
     return 0
 
 
@@ -204,12 +206,10 @@ class _IdsOnly:
 
 
 def cmd_report(args) -> int:
-    from .paths import default_db_url
+    from .paths import store_url
     from .report import run_reports
 
-    url = args.db or default_db_url()
-    if "://" not in url:
-        url = f"sqlite:///{Path(url).expanduser().resolve()}"
+    url = store_url(args.db)
     store = _IdsOnly(url) if url.startswith("sqlite:///") else _store(args)
     ids = _coachee_ids(store, args)
     return run_reports(store.url, ids, args.week_ending, args.out, jobs=args.jobs)

@@ -18,7 +18,7 @@ from . import paths
 from .schema import DATE, TABLE_ORDER, TABLES
 from .store import Store
 from .transfer import read_source, stored_keys
-from .validation import RawTable, validate_tables
+from .validation import RawTable, parse_dates, validate_tables
 
 DEMO_AS_OF = dt.date(2026, 11, 16)  # a Monday: the committed demo's "today"
 
@@ -36,7 +36,7 @@ def shift_dates(raw: dict[str, RawTable], days: int) -> dict[str, RawTable]:
         f = r.frame.copy()
         for col in TABLES[name].columns_of(DATE):
             if col in f:
-                d = pd.to_datetime(f[col].where(f[col].astype(str).str.strip().ne("")), format="%Y-%m-%d", errors="coerce")
+                d = parse_dates(f[col].where(f[col].astype(str).str.strip().ne("")))
                 f[col] = (d + pd.Timedelta(days=days)).dt.strftime("%Y-%m-%d").fillna("")
         out[name] = RawTable(f, r.source, r.first_row)
     return out

@@ -22,7 +22,7 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import paths
-from .rules import MESSAGE_KINDS
+from .rules import MESSAGE_KINDS, latest_interviews
 from .schema import OFFER_TERMS
 
 # Where each fact comes from, to say what to fill in when one is missing.
@@ -213,12 +213,11 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
 
 
 def _lookups(tables: Mapping[str, pd.DataFrame]) -> dict:
-    iv = tables["interviews"].sort_values(["application_id", "held_on", "interview_id"])
     return {
         "applications": _index(tables["applications"], "application_id"),
         "coachees": _index(tables["coachees"], "coachee_id"),
         "interviews": _index(tables["interviews"], "interview_id"),
-        "last_interview": _index(iv.drop_duplicates("application_id", keep="last"), "application_id"),
+        "last_interview": _index(latest_interviews(tables["interviews"]), "application_id"),
         "promises": _index(tables["promises"], "promise_id"),
         "offers": _index(tables["offers"], "application_id"),
     }
@@ -311,7 +310,7 @@ def render_drafts(actions: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
     env = template_environment(override_dir)
     lookups = _lookups(tables)
     result = DraftResult()
-    used: set[str] = set()
+    used: set[tuple] = set()  # file names already taken, per coachee (each has a folder)
     for action in actions[actions["kind"].isin(MESSAGE_KINDS)].to_dict(orient="records"):
         action = {k: (None if not present(v) else v) for k, v in action.items()}
         try:
@@ -322,9 +321,9 @@ def render_drafts(actions: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
         due = pd.Timestamp(action["due_on"]).strftime("%Y-%m-%d")
         stem = f"{due}-{action['kind']}-{_slug(draft.company)}-{_slug(draft.to_name)}"
         name, n = stem, 2
-        while name in used:
+        while (action.get("coachee_id"), name) in used:
             name, n = f"{stem}-{n}", n + 1
-        used.add(name)
+        used.add((action.get("coachee_id"), name))
         draft.filename = name + draft.suffix
         result.drafts.append(draft)
     return result

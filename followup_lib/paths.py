@@ -50,3 +50,10 @@ def templates_override_dir() -> Path:
 
 def default_db_url() -> str:
     return os.environ.get("FOLLOWUP_DB") or f"sqlite:///{data_dir() / 'followup.db'}"
+
+
+def store_url(url: str | None = None) -> str:
+    """The store's SQLAlchemy URL: ``url`` (a URL or a plain SQLite file path) or
+    the default."""
+    url = url or default_db_url()
+    return url if "://" in url else f"sqlite:///{Path(url).expanduser().resolve()}"

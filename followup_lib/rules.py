@@ -8,7 +8,6 @@ what one coachee does.
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import Mapping
 
@@ -43,6 +42,13 @@ BASE_PRIORITY = {
     "await_approval": 5,
 }
 UPCOMING_PRIORITY_OFFSET = 5
+# What each kind is called where a person reads it (the session, the report).
+ACTION_LABELS = {
+    "thank_you_note": "Thank-you note", "brief_references": "Brief reference", "keep_promise": "Keep promise",
+    "status_inquiry": "Status inquiry", "offer_checkin": "Check-in", "reference_checkin": "Reference check-in",
+    "request_written_offer": "Ask for written offer", "review_offer_letter": "Review offer letter",
+    "await_approval": "Await approval",
+}
 # Kinds whose action is a message to someone (and so has a draft).
 MESSAGE_KINDS = tuple(k for k in ACTION_KINDS if k != "await_approval")
 STATUS_ORDER = {"overdue": 0, "due": 1, "upcoming": 2}
@@ -105,6 +111,23 @@ def _contact_channel(preferred: pd.Series, email: pd.Series, phone: pd.Series) -
     return preferred.astype(object).where(preferred.notna(), pd.Series(fallback, index=preferred.index))
 
 
+def latest_interviews(interviews: pd.DataFrame) -> pd.DataFrame:
+    """The latest interview of each application in ``interviews`` (ties: the
+    highest interview_id): the one whose promises (next_step_by, final_round) hold."""
+    ordered = interviews.sort_values(["application_id", "held_on", "interview_id"], kind="stable")
+    return ordered.drop_duplicates("application_id", keep="last")
+
+
+def missing_offer_terms(offers: pd.DataFrame) -> pd.Series:
+    """Per offer, the terms of OFFER_TERMS it leaves blank, as "benefits, conditions"
+    ("" when it states them all)."""
+    missing = pd.Series("", index=offers.index, dtype=object)
+    for term in OFFER_TERMS:
+        absent = offers[term].isna() | _text(offers[term]).str.strip().eq("")
+        missing = missing.where(~absent, missing + np.where(missing.eq(""), "", ", ") + term.replace("_", " "))
+    return missing
+
+
 def _empty_actions() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "due_on" else object) for c in ACTION_COLUMNS})
 
@@ -125,8 +148,7 @@ class _Context:
         self.interviews = iv.merge(self.open_apps, on="application_id", how="inner")
         # The latest interview held so far, per open application: the one whose
         # promises (next_step_by, final_round) are in force.
-        last = self.interviews.sort_values(["application_id", "held_on", "interview_id"], kind="stable")
-        self.last_interview = last.drop_duplicates("application_id", keep="last")
+        self.last_interview = latest_interviews(self.interviews)
 
         msgs = tables["messages"]
         msgs = msgs[msgs["on"].notna() & (msgs["on"] <= as_of)]
@@ -331,10 +353,7 @@ def _offer_letter_reviews(c: _Context, s: Settings, o: pd.DataFrame) -> pd.DataF
     r = r.merge(answered, left_on="application_id", right_index=True, how="left")
     r = r[r["answered_on"].isna() | (r["answered_on"] < r["written_received_on"])].copy()
     r["due_on"] = r["written_received_on"]
-    missing = pd.Series("", index=r.index, dtype=object)
-    for term in OFFER_TERMS:
-        absent = r[term].isna() | _text(r[term]).str.strip().eq("")
-        missing = missing.where(~absent, missing + np.where(missing.eq(""), "", ", ") + term.replace("_", " "))
+    missing = missing_offer_terms(r)
     r["missing_terms"] = missing
     deadline = r["response_deadline"]
     r["why"] = (
@@ -447,12 +466,3 @@ def _only(tables: Mapping[str, pd.DataFrame], coachee_ids: list[str]) -> dict[st
         else:
             out[name] = df
     return out
-
-
-def actions_as_records(actions: pd.DataFrame) -> list[dict]:
-    """The JSON contract: dates as ISO strings, missing values as null."""
-    out = actions.copy()
-    out["due_on"] = pd.to_datetime(out["due_on"]).dt.strftime("%Y-%m-%d")
-    out["priority"] = out["priority"].astype(int)
-    out = out.astype(object).where(out.notna(), None)
-    return out.to_dict(orient="records")

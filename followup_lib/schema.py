@@ -5,7 +5,7 @@ column is named exactly once. It imports nothing heavy: ``followup --help`` load
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 TEXT, DATE, BOOL, CHOICE = "text", "date", "bool", "choice"
 

@@ -21,20 +21,14 @@ import pandas as pd
 from IPython.display import display
 
 from . import analysis, charts, paths
-from .drafts import Draft, DraftError, facts_for, render_draft, template_environment, write_draft
+from .drafts import Draft, DraftError, facts_for, present, render_draft, template_environment, write_draft
 from .logbook import mark_sent, new_id, save_record
-from .rules import MESSAGE_KINDS, due_actions
+from .rules import ACTION_LABELS, MESSAGE_KINDS, due_actions
 from .schema import BOOL, CHOICE, DATE, TABLES
 from .settings import load_settings
 from .store import ConflictError, open_store
 from .validation import ValidationError
 
-KIND_LABELS = {
-    "thank_you_note": "Thank-you note", "brief_references": "Brief reference", "keep_promise": "Keep promise",
-    "status_inquiry": "Status inquiry", "offer_checkin": "Check-in", "reference_checkin": "Reference check-in",
-    "request_written_offer": "Ask for written offer", "review_offer_letter": "Review offer letter",
-    "await_approval": "Await approval",
-}
 # The forms, in the order a session uses them: (table, tab title, what it is for).
 FORMS = [
     ("interviews", "Interview", "An interview held: who, when, how they like to be contacted, "
@@ -101,10 +95,6 @@ def _set_options(widget: w.Dropdown, options: list[tuple]) -> None:
         widget.value = current
 
 
-def _blank(v) -> bool:
-    return v is None or (isinstance(v, str) and not v.strip()) or (not isinstance(v, str) and pd.isna(v))
-
-
 class RecordForm:
     """A form for one table, built from its schema (the same one import uses)."""
 
@@ -151,17 +141,15 @@ class RecordForm:
         self.widget.add_class(f"fw-form-{table}")
 
     # -- options that depend on the coachee
-    def refresh_options(self) -> None:
+    def refresh_options(self, app_opts: list, ref_opts: list, companies: dict) -> None:
+        """New choices after a change: the coachee's applications and references
+        (worked out once by the session for every form) and this table's records."""
         s = self.session
-        apps = s.tables["applications"] if s.tables else pd.DataFrame()
-        app_opts = [("", None)] + [(f"{r.company} — {r.role}", r.application_id) for r in apps.itertuples()]
-        refs = s.tables["references"] if s.tables else pd.DataFrame()
-        ref_opts = [("", None)] + [(f"{r.name}", r.reference_id) for r in refs.itertuples()]
         rows = s.tables[self.table] if s.tables else pd.DataFrame()
         opts = [("(new record)", None)]
         for r in rows.to_dict(orient="records"):
             key = tuple(r[k] for k in self.t.key)
-            opts.append((self._describe(r), key))
+            opts.append((self._describe(r, companies), key))
         # Setting a dropdown's options resets its value (ipywidgets 8): what the
         # user had picked or typed in the form is kept. A record being edited is
         # not reloaded; if it changed meanwhile, saving it says so (ConflictError).
@@ -177,13 +165,12 @@ class RecordForm:
         if self.record.value is None:
             self.version = None
 
-    def _describe(self, r: dict) -> str:
-        apps = self.session.tables["applications"].set_index("application_id")
-        company = apps["company"].get(r.get("application_id"), "") if "application_id" in r else ""
+    def _describe(self, r: dict, companies: dict) -> str:
+        company = companies.get(r.get("application_id"), "") if "application_id" in r else ""
         key = " / ".join(str(r[k]) for k in self.t.key)
         extra = next((str(r[c]) for c in ("name", "what", "interviewer_name", "summary", "company")
-                      if c in r and not _blank(r[c])), "")
-        when = next((r[c] for c in ("held_on", "on", "due_on", "verbal_on", "given_on") if c in r and not _blank(r[c])), None)
+                      if c in r and present(r[c])), "")
+        when = next((r[c] for c in ("held_on", "on", "due_on", "verbal_on", "given_on") if c in r and present(r[c])), None)
         bits = [key, company, extra, f"{pd.Timestamp(when):%d %b}" if when is not None else ""]
         return " · ".join(b for b in bits if b)
 
@@ -219,13 +206,13 @@ class RecordForm:
         for name, widget in self.fields.items():
             v = row.get(name)
             if isinstance(widget, w.Checkbox):
-                widget.value = bool(v) if not _blank(v) else False
+                widget.value = bool(v) if present(v) else False
             elif isinstance(widget, w.DatePicker):
-                widget.value = None if _blank(v) else pd.Timestamp(v).date()
+                widget.value = None if not present(v) else pd.Timestamp(v).date()
             elif isinstance(widget, w.Dropdown):
-                widget.value = None if _blank(v) else v
+                widget.value = None if not present(v) else v
             else:
-                widget.value = "" if _blank(v) else str(v)
+                widget.value = "" if not present(v) else str(v)
         self.version = int(row.get("row_version", 1))
         self.loaded_key = tuple(key)
         self.status.value = _message("info", "Editing this record: change what you need and press Save.")
@@ -386,14 +373,18 @@ class WorkingSession:
             self.action_list.value = self.actions["action_id"].iloc[0]
         else:
             self.why.value = ""
+        apps, refs = self.tables["applications"], self.tables["references"]
+        app_opts = [("", None)] + [(f"{r.company} — {r.role}", r.application_id) for r in apps.itertuples()]
+        ref_opts = [("", None)] + [(f"{r.name}", r.reference_id) for r in refs.itertuples()]
+        companies = dict(zip(apps["application_id"], apps["company"]))
         for form in self.forms.values():
-            form.refresh_options()
+            form.refresh_options(app_opts, ref_opts, companies)
         self.draw_chart()
 
     @staticmethod
     def action_label(a: dict) -> str:
         return (f"{a['status'].upper():<8} {pd.Timestamp(a['due_on']):%a %d %b}  "
-                f"{KIND_LABELS.get(a['kind'], a['kind'])} → {a['recipient']} ({a['company']}, {a['channel']})")
+                f"{ACTION_LABELS.get(a['kind'], a['kind'])} → {a['recipient']} ({a['company']}, {a['channel']})")
 
     def action(self, action_id: str | None = None) -> dict | None:
         action_id = action_id or self.action_list.value
@@ -420,7 +411,7 @@ class WorkingSession:
             raise ValueError("Pick an action first.")
         if a["kind"] not in MESSAGE_KINDS:
             raise ValueError("This action needs no message: " + a["why"])
-        clean = {k: (None if _blank(v) else v) for k, v in a.items()}
+        clean = {k: (None if not present(v) else v) for k, v in a.items()}
         draft = render_draft(clean, facts_for(clean, self.tables), self.env)
         draft.filename = f"{pd.Timestamp(a['due_on']):%Y-%m-%d}-{a['kind']}-{a['application_id']}{draft.suffix}"
         self.draft, self.draft_action = draft, a
@@ -454,7 +445,7 @@ class WorkingSession:
         d = self.edited_draft()
         msg_id = mark_sent(self.store, self.draft_action, self.as_of, summary=d.subject or d.first_lines(1),
                            channel=d.channel)
-        done = f"Logged as sent ({msg_id}): {KIND_LABELS.get(d.kind, d.kind)} to {d.to_name}."
+        done = f"Logged as sent ({msg_id}): {ACTION_LABELS.get(d.kind, d.kind)} to {d.to_name}."
         self.close_draft()
         self.after_change()
         self.action_status.value = _message("ok", done)

@@ -298,9 +298,7 @@ def open_store(url: str | None = None, upto: int = SCHEMA_VERSION) -> Store:
     ``url`` is a SQLAlchemy URL or a plain file path; None means ``FOLLOWUP_DB`` or
     the default SQLite file under ``data/``.
     """
-    url = url or paths.default_db_url()
-    if "://" not in url:
-        url = f"sqlite:///{Path(url).expanduser().resolve()}"
+    url = paths.store_url(url)
     try:
         engine = make_engine(url)
         _migrate(engine, upto)

@@ -14,21 +14,10 @@ from typing import Mapping
 import pandas as pd
 
 from . import analysis, charts
-from .rules import due_actions
-from .schema import CLOSED_STATUSES, OFFER_TERMS
+from .rules import ACTION_LABELS, due_actions, missing_offer_terms
+from .schema import CLOSED_STATUSES
 from .settings import Settings
 
-KIND_LABELS = {
-    "thank_you_note": "Thank-you note",
-    "brief_references": "Brief a reference",
-    "keep_promise": "Keep a promise",
-    "status_inquiry": "Status inquiry",
-    "offer_checkin": "Check-in while they decide",
-    "reference_checkin": "Reference check-in",
-    "request_written_offer": "Ask for the offer in writing",
-    "review_offer_letter": "Review the offer letter",
-    "await_approval": "Keep others warm until approval",
-}
 
 
 @dataclass
@@ -116,10 +105,7 @@ def _reference_table(tables) -> pd.DataFrame:
 
 def _offer_table(tables) -> pd.DataFrame:
     o = tables["offers"].merge(tables["applications"][["application_id", "company", "role"]], on="application_id", how="left")
-    missing = pd.Series("", index=o.index, dtype=object)
-    for term in OFFER_TERMS:
-        absent = o[term].isna() | o[term].astype(str).str.strip().eq("")
-        missing = missing.where(~absent, missing + (missing.ne("").map({True: ", ", False: ""})) + term.replace("_", " "))
+    missing = missing_offer_terms(o)
     o["missing terms"] = missing.where(o["written_received_on"].notna(), "(no written offer yet)")
     o["missing terms"] = o["missing terms"].where(o["missing terms"].ne(""), "none")
     return o[["company", "role", "verbal_on", "written_received_on", "response_deadline", "accepted_on",
@@ -144,7 +130,7 @@ def weekly_report(tables: Mapping[str, pd.DataFrame], coachee_id: str, week_endi
         "follow-ups done this week": int(happened["done_by_you"].sum()) if len(happened) else 0,
         "overdue now": int(actions["status"].eq("overdue").sum()),
     }
-    nw = next_week.assign(what=next_week["kind"].map(KIND_LABELS))[
+    nw = next_week.assign(what=next_week["kind"].map(ACTION_LABELS))[
         ["due_on", "status", "what", "company", "recipient", "channel", "why"]].rename(
         columns={"due_on": "due", "recipient": "to"})
     waiting = analysis.waiting_on(tables, end, settings.grace_business_days)

@@ -1,7 +1,6 @@
 """Shared fixtures: a real SQLite file in a temp folder, loaded with the demo practice."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import subprocess

@@ -140,9 +140,6 @@ def test_log_interview_then_draft_and_mark_sent(page, app):
     form = page.locator(".fw-form-interviews")
     form.locator("select").nth(1).select_option(label="Northwind Analytics — Senior Data Analyst")
     form.locator("input[type=date]").first.fill(AS_OF.isoformat())
-    texts = form.locator("input[type=text]")
-    # Order follows the schema: interview_id, round, interviewer_name, interviewer_email, interviewer_phone, …
-    labels = form.locator(".widget-label").all_inner_texts()
     def fill(label: str, value: str):
         box = form.locator(".widget-text, .widget-textarea").filter(has_text=label).locator("input, textarea").first
         box.fill(value)
@@ -162,8 +159,8 @@ def test_log_interview_then_draft_and_mark_sent(page, app):
     page.get_by_role("button", name="Open draft").click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('Dear Quentin'))", timeout=30_000)
-    to = page.locator("input[type=text]").filter(has=page.locator("xpath=.")).all()
-    assert any("quentin.marsh@northwind.example" in box.input_value() for box in to)
+    boxes = page.locator("input[type=text]").all()
+    assert any("quentin.marsh@northwind.example" in box.input_value() for box in boxes)
     before = _rows(app["db"], "SELECT COUNT(*) FROM messages")[0][0]
     page.get_by_role("button", name="Mark sent").click()
     page.wait_for_function(
