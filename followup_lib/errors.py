@@ -4,7 +4,7 @@ from __future__ import annotations
 
 def describe(exc: BaseException) -> tuple[str | None, int]:
     """(message, exit code) for an error the user can act on; (None, 1) otherwise."""
-    from .cli import UserError
+    from .faces.cli import UserError
     from .settings import SettingsError
 
     if isinstance(exc, UserError | SettingsError):

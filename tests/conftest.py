@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from followup_lib import paths
-from followup_lib.demo import DEMO_AS_OF, load_demo
-from followup_lib.store import open_store
+from followup_lib.data.demo import DEMO_AS_OF, load_demo
+from followup_lib.data.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from followup_lib import analysis
-from followup_lib.charts import WAITING_COLOURS
+from followup_lib.logic import analysis
+from followup_lib.logic.charts import WAITING_COLOURS
 from followup_lib.schema import BOOL, DATE, TABLE_ORDER, TABLES
 
 AS_OF = "2026-11-16"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import AS_OF, ROOT, require_chromium
-from followup_lib.demo import load_demo
-from followup_lib.store import open_store
+from followup_lib.data.demo import load_demo
+from followup_lib.data.store import open_store
 
 pytestmark = [pytest.mark.browser]
 OUTPUT = ROOT / "tests" / "output"
@@ -195,7 +195,7 @@ def test_two_people_at_once_see_each_others_changes(page, app, browser):
     after a refresh, and nobody meets "database is locked"."""
     import threading
 
-    from followup_lib.session import WorkingSession
+    from followup_lib.faces.session import WorkingSession
 
     coach = WorkingSession(app["db"], "C001", AS_OF)
     errors: list[str] = []

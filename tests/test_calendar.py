@@ -6,9 +6,9 @@ import datetime as dt
 import pytest
 from icalendar import Calendar
 
-from followup_lib.drafts import render_drafts
-from followup_lib.ics import build_calendar, write_calendar
-from followup_lib.rules import action_uid, due_actions
+from followup_lib.logic.drafts import render_drafts
+from followup_lib.logic.ics import build_calendar, write_calendar
+from followup_lib.logic.rules import action_uid, due_actions
 
 from conftest import AS_OF
 

@@ -6,8 +6,8 @@ import re
 import plotly.graph_objects as go
 import pytest
 
-from followup_lib import analysis, charts
-from followup_lib.report import external_references
+from followup_lib.logic import analysis, charts
+from followup_lib.faces.report import external_references
 
 from test_analysis import AS_OF, app, iv, make_tables, msg
 

@@ -7,10 +7,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from followup_lib.demo import DEMO_AS_OF, generate_practice, load_demo, load_generated, week_shift
-from followup_lib.rules import ACTION_KINDS, due_actions
+from followup_lib.data.demo import DEMO_AS_OF, generate_practice, load_demo, load_generated, week_shift
+from followup_lib.logic.rules import ACTION_KINDS, due_actions
 from followup_lib.schema import DATE, TABLE_ORDER, TABLES
-from followup_lib.validation import RawTable, validate_tables
+from followup_lib.data.validation import RawTable, validate_tables
 
 from test_rules import world  # noqa: F401 (a fixture)
 

@@ -9,10 +9,10 @@ from email.utils import parseaddr
 import pandas as pd
 import pytest
 
-from followup_lib.demo import load_demo
-from followup_lib.drafts import facts_for, render_draft, render_drafts, template_environment, write_drafts
-from followup_lib.rules import MESSAGE_KINDS, due_actions
-from followup_lib.store import open_store
+from followup_lib.data.demo import load_demo
+from followup_lib.logic.drafts import facts_for, render_draft, render_drafts, template_environment, write_drafts
+from followup_lib.logic.rules import MESSAGE_KINDS, due_actions
+from followup_lib.data.store import open_store
 
 from conftest import AS_OF
 from test_rules import APP, COACHEE, LETTER, OFFER_APP, interview, offer, world

@@ -21,12 +21,12 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from followup_lib.demo import load_demo
-from followup_lib.drafts import DraftError, facts_for, render_draft, template_environment
-from followup_lib.rules import due_actions
-from followup_lib.session import WorkingSession
-from followup_lib.store import open_store
-from followup_lib.transfer import export_store, import_path
+from followup_lib.data.demo import load_demo
+from followup_lib.logic.drafts import DraftError, facts_for, render_draft, template_environment
+from followup_lib.logic.rules import due_actions
+from followup_lib.faces.session import WorkingSession
+from followup_lib.data.store import open_store
+from followup_lib.data.transfer import export_store, import_path
 
 from conftest import AS_OF, run_cli, write_csvs
 
@@ -238,7 +238,7 @@ def session(hostile, tmp_path, monkeypatch):
     source = open_store(url)
     source.backup(db)  # a copy of its own: the session writes
     source.engine.dispose()
-    monkeypatch.setattr("followup_lib.session.display", lambda *a, **k: None)  # no kernel: no chart output
+    monkeypatch.setattr("followup_lib.faces.session.display", lambda *a, **k: None)  # no kernel: no chart output
     s = WorkingSession(f"sqlite:///{db}", CID, AS_OF, drafts_dir=tmp_path / "drafts")
     yield s
     s.store.engine.dispose()
@@ -325,7 +325,7 @@ def test_form_status_messages_escape_what_was_typed(session):
 
 def test_an_unknown_coachee_id_is_named_as_text(hostile, tmp_path, monkeypatch):
     url, _, _ = hostile
-    monkeypatch.setattr("followup_lib.session.display", lambda *a, **k: None)
+    monkeypatch.setattr("followup_lib.faces.session.display", lambda *a, **k: None)
     s = WorkingSession(url, "<b>x</b>", AS_OF, drafts_dir=tmp_path / "drafts")
     try:
         assert_shown_as_text(s.top_status.value, "No coachee '<b>x</b>' in the store")
@@ -477,7 +477,7 @@ def test_the_session_shows_a_refused_template_as_a_message(hostile, tmp_path, mo
     folder.mkdir()
     (folder / "thank_you_note.email.j2").write_text("Subject: Hello\n{{ cycler.__init__.__globals__ }}\n")
     monkeypatch.setenv("FOLLOWUP_TEMPLATES", str(folder))
-    monkeypatch.setattr("followup_lib.session.display", lambda *a, **k: None)
+    monkeypatch.setattr("followup_lib.faces.session.display", lambda *a, **k: None)
     s = WorkingSession(url, CID, AS_OF, drafts_dir=tmp_path / "drafts")
     try:
         pick(s, "thank_you_note")

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from followup_lib.demo import generate_practice, write_practice
-from followup_lib.store import open_store
-from followup_lib.transfer import import_path
+from followup_lib.data.demo import generate_practice, write_practice
+from followup_lib.data.store import open_store
+from followup_lib.data.transfer import import_path
 from followup_lib.schema import TABLE_ORDER, TABLES
 
 

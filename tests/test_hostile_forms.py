@@ -26,14 +26,14 @@ import traitlets
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from followup_lib import session as session_module
-from followup_lib.drafts import Draft, DraftError, render_draft, template_environment, write_draft
-from followup_lib.logbook import save_record
-from followup_lib.rules import MESSAGE_KINDS
+from followup_lib.faces import session as session_module
+from followup_lib.logic.drafts import Draft, DraftError, render_draft, template_environment, write_draft
+from followup_lib.data.logbook import save_record
+from followup_lib.logic.rules import MESSAGE_KINDS
 from followup_lib.schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES
-from followup_lib.session import WorkingSession
-from followup_lib.store import ConflictError
-from followup_lib.validation import TRUE_WORDS, ValidationError
+from followup_lib.faces.session import WorkingSession
+from followup_lib.data.store import ConflictError
+from followup_lib.data.validation import TRUE_WORDS, ValidationError
 
 from conftest import AS_OF
 

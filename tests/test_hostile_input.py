@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from followup_lib.schema import TABLES
-from followup_lib.store import open_store
-from followup_lib.transfer import export_store, import_path
-from followup_lib.validation import ValidationError, validate_row
+from followup_lib.data.store import open_store
+from followup_lib.data.transfer import export_store, import_path
+from followup_lib.data.validation import ValidationError, validate_row
 from test_store import data_contents, file_bytes
 
 FAST = settings(max_examples=40, deadline=None, database=None,

@@ -18,11 +18,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from followup_lib import cli as followup_cli
+from followup_lib.faces import cli as followup_cli
 from followup_lib.schema import TABLE_ORDER
-from followup_lib.store import open_store
-from followup_lib.transfer import export_store, import_path
-from followup_lib.validation import ValidationError
+from followup_lib.data.store import open_store
+from followup_lib.data.transfer import export_store, import_path
+from followup_lib.data.validation import ValidationError
 from test_store import data_contents, file_bytes
 
 

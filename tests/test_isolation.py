@@ -24,13 +24,13 @@ import ipywidgets as w
 import pandas as pd
 import pytest
 
-from followup_lib import cli
-from followup_lib.demo import load_demo
-from followup_lib.logbook import save_record
-from followup_lib.rules import MESSAGE_KINDS
-from followup_lib.session import WorkingSession
-from followup_lib.store import open_store
-from followup_lib.transfer import import_path
+from followup_lib.faces import cli
+from followup_lib.data.demo import load_demo
+from followup_lib.data.logbook import save_record
+from followup_lib.logic.rules import MESSAGE_KINDS
+from followup_lib.faces.session import WorkingSession
+from followup_lib.data.store import open_store
+from followup_lib.data.transfer import import_path
 
 from conftest import AS_OF, run_cli, write_csvs
 
@@ -348,7 +348,7 @@ def session_view(s: WorkingSession) -> dict[str, str]:
 def quiet_chart(monkeypatch):
     """Outside a kernel the session's chart would print each figure to stdout; what
     the chart shows is checked on ``session.figure`` instead."""
-    monkeypatch.setattr("followup_lib.session.display", lambda *a, **k: None)
+    monkeypatch.setattr("followup_lib.faces.session.display", lambda *a, **k: None)
 
 
 @pytest.fixture

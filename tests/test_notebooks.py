@@ -141,8 +141,8 @@ def refresh_checked_outputs(name: str = "response_times.ipynb") -> None:
     outputs of the checked cells only; every other cell is stripped."""
     from nbclient import NotebookClient
 
-    from followup_lib.demo import load_demo
-    from followup_lib.store import open_store
+    from followup_lib.data.demo import load_demo
+    from followup_lib.data.store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'demo.db'}"

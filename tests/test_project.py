@@ -28,7 +28,7 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
 
 
 def test_help_does_not_import_heavy_libraries():
-    code = ("import sys; from followup_lib.cli import main\n"
+    code = ("import sys; from followup_lib.faces.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('pandas', 'plotly', 'jupyter_core', 'nbformat', 'IPython', 'sqlalchemy', 'pandera')"
             " if m in sys.modules]\nprint('HEAVY', heavy)")
@@ -37,7 +37,7 @@ def test_help_does_not_import_heavy_libraries():
 
 
 def test_every_command_has_help():
-    from followup_lib.cli import build_parser
+    from followup_lib.faces.cli import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     for name in ("import", "export", "due", "drafts", "calendar", "report", "demo", "app", "backup", "restore"):

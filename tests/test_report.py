@@ -13,9 +13,9 @@ import re
 import nbformat
 import pytest
 
-from followup_lib.demo import load_demo
-from followup_lib.report import external_references, render_report, run_reports
-from followup_lib.store import open_store
+from followup_lib.data.demo import load_demo
+from followup_lib.faces.report import external_references, render_report, run_reports
+from followup_lib.data.store import open_store
 
 from conftest import AS_OF, require_chromium, run_cli, write_csvs
 
@@ -302,7 +302,7 @@ def test_report_for_an_unknown_coachee_is_a_plain_error(cli, practice, tmp_path)
 # ------------------------------------------------------------------ the content, as pure functions
 
 def test_weekly_content_counts_each_thing_done_once():
-    from followup_lib.weekly import weekly_report
+    from followup_lib.logic.weekly import weekly_report
     from test_analysis import app, iv, make_tables, msg
 
     t = make_tables(

@@ -17,10 +17,10 @@ import warnings
 import pandas as pd
 import pytest
 
-from followup_lib.rules import ACTION_KINDS, BASE_PRIORITY, add_business_days, due_actions
+from followup_lib.logic.rules import ACTION_KINDS, BASE_PRIORITY, add_business_days, due_actions
 from followup_lib.schema import TABLE_ORDER, TABLES
 from followup_lib.settings import Settings
-from followup_lib.validation import RawTable, validate_tables
+from followup_lib.data.validation import RawTable, validate_tables
 
 from conftest import AS_OF
 

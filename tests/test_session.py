@@ -13,11 +13,11 @@ import email.policy
 import pandas as pd
 import pytest
 
-from followup_lib.logbook import log_received, mark_sent, new_id, save_record
-from followup_lib.rules import due_actions
-from followup_lib.session import WorkingSession
-from followup_lib.store import ConflictError
-from followup_lib.validation import ValidationError
+from followup_lib.data.logbook import log_received, mark_sent, new_id, save_record
+from followup_lib.logic.rules import due_actions
+from followup_lib.faces.session import WorkingSession
+from followup_lib.data.store import ConflictError
+from followup_lib.data.validation import ValidationError
 
 from conftest import AS_OF
 

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from followup_lib.schema import TABLE_ORDER, TABLES
-from followup_lib.store import SCHEMA_VERSION, ConflictError, StoreError, open_store
+from followup_lib.data.store import SCHEMA_VERSION, ConflictError, StoreError, open_store
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STORE_V1 = FIXTURES / "store_v1.db"
@@ -236,7 +236,7 @@ def test_load_for_one_coachee_holds_only_their_rows(demo_store):
 WRITER = """
     import json, sys, time
     import pandas as pd
-    from followup_lib.store import ConflictError, open_store
+    from followup_lib.data.store import ConflictError, open_store
 
     url, me, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
     store = open_store(url)
@@ -308,7 +308,7 @@ def test_two_writer_processes_lose_nothing(demo_store, tmp_path):
 RACER = """
     import json, os, sys, time
     from pathlib import Path
-    from followup_lib.store import ConflictError, open_store
+    from followup_lib.data.store import ConflictError, open_store
 
     url, me, folder = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     store = open_store(url)
@@ -348,7 +348,7 @@ BATCHER = """
     import sys, time
     from pathlib import Path
     import pandas as pd
-    from followup_lib.store import open_store
+    from followup_lib.data.store import open_store
 
     url, stop = sys.argv[1], Path(sys.argv[2])
     store = open_store(url)

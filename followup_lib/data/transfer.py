@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .schema import BOOL, DATE, TABLE_ORDER, TABLES, TEXT
+from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, TEXT
 from .store import Store
 from .validation import Problem, RawTable, ValidationError, guard_formula, sort_problems, validate_tables
 

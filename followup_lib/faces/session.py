@@ -20,14 +20,16 @@ import ipywidgets as w
 import pandas as pd
 from IPython.display import display
 
-from . import analysis, charts, paths
-from .drafts import Draft, DraftError, facts_for, present, render_draft, template_environment, write_draft
-from .logbook import mark_sent, new_id, save_record
-from .rules import ACTION_LABELS, MESSAGE_KINDS, due_actions
-from .schema import BOOL, CHOICE, DATE, TABLES
-from .settings import load_settings
-from .store import ConflictError, open_store
-from .validation import ValidationError
+from ..logic import analysis, charts
+
+from .. import paths
+from ..logic.drafts import Draft, DraftError, facts_for, present, render_draft, template_environment, write_draft
+from ..data.logbook import mark_sent, new_id, save_record
+from ..logic.rules import ACTION_LABELS, MESSAGE_KINDS, due_actions
+from ..schema import BOOL, CHOICE, DATE, TABLES
+from ..settings import load_settings
+from ..data.store import ConflictError, open_store
+from ..data.validation import ValidationError
 
 # The forms, in the order a session uses them: (table, tab title, what it is for).
 FORMS = [

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import paths
+from .. import paths
 
 HOST = "127.0.0.1"
 
@@ -40,7 +40,7 @@ def voila_command(port: int, open_browser: bool = False) -> list[str]:
 
 def app_environment(db_url: str | None, coachee_id: str | None, as_of=None) -> dict:
     env = dict(os.environ)
-    from .store import open_store
+    from ..data.store import open_store
 
     store = open_store(db_url)  # creates and upgrades it before any kernel opens it
     env["FOLLOWUP_DB"] = store.url

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from . import paths
+from .. import paths
 
 KERNEL = "python3"  # the environment's own kernel: jupyter_client runs it with this Python
-TEMPLATE_DIR = paths.PACKAGE_DIR / "report_template"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
 # Markup that would make the browser fetch something from elsewhere. (Links
 # written inside plotly.js's own code are text, not requests: scripts' bodies are
 # left out of the check, their src attributes are not.)

@@ -15,8 +15,8 @@ import pandas as pd
 
 from . import analysis, charts
 from .rules import ACTION_LABELS, due_actions, missing_offer_terms
-from .schema import CLOSED_STATUSES
-from .settings import Settings
+from ..schema import CLOSED_STATUSES
+from ..settings import Settings
 
 
 
@@ -206,8 +206,8 @@ def load_weekly(db_url: str | None, coachee_id: str, week_ending) -> WeeklyRepor
 
     ``week_ending`` may be text, as papermill passes it.
     """
-    from .settings import load_settings
-    from .store import open_store
+    from ..settings import load_settings
+    from ..data.store import open_store
 
     store = open_store(db_url or None)
     try:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import paths
-from .schema import DATE, TABLE_ORDER, TABLES
+from .. import paths
+from ..schema import DATE, TABLE_ORDER, TABLES
 from .store import Store
 from .transfer import read_source, stored_keys
 from .validation import RawTable, parse_dates, validate_tables

@@ -14,8 +14,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .schema import CLOSED_STATUSES, EMPLOYER_CONTACT_KINDS, OFFER_TERMS
-from .settings import Settings
+from ..schema import CLOSED_STATUSES, EMPLOYER_CONTACT_KINDS, OFFER_TERMS
+from ..settings import Settings
 
 ACTION_KINDS = (
     "keep_promise",

@@ -18,8 +18,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from . import paths
-from .schema import BOOL, DATE, TABLE_ORDER, TABLES, Table
+from .. import paths
+from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, Table
 
 ROW_VERSION = "row_version"
 BUSY_TIMEOUT_MS = 60_000

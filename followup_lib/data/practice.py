@@ -7,7 +7,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from .settings import Settings, load_settings
+from ..settings import Settings, load_settings
 from .store import open_store
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pandera.pandas as pa
 
-from .schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES, Column, Table
+from ..schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES, Column, Table
 
 TRUE_WORDS = {"true", "yes", "y", "1", "t"}
 FALSE_WORDS = {"false", "no", "n", "0", "f"}

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .rules import latest_interviews
-from .schema import CLOSED_STATUSES, EMPLOYER_CONTACT_KINDS
+from ..schema import CLOSED_STATUSES, EMPLOYER_CONTACT_KINDS
 
 PIPELINE_STAGES = ["applied", "interviewing", "final round", "offer", "accepted", "hired"]
 

@@ -25,13 +25,13 @@ def iso_date(text: str) -> dt.date:
 
 
 def _store(args):
-    from .store import open_store
+    from ..data.store import open_store
 
     return open_store(args.db)
 
 
 def _settings():
-    from .settings import load_settings
+    from ..settings import load_settings
 
     return load_settings()
 
@@ -49,7 +49,7 @@ def _coachee_ids(store, args) -> list[str]:
 
 
 def _actions(store, args):
-    from .rules import due_actions
+    from ..logic.rules import due_actions
 
     ids = _coachee_ids(store, args)
     tables = store.load(coachee_id=None if getattr(args, "all", False) else ids)
@@ -60,7 +60,7 @@ def _actions(store, args):
 # ------------------------------------------------------------------ commands
 
 def cmd_import(args) -> int:
-    from .transfer import import_path
+    from ..data.transfer import import_path
 
     result = import_path(_store(args), args.path)
     print(result.summary())
@@ -68,7 +68,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .transfer import export_store
+    from ..data.transfer import export_store
 
     written = export_store(_store(args), args.dir, coachee_id=args.coachee)
     print(f"wrote {len(written)} file(s) to {Path(args.dir).resolve()}")
@@ -112,7 +112,7 @@ def cmd_due(args) -> int:
 
 
 def cmd_drafts(args) -> int:
-    from .drafts import DraftResult, render_drafts, write_drafts
+    from ..logic.drafts import DraftResult, render_drafts, write_drafts
 
     store = _store(args)
     actions, tables = _actions(store, args)
@@ -136,8 +136,8 @@ def cmd_drafts(args) -> int:
 
 
 def cmd_calendar(args) -> int:
-    from .drafts import render_drafts
-    from .ics import build_calendar, write_calendar
+    from ..logic.drafts import render_drafts
+    from ..logic.ics import build_calendar, write_calendar
 
     actions, tables = _actions(_store(args), args)
     rendered = render_drafts(actions, tables)
@@ -150,7 +150,7 @@ def cmd_calendar(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import load_demo, load_generated
+    from ..data.demo import load_demo, load_generated
 
     store = _store(args)
     if args.coachees:
@@ -167,7 +167,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_settings(args) -> int:
-    from .settings import settings_file
+    from ..settings import settings_file
 
     base, per_coach = _settings()
     print(f"# from {settings_file()}{'' if settings_file().exists() else ' (not present: every default applies)'}")
@@ -206,7 +206,7 @@ class _IdsOnly:
 
 
 def cmd_report(args) -> int:
-    from .paths import store_url
+    from ..paths import store_url
     from .report import run_reports
 
     url = store_url(args.db)
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:  # noqa: BLE001 — every known failure is shown as a message
-        from .errors import describe
+        from ..errors import describe
 
         message, code = describe(exc)
         if message is None:

@@ -21,9 +21,9 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotF
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
-from . import paths
+from .. import paths
 from .rules import MESSAGE_KINDS, latest_interviews
-from .schema import OFFER_TERMS
+from ..schema import OFFER_TERMS
 
 # Where each fact comes from, to say what to fill in when one is missing.
 FACT_SOURCES = {

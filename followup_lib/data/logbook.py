@@ -10,8 +10,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from .drafts import present as _present
-from .schema import TABLES
+from ..logic.drafts import present as _present
+from ..schema import TABLES
 from .store import ConflictError, Store
 from .transfer import stored_keys
 from .validation import validate_row
