@@ -5,11 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test lab app bench clean-reports
+.PHONY: help install demo test lint lab app bench clean-reports
 
 help:
 	@echo "make demo   set up .venv, load the demo practice, show today's actions, write drafts and reports"
-	@echo "make test   set up .venv, run the whole test suite"
+	@echo "make test   set up .venv, check the layers and lint, run the whole test suite"
 	@echo "make lab    open JupyterLab on notebooks/"
 	@echo "make app    serve the code-free app (Voilà) on 127.0.0.1"
 	@echo "make bench  run the benchmarks and print their ratios"
@@ -33,8 +33,14 @@ demo: $(STAMP)
 	@echo
 	@echo "Drafts are in reports/drafts/<coachee>/ and weekly reports in reports/weekly/ (open the .html files)."
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The layers (import-linter's contracts in pyproject.toml) and ruff's rules and format.
+lint: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check followup_lib tests benchmarks
+	$(BIN)/ruff format --check followup_lib tests benchmarks
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

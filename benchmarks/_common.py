@@ -1,4 +1,5 @@
 """Shared helpers: run a command several times, alternating, and keep the median."""
+
 from __future__ import annotations
 
 import statistics

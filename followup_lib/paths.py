@@ -3,6 +3,7 @@
 papermill runs a notebook in the caller's directory and nbval in the notebook's, so
 every path the workbook uses is worked out here.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Import, export, validation, the SQL store and the forms all read this module, so a
 column is named exactly once. It imports nothing heavy: ``followup --help`` loads it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -117,8 +118,12 @@ TABLES: dict[str, Table] = {
                 Column("interviewer_name"),
                 Column("interviewer_email"),
                 Column("interviewer_phone"),
-                Column("preferred_channel", CHOICE, choices=CONTACT_CHANNELS,
-                       help="How the interviewer asked to be contacted."),
+                Column(
+                    "preferred_channel",
+                    CHOICE,
+                    choices=CONTACT_CHANNELS,
+                    help="How the interviewer asked to be contacted.",
+                ),
                 Column("next_step_by", DATE, help="The date they said you would hear by."),
                 Column("final_round", BOOL, help="true if this was the last round."),
                 Column("thank_you_sent_on", DATE),
@@ -180,8 +185,9 @@ TABLES: dict[str, Table] = {
                 Column("channel", CHOICE, choices=MESSAGE_CHANNELS),
                 Column("kind", help="thank_you_note, status_inquiry, offer_checkin, …"),
                 Column("summary"),
-                Column("action_id", help="The follow-up action this message carried out (set by Mark sent).",
-                       added_in=3),
+                Column(
+                    "action_id", help="The follow-up action this message carried out (set by Mark sent).", added_in=3
+                ),
             ),
         ),
         Table(
@@ -214,11 +220,14 @@ TABLE_ORDER = list(TABLES)
 OFFER_TERMS = ("salary", "benefits", "expense_reimbursement", "conditions")
 
 
-def coachee_path(table: str) -> list[str]:
-    """How a table's rows reach their coachee, as a chain of link columns."""
-    if table == "coachees":
-        return []
-    cols = TABLES[table].column_names
-    if "coachee_id" in cols:
-        return ["coachee_id"]
-    return ["application_id", "coachee_id"]
+def present(value) -> bool:
+    """A value the user actually gave: not None, NaN, NaT, pandas' NA or blank text."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return value.strip() != ""
+    try:
+        # NaN and NaT are the only values not equal to themselves.
+        return not bool(value != value)
+    except TypeError:  # pandas' NA refuses to be a bool: it is a blank
+        return False

@@ -11,6 +11,7 @@ by ``FOLLOWUP_SETTINGS``)::
 
 Values under ``[coach."NAME"]`` apply to the coachees whose ``coach`` is NAME.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from . import paths
+from .errors import SettingsError  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,6 @@ class Settings:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
-
-
-class SettingsError(ValueError):
-    pass
 
 
 def settings_file() -> Path:
@@ -88,14 +86,14 @@ def load_settings(path: Path | None = None) -> tuple[Settings, dict[str, Setting
     # A misspelt section would otherwise be ignored without a word.
     unknown = [k for k in raw if k not in ("defaults", "coach")]
     if unknown:
-        raise SettingsError(f"{path}: unknown section {', '.join(map(repr, unknown))}; "
-                            'expected [defaults] and [coach."NAME"]')
+        raise SettingsError(
+            f'{path}: unknown section {", ".join(map(repr, unknown))}; expected [defaults] and [coach."NAME"]'
+        )
     base = replace(Settings(), **_checked(raw.get("defaults", {}), f"{path} [defaults]"))
     coaches = raw.get("coach", {})
     if not isinstance(coaches, dict):
         raise SettingsError(f'{path}: coach must be tables such as [coach."Dana Reyes"], not {coaches!r}')
     per_coach = {
-        coach: replace(base, **_checked(values, f'{path} [coach."{coach}"]'))
-        for coach, values in coaches.items()
+        coach: replace(base, **_checked(values, f'{path} [coach."{coach}"]')) for coach, values in coaches.items()
     }
     return base, per_coach

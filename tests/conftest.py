@@ -1,4 +1,5 @@
 """Shared fixtures: a real SQLite file in a temp folder, loaded with the demo practice."""
+
 from __future__ import annotations
 
 import os
@@ -78,8 +79,9 @@ def write_csvs(folder: Path, rows: dict[str, list[dict]]) -> Path:
     return folder
 
 
-def run_cli(*args: str, db: str | None = None, env: dict | None = None, check: bool = False,
-            cwd: str | Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, db: str | None = None, env: dict | None = None, check: bool = False, cwd: str | Path | None = None
+) -> subprocess.CompletedProcess:
     """Runs the installed ``followup`` command as a user would."""
     exe = Path(sys.executable).with_name("followup")
     cmd = [str(exe)] + (["--db", db] if db else []) + list(args)

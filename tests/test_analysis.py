@@ -3,6 +3,7 @@
 November 2026 runs Mon 2, Fri 6, Mon 9, Fri 13, Mon 16. ``make_tables`` is also
 used by ``test_charts``.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -38,9 +39,16 @@ def app(aid: str, company: str = "Northwind Analytics", status: str = "active", 
 
 
 def iv(iid: str, aid: str, held_on: str, next_step_by=None, round="1", final="false", thanked="auto") -> dict:
-    return dict(interview_id=iid, application_id=aid, held_on=held_on, next_step_by=next_step_by, round=round,
-                final_round=final, thank_you_sent_on=held_on if thanked == "auto" else thanked,
-                interviewer_name="Priya Natarajan")
+    return dict(
+        interview_id=iid,
+        application_id=aid,
+        held_on=held_on,
+        next_step_by=next_step_by,
+        round=round,
+        final_round=final,
+        thank_you_sent_on=held_on if thanked == "auto" else thanked,
+        interviewer_name="Priya Natarajan",
+    )
 
 
 def msg(mid: str, aid: str, on: str, direction: str = "received", kind: str = "update") -> dict:
@@ -49,17 +57,19 @@ def msg(mid: str, aid: str, on: str, direction: str = "received", kind: str = "u
 
 # ------------------------------------------------------------------ response times
 
+
 def test_response_time_is_the_first_word_after_the_interview():
     t = make_tables(
         applications=[app("A1"), app("A2", "Bluefin Logistics")],
         interviews=[iv("I1", "A1", "2026-11-02", next_step_by="2026-11-06")],
         messages=[
-            msg("M0", "A1", "2026-10-30"),             # before the interview: not an answer
-            msg("M1", "A1", "2026-11-10"),             # Tuesday after their Friday
-            msg("M2", "A1", "2026-11-12"),             # later word: not the first
-            msg("M3", "A2", "2026-11-03"),             # another application
+            msg("M0", "A1", "2026-10-30"),  # before the interview: not an answer
+            msg("M1", "A1", "2026-11-10"),  # Tuesday after their Friday
+            msg("M2", "A1", "2026-11-12"),  # later word: not the first
+            msg("M3", "A2", "2026-11-03"),  # another application
             msg("M4", "A1", "2026-11-04", "sent", "thank_you_note"),  # ours, not theirs
-        ])
+        ],
+    )
     rt = analysis.response_times(t, AS_OF).set_index("interview_id")
     r = rt.loc["I1"]
     assert r["answered"]
@@ -72,18 +82,24 @@ def test_response_time_is_the_first_word_after_the_interview():
 
 
 def test_early_answer_is_negative_lateness():
-    t = make_tables(applications=[app("A1")],
-                    interviews=[iv("I1", "A1", "2026-11-02", next_step_by="2026-11-13")],
-                    messages=[msg("M1", "A1", "2026-11-06")])
+    t = make_tables(
+        applications=[app("A1")],
+        interviews=[iv("I1", "A1", "2026-11-02", next_step_by="2026-11-13")],
+        messages=[msg("M1", "A1", "2026-11-06")],
+    )
     r = analysis.response_times(t, AS_OF).iloc[0]
     assert r["late_by_days"] == -7
     assert r["late_by_business_days"] == -5
 
 
 def test_next_round_counts_as_an_answer_and_final_round_is_labelled():
-    t = make_tables(applications=[app("A1")],
-                    interviews=[iv("I1", "A1", "2026-11-02", "2026-11-06"),
-                                iv("I2", "A1", "2026-11-09", "2026-11-13", round="2", final="true")])
+    t = make_tables(
+        applications=[app("A1")],
+        interviews=[
+            iv("I1", "A1", "2026-11-02", "2026-11-06"),
+            iv("I2", "A1", "2026-11-09", "2026-11-13", round="2", final="true"),
+        ],
+    )
     rt = analysis.response_times(t, AS_OF).set_index("interview_id")
     assert rt.loc["I1", "answered_on"] == pd.Timestamp("2026-11-09")
     assert rt.loc["I1", "round_label"] == "round 1"
@@ -94,10 +110,11 @@ def test_next_round_counts_as_an_answer_and_final_round_is_labelled():
 
 
 def test_response_times_as_of_ignores_the_future():
-    t = make_tables(applications=[app("A1"), app("A2", "Bluefin Logistics")],
-                    interviews=[iv("I1", "A1", "2026-11-02", "2026-11-06"),
-                                iv("I2", "A2", "2026-11-20")],                  # not held yet
-                    messages=[msg("M1", "A1", "2026-11-18")])                  # not received yet
+    t = make_tables(
+        applications=[app("A1"), app("A2", "Bluefin Logistics")],
+        interviews=[iv("I1", "A1", "2026-11-02", "2026-11-06"), iv("I2", "A2", "2026-11-20")],  # not held yet
+        messages=[msg("M1", "A1", "2026-11-18")],
+    )  # not received yet
     rt = analysis.response_times(t, AS_OF)
     assert list(rt["interview_id"]) == ["I1"]
     assert not rt["answered"].iloc[0]
@@ -114,16 +131,18 @@ def test_response_times_of_nothing():
 
 # ------------------------------------------------------------------ follow-up outcomes
 
+
 def test_followup_outcomes_replied_and_not():
     t = make_tables(
         applications=[app("A1"), app("A2", "Bluefin Logistics")],
         messages=[
-            msg("M1", "A1", "2026-11-02"),                                 # before the inquiry
+            msg("M1", "A1", "2026-11-02"),  # before the inquiry
             msg("Q1", "A1", "2026-11-09", "sent", "status_inquiry"),
-            msg("M2", "A1", "2026-11-11"),                                 # the reply, 2 days on
-            msg("K1", "A2", "2026-11-10", "sent", "offer_checkin"),        # never answered
-            msg("T1", "A2", "2026-11-03", "sent", "thank_you_note"),       # not a follow-up
-        ])
+            msg("M2", "A1", "2026-11-11"),  # the reply, 2 days on
+            msg("K1", "A2", "2026-11-10", "sent", "offer_checkin"),  # never answered
+            msg("T1", "A2", "2026-11-03", "sent", "thank_you_note"),  # not a follow-up
+        ],
+    )
     out = analysis.followup_outcomes(t).set_index("message_id")
     assert set(out.index) == {"Q1", "K1"}
     assert out.loc["Q1", "replied"] and out.loc["Q1", "days_to_reply"] == 2
@@ -138,24 +157,46 @@ def test_followup_outcomes_of_nothing():
 
 # ------------------------------------------------------------------ pipeline
 
+
 def test_pipeline_stage_is_the_furthest_reached():
     t = make_tables(
-        applications=[app("A1"), app("A2"), app("A3"), app("A4", status="offer"), app("A5", status="accepted"),
-                      app("A6", status="hired"), app("A7", status="rejected"), app("A8")],
-        interviews=[iv("I2", "A2", "2026-11-02"), iv("I3", "A3", "2026-11-02", final="true"),
-                    iv("I7", "A7", "2026-11-02"), iv("I8", "A8", "2026-11-02")],
-        offers=[dict(application_id="A8", verbal_on="2026-11-10")])
+        applications=[
+            app("A1"),
+            app("A2"),
+            app("A3"),
+            app("A4", status="offer"),
+            app("A5", status="accepted"),
+            app("A6", status="hired"),
+            app("A7", status="rejected"),
+            app("A8"),
+        ],
+        interviews=[
+            iv("I2", "A2", "2026-11-02"),
+            iv("I3", "A3", "2026-11-02", final="true"),
+            iv("I7", "A7", "2026-11-02"),
+            iv("I8", "A8", "2026-11-02"),
+        ],
+        offers=[dict(application_id="A8", verbal_on="2026-11-10")],
+    )
     stages = analysis.pipeline_stages(t).set_index("application_id")
     assert stages["stage"].astype(str).to_dict() == {
-        "A1": "applied", "A2": "interviewing", "A3": "final round", "A4": "offer", "A5": "accepted",
-        "A6": "hired", "A7": "interviewing", "A8": "offer"}
+        "A1": "applied",
+        "A2": "interviewing",
+        "A3": "final round",
+        "A4": "offer",
+        "A5": "accepted",
+        "A6": "hired",
+        "A7": "interviewing",
+        "A8": "offer",
+    }
     assert stages.loc["A7", "open"] == False and stages.loc["A6", "open"] == False  # noqa: E712
     assert stages.loc["A5", "open"] == True  # noqa: E712
 
 
 def test_pipeline_counts_cover_every_stage_in_order():
-    t = make_tables(applications=[app("A1"), app("A2", status="rejected"), app("A3")],
-                    interviews=[iv("I2", "A2", "2026-11-02")])
+    t = make_tables(
+        applications=[app("A1"), app("A2", status="rejected"), app("A3")], interviews=[iv("I2", "A2", "2026-11-02")]
+    )
     counts = analysis.pipeline_counts(t)
     assert list(counts["stage"].astype(str).unique()) == analysis.PIPELINE_STAGES
     c = counts.set_index(["stage", "state"])["applications"]
@@ -166,34 +207,53 @@ def test_pipeline_counts_cover_every_stage_in_order():
 
 # ------------------------------------------------------------------ waiting on
 
+
 def test_waiting_on_says_what_each_open_application_waits_for():
     t = make_tables(
-        applications=[app("A1", "Ahead"), app("A2", "Passed"), app("A3", "Unthanked"), app("A4", "Final"),
-                      app("A5", "Offered", status="offer"), app("A6", "Closed", status="rejected"),
-                      app("A7", "No date"), app("A8", "Not yet interviewed"), app("A9", "Heard"),
-                      app("A10", "Final heard")],
+        applications=[
+            app("A1", "Ahead"),
+            app("A2", "Passed"),
+            app("A3", "Unthanked"),
+            app("A4", "Final"),
+            app("A5", "Offered", status="offer"),
+            app("A6", "Closed", status="rejected"),
+            app("A7", "No date"),
+            app("A8", "Not yet interviewed"),
+            app("A9", "Heard"),
+            app("A10", "Final heard"),
+        ],
         interviews=[
             iv("I1", "A1", "2026-11-09", "2026-11-20"),
             iv("I2a", "A2", "2026-10-19", "2026-10-23"),
-            iv("I2b", "A2", "2026-10-26", "2026-11-06", round="2"),   # the latest one counts
+            iv("I2b", "A2", "2026-10-26", "2026-11-06", round="2"),  # the latest one counts
             iv("I3", "A3", "2026-11-13", "2026-11-30", thanked=None),
             iv("I4", "A4", "2026-11-05", final="true"),
             iv("I5", "A5", "2026-11-02", "2026-11-09", final="true"),
             iv("I6", "A6", "2026-11-02"),
             iv("I7", "A7", "2026-11-10"),
-            iv("I8", "A8", "2026-11-20"),                             # after as_of: not yet held
+            iv("I8", "A8", "2026-11-20"),  # after as_of: not yet held
             iv("I9", "A9", "2026-11-02", "2026-11-06"),
             iv("I10", "A10", "2026-11-02", "2026-11-06", final="true"),
         ],
-        messages=[msg("M2", "A2", "2026-10-20"),                      # word after the first round only
-                  msg("M9", "A9", "2026-11-09"), msg("M10", "A10", "2026-11-09"),
-                  msg("M1", "A1", "2026-11-20")])                     # after as_of: not yet heard
+        messages=[
+            msg("M2", "A2", "2026-10-20"),  # word after the first round only
+            msg("M9", "A9", "2026-11-09"),
+            msg("M10", "A10", "2026-11-09"),
+            msg("M1", "A1", "2026-11-20"),
+        ],
+    )  # after as_of: not yet heard
     w = analysis.waiting_on(t, AS_OF)
     got = dict(zip(w["company"], w["waiting_on"]))
-    assert got == {"Ahead": "employer's date ahead", "Passed": "employer's date passed",
-                   "Unthanked": "thank-you not sent", "Final": "decision after final round",
-                   "Offered": "offer stage", "No date": "no date given", "Heard": "heard back since",
-                   "Final heard": "decision after final round"}
+    assert got == {
+        "Ahead": "employer's date ahead",
+        "Passed": "employer's date passed",
+        "Unthanked": "thank-you not sent",
+        "Final": "decision after final round",
+        "Offered": "offer stage",
+        "No date": "no date given",
+        "Heard": "heard back since",
+        "Final heard": "decision after final round",
+    }
     # Longest wait first; days counted from the latest interview held.
     assert list(w["days_since"]) == sorted(w["days_since"], reverse=True)
     passed = w.set_index("company").loc["Passed"]

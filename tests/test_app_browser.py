@@ -1,6 +1,7 @@
 """The code-free app (Voilà), served on localhost and driven in Debian's Chromium by
 Playwright, as a person would: wait for widgets, click, type, read the page.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,15 +14,21 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import AS_OF, ROOT, require_chromium
+
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
 
 pytestmark = [pytest.mark.browser]
 OUTPUT = ROOT / "tests" / "output"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _free_port() -> int:
@@ -57,9 +64,22 @@ def app(tmp_path_factory):
     exe = Path(sys.executable).with_name("followup")
     log = open(folder / "app.log", "w")
     proc = subprocess.Popen(
-        [str(exe), "--db", db, "app", "--no-browser", "--port", str(port), "--coachee", "C001",
-         "--as-of", AS_OF.isoformat()],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "FOLLOWUP_TEMPLATES": str(folder / "none")},
+        [
+            str(exe),
+            "--db",
+            db,
+            "app",
+            "--no-browser",
+            "--port",
+            str(port),
+            "--coachee",
+            "C001",
+            "--as-of",
+            AS_OF.isoformat(),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "FOLLOWUP_TEMPLATES": str(folder / "none")},
     )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -91,8 +111,9 @@ def page(browser, app):
     context = browser.new_context(viewport={"width": 1366, "height": 2400})
     # Offline, as on a laptop with no network: only the app itself answers.
     # (Voilà's page links Font Awesome from a CDN; its bundled copy is used instead.)
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(app["url"])
-                  else route.abort())
+    context.route(
+        "**/*", lambda route: route.continue_() if route.request.url.startswith(app["url"]) else route.abort()
+    )
     pg = context.new_page()
     pg.goto(app["url"], wait_until="commit", timeout=120_000)
     # Voilà runs the notebook, then the widgets render: wait for the action list.
@@ -110,7 +131,16 @@ def _rows(db: str, sql: str) -> list[tuple]:
 
 
 def _dump(db: str) -> list:
-    tables = ["coachees", "applications", "interviews", "references", "reference_uses", "promises", "messages", "offers"]
+    tables = [
+        "coachees",
+        "applications",
+        "interviews",
+        "references",
+        "reference_uses",
+        "promises",
+        "messages",
+        "offers",
+    ]
     return [_rows(db, f'SELECT * FROM "{t}" ORDER BY 1, 2') for t in tables]
 
 
@@ -140,10 +170,12 @@ def test_log_interview_then_draft_and_mark_sent(page, app):
     form = page.locator(".fw-form-interviews")
     form.locator("select").nth(1).select_option(label="Northwind Analytics — Senior Data Analyst")
     form.locator("input[type=date]").first.fill(AS_OF.isoformat())
+
     def fill(label: str, value: str):
         box = form.locator(".widget-text, .widget-textarea").filter(has_text=label).locator("input, textarea").first
         box.fill(value)
         box.press("Tab")
+
     fill("interviewer name", "Quentin Marsh")
     fill("interviewer email", "quentin.marsh@northwind.example")
     form.get_by_role("button", name="Save").click()
@@ -153,25 +185,32 @@ def test_log_interview_then_draft_and_mark_sent(page, app):
     # The thank-you action appears.
     page.wait_for_function(
         "() => [...document.querySelectorAll('.fw-actions select option')].some(o => o.textContent.replace(/\u00a0/g, ' ').includes('Quentin Marsh'))",
-        timeout=30_000)
+        timeout=30_000,
+    )
     label = next(o for o in page.locator(".fw-actions select option").all_inner_texts() if "Quentin" in o)
     page.locator(".fw-actions select").select_option(label=label)
     page.get_by_role("button", name="Open draft").click()
     page.wait_for_function(
-        "() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('Dear Quentin'))", timeout=30_000)
+        "() => [...document.querySelectorAll('textarea')].some(t => t.value.includes('Dear Quentin'))", timeout=30_000
+    )
     boxes = page.locator("input[type=text]").all()
     assert any("quentin.marsh@northwind.example" in box.input_value() for box in boxes)
     before = _rows(app["db"], "SELECT COUNT(*) FROM messages")[0][0]
     page.get_by_role("button", name="Mark sent").click()
     page.wait_for_function(
         "() => ![...document.querySelectorAll('.fw-actions select option')].some(o => o.textContent.replace(/\u00a0/g, ' ').includes('Quentin Marsh'))",
-        timeout=30_000)
+        timeout=30_000,
+    )
     assert _rows(app["db"], "SELECT COUNT(*) FROM messages")[0][0] == before + 1
-    sent = _rows(app["db"], "SELECT kind, direction FROM messages WHERE kind = 'thank_you_note' AND direction = 'sent' "
-                            "AND application_id = 'A001' ORDER BY rowid DESC LIMIT 1")
+    sent = _rows(
+        app["db"],
+        "SELECT kind, direction FROM messages WHERE kind = 'thank_you_note' AND direction = 'sent' "
+        "AND application_id = 'A001' ORDER BY rowid DESC LIMIT 1",
+    )
     assert sent == [("thank_you_note", "sent")]
     assert _rows(app["db"], "SELECT thank_you_sent_on FROM interviews WHERE interviewer_name = 'Quentin Marsh'") == [
-        (AS_OF.isoformat(),)]
+        (AS_OF.isoformat(),)
+    ]
 
 
 def test_bad_form_value_shows_message_and_writes_nothing(page, app):
@@ -244,5 +283,6 @@ def test_two_people_at_once_see_each_others_changes(page, app, browser):
     page.wait_for_function(
         "() => [...document.querySelectorAll('.fw-form-messages select')][0] && "
         "[...document.querySelectorAll('.fw-form-messages select')][0].textContent.replace(/\\u00a0/g, ' ').includes('Coach note')",
-        timeout=30_000)
+        timeout=30_000,
+    )
     assert _rows(app["db"], "SELECT COUNT(*) FROM messages WHERE summary LIKE 'Coach note %'")[0][0] >= 1

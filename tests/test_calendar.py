@@ -1,17 +1,16 @@
 """The calendar: one entry per action, parsed back with icalendar; stable UIDs."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from conftest import AS_OF
 from icalendar import Calendar
 
 from followup_lib.logic.drafts import render_drafts
 from followup_lib.logic.ics import build_calendar, write_calendar
 from followup_lib.logic.rules import action_uid, due_actions
-
-from conftest import AS_OF
-
 
 
 def events(data: bytes) -> list:
@@ -75,8 +74,17 @@ def test_the_same_action_keeps_its_uid_on_another_day(demo_tables):
 def test_cli_calendar_is_identical_across_two_exports(cli, demo_store, tmp_path):
     paths = [tmp_path / "one.ics", tmp_path / "two.ics"]
     for p in paths:
-        proc = cli("calendar", "--coachee", "C002", "--as-of", AS_OF.isoformat(), "--out", str(p),
-                   db=demo_store.url, check=True)
+        proc = cli(
+            "calendar",
+            "--coachee",
+            "C002",
+            "--as-of",
+            AS_OF.isoformat(),
+            "--out",
+            str(p),
+            db=demo_store.url,
+            check=True,
+        )
         assert str(p) in proc.stdout
     first, second = (p.read_bytes() for p in paths)
     assert first == second

@@ -1,15 +1,15 @@
 """Charts: pure functions from the analysis frames to plotly figures and one sentence each."""
+
 from __future__ import annotations
 
 import re
 
 import plotly.graph_objects as go
 import pytest
-
-from followup_lib.logic import analysis, charts
-from followup_lib.faces.report import external_references
-
 from test_analysis import AS_OF, app, iv, make_tables, msg
+
+from followup_lib.faces.report import external_references
+from followup_lib.logic import analysis, charts
 
 HOSTILE = "<b>Acme</b>"
 
@@ -18,17 +18,26 @@ HOSTILE = "<b>Acme</b>"
 def practice():
     """Two answered interviews (one late, one early), one silent; one follow-up answered."""
     return make_tables(
-        applications=[app("A1", HOSTILE, role="<i>Analyst</i>"), app("A2", "Bluefin Logistics"),
-                      app("A3", "Harbor Health"), app("A4", "Cedar Bank", status="rejected")],
+        applications=[
+            app("A1", HOSTILE, role="<i>Analyst</i>"),
+            app("A2", "Bluefin Logistics"),
+            app("A3", "Harbor Health"),
+            app("A4", "Cedar Bank", status="rejected"),
+        ],
         interviews=[
             iv("I1", "A1", "2026-11-02", "2026-11-06", round="<script>1</script>"),  # answered Tue 10: 2 bd late
-            iv("I2", "A2", "2026-10-26", "2026-11-06", final="true"),               # answered Mon 2: early
-            iv("I3", "A3", "2026-11-09", "2026-11-13", thanked=None),               # silent
+            iv("I2", "A2", "2026-10-26", "2026-11-06", final="true"),  # answered Mon 2: early
+            iv("I3", "A3", "2026-11-09", "2026-11-13", thanked=None),  # silent
             iv("I4", "A4", "2026-10-01"),
         ],
-        messages=[msg("M1", "A1", "2026-11-10"), msg("M2", "A2", "2026-11-02"),
-                  msg("Q1", "A3", "2026-11-16", "sent", "status_inquiry"),
-                  msg("Q2", "A2", "2026-11-04", "sent", "status_inquiry"), msg("M3", "A2", "2026-11-05")])
+        messages=[
+            msg("M1", "A1", "2026-11-10"),
+            msg("M2", "A2", "2026-11-02"),
+            msg("Q1", "A3", "2026-11-16", "sent", "status_inquiry"),
+            msg("Q2", "A2", "2026-11-04", "sent", "status_inquiry"),
+            msg("M3", "A2", "2026-11-05"),
+        ],
+    )
 
 
 def all_figures(t, grace=2) -> dict[str, go.Figure]:
@@ -64,7 +73,7 @@ def all_text(fig: go.Figure) -> str:
             for v in node.values():
                 walk(v)
         elif isinstance(node, (list, tuple)) or hasattr(node, "tolist"):
-            for v in (node.tolist() if hasattr(node, "tolist") else node):
+            for v in node.tolist() if hasattr(node, "tolist") else node:
                 walk(v)
 
     spec = fig.to_plotly_json()
@@ -74,6 +83,7 @@ def all_text(fig: go.Figure) -> str:
 
 
 # ------------------------------------------------------------------ shape
+
 
 def test_every_figure_has_a_title_and_labelled_axes(practice):
     for name, fig in all_figures(practice).items():
@@ -110,20 +120,27 @@ def test_lateness_is_counted_in_business_days_against_the_grace_period(practice)
 def test_sentences_read_the_data_in_front_of_them(practice):
     s = all_sentences(practice, grace=2)
     # I1 after 8 days, I2 after 7; the silent Harbor Health and Cedar Bank interviews.
-    assert s["response"] == ("Employers answered 2 of 4 interviews, in a median of 8 days (longest 8); "
-                             "2 are still without an answer.")
-    assert s["lateness"] == ("1 of 2 answers came by the promised date; the late ones were a median of "
-                             "2 business days late, and 2 came within the 2-business-day grace period.")
+    assert s["response"] == (
+        "Employers answered 2 of 4 interviews, in a median of 8 days (longest 8); 2 are still without an answer."
+    )
+    assert s["lateness"] == (
+        "1 of 2 answers came by the promised date; the late ones were a median of "
+        "2 business days late, and 2 came within the 2-business-day grace period."
+    )
     assert s["followup"] == "1 of 2 follow-ups got an answer, in a median of 1 day."
-    assert s["pipeline"] == ("Of 4 applications, 4 reached an interview; "
-                             "0 open applications are still waiting for a first interview.")
+    assert s["pipeline"] == (
+        "Of 4 applications, 4 reached an interview; 0 open applications are still waiting for a first interview."
+    )
     # Both employers whose date passed have said something since: neither "let their date pass".
     assert s["days_since"] == "3 open applications with an interview; the longest wait is Bluefin Logistics at 21 days."
 
 
 # ------------------------------------------------------------------ empty data
 
-@pytest.mark.parametrize("tables", [make_tables(), make_tables(applications=[app("A1")])], ids=["nothing", "no-interviews"])
+
+@pytest.mark.parametrize(
+    "tables", [make_tables(), make_tables(applications=[app("A1")])], ids=["nothing", "no-interviews"]
+)
 def test_empty_data_gives_a_figure_with_a_message(tables):
     for name, fig in all_figures(tables).items():
         if name == "pipeline" and len(tables["applications"]):
@@ -138,6 +155,7 @@ def test_empty_data_gives_a_figure_with_a_message(tables):
 
 # ------------------------------------------------------------------ escaping
 
+
 def test_store_text_in_labels_is_escaped(practice):
     figs = all_figures(practice)
     for name, fig in figs.items():
@@ -150,6 +168,7 @@ def test_store_text_in_labels_is_escaped(practice):
 
 
 # ------------------------------------------------------------------ offline HTML
+
 
 def test_offline_figures_inline_plotly_once_and_fetch_nothing(practice):
     figs = list(all_figures(practice).values())

@@ -1,18 +1,19 @@
 """The demo practice: the committed one covers every action, loads once, shifts by whole weeks;
 the generated one is valid and deterministic."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 import pandas as pd
 import pytest
+from test_rules import world  # noqa: F401 (a fixture)
 
 from followup_lib.data.demo import DEMO_AS_OF, generate_practice, load_demo, load_generated, week_shift
-from followup_lib.logic.rules import ACTION_KINDS, due_actions
-from followup_lib.schema import DATE, TABLE_ORDER, TABLES
 from followup_lib.data.validation import RawTable, validate_tables
-
-from test_rules import world  # noqa: F401 (a fixture)
+from followup_lib.kinds import ACTION_KINDS
+from followup_lib.logic.rules import due_actions
+from followup_lib.schema import DATE, TABLE_ORDER, TABLES
 
 
 def test_the_committed_demo_shows_every_kind_of_action(demo_tables):
@@ -28,6 +29,7 @@ def test_the_demo_today_is_a_monday():
 
 
 # ------------------------------------------------------------------ loading
+
 
 def test_cli_demo_loads_only_into_an_empty_store(cli, db_url, empty_store):
     first = cli("demo", "--no-shift", db=db_url, check=True)
@@ -55,11 +57,18 @@ def test_cli_demo_lands_on_the_monday_on_or_before_the_day(cli, db_url, empty_st
     assert t["interviews"]["held_on"].max() <= pd.Timestamp("2027-03-08")
 
 
-@pytest.mark.parametrize("today", [
-    DEMO_AS_OF, DEMO_AS_OF + dt.timedelta(days=1), DEMO_AS_OF + dt.timedelta(days=6),
-    DEMO_AS_OF + dt.timedelta(days=7), DEMO_AS_OF - dt.timedelta(days=1), dt.date(2029, 2, 28),
-    dt.date(2025, 1, 4),
-])
+@pytest.mark.parametrize(
+    "today",
+    [
+        DEMO_AS_OF,
+        DEMO_AS_OF + dt.timedelta(days=1),
+        DEMO_AS_OF + dt.timedelta(days=6),
+        DEMO_AS_OF + dt.timedelta(days=7),
+        DEMO_AS_OF - dt.timedelta(days=1),
+        dt.date(2029, 2, 28),
+        dt.date(2025, 1, 4),
+    ],
+)
 def test_week_shift_keeps_weekdays_and_lands_within_the_week(today):
     days = week_shift(today)
     assert days % 7 == 0
@@ -88,6 +97,7 @@ def test_a_shifted_demo_says_the_same_things_on_its_own_today(empty_store, demo_
 
 
 # ------------------------------------------------------------------ the generated practice
+
 
 def _validated(text: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return validate_tables({name: RawTable(df, f"generated {name}") for name, df in text.items()})

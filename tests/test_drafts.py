@@ -1,4 +1,5 @@
 """Drafts: every template with real facts, the .eml format, missing facts, overrides, the sandbox."""
+
 from __future__ import annotations
 
 import email
@@ -8,15 +9,14 @@ from email.utils import parseaddr
 
 import pandas as pd
 import pytest
-
-from followup_lib.data.demo import load_demo
-from followup_lib.logic.drafts import facts_for, render_draft, render_drafts, template_environment, write_drafts
-from followup_lib.logic.rules import MESSAGE_KINDS, due_actions
-from followup_lib.data.store import open_store
-
 from conftest import AS_OF
 from test_rules import APP, COACHEE, LETTER, OFFER_APP, interview, offer, world
 
+from followup_lib.data.demo import load_demo
+from followup_lib.data.store import open_store
+from followup_lib.kinds import MESSAGE_KINDS
+from followup_lib.logic.drafts import facts_for, render_draft, render_drafts, template_environment, write_drafts
+from followup_lib.logic.rules import due_actions
 
 BANNED = ("just checking in", "touching base", "circling back", "just following up")
 LEFTOVERS = ("{{", "}}", "{%", "%}", "None", "nan", "NaT", "<NA>", "undefined")
@@ -51,13 +51,21 @@ def check_clean(text: str) -> None:
 # The real facts of the first demo action of each kind (as of 16 Nov 2026), in both channels.
 FACTS = {
     "keep_promise": ["the clinician-interview case study", "Monday 9 November", "UX Researcher"],
-    "review_offer_letter": ["Thursday 12 November", "benefits, expense reimbursement", "Wednesday 18 November",
-                            "Senior Product Manager"],
+    "review_offer_letter": [
+        "Thursday 12 November",
+        "benefits, expense reimbursement",
+        "Wednesday 18 November",
+        "Senior Product Manager",
+    ],
     "request_written_offer": ["Friday 13 November", "Product Manager"],
     "thank_you_note": ["Friday 13 November", "Reporting Analyst", "the patient-wait-times report; data privacy"],
     "status_inquiry": ["Monday 2 November", "Friday 6 November", "Senior Data Analyst", "Northwind Analytics"],
-    "brief_references": ["Friday 13 November", "Harbor Health", "Reporting Analyst",
-                         "the patient-wait-times report; data privacy"],
+    "brief_references": [
+        "Friday 13 November",
+        "Harbor Health",
+        "Reporting Analyst",
+        "the patient-wait-times report; data privacy",
+    ],
     "offer_checkin": ["Thursday 5 November", "Data Analyst"],
     "reference_checkin": ["Riverbend Media"],
 }
@@ -99,20 +107,41 @@ def test_every_template_renders_with_real_facts(reachable, kind, channel):
 # The other side of each template's conditions, from tiny stores.
 VARIANTS = {
     "thank-you without topics": (
-        dict(interviews=[interview(thank_you_sent_on="", topics="")]), "2026-11-03", "thank_you_note",
-        [], ["especially enjoyed", "about ,"]),
+        dict(interviews=[interview(thank_you_sent_on="", topics="")]),
+        "2026-11-03",
+        "thank_you_note",
+        [],
+        ["especially enjoyed", "about ,"],
+    ),
     "written offer asked again": (
-        dict(applications=[OFFER_APP], interviews=[interview()],
-             offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-13")]),
-        "2026-11-18", "request_written_offer", ["I asked on Friday 13 November"], ["delighted"]),
+        dict(
+            applications=[OFFER_APP],
+            interviews=[interview()],
+            offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-13")],
+        ),
+        "2026-11-18",
+        "request_written_offer",
+        ["I asked on Friday 13 November"],
+        ["delighted"],
+    ),
     "offer letter complete, no deadline": (
-        dict(applications=[OFFER_APP], interviews=[interview()],
-             offers=[offer(**LETTER, benefits="Health", expense_reimbursement="Home office")]),
-        "2026-11-13", "review_offer_letter", ["Thursday 12 November"], ["does not state", "answer by"]),
+        dict(
+            applications=[OFFER_APP],
+            interviews=[interview()],
+            offers=[offer(**LETTER, benefits="Health", expense_reimbursement="Home office")],
+        ),
+        "2026-11-13",
+        "review_offer_letter",
+        ["Thursday 12 November"],
+        ["does not state", "answer by"],
+    ),
     "promise with no interview on record": (
-        dict(promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-04")],
-             interviews=[]),
-        "2026-11-04", "keep_promise", [], []),
+        dict(promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-04")], interviews=[]),
+        "2026-11-04",
+        "keep_promise",
+        [],
+        [],
+    ),
 }
 
 
@@ -131,7 +160,8 @@ def test_template_branches(empty_store, name, channel):
         assert not result.drafts
         assert result.problems == [
             "keep_promise for Northwind Analytics: missing recipient_first_name "
-            "(no interview is recorded for application A1)"]
+            "(no interview is recorded for application A1)"
+        ]
         return
     draft = render_draft(action, facts_for(action, tables))
     check_clean(draft.subject + "\n" + draft.body)
@@ -142,6 +172,7 @@ def test_template_branches(empty_store, name, channel):
 
 
 # ------------------------------------------------------------------ .eml and .txt files
+
 
 def test_eml_files_parse_with_the_stdlib(reachable, tmp_path):
     tables, actions = reachable
@@ -165,9 +196,12 @@ def test_eml_files_parse_with_the_stdlib(reachable, tmp_path):
 
 
 def test_non_ascii_names_survive_the_eml(empty_store, tmp_path):
-    tables = world(empty_store, coachees=[{**COACHEE, "name": "Zoë Ångström"}],
-                   applications=[{**APP, "company": "Café Ñandú"}],
-                   interviews=[interview(thank_you_sent_on="", interviewer_name="Inés Duarte")])
+    tables = world(
+        empty_store,
+        coachees=[{**COACHEE, "name": "Zoë Ångström"}],
+        applications=[{**APP, "company": "Café Ñandú"}],
+        interviews=[interview(thank_you_sent_on="", interviewer_name="Inés Duarte")],
+    )
     result = render_drafts(due_actions(tables, "2026-11-03"), tables)
     (path,) = write_drafts(result, tmp_path)
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
@@ -187,6 +221,7 @@ def test_await_approval_has_no_draft(reachable):
 
 # ------------------------------------------------------------------ missing facts
 
+
 def _demo_with(demo_store, interview_id: str, **changes) -> dict[str, pd.DataFrame]:
     t = demo_store.load()
     iv = t["interviews"]
@@ -202,7 +237,8 @@ def test_missing_email_is_named_and_other_drafts_still_come(demo_store, demo_tab
     result = render_drafts(due_actions(tables, AS_OF), tables)
     assert result.problems == [
         "status_inquiry for Northwind Analytics: no email address for Priya Natarajan "
-        "(interviews.interviewer_email of interview I001)"]
+        "(interviews.interviewer_email of interview I001)"
+    ]
     assert len(result.drafts) == len(full.drafts) - 1
     assert "Northwind Analytics" in {d.company for d in result.drafts}  # the reference check-in still goes
 
@@ -212,7 +248,8 @@ def test_missing_phone_for_a_phone_contact_is_named(demo_store):
     result = render_drafts(due_actions(tables, AS_OF), tables)
     assert result.problems == [
         "offer_checkin for Bluefin Logistics: no phone number for Marcus Hale "
-        "(interviews.interviewer_phone of interview I003)"]
+        "(interviews.interviewer_phone of interview I003)"
+    ]
 
 
 def test_missing_contact_for_an_offer_names_the_interview(demo_store):
@@ -220,12 +257,16 @@ def test_missing_contact_for_an_offer_names_the_interview(demo_store):
     result = render_drafts(due_actions(tables, AS_OF), tables)
     assert result.problems == [
         "review_offer_letter for Quarry Labs: no email address for Ravi Menon "
-        "(interviews.interviewer_email of interview I008)"]
+        "(interviews.interviewer_email of interview I008)"
+    ]
 
 
 def test_a_line_break_in_a_store_value_does_not_break_the_headers(empty_store, tmp_path):
-    tables = world(empty_store, applications=[{**APP, "role": "Senior\nData Analyst"}],
-                   interviews=[interview(thank_you_sent_on="", interviewer_name="Priya\nNatarajan")])
+    tables = world(
+        empty_store,
+        applications=[{**APP, "role": "Senior\nData Analyst"}],
+        interviews=[interview(thank_you_sent_on="", interviewer_name="Priya\nNatarajan")],
+    )
     (path,) = write_drafts(render_drafts(due_actions(tables, "2026-11-03"), tables), tmp_path)
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert msg["Subject"] == "Thank you for our conversation about the Senior Data Analyst role"
@@ -248,14 +289,18 @@ def test_missing_interviewer_name_is_named_never_a_blank_greeting(demo_store, tm
 
 
 def test_missing_fact_in_a_coach_template_is_named(demo_tables, tmp_path):
-    (tmp_path / "thank_you_note.email.j2").write_text("Subject: Thanks\nDear {{ recipient_first_name }}, {{ salary_band }}")
+    (tmp_path / "thank_you_note.email.j2").write_text(
+        "Subject: Thanks\nDear {{ recipient_first_name }}, {{ salary_band }}"
+    )
     result = render_drafts(due_actions(demo_tables, AS_OF), demo_tables, override_dir=tmp_path)
     assert result.problems == ["thank_you_note for Harbor Health: missing salary_band (not in the store)"]
 
 
 # ------------------------------------------------------------------ coach templates
 
-OVERRIDE = "Subject: Coach's own thanks, {{ company }}\nDear {{ recipient_first_name }},\n\nOVERRIDDEN for {{ role }}.\n"
+OVERRIDE = (
+    "Subject: Coach's own thanks, {{ company }}\nDear {{ recipient_first_name }},\n\nOVERRIDDEN for {{ role }}.\n"
+)
 
 
 def test_templates_folder_under_data_replaces_the_shipped_one(demo_tables, tmp_path, monkeypatch):
@@ -277,8 +322,18 @@ def test_cli_drafts_use_the_folder_named_by_followup_templates(cli, demo_store, 
     folder.mkdir()
     (folder / "thank_you_note.email.j2").write_text(OVERRIDE)
     out = tmp_path / "drafts"
-    proc = cli("drafts", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--out", str(out),
-               db=demo_store.url, env={"FOLLOWUP_TEMPLATES": str(folder)}, check=True)
+    proc = cli(
+        "drafts",
+        "--coachee",
+        "C001",
+        "--as-of",
+        AS_OF.isoformat(),
+        "--out",
+        str(out),
+        db=demo_store.url,
+        env={"FOLLOWUP_TEMPLATES": str(folder)},
+        check=True,
+    )
     files = sorted(out.iterdir())
     assert f"wrote {len(files)} draft(s)" in proc.stdout and len(files) == 7
     (thanks,) = [f for f in files if "thank_you_note" in f.name]
@@ -286,7 +341,9 @@ def test_cli_drafts_use_the_folder_named_by_followup_templates(cli, demo_store, 
     assert msg["Subject"] == "Coach's own thanks, Harbor Health"
     assert "OVERRIDDEN for Reporting Analyst." in msg.get_content()
     inquiry = next(f for f in files if "status_inquiry" in f.name)
-    assert "Friday 6 November" in email.message_from_bytes(inquiry.read_bytes(), policy=email.policy.default).get_content()
+    assert (
+        "Friday 6 November" in email.message_from_bytes(inquiry.read_bytes(), policy=email.policy.default).get_content()
+    )
 
 
 def test_cli_drafts_report_what_could_not_be_drafted(cli, demo_store, tmp_path):
@@ -298,13 +355,16 @@ def test_cli_drafts_report_what_could_not_be_drafted(cli, demo_store, tmp_path):
     assert len(list(out.iterdir())) == 6
 
 
-@pytest.mark.parametrize("code", [
-    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
-    "{{ company.__class__.__base__ }}",
-    "{{ lipsum.__globals__['os'] }}",
-    "{{ cycler.__init__.__globals__.os.system('echo pwned') }}",
-    "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ company.__class__.__base__ }}",
+        "{{ lipsum.__globals__['os'] }}",
+        "{{ cycler.__init__.__globals__.os.system('echo pwned') }}",
+        "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
+    ],
+)
 def test_the_sandbox_blocks_unsafe_template_code(demo_tables, tmp_path, code):
     (tmp_path / "thank_you_note.email.j2").write_text("Subject: Hi\nDear {{ recipient_first_name }},\n" + code)
     result = render_drafts(due_actions(demo_tables, AS_OF), demo_tables, override_dir=tmp_path)
@@ -323,8 +383,11 @@ def test_a_broken_coach_template_is_reported_not_fatal(demo_tables, tmp_path):
 
 
 def test_store_values_are_printed_literally_never_evaluated(empty_store):
-    tables = world(empty_store, applications=[{**APP, "company": "{{ 7*7 }} Labs", "role": "{% print 'x' %}"}],
-                   interviews=[interview(thank_you_sent_on="", topics="{{ lipsum.__globals__ }}")])
+    tables = world(
+        empty_store,
+        applications=[{**APP, "company": "{{ 7*7 }} Labs", "role": "{% print 'x' %}"}],
+        interviews=[interview(thank_you_sent_on="", topics="{{ lipsum.__globals__ }}")],
+    )
     action = due_actions(tables, "2026-11-03").iloc[0].to_dict()
     for channel in ("email", "phone"):
         action["channel"] = channel

@@ -8,6 +8,7 @@ over the rest. Her drafts, calendar, weekly report, working session and export
 must all carry that text literally (escaped where the output is HTML), and a
 coach's own template that reaches for Python internals is refused, not run.
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,15 +21,14 @@ import icalendar
 import openpyxl
 import pandas as pd
 import pytest
+from conftest import AS_OF, run_cli, write_csvs
 
 from followup_lib.data.demo import load_demo
-from followup_lib.logic.drafts import DraftError, facts_for, render_draft, template_environment
-from followup_lib.logic.rules import due_actions
-from followup_lib.faces.session import WorkingSession
 from followup_lib.data.store import open_store
 from followup_lib.data.transfer import export_store, import_path
-
-from conftest import AS_OF, run_cli, write_csvs
+from followup_lib.faces.session import WorkingSession
+from followup_lib.logic.drafts import DraftError, facts_for, render_draft, template_environment
+from followup_lib.logic.rules import due_actions
 
 DAY = AS_OF.isoformat()
 CID = "C007"
@@ -38,7 +38,7 @@ ROLE = "{% for x in range(10**9) %}"
 REFERENCE = "</textarea><b>x</b>"
 NO_EMAIL_REFERENCE = "<img src=x onerror=alert(3)>"
 COACHEE = 'Ruth "Rue" O\'Neil & Sons'
-TOPICS = '"quotes" & \'apostrophes\' <i>and</i> &amp; ampersands'
+TOPICS = "\"quotes\" & 'apostrophes' <i>and</i> &amp; ampersands"
 # Stored cells a spreadsheet would run as formulas; export must guard them with one quote.
 FORMULAS = {
     ("applications", "notes"): '=HYPERLINK("http://evil.example","click")',
@@ -49,27 +49,74 @@ FORMULAS = {
 }
 HOSTILE = {
     # Import undoes one guard quote (an export's), so the stored note keeps one of these two.
-    "coachees": [dict(coachee_id=CID, name=COACHEE, email="ruth.oneil@example.net", coach="Dana Reyes",
-                      notes="'" + FORMULAS[("coachees", "notes")])],
-    "applications": [dict(application_id="A700", coachee_id=CID, company=COMPANY, role=ROLE, status="active",
-                          applied_on="2026-10-20", source="<i>board</i> & co",
-                          notes=FORMULAS[("applications", "notes")])],
-    "interviews": [dict(interview_id="I700", application_id="A700", held_on="2026-11-13",
-                        round=FORMULAS[("interviews", "round")], format="video", interviewer_name=INTERVIEWER,
-                        interviewer_email="hiring@acme.example", interviewer_phone="", preferred_channel="email",
-                        next_step_by="2026-11-20", final_round="false", thank_you_sent_on="", topics=TOPICS,
-                        notes="")],
+    "coachees": [
+        dict(
+            coachee_id=CID,
+            name=COACHEE,
+            email="ruth.oneil@example.net",
+            coach="Dana Reyes",
+            notes="'" + FORMULAS[("coachees", "notes")],
+        )
+    ],
+    "applications": [
+        dict(
+            application_id="A700",
+            coachee_id=CID,
+            company=COMPANY,
+            role=ROLE,
+            status="active",
+            applied_on="2026-10-20",
+            source="<i>board</i> & co",
+            notes=FORMULAS[("applications", "notes")],
+        )
+    ],
+    "interviews": [
+        dict(
+            interview_id="I700",
+            application_id="A700",
+            held_on="2026-11-13",
+            round=FORMULAS[("interviews", "round")],
+            format="video",
+            interviewer_name=INTERVIEWER,
+            interviewer_email="hiring@acme.example",
+            interviewer_phone="",
+            preferred_channel="email",
+            next_step_by="2026-11-20",
+            final_round="false",
+            thank_you_sent_on="",
+            topics=TOPICS,
+            notes="",
+        )
+    ],
     "references": [
-        dict(reference_id="R700", coachee_id=CID, name=REFERENCE, relationship=FORMULAS[("references", "relationship")],
-             email="ref.one@example.net", phone="+1 555 0700"),
+        dict(
+            reference_id="R700",
+            coachee_id=CID,
+            name=REFERENCE,
+            relationship=FORMULAS[("references", "relationship")],
+            email="ref.one@example.net",
+            phone="+1 555 0700",
+        ),
         dict(reference_id="R701", coachee_id=CID, name=NO_EMAIL_REFERENCE, relationship="", email="", phone=""),
     ],
-    "reference_uses": [dict(reference_id="R700", application_id="A700", given_on="2026-11-10"),
-                       dict(reference_id="R701", application_id="A700", given_on="2026-11-10")],
-    "promises": [dict(promise_id="P700", application_id="A700", what=FORMULAS[("promises", "what")],
-                      due_on="2026-11-17")],
-    "messages": [dict(message_id="M700", application_id="A700", on="2026-11-13", direction="sent", channel="email",
-                      kind="note", summary="@everyone & <b>bold</b> \"quoted\"")],
+    "reference_uses": [
+        dict(reference_id="R700", application_id="A700", given_on="2026-11-10"),
+        dict(reference_id="R701", application_id="A700", given_on="2026-11-10"),
+    ],
+    "promises": [
+        dict(promise_id="P700", application_id="A700", what=FORMULAS[("promises", "what")], due_on="2026-11-17")
+    ],
+    "messages": [
+        dict(
+            message_id="M700",
+            application_id="A700",
+            on="2026-11-13",
+            direction="sent",
+            channel="email",
+            kind="note",
+            summary='@everyone & <b>bold</b> "quoted"',
+        )
+    ],
 }
 
 
@@ -89,8 +136,10 @@ def hostile(tmp_path_factory):
 
 
 def env_for(root: Path, templates: Path | None = None) -> dict:
-    return {"FOLLOWUP_SETTINGS": str(root / "no-settings.toml"),
-            "FOLLOWUP_TEMPLATES": str(templates or root / "no-templates")}
+    return {
+        "FOLLOWUP_SETTINGS": str(root / "no-settings.toml"),
+        "FOLLOWUP_TEMPLATES": str(templates or root / "no-templates"),
+    }
 
 
 # Elements the hostile text would make if it were taken as markup.
@@ -157,14 +206,16 @@ def assert_shown_as_text(markup: str, *literals: str) -> Parsed:
 
 # ------------------------------------------------------------------ drafts
 
+
 @pytest.fixture(scope="module")
 def drafts(hostile):
     url, root, _ = hostile
     out = root / "drafts"
     proc = run_cli("drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), db=url, env=env_for(root))
     assert proc.returncode == 0, proc.stderr
-    messages = {p.name: email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-                for p in sorted(out.glob("*.eml"))}
+    messages = {
+        p.name: email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(out.glob("*.eml"))
+    }
     return proc, messages
 
 
@@ -193,6 +244,7 @@ def test_drafts_print_store_text_literally_never_evaluated(drafts):
 
 # ------------------------------------------------------------------ calendar
 
+
 def test_calendar_parses_and_carries_the_literal_text(hostile):
     url, root, _ = hostile
     path = root / "hostile.ics"
@@ -212,6 +264,7 @@ def test_calendar_parses_and_carries_the_literal_text(hostile):
 
 # ------------------------------------------------------------------ weekly report
 
+
 @pytest.mark.slow
 def test_weekly_report_escapes_store_text(hostile):
     url, root, _ = hostile
@@ -225,11 +278,12 @@ def test_weekly_report_escapes_store_text(hostile):
     # Inside scripts (plotly and the chart data) the company is data: escaped text in a string.
     for script in parsed.texts_of("script"):
         for i in [i for i in range(len(script)) if script.startswith("alert(1)", i)]:
-            assert script[:i].endswith("&lt;script&gt;"), script[max(0, i - 60):i + 30]
+            assert script[:i].endswith("&lt;script&gt;"), script[max(0, i - 60) : i + 30]
     assert "<b>x</b>" not in page.replace("&lt;b&gt;x&lt;/b&gt;", "")
 
 
 # ------------------------------------------------------------------ working session
+
 
 @pytest.fixture
 def session(hostile, tmp_path, monkeypatch):
@@ -334,6 +388,7 @@ def test_an_unknown_coachee_id_is_named_as_text(hostile, tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------ export and import
+
 
 def read_csv_folder(folder: Path) -> dict[str, list[dict]]:
     out = {}
@@ -441,11 +496,13 @@ def test_followup_drafts_refuses_an_unsafe_coach_template_and_writes_the_rest(ho
     folder = tmp_path / "templates"
     folder.mkdir()
     (folder / "thank_you_note.email.j2").write_text(
-        "Subject: Hello\n{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}\n")
+        "Subject: Hello\n{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}\n"
+    )
     (folder / "keep_promise.email.j2").write_text("Subject: Hello\n{{ ''.__class__.__mro__ }}\n")
     out = tmp_path / "drafts"
-    proc = run_cli("drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), db=url,
-                   env=env_for(root, templates=folder))
+    proc = run_cli(
+        "drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), db=url, env=env_for(root, templates=folder)
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"not drafted: thank_you_note for {COMPANY}: the template is not allowed" in proc.stderr
@@ -460,11 +517,11 @@ def test_followup_drafts_reports_a_coach_template_that_fails_while_running(hosti
     url, root, _ = hostile
     folder = tmp_path / "templates"
     folder.mkdir()
-    (folder / "thank_you_note.email.j2").write_text(
-        "Subject: Hello\n{% for x in range(10**9) %}{{ x }}{% endfor %}\n")
+    (folder / "thank_you_note.email.j2").write_text("Subject: Hello\n{% for x in range(10**9) %}{{ x }}{% endfor %}\n")
     out = tmp_path / "drafts"
-    proc = run_cli("drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), db=url,
-                   env=env_for(root, templates=folder))
+    proc = run_cli(
+        "drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), db=url, env=env_for(root, templates=folder)
+    )
     assert "Traceback" not in proc.stderr, proc.stderr[-600:]
     assert proc.returncode == 0
     assert f"not drafted: thank_you_note for {COMPANY}:" in proc.stderr

@@ -8,14 +8,15 @@ import`` command, killed at delays spread over its whole run. Afterwards the sto
 must open, pass ``PRAGMA integrity_check`` and hold exactly the old or exactly the
 new contents of every table.
 """
+
 from __future__ import annotations
 
 import hashlib
 import multiprocessing as mp
 import os
-import sqlite3
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -44,8 +45,10 @@ def digests(db: Path) -> dict[str, str]:
     finally:
         conn.close()
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL") or sys.platform == "win32",
-                                reason="needs POSIX signals and fork")
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(signal, "SIGKILL") or sys.platform == "win32", reason="needs POSIX signals and fork"
+)
 
 OLD_COACHEES, NEW_COACHEES = 40, 60
 KILLS = 20
@@ -155,8 +158,9 @@ def test_followup_import_killed_at_any_moment_leaves_old_or_new(practice, tmp_pa
     for i, share in enumerate((0.6, 0.75, 0.85, 0.95)):
         db = tmp_path / f"cli{i}.db"
         shutil.copy(old_db, db)
-        proc = subprocess.Popen([str(exe), "--db", str(db), "import", str(new_csv)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [str(exe), "--db", str(db), "import", str(new_csv)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(whole * share)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)

@@ -9,6 +9,7 @@ partial write, and the widget callback never raises. The template renderer, give
 any fact text, makes a draft that holds the text literally, or says why not
 (DraftError); a draft it makes can always be written to a file.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,38 +24,76 @@ import ipywidgets as w
 import pandas as pd
 import pytest
 import traitlets
+from conftest import AS_OF
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from followup_lib.faces import session as session_module
-from followup_lib.logic.drafts import Draft, DraftError, render_draft, template_environment, write_draft
 from followup_lib.data.logbook import save_record
-from followup_lib.logic.rules import MESSAGE_KINDS
-from followup_lib.schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES
-from followup_lib.faces.session import WorkingSession
 from followup_lib.data.store import ConflictError
 from followup_lib.data.validation import TRUE_WORDS, ValidationError
+from followup_lib.faces import session as session_module
+from followup_lib.faces.session import WorkingSession
+from followup_lib.kinds import MESSAGE_KINDS
+from followup_lib.logic.drafts import Draft, DraftError, render_draft, template_environment, write_draft
+from followup_lib.schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES
 
-from conftest import AS_OF
-
-PROPERTY = settings(max_examples=40, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                           HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+)
 ALLOWED = (ValidationError, ConflictError, DraftError)
 
 # ------------------------------------------------------------------ strategies
 
 AWKWARD = [
-    "=1+1", '=HYPERLINK("http://evil.example","click")', "+1", "-2", "@SUM(1)", "'=quoted", "''+twice", "'",
-    "{{ 7*7 }}", "{% for x in range(10**9) %}", "{{ cycler.__init__.__globals__ }}", "${7*7}", "%s%n",
-    "<script>alert(1)</script>", "</textarea><b>x</b>", "O'Brien & \"Sons\"", "&amp;",
-    "\x00", "\x1b[31mred", "\x07\x08", "\r\n", "\r", "\n\n", "\t", "\u2028\u2029", "\x85", "\ufeff", "\ufffe\uffff",
-    "\u200b", "\u202e", "Zoë Müller", "日本語", "🎉", "NULL", "None", "nan", "true", "0", "   ", "",
+    "=1+1",
+    '=HYPERLINK("http://evil.example","click")',
+    "+1",
+    "-2",
+    "@SUM(1)",
+    "'=quoted",
+    "''+twice",
+    "'",
+    "{{ 7*7 }}",
+    "{% for x in range(10**9) %}",
+    "{{ cycler.__init__.__globals__ }}",
+    "${7*7}",
+    "%s%n",
+    "<script>alert(1)</script>",
+    "</textarea><b>x</b>",
+    'O\'Brien & "Sons"',
+    "&amp;",
+    "\x00",
+    "\x1b[31mred",
+    "\x07\x08",
+    "\r\n",
+    "\r",
+    "\n\n",
+    "\t",
+    "\u2028\u2029",
+    "\x85",
+    "\ufeff",
+    "\ufffe\uffff",
+    "\u200b",
+    "\u202e",
+    "Zoë Müller",
+    "日本語",
+    "🎉",
+    "NULL",
+    "None",
+    "nan",
+    "true",
+    "0",
+    "   ",
+    "",
 ]
 # Any text but lone surrogates (a browser never sends them; see the test of its own below).
 chars = st.characters(exclude_categories=("Cs",))
-piece = st.one_of(st.sampled_from(AWKWARD), st.text(chars, max_size=30),
-                  st.text(st.characters(max_codepoint=0x40), max_size=12))  # controls and punctuation
+piece = st.one_of(
+    st.sampled_from(AWKWARD), st.text(chars, max_size=30), st.text(st.characters(max_codepoint=0x40), max_size=12)
+)  # controls and punctuation
 long_text = st.builds(lambda s, n: s * n, st.text(chars, min_size=1, max_size=8), st.integers(500, 6000))
 any_text = st.one_of(st.lists(piece, max_size=4).map("".join), long_text)
 # Dates the workbook handles today. Earlier and later ones (a year typed 0202 or
@@ -99,8 +138,9 @@ def read_back(store, table: str, key: dict) -> dict:
     out = {}
     for c in TABLES[table].columns:
         v = row[c.name]
-        out[c.name] = None if v is None or (not isinstance(v, str) and pd.isna(v)) else (
-            bool(v) if c.kind == BOOL else v)
+        out[c.name] = (
+            None if v is None or (not isinstance(v, str) and pd.isna(v)) else (bool(v) if c.kind == BOOL else v)
+        )
     return out
 
 
@@ -131,6 +171,7 @@ def assert_only_row_changed(before: dict, after: dict, table: str, key: tuple) -
 
 
 # ------------------------------------------------------------------ logbook.save_record
+
 
 def values_for(table: str, draw, ids: dict[str, list[str]]) -> dict:
     """A form's worth of values for ``table``: anything at all in text, dates as a
@@ -192,9 +233,12 @@ def test_save_record_saves_cleanly_or_refuses_and_writes_nothing(demo_store, pri
     values = values_for(table, data.draw, ids)
     before = contents(demo_store)
     try:
-        saved = save_record(demo_store, table, values)
+        save_record(demo_store, table, values)
     except ALLOWED as exc:
-        event(f"refused: {type(exc).__name__}" + (f" ({exc.problems[0].column}: {exc.problems[0].message[-40:]})" if hasattr(exc, "problems") else ""))
+        event(
+            f"refused: {type(exc).__name__}"
+            + (f" ({exc.problems[0].column}: {exc.problems[0].message[-40:]})" if hasattr(exc, "problems") else "")
+        )
         assert str(exc).strip()
         assert contents(demo_store) == before, f"a refused {table} save wrote something"
         return
@@ -231,18 +275,27 @@ def test_a_date_the_store_cannot_keep_is_refused_not_lost(demo_store, day):
     """A year typed short (0202 for 2026) is either refused, or kept. Saving it and
     reading back a blank date loses what the coach typed while saying "Saved"."""
     try:
-        save_record(demo_store, "promises", {"promise_id": "P900", "application_id": "A001",
-                                             "what": "the deck", "due_on": day})
+        save_record(
+            demo_store, "promises", {"promise_id": "P900", "application_id": "A001", "what": "the deck", "due_on": day}
+        )
     except ValidationError:
         return
     assert demo_store.row("promises", {"promise_id": "P900"})["due_on"] == pd.Timestamp(day)
 
 
-@pytest.mark.parametrize("table, values", [
-    ("promises", {"promise_id": "P901", "application_id": "A001", "what": "the deck", "due_on": dt.date(3026, 11, 17)}),
-    ("interviews", {"interview_id": "I901", "application_id": "A001", "held_on": "2026-11-16",
-                    "next_step_by": "2263-01-01"}),
-])
+@pytest.mark.parametrize(
+    "table, values",
+    [
+        (
+            "promises",
+            {"promise_id": "P901", "application_id": "A001", "what": "the deck", "due_on": dt.date(3026, 11, 17)},
+        ),
+        (
+            "interviews",
+            {"interview_id": "I901", "application_id": "A001", "held_on": "2026-11-16", "next_step_by": "2263-01-01"},
+        ),
+    ],
+)
 def test_a_far_future_date_is_refused_or_handled(demo_store, cli, table, values):
     """A year typed 3026 for 2026: refuse it, or keep it — but the practice's actions
     must still come out, for this coachee and for everyone."""
@@ -255,6 +308,7 @@ def test_a_far_future_date_is_refused_or_handled(demo_store, cli, table, values)
 
 
 # ------------------------------------------------------------------ the forms, through the widgets
+
 
 class CallbackErrors(logging.Handler):
     """ipywidgets logs (and swallows) an exception raised in a button's callback."""
@@ -361,10 +415,28 @@ def test_a_form_saves_cleanly_or_shows_why_and_writes_nothing(session, data, tab
 
 # ------------------------------------------------------------------ the template renderer
 
-FACTS = ["company", "role", "coachee_name", "coachee_email", "recipient_name", "recipient_first_name",
-         "recipient_email", "recipient_phone", "why", "interview_date", "interviewer_name", "next_step_by",
-         "topics", "promise_what", "promise_what_title", "promise_due", "verbal_on", "written_requested_on",
-         "written_received_on", "response_deadline"]
+FACTS = [
+    "company",
+    "role",
+    "coachee_name",
+    "coachee_email",
+    "recipient_name",
+    "recipient_first_name",
+    "recipient_email",
+    "recipient_phone",
+    "why",
+    "interview_date",
+    "interviewer_name",
+    "next_step_by",
+    "topics",
+    "promise_what",
+    "promise_what_title",
+    "promise_due",
+    "verbal_on",
+    "written_requested_on",
+    "written_received_on",
+    "response_deadline",
+]
 TOKEN = re.compile(r"⟦(\w+)⟧")
 ENV = template_environment()  # the shipped templates (the autouse fixture hides a coach's own)
 # One line of text, as facts_for passes every fact (a line break never splits a sentence).
@@ -372,18 +444,31 @@ one_line = any_text.map(lambda s: " ".join(s.split()) or "_")
 # Short enough for the mail headers (folding a header of thousands of characters is
 # slow in the standard library, and no subject is that long); topics may be long.
 short_line = st.lists(piece, max_size=4).map(lambda s: " ".join("".join(s).split()) or "_")
-ascii_address = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7e), min_size=1, max_size=40)
+ascii_address = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=40)
 
 
 def action_for(kind: str, channel: str) -> dict:
-    return {"action_id": f"{kind}:A1:x", "kind": kind, "channel": channel, "application_id": "A1",
-            "company": None, "interview_id": "I1", "reference_id": "R1", "promise_id": "P1", "recipient": "x"}
+    return {
+        "action_id": f"{kind}:A1:x",
+        "kind": kind,
+        "channel": channel,
+        "application_id": "A1",
+        "company": None,
+        "interview_id": "I1",
+        "reference_id": "R1",
+        "promise_id": "P1",
+        "recipient": "x",
+    }
 
 
 @PROPERTY
-@given(kind=st.sampled_from(sorted(MESSAGE_KINDS)), channel=st.sampled_from(["email", "phone"]),
-       absent=st.sets(st.sampled_from(FACTS), max_size=2), text=st.fixed_dictionaries({f: one_line for f in FACTS}),
-       missing=st.lists(one_line, max_size=3))
+@given(
+    kind=st.sampled_from(sorted(MESSAGE_KINDS)),
+    channel=st.sampled_from(["email", "phone"]),
+    absent=st.sets(st.sampled_from(FACTS), max_size=2),
+    text=st.fixed_dictionaries({f: one_line for f in FACTS}),
+    missing=st.lists(one_line, max_size=3),
+)
 def test_render_draft_prints_any_fact_literally_or_names_what_is_missing(kind, channel, absent, text, missing):
     """Rendered with placeholder tokens and with hostile text, the drafts differ by
     exactly the text put in: nothing in a fact is ever evaluated or altered."""
@@ -401,8 +486,11 @@ def test_render_draft_prints_any_fact_literally_or_names_what_is_missing(kind, c
         event("DraftError")
         assert str(exc).strip()
         # An email address no message can carry is reported by name, not drafted.
-        unusable_address = channel == "email" and "cannot be used in a message" in str(exc) and (
-            hostile.get("recipient_email", "") in str(exc))
+        unusable_address = (
+            channel == "email"
+            and "cannot be used in a message" in str(exc)
+            and (hostile.get("recipient_email", "") in str(exc))
+        )
         assert expected is None or unusable_address, f"a fact's text made the draft fail: {exc}"
         return
     event("drafted")
@@ -414,9 +502,13 @@ def test_render_draft_prints_any_fact_literally_or_names_what_is_missing(kind, c
 
 
 @PROPERTY
-@given(kind=st.sampled_from(sorted(MESSAGE_KINDS)), channel=st.sampled_from(["email", "phone"]),
-       text=st.fixed_dictionaries({f: one_line if f == "topics" else short_line for f in FACTS}),
-       address=ascii_address, from_address=st.one_of(st.none(), ascii_address))
+@given(
+    kind=st.sampled_from(sorted(MESSAGE_KINDS)),
+    channel=st.sampled_from(["email", "phone"]),
+    text=st.fixed_dictionaries({f: one_line if f == "topics" else short_line for f in FACTS}),
+    address=ascii_address,
+    from_address=st.one_of(st.none(), ascii_address),
+)
 def test_a_rendered_draft_can_always_be_written(tmp_path_factory, kind, channel, text, address, from_address):
     facts = {**text, "recipient_email": address, "recipient_phone": address, "missing_terms": ["benefits"]}
     if from_address is None:
@@ -441,9 +533,15 @@ def test_a_rendered_draft_can_always_be_written(tmp_path_factory, kind, channel,
 def test_a_non_ascii_email_address_is_a_draft_problem_not_a_crash(demo_store, cli, tmp_path):
     """Addresses may hold non-ASCII letters (RFC 6531); the drafts command must write
     the draft or name the problem — not stop every coachee's drafts with a traceback."""
-    save_record(demo_store, "interviews", {**demo_store.row("interviews", {"interview_id": "I004"}),
-                                           "interviewer_email": "elena.voß@harborhealth.example"},
-                expected_version=1)
+    save_record(
+        demo_store,
+        "interviews",
+        {
+            **demo_store.row("interviews", {"interview_id": "I004"}),
+            "interviewer_email": "elena.voß@harborhealth.example",
+        },
+        expected_version=1,
+    )
     out = tmp_path / "drafts"
     proc = cli("drafts", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--out", str(out), db=demo_store.url)
     assert "Traceback" not in proc.stderr, proc.stderr[-400:]

@@ -3,6 +3,7 @@ succeeds cleanly or stops with a ValidationError that says what is wrong, and a
 stopped import writes nothing. What is imported comes back out of an export
 exactly, with formula-looking cells guarded so a spreadsheet shows them as text.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,20 +14,24 @@ import tempfile
 from pathlib import Path
 
 import openpyxl
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from test_store import data_contents, file_bytes
 
-from followup_lib.schema import TABLES
 from followup_lib.data.store import open_store
 from followup_lib.data.transfer import export_store, import_path
 from followup_lib.data.validation import ValidationError, validate_row
-from test_store import data_contents, file_bytes
+from followup_lib.schema import TABLES
 
-FAST = settings(max_examples=40, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FAST = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 # For properties that also export and re-import every example (about 0.3 s each).
 FEWER = settings(FAST, max_examples=15)
 FORMULA_START = ("=", "+", "-", "@")
@@ -34,12 +39,42 @@ FORMULA_START = ("=", "+", "-", "@")
 # ------------------------------------------------------------------ strategies
 
 # Free text as people paste it: any printable character, and the awkward ones.
-awkward = st.sampled_from([
-    "=1+1", "=HYPERLINK(\"http://x\",\"click\")", "+44 20 7946 0000", "-5", "@SUM(A1:A2)", "'=quoted",
-    "''+twice", "'", "\"", "\"\"", ",", ";", "a,b;c", "line\nbreak", "tab\there", "Zoë Müller", "€ 95 000",
-    "O’Brien – “quoted”", "日本語", "emoji 🎉", "<script>alert(1)</script>", "{{ 7*7 }}", "NULL", "nan", "None",
-    "true", "0", "1e5", "  padded  ", "\ufeffbom inside", "_x0041_", "a_x000D_b",
-])
+awkward = st.sampled_from(
+    [
+        "=1+1",
+        '=HYPERLINK("http://x","click")',
+        "+44 20 7946 0000",
+        "-5",
+        "@SUM(A1:A2)",
+        "'=quoted",
+        "''+twice",
+        "'",
+        '"',
+        '""',
+        ",",
+        ";",
+        "a,b;c",
+        "line\nbreak",
+        "tab\there",
+        "Zoë Müller",
+        "€ 95 000",
+        "O’Brien – “quoted”",
+        "日本語",
+        "emoji 🎉",
+        "<script>alert(1)</script>",
+        "{{ 7*7 }}",
+        "NULL",
+        "nan",
+        "None",
+        "true",
+        "0",
+        "1e5",
+        "  padded  ",
+        "\ufeffbom inside",
+        "_x0041_",
+        "a_x000D_b",
+    ]
+)
 free_text = st.one_of(awkward, st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=25))
 valid_dates = st.dates(min_value=dt.date(1900, 3, 1), max_value=dt.date(2200, 12, 31))
 ids = st.text(st.sampled_from("ABCxyz019-_=+@' é"), min_size=1, max_size=6)
@@ -60,8 +95,9 @@ def csv_bytes(rows: list[list[str]], encoding: str, sep: str, newline: str) -> b
     # Python quotes a cell holding a carriage return only when "\r" ends its lines;
     # unquoted, a lone "\r" is a line break to every spreadsheet, so quote them all then.
     bare_cr = newline == "\n" and any("\r" in str(c) for row in rows for c in row)
-    csv.writer(buf, delimiter=sep, lineterminator=newline,
-               quoting=csv.QUOTE_ALL if bare_cr else csv.QUOTE_MINIMAL).writerows(rows)
+    csv.writer(
+        buf, delimiter=sep, lineterminator=newline, quoting=csv.QUOTE_ALL if bare_cr else csv.QUOTE_MINIMAL
+    ).writerows(rows)
     return buf.getvalue().encode(encoding)
 
 
@@ -92,13 +128,18 @@ def outcome_of_import(store, source: Path) -> str:
 
 # ------------------------------------------------------------------ anything at all
 
+
 @FAST
-@given(content=st.one_of(
-    st.binary(max_size=400),
-    st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")),
-    st.lists(st.lists(free_text, max_size=7), max_size=6).map(
-        lambda rows: csv_bytes([["coachee_id", "name", "email", "coach", "notes"]] + rows, "utf-8", ",", "\n")),
-), table=st.sampled_from(["coachees", "applications", "interviews"]))
+@given(
+    content=st.one_of(
+        st.binary(max_size=400),
+        st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        st.lists(st.lists(free_text, max_size=7), max_size=6).map(
+            lambda rows: csv_bytes([["coachee_id", "name", "email", "coach", "notes"]] + rows, "utf-8", ",", "\n")
+        ),
+    ),
+    table=st.sampled_from(["coachees", "applications", "interviews"]),
+)
 def test_any_bytes_in_a_csv_import_cleanly_or_are_refused_with_a_message(tmp_path, content, table):
     store, folder = fresh_store(tmp_path)
     try:
@@ -110,11 +151,24 @@ def test_any_bytes_in_a_csv_import_cleanly_or_are_refused_with_a_message(tmp_pat
 
 
 @FAST
-@given(rows=st.lists(st.lists(st.one_of(free_text, st.integers(), st.floats(), st.booleans(),
-                                        valid_dates, st.datetimes(min_value=dt.datetime(1900, 3, 1)), st.none()),
-                              max_size=8), max_size=6),
-       header=st.lists(st.sampled_from(TABLES["interviews"].column_names + ["", "extra", "held_on"]),
-                       max_size=10))
+@given(
+    rows=st.lists(
+        st.lists(
+            st.one_of(
+                free_text,
+                st.integers(),
+                st.floats(),
+                st.booleans(),
+                valid_dates,
+                st.datetimes(min_value=dt.datetime(1900, 3, 1)),
+                st.none(),
+            ),
+            max_size=8,
+        ),
+        max_size=6,
+    ),
+    header=st.lists(st.sampled_from(TABLES["interviews"].column_names + ["", "extra", "held_on"]), max_size=10),
+)
 def test_any_workbook_sheet_imports_cleanly_or_is_refused(tmp_path, rows, header):
     store, folder = fresh_store(tmp_path)
     try:
@@ -132,11 +186,13 @@ def test_any_workbook_sheet_imports_cleanly_or_is_refused(tmp_path, rows, header
 
 # ------------------------------------------------------------------ encodings and Excel's quirks
 
+
 def _text_for(encoding: str):
     if encoding in ("cp1252", "latin-1"):
         # What those code pages hold: ASCII and the accented letters, no C1 controls.
-        chars = st.one_of(st.characters(min_codepoint=32, max_codepoint=126),
-                          st.characters(min_codepoint=0xA0, max_codepoint=0xFF))
+        chars = st.one_of(
+            st.characters(min_codepoint=32, max_codepoint=126), st.characters(min_codepoint=0xA0, max_codepoint=0xFF)
+        )
         extra = "€’“”–" if encoding == "cp1252" else ""
         if extra:
             chars = st.one_of(chars, st.sampled_from(extra))
@@ -214,20 +270,21 @@ def test_excel_semicolon_cp1252_crlf_with_bom_words(empty_store, tmp_path):
     """What Excel on a European Windows saves as "CSV": semicolons, CRLF, Windows-1252."""
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "coachees.csv").write_bytes(
-        "coachee_id;name;email;coach;notes\r\nC1;Zoë Müller;;Dana;Salary € 95 000, “negotiable”\r\n".encode("cp1252"))
+        "coachee_id;name;email;coach;notes\r\nC1;Zoë Müller;;Dana;Salary € 95 000, “negotiable”\r\n".encode("cp1252")
+    )
     import_path(empty_store, tmp_path / "in")
     row = empty_store.row("coachees", {"coachee_id": "C1"})
     assert row["name"] == "Zoë Müller" and row["notes"] == "Salary € 95 000, “negotiable”"
     (tmp_path / "in" / "coachees.csv").write_bytes(
-        "\ufeffcoachee_id,name,email,coach,notes\r\nC2,Åsa Ødegård,,,\r\n".encode("utf-8"))
+        "\ufeffcoachee_id,name,email,coach,notes\r\nC2,Åsa Ødegård,,,\r\n".encode("utf-8")
+    )
     import_path(empty_store, tmp_path / "in")
     assert empty_store.row("coachees", {"coachee_id": "C2"})["name"] == "Åsa Ødegård"
 
 
 def test_excel_sep_line_names_the_separator_and_is_not_a_row(empty_store, tmp_path):
     (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "coachees.csv").write_bytes(
-        b"sep=;\r\ncoachee_id;name;notes\r\nC1;Ann;a, b and c\r\nC2;;\r\n")
+    (tmp_path / "in" / "coachees.csv").write_bytes(b"sep=;\r\ncoachee_id;name;notes\r\nC1;Ann;a, b and c\r\nC2;;\r\n")
     with pytest.raises(ValidationError) as info:
         import_path(empty_store, tmp_path / "in")
     [p] = info.value.problems
@@ -238,6 +295,7 @@ def test_excel_sep_line_names_the_separator_and_is_not_a_row(empty_store, tmp_pa
 
 
 # ------------------------------------------------------------------ dates
+
 
 @st.composite
 def date_cells(draw):
@@ -252,12 +310,31 @@ def date_cells(draw):
         spec = draw(st.sampled_from(["minutes", "seconds", "microseconds"]))
         tz = draw(st.sampled_from(["", "Z", "+02:00", "-0500"]))
         return d.isoformat(sep=sep, timespec=spec) + tz, d.date()
-    bad = draw(st.one_of(
-        st.sampled_from(["2026-02-30", "2026-13-01", "2026-00-10", "2025-02-29", "26-11-02", "2026/11/02",
-                         "02.11.2026", "11/02/2026", "2026-11-2", "2026-11-02T25:00", "tomorrow", "0000-01-01",
-                         "=TODAY()", "2026-11-02x"]),
-        st.text(max_size=12).filter(lambda t: expected_text(t) and not re.match(r"\d{4}-\d\d-\d\d", expected_text(t))),
-    ))
+    bad = draw(
+        st.one_of(
+            st.sampled_from(
+                [
+                    "2026-02-30",
+                    "2026-13-01",
+                    "2026-00-10",
+                    "2025-02-29",
+                    "26-11-02",
+                    "2026/11/02",
+                    "02.11.2026",
+                    "11/02/2026",
+                    "2026-11-2",
+                    "2026-11-02T25:00",
+                    "tomorrow",
+                    "0000-01-01",
+                    "=TODAY()",
+                    "2026-11-02x",
+                ]
+            ),
+            st.text(max_size=12).filter(
+                lambda t: expected_text(t) and not re.match(r"\d{4}-\d\d-\d\d", expected_text(t))
+            ),
+        )
+    )
     return bad, None
 
 
@@ -271,7 +348,8 @@ def test_dates_are_taken_when_real_and_refused_by_row_when_not(tmp_path, cells):
         (folder / "in").mkdir()
         (folder / "in" / "coachees.csv").write_text("coachee_id,name\nC1,Ann\n", encoding="utf-8")
         (folder / "in" / "applications.csv").write_text(
-            "application_id,coachee_id,company,role\nA1,C1,Co,Role\n", encoding="utf-8")
+            "application_id,coachee_id,company,role\nA1,C1,Co,Role\n", encoding="utf-8"
+        )
         (folder / "in" / "promises.csv").write_bytes(csv_bytes(rows, "utf-8", ",", "\n"))
         bad_rows = {i + 2 for i, (_, d) in enumerate(cells) if d is None}
         try:
@@ -292,9 +370,11 @@ def test_dates_are_taken_when_real_and_refused_by_row_when_not(tmp_path, cells):
 
 # ------------------------------------------------------------------ formulas
 
-formula_text = st.builds(lambda start, rest: start + rest,
-                         st.sampled_from(["=", "+", "-", "@", "'=", "'+", "''-", "'@", "=-", "'"]),
-                         st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12))
+formula_text = st.builds(
+    lambda start, rest: start + rest,
+    st.sampled_from(["=", "+", "-", "@", "'=", "'+", "''-", "'@", "=-", "'"]),
+    st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12),
+)
 
 
 @pytest.mark.slow
@@ -303,10 +383,13 @@ formula_text = st.builds(lambda start, rest: start + rest,
 def test_formula_looking_cells_are_guarded_on_export_and_come_back_exactly(tmp_path, cells):
     store, folder = fresh_store(tmp_path)
     try:
-        frame = pd.DataFrame({
-            "coachee_id": [f"={i}" if i % 2 else f"C{i}" for i in range(len(cells))],
-            "name": cells, "notes": [c[::-1] for c in cells],
-        })
+        frame = pd.DataFrame(
+            {
+                "coachee_id": [f"={i}" if i % 2 else f"C{i}" for i in range(len(cells))],
+                "name": cells,
+                "notes": [c[::-1] for c in cells],
+            }
+        )
         rows = [list(frame.columns)] + frame.astype(str).values.tolist()
         (folder / "in").mkdir()
         (folder / "in" / "coachees.csv").write_bytes(csv_bytes(rows, "utf-8", ",", "\n"))
@@ -322,12 +405,20 @@ def test_formula_looking_cells_are_guarded_on_export_and_come_back_exactly(tmp_p
 
 
 def test_a_guarded_export_reads_as_text_in_a_spreadsheet(empty_store, tmp_path):
-    empty_store.save_row("coachees", {"coachee_id": "C1", "name": "=HYPERLINK(\"http://evil\",\"x\")",
-                                      "notes": "@cmd", "coach": "-1+1", "email": "+1@x"})
+    empty_store.save_row(
+        "coachees",
+        {
+            "coachee_id": "C1",
+            "name": '=HYPERLINK("http://evil","x")',
+            "notes": "@cmd",
+            "coach": "-1+1",
+            "email": "+1@x",
+        },
+    )
     export_store(empty_store, tmp_path / "out")
     export_store(empty_store, tmp_path / "out.xlsx")
     row = list(csv.DictReader((tmp_path / "out" / "coachees.csv").open(encoding="utf-8")))[0]
-    assert row["name"] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert row["name"] == '\'=HYPERLINK("http://evil","x")'
     assert (row["notes"], row["coach"], row["email"]) == ("'@cmd", "'-1+1", "'+1@x")
     ws = openpyxl.load_workbook(tmp_path / "out.xlsx")["coachees"]
     assert ws["B2"].data_type == "s" and ws["B2"].value.startswith("'=")
@@ -335,8 +426,19 @@ def test_a_guarded_export_reads_as_text_in_a_spreadsheet(empty_store, tmp_path):
 
 # ------------------------------------------------------------------ empty and huge
 
-@pytest.mark.parametrize("content", [b"", b"   \n\n", b"\xef\xbb\xbf", b"coachee_id,name,email,coach,notes\n",
-                                     b"coachee_id,name\n,\n,\n", b"\x00\x00\x00", b"name\nAnn\n"])
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"   \n\n",
+        b"\xef\xbb\xbf",
+        b"coachee_id,name,email,coach,notes\n",
+        b"coachee_id,name\n,\n,\n",
+        b"\x00\x00\x00",
+        b"name\nAnn\n",
+    ],
+)
 def test_empty_and_header_only_files(empty_store, tmp_path, content):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "coachees.csv").write_bytes(content)
@@ -374,9 +476,16 @@ def test_a_huge_cell_survives_import_and_export(empty_store, tmp_path):
 
 # ------------------------------------------------------------------ forms
 
+
 @FAST
-@given(values=st.fixed_dictionaries({c: st.one_of(st.none(), free_text, st.dates(), st.booleans(), st.integers())
-                                     for c in TABLES["interviews"].column_names}))
+@given(
+    values=st.fixed_dictionaries(
+        {
+            c: st.one_of(st.none(), free_text, st.dates(), st.booleans(), st.integers())
+            for c in TABLES["interviews"].column_names
+        }
+    )
+)
 def test_a_form_row_is_checked_like_an_import_row(values):
     try:
         frame = validate_row("interviews", values, {"applications": {"A1"}})

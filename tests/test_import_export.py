@@ -5,6 +5,7 @@ round trip, and every rejection names the table, the spreadsheet row (header = 1
 and the column, exits non-zero without a traceback, and leaves the store byte for
 byte as it was.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,16 +18,16 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from test_store import data_contents, file_bytes
 
-from followup_lib.faces import cli as followup_cli
-from followup_lib.schema import TABLE_ORDER
 from followup_lib.data.store import open_store
 from followup_lib.data.transfer import export_store, import_path
 from followup_lib.data.validation import ValidationError
-from test_store import data_contents, file_bytes
-
+from followup_lib.faces import cli as followup_cli
+from followup_lib.schema import TABLE_ORDER
 
 # ------------------------------------------------------------------ helpers
+
 
 def followup(*args: str, db: str, check: bool = False) -> subprocess.CompletedProcess:
     """The ``followup`` command run in this process (its ``main``), for speed.
@@ -63,7 +64,7 @@ def drop_column(folder: Path, table: str, column: str) -> None:
     path = folder / f"{table}.csv"
     rows = list(csv.reader(path.open(newline="", encoding="utf-8")))
     col = rows[0].index(column)
-    write_rows(path, [r[:col] + r[col + 1:] for r in rows])
+    write_rows(path, [r[:col] + r[col + 1 :] for r in rows])
 
 
 def write_rows(path: Path, rows: list[list[str]]) -> None:
@@ -100,19 +101,26 @@ def assert_same_files(a: Path, b: Path) -> None:
 
 # ------------------------------------------------------------------ keyed by id, idempotent
 
+
 def test_import_replaces_by_id_adds_new_and_deletes_nothing(demo_store, tmp_path):
     folder = tmp_path / "update"
     folder.mkdir()
-    write_rows(folder / "coachees.csv", [
-        ["coachee_id", "name", "email", "coach", "notes"],
-        ["C001", "Maya Lindqvist-Berg", "maya@example.com", "Dana Reyes", "married in November"],
-        ["C010", "Noor Haddad", "", "", ""],
-    ])
-    write_rows(folder / "applications.csv", [
-        ["application_id", "coachee_id", "company", "role"],  # status left out: keeps its stored value
-        ["A004", "C001", "Cedar Bank", "Senior Business Analyst"],
-        ["A100", "C010", "Quarry Labs", "Analyst"],
-    ])
+    write_rows(
+        folder / "coachees.csv",
+        [
+            ["coachee_id", "name", "email", "coach", "notes"],
+            ["C001", "Maya Lindqvist-Berg", "maya@example.com", "Dana Reyes", "married in November"],
+            ["C010", "Noor Haddad", "", "", ""],
+        ],
+    )
+    write_rows(
+        folder / "applications.csv",
+        [
+            ["application_id", "coachee_id", "company", "role"],  # status left out: keeps its stored value
+            ["A004", "C001", "Cedar Bank", "Senior Business Analyst"],
+            ["A100", "C010", "Quarry Labs", "Analyst"],
+        ],
+    )
     before = demo_store.load()
     proc = followup("import", str(folder), db=demo_store.url)
     assert proc.returncode == 0, proc.stderr
@@ -162,6 +170,7 @@ def test_importing_the_same_workbook_twice_changes_nothing(demo_store, tmp_path)
 
 
 # ------------------------------------------------------------------ lossless round trip
+
 
 def test_round_trip_through_a_csv_folder_is_byte_identical(tmp_path):
     from followup_lib import paths
@@ -224,8 +233,16 @@ def test_a_hand_made_workbook_with_real_dates_and_booleans_imports(demo_csv_dir,
     assert iv.loc["I001", "round"] == "1"
 
 
-@pytest.mark.parametrize("value", ["2026-11-02T09:30:00", "2026-11-02 09:30", "2026-11-02T23:59:59+02:00",
-                                   "2026-11-02T09:30:00Z", "2026-11-02T09:30:00.123456"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-02T09:30:00",
+        "2026-11-02 09:30",
+        "2026-11-02T23:59:59+02:00",
+        "2026-11-02T09:30:00Z",
+        "2026-11-02T09:30:00.123456",
+    ],
+)
 def test_a_datetime_is_accepted_where_a_date_is(demo_csv_dir, empty_store, value):
     edit_cell(demo_csv_dir, "interviews", "I001", "held_on", value)
     import_path(empty_store, demo_csv_dir)
@@ -234,6 +251,7 @@ def test_a_datetime_is_accepted_where_a_date_is(demo_csv_dir, empty_store, value
 
 
 # ------------------------------------------------------------------ bad input: every class
+
 
 def _missing_column(folder):
     drop_column(folder, "interviews", "held_on")
@@ -280,9 +298,17 @@ def _reference_of_another_coachee(folder):
     return f"reference_uses.csv, row {row}, column application_id", "belongs to coachee"
 
 
-BAD_INPUT = [_missing_column, _date_that_does_not_exist, _unknown_choice, _id_that_points_nowhere,
-             _same_id_twice, _decision_before_interview, _empty_required_cell, _not_a_boolean,
-             _reference_of_another_coachee]
+BAD_INPUT = [
+    _missing_column,
+    _date_that_does_not_exist,
+    _unknown_choice,
+    _id_that_points_nowhere,
+    _same_id_twice,
+    _decision_before_interview,
+    _empty_required_cell,
+    _not_a_boolean,
+    _reference_of_another_coachee,
+]
 
 
 def _store_for_rejection(demo_store, folder):
@@ -305,8 +331,11 @@ def test_bad_csv_stops_the_whole_import(bad, demo_store, demo_csv_dir, cli):
     assert file_bytes(demo_store) == before_bytes
 
 
-@pytest.mark.parametrize("bad", [_missing_column, _date_that_does_not_exist, _same_id_twice,
-                                 _decision_before_interview], ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "bad",
+    [_missing_column, _date_that_does_not_exist, _same_id_twice, _decision_before_interview],
+    ids=lambda f: f.__name__.strip("_"),
+)
 def test_bad_workbook_names_the_sheet_row_and_column(bad, demo_store, demo_csv_dir, tmp_path):
     before_bytes, before = _store_for_rejection(demo_store, demo_csv_dir)
     where, what = bad(demo_csv_dir)
@@ -358,8 +387,9 @@ def test_a_row_with_more_cells_than_the_header_is_refused_not_shifted(demo_store
 
 def test_a_quote_that_is_never_closed_is_refused(demo_store, demo_csv_dir):
     path = demo_csv_dir / "messages.csv"
-    path.write_text(path.read_text(encoding="utf-8").replace("Thank-you to Priya", '"Thank-you to Priya', 1),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Thank-you to Priya", '"Thank-you to Priya', 1), encoding="utf-8"
+    )
     proc = followup("import", str(demo_csv_dir), db=demo_store.url)
     assert_rejected(proc, "messages.csv, row 2: ", "quote")
 

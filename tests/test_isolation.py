@@ -10,12 +10,13 @@ shows them; one weekly report is rendered. Each output is searched for every
 emails, interviewer names and emails. A first test proves that none of those
 strings occurs in any other coachee's own rows, so a hit is always a leak.
 """
+
 from __future__ import annotations
 
 import contextlib
 import email
-import io
 import email.policy
+import io
 import json
 from pathlib import Path
 
@@ -23,87 +24,252 @@ import icalendar
 import ipywidgets as w
 import pandas as pd
 import pytest
+from conftest import AS_OF, run_cli, write_csvs
 
-from followup_lib.faces import cli
 from followup_lib.data.demo import load_demo
 from followup_lib.data.logbook import save_record
-from followup_lib.logic.rules import MESSAGE_KINDS
-from followup_lib.faces.session import WorkingSession
 from followup_lib.data.store import open_store
 from followup_lib.data.transfer import import_path
-
-from conftest import AS_OF, run_cli, write_csvs
+from followup_lib.faces import cli
+from followup_lib.faces.session import WorkingSession
+from followup_lib.kinds import MESSAGE_KINDS
 
 DAY = AS_OF.isoformat()
 COACHEES = ["C001", "C002", "C003", "C004", "C005", "C006"]
 
 # C004, imported from CSV files.
 QUINCE_CSV = {
-    "coachees": [dict(coachee_id="C004", name="Bartholomew Quince", email="bartholomew.quince@example.net",
-                      coach="Dana Reyes", notes="Agronomist turned data lead")],
+    "coachees": [
+        dict(
+            coachee_id="C004",
+            name="Bartholomew Quince",
+            email="bartholomew.quince@example.net",
+            coach="Dana Reyes",
+            notes="Agronomist turned data lead",
+        )
+    ],
     "applications": [
-        dict(application_id="A401", coachee_id="C004", company="Vantablack Orchards", role="Orchard Data Lead",
-             status="active", applied_on="2026-10-15", source="referral", notes=""),
-        dict(application_id="A402", coachee_id="C004", company="Xylophonic Media", role="Audio Insights Analyst",
-             status="active", applied_on="2026-10-01", source="job board", notes=""),
+        dict(
+            application_id="A401",
+            coachee_id="C004",
+            company="Vantablack Orchards",
+            role="Orchard Data Lead",
+            status="active",
+            applied_on="2026-10-15",
+            source="referral",
+            notes="",
+        ),
+        dict(
+            application_id="A402",
+            coachee_id="C004",
+            company="Xylophonic Media",
+            role="Audio Insights Analyst",
+            status="active",
+            applied_on="2026-10-01",
+            source="job board",
+            notes="",
+        ),
     ],
     "interviews": [
-        dict(interview_id="I401", application_id="A401", held_on="2026-11-13", round="1", format="video",
-             interviewer_name="Ottoline Fairweather", interviewer_email="ottoline.fairweather@vantablack.example",
-             interviewer_phone="", preferred_channel="email", next_step_by="2026-11-20", final_round="false",
-             thank_you_sent_on="", topics="the irrigation forecast model", notes=""),
-        dict(interview_id="I402", application_id="A402", held_on="2026-11-02", round="2", format="onsite",
-             interviewer_name="Cornelius Abernethy-Vale", interviewer_email="cornelius.av@xylophonic.example",
-             interviewer_phone="+1 555 0404", preferred_channel="phone", next_step_by="2026-11-06",
-             final_round="true", thank_you_sent_on="2026-11-03", topics="", notes=""),
+        dict(
+            interview_id="I401",
+            application_id="A401",
+            held_on="2026-11-13",
+            round="1",
+            format="video",
+            interviewer_name="Ottoline Fairweather",
+            interviewer_email="ottoline.fairweather@vantablack.example",
+            interviewer_phone="",
+            preferred_channel="email",
+            next_step_by="2026-11-20",
+            final_round="false",
+            thank_you_sent_on="",
+            topics="the irrigation forecast model",
+            notes="",
+        ),
+        dict(
+            interview_id="I402",
+            application_id="A402",
+            held_on="2026-11-02",
+            round="2",
+            format="onsite",
+            interviewer_name="Cornelius Abernethy-Vale",
+            interviewer_email="cornelius.av@xylophonic.example",
+            interviewer_phone="+1 555 0404",
+            preferred_channel="phone",
+            next_step_by="2026-11-06",
+            final_round="true",
+            thank_you_sent_on="2026-11-03",
+            topics="",
+            notes="",
+        ),
     ],
-    "references": [dict(reference_id="R401", coachee_id="C004", name="Wenceslas Brightwater",
-                        relationship="Former supervisor", email="wenceslas.brightwater@example.net", phone="")],
-    "reference_uses": [dict(reference_id="R401", application_id="A401", given_on="2026-11-10", briefed_on="",
-                            last_checkin_on="", contacted_on="")],
-    "promises": [dict(promise_id="P401", application_id="A401", what="the orchard yield notebook",
-                      due_on="2026-11-18", done_on="")],
+    "references": [
+        dict(
+            reference_id="R401",
+            coachee_id="C004",
+            name="Wenceslas Brightwater",
+            relationship="Former supervisor",
+            email="wenceslas.brightwater@example.net",
+            phone="",
+        )
+    ],
+    "reference_uses": [
+        dict(
+            reference_id="R401",
+            application_id="A401",
+            given_on="2026-11-10",
+            briefed_on="",
+            last_checkin_on="",
+            contacted_on="",
+        )
+    ],
+    "promises": [
+        dict(
+            promise_id="P401", application_id="A401", what="the orchard yield notebook", due_on="2026-11-18", done_on=""
+        )
+    ],
 }
 
 # C005 and C006, entered through logbook.save_record (what the forms call), in order.
 YARROW_RECORDS = [
-    ("coachees", dict(coachee_id="C005", name="Persephone Yarrow-Kimura", email="persephone.yk@example.net",
-                      coach="Dana Reyes")),
-    ("applications", dict(application_id="A501", coachee_id="C005", company="Quokka Dynamics", role="Staff Engineer",
-                          status="offer", applied_on="2026-10-05")),
-    ("applications", dict(application_id="A502", coachee_id="C005", company="Blancmange Brewing",
-                          role="Platform Engineer", status="active", applied_on="2026-10-20")),
+    (
+        "coachees",
+        dict(coachee_id="C005", name="Persephone Yarrow-Kimura", email="persephone.yk@example.net", coach="Dana Reyes"),
+    ),
+    (
+        "applications",
+        dict(
+            application_id="A501",
+            coachee_id="C005",
+            company="Quokka Dynamics",
+            role="Staff Engineer",
+            status="offer",
+            applied_on="2026-10-05",
+        ),
+    ),
+    (
+        "applications",
+        dict(
+            application_id="A502",
+            coachee_id="C005",
+            company="Blancmange Brewing",
+            role="Platform Engineer",
+            status="active",
+            applied_on="2026-10-20",
+        ),
+    ),
     # The same employer as Maya Lindqvist (C001): the company is shared, nothing else is.
-    ("applications", dict(application_id="A503", coachee_id="C005", company="Northwind Analytics",
-                          role="Analytics Engineer", status="active", applied_on="2026-10-26")),
-    ("interviews", dict(interview_id="I501", application_id="A501", held_on="2026-11-09", round="2", format="onsite",
-                        interviewer_name="Thaddeus Oyelaran", interviewer_email="thaddeus.oyelaran@quokka.example",
-                        preferred_channel="email", next_step_by="2026-11-13", final_round=True,
-                        thank_you_sent_on="2026-11-09")),
-    ("interviews", dict(interview_id="I502", application_id="A502", held_on="2026-11-12", round="1", format="video",
-                        interviewer_name="Lucinda Featherstonehaugh",
-                        interviewer_email="lucinda.featherstonehaugh@blancmange.example",
-                        preferred_channel="email", next_step_by="2026-11-19", final_round=False,
-                        topics="the kettle telemetry pipeline")),
-    ("interviews", dict(interview_id="I503", application_id="A503", held_on="2026-11-04", round="1", format="video",
-                        interviewer_name="Rosalind Quarterman", interviewer_email="rosalind.quarterman@northwind.example",
-                        preferred_channel="email", next_step_by="2026-11-09", final_round=False,
-                        thank_you_sent_on="2026-11-04")),
+    (
+        "applications",
+        dict(
+            application_id="A503",
+            coachee_id="C005",
+            company="Northwind Analytics",
+            role="Analytics Engineer",
+            status="active",
+            applied_on="2026-10-26",
+        ),
+    ),
+    (
+        "interviews",
+        dict(
+            interview_id="I501",
+            application_id="A501",
+            held_on="2026-11-09",
+            round="2",
+            format="onsite",
+            interviewer_name="Thaddeus Oyelaran",
+            interviewer_email="thaddeus.oyelaran@quokka.example",
+            preferred_channel="email",
+            next_step_by="2026-11-13",
+            final_round=True,
+            thank_you_sent_on="2026-11-09",
+        ),
+    ),
+    (
+        "interviews",
+        dict(
+            interview_id="I502",
+            application_id="A502",
+            held_on="2026-11-12",
+            round="1",
+            format="video",
+            interviewer_name="Lucinda Featherstonehaugh",
+            interviewer_email="lucinda.featherstonehaugh@blancmange.example",
+            preferred_channel="email",
+            next_step_by="2026-11-19",
+            final_round=False,
+            topics="the kettle telemetry pipeline",
+        ),
+    ),
+    (
+        "interviews",
+        dict(
+            interview_id="I503",
+            application_id="A503",
+            held_on="2026-11-04",
+            round="1",
+            format="video",
+            interviewer_name="Rosalind Quarterman",
+            interviewer_email="rosalind.quarterman@northwind.example",
+            preferred_channel="email",
+            next_step_by="2026-11-09",
+            final_round=False,
+            thank_you_sent_on="2026-11-04",
+        ),
+    ),
     ("offers", dict(application_id="A501", verbal_on="2026-11-13")),
-    ("references", dict(reference_id="R501", coachee_id="C005", name="Evander Holyoake",
-                        relationship="Former tech lead", email="evander.holyoake@example.net")),
+    (
+        "references",
+        dict(
+            reference_id="R501",
+            coachee_id="C005",
+            name="Evander Holyoake",
+            relationship="Former tech lead",
+            email="evander.holyoake@example.net",
+        ),
+    ),
     ("reference_uses", dict(reference_id="R501", application_id="A502", given_on="2026-11-05")),
-    ("reference_uses", dict(reference_id="R501", application_id="A503", given_on="2026-11-02",
-                            briefed_on="2026-11-05")),
-    ("promises", dict(promise_id="P501", application_id="A502", what="the kettle telemetry write-up",
-                      due_on="2026-11-17")),
-    ("coachees", dict(coachee_id="C006", name="Ignatius Penhaligon", email="ignatius.penhaligon@example.net",
-                      coach="Dana Reyes")),
-    ("applications", dict(application_id="A601", coachee_id="C006", company="Umbra Cartography",
-                          role="GIS Analyst", status="rejected", applied_on="2026-09-01")),
-    ("interviews", dict(interview_id="I601", application_id="A601", held_on="2026-09-20", round="1", format="phone",
-                        interviewer_name="Mirabel Ostrowska", interviewer_email="mirabel.ostrowska@umbra.example",
-                        preferred_channel="email", thank_you_sent_on="2026-09-20")),
+    (
+        "reference_uses",
+        dict(reference_id="R501", application_id="A503", given_on="2026-11-02", briefed_on="2026-11-05"),
+    ),
+    (
+        "promises",
+        dict(promise_id="P501", application_id="A502", what="the kettle telemetry write-up", due_on="2026-11-17"),
+    ),
+    (
+        "coachees",
+        dict(
+            coachee_id="C006", name="Ignatius Penhaligon", email="ignatius.penhaligon@example.net", coach="Dana Reyes"
+        ),
+    ),
+    (
+        "applications",
+        dict(
+            application_id="A601",
+            coachee_id="C006",
+            company="Umbra Cartography",
+            role="GIS Analyst",
+            status="rejected",
+            applied_on="2026-09-01",
+        ),
+    ),
+    (
+        "interviews",
+        dict(
+            interview_id="I601",
+            application_id="A601",
+            held_on="2026-09-20",
+            round="1",
+            format="phone",
+            interviewer_name="Mirabel Ostrowska",
+            interviewer_email="mirabel.ostrowska@umbra.example",
+            preferred_channel="email",
+            thank_you_sent_on="2026-09-20",
+        ),
+    ),
 ]
 NOTHING_DUE = "C006"
 
@@ -220,6 +386,7 @@ def outputs(practice):
 
 # ------------------------------------------------------------------ the premise
 
+
 def test_no_coachees_identifying_text_occurs_in_anyone_elses_rows(practice):
     """So that finding a name in an output means it leaked, not that it was there anyway."""
     _, _, tables, foreign = practice
@@ -235,8 +402,14 @@ def test_no_coachees_identifying_text_occurs_in_anyone_elses_rows(practice):
 
 KINDS = ["drafts", "calendar", "export", "due"]
 # One of each coachee's employers (what their session's application lists must show).
-OWN_MARK = {"C001": "Harbor Health", "C002": "Quarry Labs", "C003": "Pinecrest Studio",
-            "C004": "Vantablack Orchards", "C005": "Quokka Dynamics", "C006": "Umbra Cartography"}
+OWN_MARK = {
+    "C001": "Harbor Health",
+    "C002": "Quarry Labs",
+    "C003": "Pinecrest Studio",
+    "C004": "Vantablack Orchards",
+    "C005": "Quokka Dynamics",
+    "C006": "Umbra Cartography",
+}
 
 
 @pytest.mark.parametrize("cid", COACHEES)
@@ -249,8 +422,9 @@ def test_command_output_for_one_coachee_names_no_one_else(outputs, practice, cid
     if cid == NOTHING_DUE and kind != "export":
         return  # nothing is due for this coachee: no drafts, no entries
     # Each output says something about its own coachee, so an empty file cannot pass.
-    assert any(s in text for s in own_text(practice, cid)), \
+    assert any(s in text for s in own_text(practice, cid)), (
         f"{kind} for {cid} mentions none of their own names or companies"
+    )
 
 
 @pytest.mark.parametrize("cid", COACHEES)
@@ -284,10 +458,12 @@ def test_drafts_for_all_put_each_coachees_drafts_in_a_folder_of_their_own(output
         assert any(s in text for s in own_text(practice, cid))
         # The same drafts as the command for that coachee alone.
         assert sorted(p.name for p in folder.iterdir()) == sorted(
-            p.name for p in (root / "out" / cid / "drafts").iterdir())
+            p.name for p in (root / "out" / cid / "drafts").iterdir()
+        )
 
 
 # ------------------------------------------------------------------ the working session
+
 
 def strings_in(widget: w.Widget, skip: tuple = (), path: str = "session") -> list[tuple[str, str]]:
     """Every piece of text the widget tree holds, shown or hidden (values, option
@@ -331,8 +507,9 @@ def session_view(s: WorkingSession) -> dict[str, str]:
         whys.append(s.why.value)
         if s.action()["kind"] in MESSAGE_KINDS:
             s.open_button.click()
-            drafts.append("\n".join([s.draft_to.value, s.draft_subject.value, s.draft_body.value,
-                                     s.action_status.value]))
+            drafts.append(
+                "\n".join([s.draft_to.value, s.draft_subject.value, s.draft_body.value, s.action_status.value])
+            )
     view["why"] = "\n".join(whys)
     view["drafts"] = "\n".join(drafts)
     for table, form in s.forms.items():
@@ -404,10 +581,13 @@ def test_switching_coachee_leaves_nothing_of_the_previous_one(practice, session_
             s.forms["promises"].fields["what"].value = f"something for {OWN_MARK[cid]}"
     finally:
         s.store.engine.dispose()
-    assert not found, "another coachee's data left in the session:\n" + "\n".join(f"  {k}: {v}" for k, v in found.items())
+    assert not found, "another coachee's data left in the session:\n" + "\n".join(
+        f"  {k}: {v}" for k, v in found.items()
+    )
 
 
 # ------------------------------------------------------------------ the weekly report
+
 
 @pytest.mark.slow
 def test_weekly_report_for_one_coachee_names_no_one_else(practice):

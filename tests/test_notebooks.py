@@ -7,6 +7,7 @@ on purpose, store the new expected outputs with::
 
     .venv/bin/python tests/test_notebooks.py --refresh-outputs
 """
+
 from __future__ import annotations
 
 import os
@@ -49,6 +50,7 @@ def notebook_env(db_url: str, home: Path) -> dict:
 
 # ------------------------------------------------------------ as committed
 
+
 @pytest.mark.parametrize("name", ALL)
 def test_committed_notebook_has_only_checked_outputs(name):
     nb = _read(name)
@@ -90,14 +92,29 @@ def test_response_times_checks_each_sentence():
 
 # ------------------------------------------------------------ executed
 
+
 def _nbval(paths: list[Path], env: dict, workdir: Path) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
     """Runs nbval (lax) on ``paths``; returns the process and {(notebook name, cell): outcome}."""
     ini = workdir / "pytest.ini"
     ini.write_text("[pytest]\n", encoding="utf-8")
     report = workdir / "nbval.xml"
     # rootdir "/": every notebook, wherever it is, is reported under its full path.
-    cmd = [sys.executable, "-m", "pytest", "-c", str(ini), "--rootdir", "/", "-p", "no:cacheprovider",
-           "--nbval-lax", "--nbval-current-env", "-q", f"--junitxml={report}", *map(str, paths)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-c",
+        str(ini),
+        "--rootdir",
+        "/",
+        "-p",
+        "no:cacheprovider",
+        "--nbval-lax",
+        "--nbval-current-env",
+        "-q",
+        f"--junitxml={report}",
+        *map(str, paths),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir, timeout=600)
     outcomes = {}
     if report.exists():
@@ -121,8 +138,7 @@ def test_notebooks_run_under_nbval_and_checked_outputs_match(demo_store, tmp_pat
     nb.cells[victim].outputs[0].text = "Employers answered every interview the same day.\n"
     nbformat.write(nb, tampered)
 
-    proc, outcomes = _nbval([NOTEBOOKS / n for n in ALL] + [tampered], notebook_env(demo_store.url, tmp_path),
-                            tmp_path)
+    proc, outcomes = _nbval([NOTEBOOKS / n for n in ALL] + [tampered], notebook_env(demo_store.url, tmp_path), tmp_path)
     detail = proc.stdout[-6000:] + proc.stderr[-3000:]
     code_cells = {n: sum(c.cell_type == "code" for c in _read(n).cells) for n in ALL}
     for name, n in code_cells.items():
@@ -135,6 +151,7 @@ def test_notebooks_run_under_nbval_and_checked_outputs_match(demo_store, tmp_pat
 
 
 # ------------------------------------------------------------ maintenance
+
 
 def refresh_checked_outputs(name: str = "response_times.ipynb") -> None:
     """Execute ``name`` on the demo (unshifted, as of the demo's day) and store the

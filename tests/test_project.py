@@ -1,4 +1,5 @@
 """The project's own promises: set-up files agree, start-up stays light, the README's quick start."""
+
 from __future__ import annotations
 
 import re
@@ -28,10 +29,12 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
 
 
 def test_help_does_not_import_heavy_libraries():
-    code = ("import sys; from followup_lib.faces.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('pandas', 'plotly', 'jupyter_core', 'nbformat', 'IPython', 'sqlalchemy', 'pandera')"
-            " if m in sys.modules]\nprint('HEAVY', heavy)")
+    code = (
+        "import sys; from followup_lib.faces.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('pandas', 'plotly', 'jupyter_core', 'nbformat', 'IPython', 'sqlalchemy', 'pandera')"
+        " if m in sys.modules]\nprint('HEAVY', heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out, out
 
@@ -54,8 +57,19 @@ def test_readme_quick_start_is_two_commands():
 
 
 def test_gitignore_keeps_personal_data_out():
-    ignored = subprocess.run(["git", "check-ignore", "data/followup.db", "data/settings.toml", "data/templates/x.j2",
-                              "reports/weekly/x.html"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    ignored = subprocess.run(
+        [
+            "git",
+            "check-ignore",
+            "data/followup.db",
+            "data/settings.toml",
+            "data/templates/x.j2",
+            "reports/weekly/x.html",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     assert len(ignored) == 4, ignored
     kept = subprocess.run(["git", "check-ignore", "data/demo/coachees.csv"], cwd=ROOT, capture_output=True, text=True)
     assert kept.returncode == 1, "the demo practice is committed"

@@ -5,6 +5,7 @@ Renders are slow (a kernel each), so the demo practice is rendered once per
 module through the real CLI (``report --all --jobs 2``) and every content test
 reads those pages; two more renders exercise ``render_report`` and a failure.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,17 +13,23 @@ import re
 
 import nbformat
 import pytest
+from conftest import AS_OF, require_chromium, run_cli, write_csvs
 
 from followup_lib.data.demo import load_demo
-from followup_lib.faces.report import external_references, render_report, run_reports
 from followup_lib.data.store import open_store
-
-from conftest import AS_OF, require_chromium, run_cli, write_csvs
+from followup_lib.faces.report import external_references, render_report, run_reports
 
 WEEK = AS_OF.isoformat()
 COACHEES = ["C001", "C002", "C003"]
-SECTIONS = ["What happened this week", "Due next week, and why", "Days since each interview", "Promises",
-            "References", "Offers", "The pipeline"]
+SECTIONS = [
+    "What happened this week",
+    "Due next week, and why",
+    "Days since each interview",
+    "Promises",
+    "References",
+    "Offers",
+    "The pipeline",
+]
 CHARTS_PER_REPORT = 2  # days since each interview, the pipeline
 
 # Store text that would be markup if printed raw, all given to Jordan Okafor (C002).
@@ -31,12 +38,31 @@ HOSTILE_INTERVIEWER = "<script>alert(1)</script>"
 HOSTILE_TOPICS = "<img src=x onerror=alert(2)>"
 HOSTILE_PROMISE = "<u>the growth deck</u>"
 HOSTILE_ROWS = {
-    "applications": [dict(application_id="A900", coachee_id="C002", company=HOSTILE_COMPANY, role="Growth PM",
-                          status="active", applied_on="2026-11-02")],
-    "interviews": [dict(interview_id="I900", application_id="A900", held_on="2026-11-12", round="1", format="video",
-                        interviewer_name=HOSTILE_INTERVIEWER, interviewer_email="hiring@acme.example",
-                        preferred_channel="email", next_step_by="2026-11-20", final_round="false",
-                        topics=HOSTILE_TOPICS)],
+    "applications": [
+        dict(
+            application_id="A900",
+            coachee_id="C002",
+            company=HOSTILE_COMPANY,
+            role="Growth PM",
+            status="active",
+            applied_on="2026-11-02",
+        )
+    ],
+    "interviews": [
+        dict(
+            interview_id="I900",
+            application_id="A900",
+            held_on="2026-11-12",
+            round="1",
+            format="video",
+            interviewer_name=HOSTILE_INTERVIEWER,
+            interviewer_email="hiring@acme.example",
+            preferred_channel="email",
+            next_step_by="2026-11-20",
+            final_round="false",
+            topics=HOSTILE_TOPICS,
+        )
+    ],
     "promises": [dict(promise_id="P900", application_id="A900", what=HOSTILE_PROMISE, due_on="2026-11-18")],
 }
 
@@ -67,8 +93,18 @@ def rendered(practice):
     """``followup report --all --jobs 2``, as a coach runs it: (process, out dir)."""
     url, root, _ = practice
     out = root / "reports"
-    proc = run_cli("report", "--all", "--week-ending", WEEK, "--jobs", "2", "--out", str(out), db=url,
-                   env={"FOLLOWUP_SETTINGS": str(root / "no-settings.toml")})
+    proc = run_cli(
+        "report",
+        "--all",
+        "--week-ending",
+        WEEK,
+        "--jobs",
+        "2",
+        "--out",
+        str(out),
+        db=url,
+        env={"FOLLOWUP_SETTINGS": str(root / "no-settings.toml")},
+    )
     return proc, out
 
 
@@ -102,6 +138,7 @@ def identifying_text(tables) -> set[str]:
 
 # ------------------------------------------------------------------ the CLI run
 
+
 def test_report_all_writes_every_coachee_with_a_progress_bar(rendered):
     proc, out = rendered
     assert proc.returncode == 0, proc.stderr
@@ -128,16 +165,23 @@ def test_executed_notebook_got_the_parameters(rendered):
 
 # ------------------------------------------------------------------ the page
 
+
 @pytest.mark.parametrize("cid", COACHEES)
 def test_page_shows_no_code_and_no_prompts(rendered, cid):
     page = page_of(rendered, cid)
     used = classes(page)
-    for code_class in ("jp-InputArea", "jp-InputPrompt", "jp-OutputPrompt", "jp-CodeMirrorEditor",
-                       "jp-OutputArea-stderr", "jp-RenderedText"):
+    for code_class in (
+        "jp-InputArea",
+        "jp-InputPrompt",
+        "jp-OutputPrompt",
+        "jp-CodeMirrorEditor",
+        "jp-OutputArea-stderr",
+        "jp-RenderedText",
+    ):
         assert code_class not in used, f"{cid}: {code_class} on the page"
     for text in ("In [", "Out[", "In&nbsp;[", "Out&nbsp;["):
         assert text not in body(page), f"{cid}: a prompt {text!r} on the page"
-    for text in ("from followup_lib", "load_weekly", "section_html", "Traceback", "papermill", "sqlite:"):
+    for text in ("from followup_lib", "load_coachee", "section_html", "Traceback", "papermill", "sqlite:"):
         assert text not in page, f"{cid}: {text!r} on the page"
 
 
@@ -203,12 +247,16 @@ def test_page_escapes_store_text(rendered):
     page = page_of(rendered, "C002")
     for raw in (HOSTILE_COMPANY, HOSTILE_INTERVIEWER, HOSTILE_TOPICS, HOSTILE_PROMISE, "<script>alert", "<img src=x"):
         assert raw not in page, f"{raw!r} reached the page as markup"
-    for shown in ("&lt;b&gt;Acme&lt;/b&gt;", "&lt;script&gt;alert(1)&lt;/script&gt;",
-                  "&lt;u&gt;the growth deck&lt;/u&gt;"):
+    for shown in (
+        "&lt;b&gt;Acme&lt;/b&gt;",
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+        "&lt;u&gt;the growth deck&lt;/u&gt;",
+    ):
         assert shown in page, f"{shown!r} should be shown as text"
 
 
 # ------------------------------------------------------------------ in a browser, offline
+
 
 @pytest.mark.browser
 def test_pages_draw_every_chart_with_the_network_off(rendered):
@@ -217,9 +265,16 @@ def test_pages_draw_every_chart_with_the_network_off(rendered):
 
     _, out = rendered
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         try:
             for cid in COACHEES:
                 page = browser.new_page()
@@ -242,11 +297,16 @@ def test_pages_draw_every_chart_with_the_network_off(rendered):
                 assert total == CHARTS_PER_REPORT
                 page.wait_for_function(
                     "n => Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                    ".filter(d => d.querySelector('.main-svg')).length >= n", arg=total, timeout=30_000)
+                    ".filter(d => d.querySelector('.main-svg')).length >= n",
+                    arg=total,
+                    timeout=30_000,
+                )
                 # Drawn: plotly's SVG holds the bars or points (or an empty chart's message).
-                drawn = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).filter(d =>"
-                                      " d.querySelector('.main-svg .cartesianlayer .trace, .main-svg .annotation'))"
-                                      ".length")
+                drawn = page.evaluate(
+                    "Array.from(document.querySelectorAll('.js-plotly-plot')).filter(d =>"
+                    " d.querySelector('.main-svg .cartesianlayer .trace, .main-svg .annotation'))"
+                    ".length"
+                )
                 assert drawn == total, f"{cid}: {drawn} of {total} charts drawn"
                 titles = page.locator(".js-plotly-plot .gtitle").all_text_contents()
                 assert titles == ["Days since the latest interview", "Where applications stand"]
@@ -267,6 +327,7 @@ def test_pages_draw_every_chart_with_the_network_off(rendered):
 
 
 # ------------------------------------------------------------------ the functions
+
 
 def test_render_report_writes_html_beside_the_notebook(practice, tmp_path):
     url, _, _ = practice
@@ -301,24 +362,33 @@ def test_report_for_an_unknown_coachee_is_a_plain_error(cli, practice, tmp_path)
 
 # ------------------------------------------------------------------ the content, as pure functions
 
+
 def test_weekly_content_counts_each_thing_done_once():
-    from followup_lib.logic.weekly import weekly_report
     from test_analysis import app, iv, make_tables, msg
+
+    from followup_lib.logic.weekly import weekly_report
 
     t = make_tables(
         applications=[app("A1", "Northwind Analytics", status="offer"), app("A2", "Bluefin Logistics")],
-        interviews=[iv("I1", "A1", "2026-11-02", thanked="2026-11-03"),
-                    iv("I2", "A2", "2026-11-12", thanked="2026-11-13")],
-        messages=[msg("M1", "A1", "2026-11-10", "received", "verbal_offer"),
-                  # What marking "ask for it in writing" sent records: the message and the offer's date.
-                  msg("M2", "A1", "2026-11-11", "sent", "request_written_offer"),
-                  msg("M3", "A2", "2026-11-13", "sent", "thank_you_note")],
+        interviews=[
+            iv("I1", "A1", "2026-11-02", thanked="2026-11-03"),
+            iv("I2", "A2", "2026-11-12", thanked="2026-11-13"),
+        ],
+        messages=[
+            msg("M1", "A1", "2026-11-10", "received", "verbal_offer"),
+            # What marking "ask for it in writing" sent records: the message and the offer's date.
+            msg("M2", "A1", "2026-11-11", "sent", "request_written_offer"),
+            msg("M3", "A2", "2026-11-13", "sent", "thank_you_note"),
+        ],
         offers=[dict(application_id="A1", verbal_on="2026-11-10", written_requested_on="2026-11-11")],
-        promises=[dict(promise_id="P1", application_id="A2", what="a sample", due_on="2026-11-13", done_on="2026-11-14"),
-                  dict(promise_id="P2", application_id="A2", what="a list", due_on="2026-11-16"),
-                  dict(promise_id="P3", application_id="A2", what="a deck", due_on="2026-11-12"),
-                  dict(promise_id="P4", application_id="A2", what="a plan", due_on="2026-11-19"),
-                  dict(promise_id="P5", application_id="A2", what="a memo", due_on="2026-11-12", done_on="2026-11-12")])
+        promises=[
+            dict(promise_id="P1", application_id="A2", what="a sample", due_on="2026-11-13", done_on="2026-11-14"),
+            dict(promise_id="P2", application_id="A2", what="a list", due_on="2026-11-16"),
+            dict(promise_id="P3", application_id="A2", what="a deck", due_on="2026-11-12"),
+            dict(promise_id="P4", application_id="A2", what="a plan", due_on="2026-11-19"),
+            dict(promise_id="P5", application_id="A2", what="a memo", due_on="2026-11-12", done_on="2026-11-12"),
+        ],
+    )
     r = weekly_report(t, "C1", WEEK)
     done = list(r.happened["what"])
     assert done.count("Asked for the offer in writing") == 1
@@ -326,6 +396,11 @@ def test_weekly_content_counts_each_thing_done_once():
     assert r.headline["follow-ups done this week"] == 4  # the thank-you, the request, two promises kept
     assert r.headline["interviews this week"] == 1
     states = dict(zip(r.promises["what"], r.promises["state"]))
-    assert states == {"a sample": "kept late", "a list": "due today", "a deck": "overdue", "a plan": "upcoming",
-                      "a memo": "kept"}
+    assert states == {
+        "a sample": "kept late",
+        "a list": "due today",
+        "a deck": "overdue",
+        "a plan": "upcoming",
+        "a memo": "kept",
+    }
     assert list(r.offers["missing terms"]) == ["(no written offer yet)"]

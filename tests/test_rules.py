@@ -8,6 +8,7 @@ Fri 20.
 ``world()`` and the row builders are also used by test_drafts, test_settings and
 test_demo.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,35 +17,51 @@ import warnings
 
 import pandas as pd
 import pytest
-
-from followup_lib.logic.rules import ACTION_KINDS, BASE_PRIORITY, add_business_days, due_actions
-from followup_lib.schema import TABLE_ORDER, TABLES
-from followup_lib.settings import Settings
-from followup_lib.data.validation import RawTable, validate_tables
-
 from conftest import AS_OF
 
+from followup_lib.data.validation import RawTable, validate_tables
+from followup_lib.kinds import ACTION_KINDS, BASE_PRIORITY
+from followup_lib.logic.rules import add_business_days, due_actions
+from followup_lib.schema import TABLE_ORDER, TABLES
+from followup_lib.settings import Settings
 
 # ------------------------------------------------------------------ a tiny world
 
 COACHEE = dict(coachee_id="C1", name="Maya Lindqvist", email="maya@example.com", coach="Dana Reyes")
-APP = dict(application_id="A1", coachee_id="C1", company="Northwind Analytics", role="Senior Data Analyst",
-           status="active")
+APP = dict(
+    application_id="A1", coachee_id="C1", company="Northwind Analytics", role="Senior Data Analyst", status="active"
+)
 
 
 def interview(**over) -> dict:
     """The first interview: Monday 2 Nov with Priya, thanked the next day."""
-    row = dict(interview_id="I1", application_id="A1", held_on="2026-11-02", round="1", format="video",
-               interviewer_name="Priya Natarajan", interviewer_email="priya@northwind.example",
-               interviewer_phone="+1 555 0100", preferred_channel="email", final_round="false",
-               thank_you_sent_on="2026-11-03", topics="the churn dashboard")
+    row = dict(
+        interview_id="I1",
+        application_id="A1",
+        held_on="2026-11-02",
+        round="1",
+        format="video",
+        interviewer_name="Priya Natarajan",
+        interviewer_email="priya@northwind.example",
+        interviewer_phone="+1 555 0100",
+        preferred_channel="email",
+        final_round="false",
+        thank_you_sent_on="2026-11-03",
+        topics="the churn dashboard",
+    )
     row.update(over)
     return row
 
 
 def reference(**over) -> dict:
-    row = dict(reference_id="R1", coachee_id="C1", name="Tom Becker", relationship="Former manager",
-               email="tom@example.org", phone="+1 555 0101")
+    row = dict(
+        reference_id="R1",
+        coachee_id="C1",
+        name="Tom Becker",
+        relationship="Former manager",
+        email="tom@example.org",
+        phone="+1 555 0101",
+    )
     row.update(over)
     return row
 
@@ -56,8 +73,7 @@ def ref_use(**over) -> dict:
 
 
 def message(mid: str, on: str, direction: str, kind: str = "update", app: str = "A1") -> dict:
-    return dict(message_id=mid, application_id=app, on=on, direction=direction, channel="email", kind=kind,
-                summary="")
+    return dict(message_id=mid, application_id=app, on=on, direction=direction, channel="email", kind=kind, summary="")
 
 
 def offer(**over) -> dict:
@@ -66,8 +82,18 @@ def offer(**over) -> dict:
     return row
 
 
-def world(store, *, coachees=None, applications=None, interviews=(), references=(), reference_uses=(),
-          promises=(), messages=(), offers=()) -> dict[str, pd.DataFrame]:
+def world(
+    store,
+    *,
+    coachees=None,
+    applications=None,
+    interviews=(),
+    references=(),
+    reference_uses=(),
+    promises=(),
+    messages=(),
+    offers=(),
+) -> dict[str, pd.DataFrame]:
     """Makes ``store`` hold exactly these rows (dicts of text, as in a CSV); returns ``store.load()``.
 
     The rows go in as the import writes them (blank cells missing, true/false as
@@ -76,9 +102,14 @@ def world(store, *, coachees=None, applications=None, interviews=(), references=
     the rows these tests use are ones an import accepts.
     """
     rows = {
-        "coachees": coachees or [COACHEE], "applications": applications or [APP],
-        "interviews": interviews, "references": references, "reference_uses": reference_uses,
-        "promises": promises, "messages": messages, "offers": offers,
+        "coachees": coachees or [COACHEE],
+        "applications": applications or [APP],
+        "interviews": interviews,
+        "references": references,
+        "reference_uses": reference_uses,
+        "promises": promises,
+        "messages": messages,
+        "offers": offers,
     }
     frames = {}
     for name in TABLE_ORDER:
@@ -99,8 +130,12 @@ def world(store, *, coachees=None, applications=None, interviews=(), references=
 def raw_world(**rows) -> dict[str, RawTable]:
     """The same rows as text tables, as an import reads them."""
     rows = {"coachees": [COACHEE], "applications": [APP], **rows}
-    return {name: RawTable(pd.DataFrame(list(rows.get(name, [])), columns=TABLES[name].column_names, dtype=object)
-                           .fillna(""), name) for name in TABLE_ORDER}
+    return {
+        name: RawTable(
+            pd.DataFrame(list(rows.get(name, [])), columns=TABLES[name].column_names, dtype=object).fillna(""), name
+        )
+        for name in TABLE_ORDER
+    }
 
 
 def due(tables, as_of, settings: Settings | None = None, **kw) -> pd.DataFrame:
@@ -124,9 +159,12 @@ def day(text: str) -> pd.Timestamp:
 def test_world_rows_pass_import_validation(empty_store):
     rows = dict(
         applications=[APP, {**APP, "application_id": "A2", "status": "offer"}],
-        interviews=[interview(next_step_by="2026-11-06", final_round="true"),
-                    interview(interview_id="I2", application_id="A2", thank_you_sent_on="")],
-        references=[reference()], reference_uses=[ref_use(briefed_on="2026-11-03")],
+        interviews=[
+            interview(next_step_by="2026-11-06", final_round="true"),
+            interview(interview_id="I2", application_id="A2", thank_you_sent_on=""),
+        ],
+        references=[reference()],
+        reference_uses=[ref_use(briefed_on="2026-11-03")],
         promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-04")],
         messages=[message("M1", "2026-11-05", "received"), message("Q1", "2026-11-10", "sent", "status_inquiry")],
         offers=[offer(application_id="A2", **LETTER, response_deadline="2026-11-18")],
@@ -144,15 +182,19 @@ def test_world_rows_pass_import_validation(empty_store):
 
 # ------------------------------------------------------------------ business days
 
-@pytest.mark.parametrize("start, n, expected", [
-    ("2026-11-06", 2, "2026-11-10"),  # Friday + 2 = Tuesday
-    ("2026-11-05", 2, "2026-11-09"),  # Thursday + 2 = Monday
-    ("2026-11-07", 2, "2026-11-10"),  # Saturday + 2 = Tuesday, not Wednesday
-    ("2026-11-08", 2, "2026-11-10"),  # Sunday + 2 = Tuesday
-    ("2026-11-09", 5, "2026-11-16"),  # Monday + 5 = next Monday
-    ("2026-11-06", 0, "2026-11-06"),
-    ("2026-11-07", 0, "2026-11-07"),
-])
+
+@pytest.mark.parametrize(
+    "start, n, expected",
+    [
+        ("2026-11-06", 2, "2026-11-10"),  # Friday + 2 = Tuesday
+        ("2026-11-05", 2, "2026-11-09"),  # Thursday + 2 = Monday
+        ("2026-11-07", 2, "2026-11-10"),  # Saturday + 2 = Tuesday, not Wednesday
+        ("2026-11-08", 2, "2026-11-10"),  # Sunday + 2 = Tuesday
+        ("2026-11-09", 5, "2026-11-16"),  # Monday + 5 = next Monday
+        ("2026-11-06", 0, "2026-11-06"),
+        ("2026-11-07", 0, "2026-11-07"),
+    ],
+)
 def test_business_days_skip_weekends(start, n, expected):
     out = add_business_days(pd.Series([pd.Timestamp(start)]), n)
     assert out.iloc[0] == pd.Timestamp(expected)
@@ -164,6 +206,7 @@ def test_business_days_keep_missing_dates_missing():
 
 
 # ------------------------------------------------------------------ 1. thank-you note
+
 
 def test_thank_you_note_is_due_the_day_after_the_interview(empty_store):
     t = world(empty_store, interviews=[interview(thank_you_sent_on="")])
@@ -194,21 +237,33 @@ def test_thank_you_note_waits_for_an_interview_not_yet_held(empty_store):
 
 
 def test_one_thank_you_per_interview_still_owed(empty_store):
-    t = world(empty_store, interviews=[
-        interview(),  # thanked
-        interview(interview_id="I2", held_on="2026-11-09", interviewer_name="Owen Price",
-                  interviewer_email="owen@northwind.example", thank_you_sent_on=""),
-    ])
+    t = world(
+        empty_store,
+        interviews=[
+            interview(),  # thanked
+            interview(
+                interview_id="I2",
+                held_on="2026-11-09",
+                interviewer_name="Owen Price",
+                interviewer_email="owen@northwind.example",
+                thank_you_sent_on="",
+            ),
+        ],
+    )
     a = one(due(t, "2026-11-10"), "thank_you_note")
     assert a["interview_id"] == "I2" and a["recipient"] == "Owen Price"
 
 
 # ------------------------------------------------------------------ 2. brief references
 
+
 def test_brief_references_one_per_reference_once_the_thank_you_is_out(empty_store):
-    t = world(empty_store, interviews=[interview()],
-              references=[reference(), reference(reference_id="R2", name="Ana Ruiz", email="ana@example.org")],
-              reference_uses=[ref_use(), ref_use(reference_id="R2")])
+    t = world(
+        empty_store,
+        interviews=[interview()],
+        references=[reference(), reference(reference_id="R2", name="Ana Ruiz", email="ana@example.org")],
+        reference_uses=[ref_use(), ref_use(reference_id="R2")],
+    )
     rows = of_kind(due(t, "2026-11-04"), "brief_references")
     assert sorted(rows["recipient"]) == ["Ana Ruiz", "Tom Becker"]
     assert set(rows["due_on"]) == {day("2026-11-03")}  # the day the thank-you went out
@@ -218,22 +273,32 @@ def test_brief_references_one_per_reference_once_the_thank_you_is_out(empty_stor
 
 
 def test_brief_references_waits_on_the_thank_you_due_date_when_not_sent(empty_store):
-    t = world(empty_store, interviews=[interview(thank_you_sent_on="")], references=[reference()],
-              reference_uses=[ref_use()])
+    t = world(
+        empty_store, interviews=[interview(thank_you_sent_on="")], references=[reference()], reference_uses=[ref_use()]
+    )
     assert one(due(t, "2026-11-03"), "brief_references")["due_on"] == day("2026-11-03")
 
 
 def test_brief_references_not_needed_once_briefed_after_the_interview(empty_store):
-    t = world(empty_store, interviews=[interview()], references=[reference()],
-              reference_uses=[ref_use(briefed_on="2026-11-03")])
+    t = world(
+        empty_store,
+        interviews=[interview()],
+        references=[reference()],
+        reference_uses=[ref_use(briefed_on="2026-11-03")],
+    )
     assert of_kind(due(t, "2026-11-04"), "brief_references").empty
 
 
 def test_brief_references_again_after_a_later_interview(empty_store):
-    t = world(empty_store,
-              interviews=[interview(), interview(interview_id="I2", held_on="2026-11-09", round="2",
-                                                 thank_you_sent_on="2026-11-10")],
-              references=[reference()], reference_uses=[ref_use(briefed_on="2026-11-03")])
+    t = world(
+        empty_store,
+        interviews=[
+            interview(),
+            interview(interview_id="I2", held_on="2026-11-09", round="2", thank_you_sent_on="2026-11-10"),
+        ],
+        references=[reference()],
+        reference_uses=[ref_use(briefed_on="2026-11-03")],
+    )
     a = one(due(t, "2026-11-10"), "brief_references")
     assert a["interview_id"] == "I2" and a["due_on"] == day("2026-11-10")
     # ...and that pending briefing replaces the reference's check-in.
@@ -247,9 +312,13 @@ def test_brief_references_by_phone_when_the_reference_has_only_a_phone(empty_sto
 
 # ------------------------------------------------------------------ 3. keep promises
 
+
 def test_keep_promise_outranks_everything(empty_store):
-    t = world(empty_store, interviews=[interview(thank_you_sent_on="")],
-              promises=[dict(promise_id="P1", application_id="A1", what="a writing sample", due_on="2026-11-04")])
+    t = world(
+        empty_store,
+        interviews=[interview(thank_you_sent_on="")],
+        promises=[dict(promise_id="P1", application_id="A1", what="a writing sample", due_on="2026-11-04")],
+    )
     actions = due(t, "2026-11-04")
     a = one(actions, "keep_promise")
     assert a["priority"] == 1 and a["status"] == "due" and a["due_on"] == day("2026-11-04")
@@ -268,14 +337,18 @@ def test_keep_promise_overdue_then_gone_once_done(empty_store):
 
 
 def test_keep_promise_upcoming_only_within_the_upcoming_window(empty_store):
-    t = world(empty_store, interviews=[interview()],
-              promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-13")])
+    t = world(
+        empty_store,
+        interviews=[interview()],
+        promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-13")],
+    )
     assert of_kind(due(t, "2026-11-05"), "keep_promise").empty  # 8 days away: not listed
     a = one(due(t, "2026-11-06"), "keep_promise")  # 7 days away
     assert a["status"] == "upcoming" and a["priority"] == 1 + 5
 
 
 # ------------------------------------------------------------------ 4. status inquiry
+
 
 def test_status_inquiry_waits_for_the_grace_business_days(empty_store):
     # Friday 6 Nov + 2 business days = Tuesday 10 Nov.
@@ -299,7 +372,9 @@ def test_status_inquiry_why_states_the_facts(empty_store):
 def test_why_names_the_year_of_a_date_in_another_year(empty_store):
     t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")])
     a = one(due(t, "2027-01-05"), "status_inquiry")
-    assert "said you would hear by 6 Nov 2026; it is now 5 Jan with no word since your interview on 2 Nov 2026" in a["why"]
+    assert (
+        "said you would hear by 6 Nov 2026; it is now 5 Jan with no word since your interview on 2 Nov 2026" in a["why"]
+    )
 
 
 def test_status_inquiry_uses_the_channel_the_interviewer_prefers(empty_store):
@@ -308,14 +383,20 @@ def test_status_inquiry_uses_the_channel_the_interviewer_prefers(empty_store):
 
 
 def test_no_status_inquiry_when_the_employer_replied_since_the_interview(empty_store):
-    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")],
-              messages=[message("M1", "2026-11-05", "received")])
+    t = world(
+        empty_store,
+        interviews=[interview(next_step_by="2026-11-06")],
+        messages=[message("M1", "2026-11-05", "received")],
+    )
     assert of_kind(due(t, "2026-11-16"), "status_inquiry").empty
 
 
 def test_word_from_before_the_interview_does_not_count_as_a_reply(empty_store):
-    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")],
-              messages=[message("M1", "2026-10-28", "received", "invitation")])
+    t = world(
+        empty_store,
+        interviews=[interview(next_step_by="2026-11-06")],
+        messages=[message("M1", "2026-10-28", "received", "invitation")],
+    )
     assert len(of_kind(due(t, "2026-11-16"), "status_inquiry")) == 1
 
 
@@ -326,15 +407,24 @@ def test_status_inquiry_repeats_a_week_later_then_stops(empty_store):
     assert again["due_on"] == day("2026-11-17") and again["status"] == "due"
     assert "once more" in again["why"]
     assert one(due(t, "2026-11-11"), "status_inquiry")["status"] == "upcoming"
-    t = world(empty_store, interviews=iv, messages=[message("Q1", "2026-11-10", "sent", "status_inquiry"),
-                                                    message("Q2", "2026-11-17", "sent", "status_inquiry")])
+    t = world(
+        empty_store,
+        interviews=iv,
+        messages=[
+            message("Q1", "2026-11-10", "sent", "status_inquiry"),
+            message("Q2", "2026-11-17", "sent", "status_inquiry"),
+        ],
+    )
     assert of_kind(due(t, "2026-11-30"), "status_inquiry").empty  # at most two
 
 
 def test_status_inquiry_respects_the_pester_gap(empty_store):
     # An offer check-in on Monday 9 Nov: no second contact before Monday 16 Nov.
-    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")],
-              messages=[message("K1", "2026-11-09", "sent", "offer_checkin")])
+    t = world(
+        empty_store,
+        interviews=[interview(next_step_by="2026-11-06")],
+        messages=[message("K1", "2026-11-09", "sent", "offer_checkin")],
+    )
     a = one(due(t, "2026-11-12"), "status_inquiry")
     assert a["due_on"] == day("2026-11-16") and a["status"] == "upcoming"
 
@@ -365,8 +455,10 @@ def test_no_offer_checkin_before_the_final_round(empty_store):
 
 def test_offer_checkin_every_seven_days_at_most_three(empty_store):
     iv = [interview(**FINAL)]
-    sent = [message(f"K{i}", d, "sent", "offer_checkin") for i, d in
-            enumerate(["2026-11-09", "2026-11-16", "2026-11-23"], 1)]
+    sent = [
+        message(f"K{i}", d, "sent", "offer_checkin")
+        for i, d in enumerate(["2026-11-09", "2026-11-16", "2026-11-23"], 1)
+    ]
     t = world(empty_store, interviews=iv, messages=sent[:1])
     a = one(due(t, "2026-11-16"), "offer_checkin")
     assert a["due_on"] == day("2026-11-16") and "1 of 3 check-ins sent" in a["why"]
@@ -385,7 +477,9 @@ def test_offer_checkin_counts_from_the_employers_last_word(empty_store):
 def test_offer_checkin_keeps_the_pester_gap_between_employer_contacts(empty_store):
     # With a 2-day cadence the next note would fall on Wed 11 Nov, but the
     # check-in of Mon 9 Nov blocks every employer contact for 5 business days.
-    t = world(empty_store, interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")])
+    t = world(
+        empty_store, interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")]
+    )
     a = one(due(t, "2026-11-11", Settings(checkin_every_days=2)), "offer_checkin")
     assert a["due_on"] == day("2026-11-16") and a["status"] == "upcoming"
 
@@ -404,9 +498,14 @@ def test_final_round_with_a_date_asks_first_then_checks_in(empty_store):
 
 # ------------------------------------------------------------------ 6. reference check-in
 
+
 def test_reference_checkin_a_week_after_the_briefing(empty_store):
-    t = world(empty_store, interviews=[interview()], references=[reference()],
-              reference_uses=[ref_use(briefed_on="2026-11-03")])
+    t = world(
+        empty_store,
+        interviews=[interview()],
+        references=[reference()],
+        reference_uses=[ref_use(briefed_on="2026-11-03")],
+    )
     assert one(due(t, "2026-11-05"), "reference_checkin")["status"] == "upcoming"
     a = one(due(t, "2026-11-10"), "reference_checkin")
     assert a["status"] == "due" and a["due_on"] == day("2026-11-10") and a["recipient"] == "Tom Becker"
@@ -415,14 +514,22 @@ def test_reference_checkin_a_week_after_the_briefing(empty_store):
 
 
 def test_reference_checkin_counts_from_the_last_checkin(empty_store):
-    t = world(empty_store, interviews=[interview()], references=[reference()],
-              reference_uses=[ref_use(briefed_on="2026-11-03", last_checkin_on="2026-11-10")])
+    t = world(
+        empty_store,
+        interviews=[interview()],
+        references=[reference()],
+        reference_uses=[ref_use(briefed_on="2026-11-03", last_checkin_on="2026-11-10")],
+    )
     assert one(due(t, "2026-11-17"), "reference_checkin")["due_on"] == day("2026-11-17")
 
 
 def test_reference_checkin_stops_once_the_reference_was_contacted(empty_store):
-    t = world(empty_store, interviews=[interview()], references=[reference()],
-              reference_uses=[ref_use(briefed_on="2026-11-03", contacted_on="2026-11-12")])
+    t = world(
+        empty_store,
+        interviews=[interview()],
+        references=[reference()],
+        reference_uses=[ref_use(briefed_on="2026-11-03", contacted_on="2026-11-12")],
+    )
     assert of_kind(due(t, "2026-11-30"), "reference_checkin").empty
 
 
@@ -447,8 +554,12 @@ def test_verbal_offer_asks_for_it_in_writing_at_once(empty_store):
 
 
 def test_written_offer_asked_again_three_business_days_after_asking(empty_store):
-    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
-              offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-13")])
+    t = world(
+        empty_store,
+        applications=[OFFER_APP],
+        interviews=[interview()],
+        offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-13")],
+    )
     a = one(due(t, "2026-11-16"), "request_written_offer")
     assert a["status"] == "upcoming" and a["due_on"] == day("2026-11-18")  # Fri + 3 = Wed
     assert "You asked Northwind Analytics for the offer in writing on 13 Nov" in a["why"]
@@ -456,16 +567,20 @@ def test_written_offer_asked_again_three_business_days_after_asking(empty_store)
 
 
 def test_no_written_offer_request_once_it_arrived(empty_store):
-    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
-              offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-12",
-                            written_received_on="2026-11-13")])
+    t = world(
+        empty_store,
+        applications=[OFFER_APP],
+        interviews=[interview()],
+        offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-12", written_received_on="2026-11-13")],
+    )
     assert of_kind(due(t, "2026-11-20"), "request_written_offer").empty
 
 
 # ------------------------------------------------------------------ 8. offer letter
 
-LETTER = dict(verbal_on="2026-11-10", written_received_on="2026-11-12", salary="$142,000",
-              conditions="Background check")
+LETTER = dict(
+    verbal_on="2026-11-10", written_received_on="2026-11-12", salary="$142,000", conditions="Background check"
+)
 
 
 def test_review_offer_letter_lists_the_missing_terms(empty_store):
@@ -485,8 +600,12 @@ def test_review_offer_letter_with_every_term(empty_store):
 
 
 def test_review_offer_letter_is_priority_one_near_the_deadline(empty_store):
-    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
-              offers=[offer(**LETTER, response_deadline="2026-11-18")])
+    t = world(
+        empty_store,
+        applications=[OFFER_APP],
+        interviews=[interview()],
+        offers=[offer(**LETTER, response_deadline="2026-11-18")],
+    )
     far = one(due(t, "2026-11-13"), "review_offer_letter")
     assert far["priority"] == BASE_PRIORITY["review_offer_letter"] and "respond by 18 Nov" in far["why"]
     near = one(due(t, "2026-11-16"), "review_offer_letter")
@@ -494,12 +613,18 @@ def test_review_offer_letter_is_priority_one_near_the_deadline(empty_store):
 
 
 def test_review_offer_letter_done_once_answered(empty_store):
-    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()], offers=[offer(**LETTER)],
-              messages=[message("M1", "2026-11-13", "sent", "review_offer_letter")])
+    t = world(
+        empty_store,
+        applications=[OFFER_APP],
+        interviews=[interview()],
+        offers=[offer(**LETTER)],
+        messages=[message("M1", "2026-11-13", "sent", "review_offer_letter")],
+    )
     assert of_kind(due(t, "2026-11-16"), "review_offer_letter").empty
 
 
 # ------------------------------------------------------------------ 9. approval
+
 
 def test_await_approval_until_approved(empty_store):
     accepted = {**APP, "status": "accepted"}
@@ -511,37 +636,51 @@ def test_await_approval_until_approved(empty_store):
     assert "accepted Northwind Analytics's offer on 14 Nov" in a["why"]
     assert "keep your 2 other applications warm" in a["why"]
     assert of_kind(due(t, "2026-11-16"), "review_offer_letter").empty  # accepted: nothing left to review
-    t = world(empty_store, applications=[accepted, *others], interviews=[interview()],
-              offers=[offer(**deal, approved_on="2026-11-16")])
+    t = world(
+        empty_store,
+        applications=[accepted, *others],
+        interviews=[interview()],
+        offers=[offer(**deal, approved_on="2026-11-16")],
+    )
     assert of_kind(due(t, "2026-11-16"), "await_approval").empty
 
 
 def test_await_approval_does_not_count_its_own_application_as_another(empty_store):
     # The coach logged the acceptance but left the application marked active.
-    t = world(empty_store, applications=[APP], interviews=[interview()],
-              offers=[offer(**LETTER, accepted_on="2026-11-14")])
+    t = world(
+        empty_store, applications=[APP], interviews=[interview()], offers=[offer(**LETTER, accepted_on="2026-11-14")]
+    )
     assert "keep your 0 other applications warm" in one(due(t, "2026-11-16"), "await_approval")["why"]
 
 
 # ------------------------------------------------------------------ closed and rescinded
 
+
 def busy_application(store, status: str, **offer_over) -> dict[str, pd.DataFrame]:
     """One application owing something of every kind it can."""
     return world(
-        store, applications=[{**APP, "status": status}],
+        store,
+        applications=[{**APP, "status": status}],
         interviews=[interview(thank_you_sent_on="", next_step_by="2026-11-06", final_round="true")],
         references=[reference(), reference(reference_id="R2", name="Ana Ruiz")],
         reference_uses=[ref_use(), ref_use(reference_id="R2", briefed_on="2026-11-03")],
         promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-12")],
-        offers=[offer(verbal_on="2026-11-10", written_received_on="2026-11-12", accepted_on="2026-11-13",
-                      **offer_over)],
+        offers=[
+            offer(verbal_on="2026-11-10", written_received_on="2026-11-12", accepted_on="2026-11-13", **offer_over)
+        ],
     )
 
 
 def test_an_open_application_with_that_history_owes_many_things(empty_store):
     kinds = set(due(busy_application(empty_store, "active"), "2026-11-16")["kind"])
-    assert {"thank_you_note", "brief_references", "keep_promise", "status_inquiry", "reference_checkin",
-            "await_approval"} <= kinds
+    assert {
+        "thank_you_note",
+        "brief_references",
+        "keep_promise",
+        "status_inquiry",
+        "reference_checkin",
+        "await_approval",
+    } <= kinds
 
 
 @pytest.mark.parametrize("status", ["rejected", "withdrawn", "hired"])
@@ -550,16 +689,25 @@ def test_closed_applications_get_nothing(empty_store, status):
 
 
 def test_a_rescinded_offer_gets_nothing(empty_store):
-    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
-              offers=[offer(**LETTER, accepted_on="2026-11-13", rescinded_on="2026-11-14")])
+    t = world(
+        empty_store,
+        applications=[OFFER_APP],
+        interviews=[interview()],
+        offers=[offer(**LETTER, accepted_on="2026-11-13", rescinded_on="2026-11-14")],
+    )
     kinds = set(due(t, "2026-11-16")["kind"])
     assert not kinds & {"request_written_offer", "review_offer_letter", "await_approval"}
-    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
-              offers=[offer(verbal_on="2026-11-13", rescinded_on="2026-11-14")])
+    t = world(
+        empty_store,
+        applications=[OFFER_APP],
+        interviews=[interview()],
+        offers=[offer(verbal_on="2026-11-13", rescinded_on="2026-11-14")],
+    )
     assert of_kind(due(t, "2026-11-16"), "request_written_offer").empty
 
 
 # ------------------------------------------------------------------ the demo, ordering and ids
+
 
 def test_demo_actions_are_sorted_most_urgent_first(demo_tables):
     a = due(demo_tables, AS_OF)
@@ -605,8 +753,9 @@ CONTRACT = {"coachee_id", "application_id", "kind", "status", "due_on", "priorit
 
 
 def test_cli_due_json_contract_for_one_coachee(cli, demo_store):
-    proc = cli("due", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--format", "json",
-               db=demo_store.url, check=True)
+    proc = cli(
+        "due", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--format", "json", db=demo_store.url, check=True
+    )
     actions = json.loads(proc.stdout)
     assert actions and {a["coachee_id"] for a in actions} == {"C001"}
     for a in actions:

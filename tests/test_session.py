@@ -4,6 +4,7 @@ values, no browser), and the logbook functions behind its buttons.
 ipywidgets swallows exceptions raised in callbacks, so every assertion here is
 on what the store holds and on what the widgets show.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,14 +13,13 @@ import email.policy
 
 import pandas as pd
 import pytest
+from conftest import AS_OF
 
 from followup_lib.data.logbook import log_received, mark_sent, new_id, save_record
-from followup_lib.logic.rules import due_actions
-from followup_lib.faces.session import WorkingSession
 from followup_lib.data.store import ConflictError
 from followup_lib.data.validation import ValidationError
-
-from conftest import AS_OF
+from followup_lib.faces.session import WorkingSession
+from followup_lib.logic.rules import due_actions
 
 DAY = pd.Timestamp(AS_OF)
 
@@ -66,6 +66,7 @@ def pick(session: WorkingSession, kind: str, **match) -> dict:
 
 # ------------------------------------------------------------------ today's actions
 
+
 def test_actions_listed_most_urgent_first_with_their_why(session, demo_store):
     expected = due_actions(demo_store.load(coachee_id="C001"), AS_OF)
     assert option_ids(session.action_list) == list(expected["action_id"])
@@ -98,6 +99,7 @@ def test_another_coachee_and_another_day(session):
 
 
 # ------------------------------------------------------------------ drafts
+
 
 def test_open_draft_shows_recipient_subject_and_body(session):
     pick(session, "thank_you_note")
@@ -140,15 +142,28 @@ def test_phone_draft_is_saved_as_text(session, tmp_path):
     assert script.read_text(encoding="utf-8").startswith("Call Marcus Hale (Bluefin Logistics) on +1 555 0142")
 
 
-@pytest.mark.parametrize("kind, match, table, key, column", [
-    ("thank_you_note", {}, "interviews", {"interview_id": "I004"}, "thank_you_sent_on"),
-    ("brief_references", {"reference_id": "R001"}, "reference_uses",
-     {"reference_id": "R001", "application_id": "A003"}, "briefed_on"),
-    ("reference_checkin", {}, "reference_uses", {"reference_id": "R001", "application_id": "A001"},
-     "last_checkin_on"),
-    ("keep_promise", {}, "promises", {"promise_id": "P001"}, "done_on"),
-    ("status_inquiry", {}, None, None, None),
-])
+@pytest.mark.parametrize(
+    "kind, match, table, key, column",
+    [
+        ("thank_you_note", {}, "interviews", {"interview_id": "I004"}, "thank_you_sent_on"),
+        (
+            "brief_references",
+            {"reference_id": "R001"},
+            "reference_uses",
+            {"reference_id": "R001", "application_id": "A003"},
+            "briefed_on",
+        ),
+        (
+            "reference_checkin",
+            {},
+            "reference_uses",
+            {"reference_id": "R001", "application_id": "A001"},
+            "last_checkin_on",
+        ),
+        ("keep_promise", {}, "promises", {"promise_id": "P001"}, "done_on"),
+        ("status_inquiry", {}, None, None, None),
+    ],
+)
 def test_mark_sent_logs_the_message_and_the_action_disappears(session, demo_store, kind, match, table, key, column):
     action = pick(session, kind, **match)
     before = demo_store.load(["messages"])["messages"]
@@ -169,8 +184,11 @@ def test_mark_sent_logs_the_message_and_the_action_disappears(session, demo_stor
 
 def test_draft_problems_are_shown_not_raised(session, demo_store):
     # An interview whose interviewer left no email or phone: the thank-you cannot be drafted.
-    save_record(demo_store, "interviews", dict(interview_id="I777", application_id="A001", held_on=AS_OF,
-                                               interviewer_name="Noor Haddad"))
+    save_record(
+        demo_store,
+        "interviews",
+        dict(interview_id="I777", application_id="A001", held_on=AS_OF, interviewer_name="Noor Haddad"),
+    )
     session.after_change()
     pick(session, "thank_you_note", interview_id="I777")
     session.open_button.click()
@@ -184,30 +202,75 @@ def test_draft_problems_are_shown_not_raised(session, demo_store):
 # ------------------------------------------------------------------ forms
 
 FORM_CASES = {
-    "applications": (dict(company="Lakeside Clinic", role="Data Analyst", status="active",
-                          applied_on=dt.date(2026, 11, 14), source="referral"),
-                     dict(company="Lakeside Clinic", coachee_id="C001", status="active")),
-    "interviews": (dict(application_id="A001", held_on=dt.date(2026, 11, 16), round="2", format="onsite",
-                        interviewer_name="Priya Natarajan", interviewer_email="priya.natarajan@northwind.example",
-                        preferred_channel="phone", next_step_by=dt.date(2026, 11, 20), final_round=True,
-                        topics="SQL depth; stakeholder reporting"),
-                   dict(application_id="A001", preferred_channel="phone", final_round=True,
-                        next_step_by=pd.Timestamp("2026-11-20"), topics="SQL depth; stakeholder reporting")),
-    "messages": (dict(application_id="A001", channel="email", kind="update", summary="Priya: still deciding"),
-                 dict(application_id="A001", direction="received", on=DAY, summary="Priya: still deciding")),
-    "promises": (dict(application_id="A001", what="a sample dashboard", due_on=dt.date(2026, 11, 18)),
-                 dict(what="a sample dashboard", due_on=pd.Timestamp("2026-11-18"), done_on=pd.NaT)),
-    "reference_uses": (dict(reference_id="R002", application_id="A001", given_on=dt.date(2026, 11, 10),
-                            briefed_on=dt.date(2026, 11, 11), last_checkin_on=dt.date(2026, 11, 13),
-                            contacted_on=dt.date(2026, 11, 14)),
-                       dict(contacted_on=pd.Timestamp("2026-11-14"), last_checkin_on=pd.Timestamp("2026-11-13"))),
-    "offers": (dict(application_id="A001", verbal_on=dt.date(2026, 11, 9), written_received_on=dt.date(2026, 11, 11),
-                    salary="$120,000", benefits="Health, dental", expense_reimbursement="Relocation up to $5,000",
-                    conditions="Background check", response_deadline=dt.date(2026, 11, 20),
-                    accepted_on=dt.date(2026, 11, 13), approved_on=dt.date(2026, 11, 16)),
-               dict(salary="$120,000", accepted_on=pd.Timestamp("2026-11-13"), approved_on=DAY)),
-    "references": (dict(name="Lena Park", relationship="Mentor", email="lena.park@example.org"),
-                   dict(name="Lena Park", coachee_id="C001")),
+    "applications": (
+        dict(
+            company="Lakeside Clinic",
+            role="Data Analyst",
+            status="active",
+            applied_on=dt.date(2026, 11, 14),
+            source="referral",
+        ),
+        dict(company="Lakeside Clinic", coachee_id="C001", status="active"),
+    ),
+    "interviews": (
+        dict(
+            application_id="A001",
+            held_on=dt.date(2026, 11, 16),
+            round="2",
+            format="onsite",
+            interviewer_name="Priya Natarajan",
+            interviewer_email="priya.natarajan@northwind.example",
+            preferred_channel="phone",
+            next_step_by=dt.date(2026, 11, 20),
+            final_round=True,
+            topics="SQL depth; stakeholder reporting",
+        ),
+        dict(
+            application_id="A001",
+            preferred_channel="phone",
+            final_round=True,
+            next_step_by=pd.Timestamp("2026-11-20"),
+            topics="SQL depth; stakeholder reporting",
+        ),
+    ),
+    "messages": (
+        dict(application_id="A001", channel="email", kind="update", summary="Priya: still deciding"),
+        dict(application_id="A001", direction="received", on=DAY, summary="Priya: still deciding"),
+    ),
+    "promises": (
+        dict(application_id="A001", what="a sample dashboard", due_on=dt.date(2026, 11, 18)),
+        dict(what="a sample dashboard", due_on=pd.Timestamp("2026-11-18"), done_on=pd.NaT),
+    ),
+    "reference_uses": (
+        dict(
+            reference_id="R002",
+            application_id="A001",
+            given_on=dt.date(2026, 11, 10),
+            briefed_on=dt.date(2026, 11, 11),
+            last_checkin_on=dt.date(2026, 11, 13),
+            contacted_on=dt.date(2026, 11, 14),
+        ),
+        dict(contacted_on=pd.Timestamp("2026-11-14"), last_checkin_on=pd.Timestamp("2026-11-13")),
+    ),
+    "offers": (
+        dict(
+            application_id="A001",
+            verbal_on=dt.date(2026, 11, 9),
+            written_received_on=dt.date(2026, 11, 11),
+            salary="$120,000",
+            benefits="Health, dental",
+            expense_reimbursement="Relocation up to $5,000",
+            conditions="Background check",
+            response_deadline=dt.date(2026, 11, 20),
+            accepted_on=dt.date(2026, 11, 13),
+            approved_on=dt.date(2026, 11, 16),
+        ),
+        dict(salary="$120,000", accepted_on=pd.Timestamp("2026-11-13"), approved_on=DAY),
+    ),
+    "references": (
+        dict(name="Lena Park", relationship="Mentor", email="lena.park@example.org"),
+        dict(name="Lena Park", coachee_id="C001"),
+    ),
 }
 
 
@@ -268,15 +331,21 @@ def test_an_empty_store_starts_with_the_first_coachee(empty_store, tmp_path):
     s.store.engine.dispose()
 
 
-@pytest.mark.parametrize("table, values, says", [
-    ("applications", dict(company="", role="Data Analyst"), "company"),
-    ("applications", dict(company="   ", role="Data Analyst"), "company"),
-    ("interviews", dict(application_id="A001", held_on=dt.date(2026, 11, 16), next_step_by=dt.date(2026, 11, 12)),
-     "next_step_by"),
-    ("interviews", dict(application_id=None, held_on=dt.date(2026, 11, 16)), "application_id"),
-    ("promises", dict(application_id="A001", what="a sample"), "due_on"),
-    ("messages", dict(application_id="A001", on=None), "on"),
-])
+@pytest.mark.parametrize(
+    "table, values, says",
+    [
+        ("applications", dict(company="", role="Data Analyst"), "company"),
+        ("applications", dict(company="   ", role="Data Analyst"), "company"),
+        (
+            "interviews",
+            dict(application_id="A001", held_on=dt.date(2026, 11, 16), next_step_by=dt.date(2026, 11, 12)),
+            "next_step_by",
+        ),
+        ("interviews", dict(application_id=None, held_on=dt.date(2026, 11, 16)), "application_id"),
+        ("promises", dict(application_id="A001", what="a sample"), "due_on"),
+        ("messages", dict(application_id="A001", on=None), "on"),
+    ],
+)
 def test_invalid_input_is_shown_and_nothing_is_written(session, demo_store, table, values, says):
     form = session.forms[table]
     fill(form, values)
@@ -311,7 +380,9 @@ def test_editing_a_record_opened_in_two_sessions_refuses_the_second_save(demo_st
     second.forms["interviews"].save.click()
     status = second.forms["interviews"].status.value
     assert "fw-error" in status and "changed elsewhere" in status
-    assert demo_store.row("interviews", {"interview_id": "I001"})["notes"] == "Went well; she asked for a dashboard sample"
+    assert (
+        demo_store.row("interviews", {"interview_id": "I001"})["notes"] == "Went well; she asked for a dashboard sample"
+    )
     assert_unchanged(before, snapshot(demo_store))
     # Reloading the record and saving again works.
     form = second.forms["interviews"]
@@ -345,6 +416,7 @@ def test_a_choice_made_in_a_form_survives_a_refresh(session):
 
 # ------------------------------------------------------------------ the chart
 
+
 def waiting_by_label(fig) -> dict[str, str]:
     return {y: bar.name for bar in fig.data if bar.type == "bar" for y in bar.y}
 
@@ -362,8 +434,10 @@ def test_chart_refreshes_after_a_change(session):
     fill(apps, dict(company="Lakeside Clinic", role="Data Analyst"))
     app_id = apps.fields["application_id"].value
     apps.save.click()
-    fill(session.forms["interviews"], dict(application_id=app_id, held_on=dt.date(2026, 11, 12),
-                                           thank_you_sent_on=dt.date(2026, 11, 12)))
+    fill(
+        session.forms["interviews"],
+        dict(application_id=app_id, held_on=dt.date(2026, 11, 12), thank_you_sent_on=dt.date(2026, 11, 12)),
+    )
     session.forms["interviews"].save.click()
     assert "Lakeside Clinic · Data Analyst" in waiting_by_label(session.figure)
     assert "4 open applications" in session.chart_sentence.value
@@ -371,9 +445,11 @@ def test_chart_refreshes_after_a_change(session):
 
 # ------------------------------------------------------------------ the logbook itself
 
+
 def test_save_record_versions_and_conflicts(demo_store):
-    saved = save_record(demo_store, "promises", dict(promise_id="P100", application_id="A001",
-                                                     what="a sample", due_on="2026-11-18"))
+    saved = save_record(
+        demo_store, "promises", dict(promise_id="P100", application_id="A001", what="a sample", due_on="2026-11-18")
+    )
     assert saved["row_version"] == 1 and saved["due_on"] == pd.Timestamp("2026-11-18")
     again = save_record(demo_store, "promises", {**saved, "done_on": AS_OF}, expected_version=1)
     assert again["row_version"] == 2
@@ -384,15 +460,25 @@ def test_save_record_versions_and_conflicts(demo_store):
     assert demo_store.row("promises", {"promise_id": "P100"})["done_on"] == DAY
 
 
-@pytest.mark.parametrize("table, values, column", [
-    ("interviews", dict(interview_id="I100", application_id="A001", held_on="2026-11-16", preferred_channel="fax"),
-     "preferred_channel"),
-    ("interviews", dict(interview_id="I100", application_id="A001", held_on="2026-11-31"), "held_on"),
-    ("interviews", dict(interview_id="I100", application_id="A404", held_on="2026-11-16"), "application_id"),
-    ("messages", dict(message_id="M100", application_id="A001", on="2026-11-16", direction="sideways"), "direction"),
-    ("reference_uses", dict(reference_id="R003", application_id="A001"), "application_id"),  # Jordan's reference
-    ("applications", dict(application_id="A100", coachee_id="C001", company="", role="Analyst"), "company"),
-])
+@pytest.mark.parametrize(
+    "table, values, column",
+    [
+        (
+            "interviews",
+            dict(interview_id="I100", application_id="A001", held_on="2026-11-16", preferred_channel="fax"),
+            "preferred_channel",
+        ),
+        ("interviews", dict(interview_id="I100", application_id="A001", held_on="2026-11-31"), "held_on"),
+        ("interviews", dict(interview_id="I100", application_id="A404", held_on="2026-11-16"), "application_id"),
+        (
+            "messages",
+            dict(message_id="M100", application_id="A001", on="2026-11-16", direction="sideways"),
+            "direction",
+        ),
+        ("reference_uses", dict(reference_id="R003", application_id="A001"), "application_id"),  # Jordan's reference
+        ("applications", dict(application_id="A100", coachee_id="C001", company="", role="Analyst"), "company"),
+    ],
+)
 def test_save_record_checks_like_an_import(demo_store, table, values, column):
     before = snapshot(demo_store)
     with pytest.raises(ValidationError) as err:

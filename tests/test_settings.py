@@ -1,17 +1,31 @@
 """Every setting changes its rule; per-coach overrides; a bad settings file."""
+
 from __future__ import annotations
 
 import json
 from dataclasses import fields
 
 import pytest
+from conftest import AS_OF
+from test_rules import (
+    APP,
+    COACHEE,
+    FINAL,
+    LETTER,
+    OFFER_APP,
+    day,
+    due,
+    interview,
+    message,
+    of_kind,
+    offer,
+    one,
+    ref_use,
+    reference,
+    world,
+)
 
 from followup_lib.settings import Settings, SettingsError, load_settings
-
-from conftest import AS_OF
-from test_rules import APP, COACHEE, FINAL, LETTER, OFFER_APP, day, due, interview, message, of_kind, offer, one
-from test_rules import ref_use, reference, world
-
 
 # Each setting below has a test named test_setting_<name>; the last test checks
 # that no setting is left without one.
@@ -19,8 +33,14 @@ from test_rules import ref_use, reference, world
 
 def test_defaults_are_the_coaching_guidance():
     s = Settings()
-    assert (s.thank_you_within_days, s.grace_business_days, s.checkin_every_days, s.max_checkins,
-            s.pester_gap_business_days, s.reference_checkin_every_days) == (1, 2, 7, 3, 5, 7)
+    assert (
+        s.thank_you_within_days,
+        s.grace_business_days,
+        s.checkin_every_days,
+        s.max_checkins,
+        s.pester_gap_business_days,
+        s.reference_checkin_every_days,
+    ) == (1, 2, 7, 3, 5, 7)
 
 
 def test_setting_thank_you_within_days(empty_store):
@@ -38,16 +58,22 @@ def test_setting_grace_business_days(empty_store):
 
 
 def test_setting_status_inquiry_repeat_days(empty_store):
-    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")],
-              messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")])
+    t = world(
+        empty_store,
+        interviews=[interview(next_step_by="2026-11-06")],
+        messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")],
+    )
     assert one(due(t, "2026-11-12"), "status_inquiry")["due_on"] == day("2026-11-17")
     s = Settings(status_inquiry_repeat_days=10, pester_gap_business_days=0)
     assert one(due(t, "2026-11-13", s), "status_inquiry")["due_on"] == day("2026-11-20")
 
 
 def test_setting_max_status_inquiries(empty_store):
-    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")],
-              messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")])
+    t = world(
+        empty_store,
+        interviews=[interview(next_step_by="2026-11-06")],
+        messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")],
+    )
     assert len(of_kind(due(t, "2026-11-17"), "status_inquiry")) == 1
     assert of_kind(due(t, "2026-11-17", Settings(max_status_inquiries=1)), "status_inquiry").empty
 
@@ -59,15 +85,21 @@ def test_setting_checkin_every_days(empty_store):
 
 
 def test_setting_max_checkins(empty_store):
-    t = world(empty_store, interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")])
+    t = world(
+        empty_store, interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")]
+    )
     assert len(of_kind(due(t, "2026-11-16"), "offer_checkin")) == 1
     assert of_kind(due(t, "2026-11-16", Settings(max_checkins=1)), "offer_checkin").empty
-    assert of_kind(due(world(empty_store, interviews=[interview(**FINAL)]), "2026-11-16", Settings(max_checkins=0)),
-                   "offer_checkin").empty
+    assert of_kind(
+        due(world(empty_store, interviews=[interview(**FINAL)]), "2026-11-16", Settings(max_checkins=0)),
+        "offer_checkin",
+    ).empty
 
 
 def test_setting_pester_gap_business_days(empty_store):
-    t = world(empty_store, interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")])
+    t = world(
+        empty_store, interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")]
+    )
     s = Settings(checkin_every_days=2)
     assert one(due(t, "2026-11-11", s), "offer_checkin")["due_on"] == day("2026-11-16")
     gap0 = Settings(checkin_every_days=2, pester_gap_business_days=0)
@@ -79,32 +111,47 @@ def test_setting_pester_gap_business_days(empty_store):
 
 
 def test_setting_reference_checkin_every_days(empty_store):
-    t = world(empty_store, interviews=[interview()], references=[reference()],
-              reference_uses=[ref_use(briefed_on="2026-11-03")])
+    t = world(
+        empty_store,
+        interviews=[interview()],
+        references=[reference()],
+        reference_uses=[ref_use(briefed_on="2026-11-03")],
+    )
     assert one(due(t, "2026-11-10"), "reference_checkin")["due_on"] == day("2026-11-10")
     a = one(due(t, "2026-11-10", Settings(reference_checkin_every_days=3)), "reference_checkin")
     assert a["due_on"] == day("2026-11-06") and a["status"] == "overdue"
 
 
 def test_setting_written_offer_followup_business_days(empty_store):
-    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
-              offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-13")])
+    t = world(
+        empty_store,
+        applications=[OFFER_APP],
+        interviews=[interview()],
+        offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-13")],
+    )
     assert one(due(t, "2026-11-16"), "request_written_offer")["due_on"] == day("2026-11-18")
     s = Settings(written_offer_followup_business_days=1)
     assert one(due(t, "2026-11-16", s), "request_written_offer")["due_on"] == day("2026-11-16")
 
 
 def test_setting_deadline_warning_days(empty_store):
-    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()],
-              offers=[offer(**LETTER, response_deadline="2026-11-18")])
+    t = world(
+        empty_store,
+        applications=[OFFER_APP],
+        interviews=[interview()],
+        offers=[offer(**LETTER, response_deadline="2026-11-18")],
+    )
     assert one(due(t, "2026-11-13"), "review_offer_letter")["priority"] == 3  # 5 days out
     assert one(due(t, "2026-11-13", Settings(deadline_warning_days=5)), "review_offer_letter")["priority"] == 1
     assert one(due(t, "2026-11-16", Settings(deadline_warning_days=0)), "review_offer_letter")["priority"] == 3
 
 
 def test_setting_upcoming_days(empty_store):
-    t = world(empty_store, interviews=[interview()],
-              promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-20")])
+    t = world(
+        empty_store,
+        interviews=[interview()],
+        promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-20")],
+    )
     assert of_kind(due(t, "2026-11-10"), "keep_promise").empty  # 10 days out
     assert len(of_kind(due(t, "2026-11-10", Settings(upcoming_days=10)), "keep_promise")) == 1
     none_ahead = due(t, "2026-11-19", Settings(upcoming_days=0))
@@ -118,11 +165,14 @@ def test_every_setting_has_a_test_here():
 
 # ------------------------------------------------------------------ per coach
 
+
 def test_per_coach_settings_apply_to_that_coachs_coachees(empty_store):
     coachees = [COACHEE, {**COACHEE, "coachee_id": "C2", "name": "Jordan Okafor", "coach": "Lee Chen"}]
     apps = [APP, {**APP, "application_id": "A2", "coachee_id": "C2", "company": "Lumen Software"}]
-    ivs = [interview(next_step_by="2026-11-06"),
-           interview(interview_id="I2", application_id="A2", next_step_by="2026-11-06")]
+    ivs = [
+        interview(next_step_by="2026-11-06"),
+        interview(interview_id="I2", application_id="A2", next_step_by="2026-11-06"),
+    ]
     t = world(empty_store, coachees=coachees, applications=apps, interviews=ivs)
     a = due(t, "2026-11-09", Settings(), coach_settings={"Lee Chen": Settings(grace_business_days=4)})
     inquiries = of_kind(a, "status_inquiry").set_index("coachee_id")["due_on"]
@@ -156,18 +206,21 @@ def test_settings_file_named_by_the_environment(tmp_path, monkeypatch):
     assert load_settings()[0].max_checkins == 1
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("[defaults]\ngrace_days = 3\n", "unknown setting 'grace_days'"),
-    ("[defaults]\ngrace_business_days = -1\n", "grace_business_days must be a whole number"),
-    ("[defaults]\ngrace_business_days = 2.5\n", "grace_business_days must be a whole number"),
-    ("[defaults]\ngrace_business_days = \"2\"\n", "grace_business_days must be a whole number"),
-    ("[defaults]\nmax_checkins = true\n", "max_checkins must be a whole number"),
-    ('[coach."Dana Reyes"]\npester_gap = 3\n', "[coach.\"Dana Reyes\"]: unknown setting 'pester_gap'"),
-    ("[default]\ngrace_business_days = 3\n", "unknown section 'default'"),
-    ("defaults = 3\n", "[defaults] must be a table"),
-    ("coach = 3\n", "coach must be tables"),
-    ("[defaults\ngrace_business_days = 3\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("[defaults]\ngrace_days = 3\n", "unknown setting 'grace_days'"),
+        ("[defaults]\ngrace_business_days = -1\n", "grace_business_days must be a whole number"),
+        ("[defaults]\ngrace_business_days = 2.5\n", "grace_business_days must be a whole number"),
+        ('[defaults]\ngrace_business_days = "2"\n', "grace_business_days must be a whole number"),
+        ("[defaults]\nmax_checkins = true\n", "max_checkins must be a whole number"),
+        ('[coach."Dana Reyes"]\npester_gap = 3\n', "[coach.\"Dana Reyes\"]: unknown setting 'pester_gap'"),
+        ("[default]\ngrace_business_days = 3\n", "unknown section 'default'"),
+        ("defaults = 3\n", "[defaults] must be a table"),
+        ("coach = 3\n", "coach must be tables"),
+        ("[defaults\ngrace_business_days = 3\n", "not valid TOML"),
+    ],
+)
 def test_bad_settings_file_is_a_clear_error(tmp_path, text, expected):
     f = tmp_path / "settings.toml"
     f.write_text(text)
@@ -177,6 +230,7 @@ def test_bad_settings_file_is_a_clear_error(tmp_path, text, expected):
 
 
 # ------------------------------------------------------------------ through the CLI
+
 
 def _northwind_inquiry(proc) -> dict:
     actions = json.loads(proc.stdout)

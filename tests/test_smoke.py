@@ -9,6 +9,8 @@ def test_demo_store_has_every_table(demo_tables):
 def test_due_cli_json(cli, demo_store):
     import json
 
-    proc = cli("due", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--format", "json", db=demo_store.url, check=True)
+    proc = cli(
+        "due", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--format", "json", db=demo_store.url, check=True
+    )
     actions = json.loads(proc.stdout)
     assert {a["coachee_id"] for a in actions} == {"C001"}

@@ -4,6 +4,7 @@ backups and restores, and a store made by the first schema version.
 The helpers at the top read the file with the plain ``sqlite3`` module, never with
 the code under test, and are shared by the other store-level test files.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from followup_lib.schema import TABLE_ORDER, TABLES
 from followup_lib.data.store import SCHEMA_VERSION, ConflictError, StoreError, open_store
+from followup_lib.schema import TABLE_ORDER, TABLES
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STORE_V1 = FIXTURES / "store_v1.db"
 
 
 # ------------------------------------------------------------------ helpers
+
 
 def db_path(url_or_store) -> Path:
     url = getattr(url_or_store, "url", url_or_store)
@@ -36,8 +38,12 @@ def table_contents(db, tables=None) -> dict[str, list[tuple]]:
     """Every row of every table (or the ones named), sorted, read with plain sqlite3."""
     conn = sqlite3.connect(db_path(db))
     try:
-        names = tables or [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        names = tables or [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
         out = {}
         for name in names:
             cur = conn.execute(f'SELECT * FROM "{name}"')
@@ -73,8 +79,9 @@ def python_script(tmp_path: Path, name: str, body: str) -> Path:
 
 
 def spawn(script: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(script), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(script), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 120) -> str:
@@ -85,11 +92,18 @@ def finish(proc: subprocess.Popen, timeout: float = 120) -> str:
 
 
 def coachee(cid: str, **values) -> dict:
-    return {"coachee_id": cid, "name": values.pop("name", f"Coachee {cid}"), "email": None,
-            "coach": None, "notes": None, **values}
+    return {
+        "coachee_id": cid,
+        "name": values.pop("name", f"Coachee {cid}"),
+        "email": None,
+        "coach": None,
+        "notes": None,
+        **values,
+    }
 
 
 # ------------------------------------------------------------------ migrations
+
 
 def test_new_store_is_at_current_schema_with_every_step_recorded(empty_store):
     assert empty_store.schema_version() == SCHEMA_VERSION
@@ -161,6 +175,7 @@ def test_committed_version_1_store_opens_with_current_code(tmp_path, demo_store,
 
 # ------------------------------------------------------------------ upsert and row versions
 
+
 def test_upsert_replaces_by_key_adds_new_and_keeps_the_rest(demo_store):
     before = demo_store.load()["coachees"].set_index("coachee_id")
     frame = pd.DataFrame([coachee("C001", name="Maya L.", notes="renamed"), coachee("C900", name="New Person")])
@@ -190,7 +205,7 @@ def test_upsert_is_all_or_nothing(demo_store):
     before = data_contents(demo_store)
     good = pd.DataFrame([coachee("C777")])
     bad = pd.DataFrame([{"application_id": None, "coachee_id": "C001", "company": "X", "role": "Y"}])
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 — whatever the driver raises, nothing may be written
         demo_store.upsert({"coachees": good, "applications": bad})
     assert data_contents(demo_store) == before
 
@@ -371,8 +386,11 @@ def _complete_batches(db) -> int:
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         conn.execute("BEGIN")  # one snapshot for both reads, while the writer goes on
-        counts = dict(conn.execute(
-            "SELECT substr(message_id, 1, 6), COUNT(*) FROM messages WHERE message_id LIKE 'B%' GROUP BY 1"))
+        counts = dict(
+            conn.execute(
+                "SELECT substr(message_id, 1, 6), COUNT(*) FROM messages WHERE message_id LIKE 'B%' GROUP BY 1"
+            )
+        )
         row = conn.execute("SELECT notes FROM coachees WHERE coachee_id = 'COUNTER'").fetchone()
     finally:
         conn.close()

@@ -10,21 +10,13 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..logic.drafts import present as _present
+from ..kinds import KINDS
 from ..schema import TABLES
+from ..schema import present as _present
 from .store import ConflictError, Store
 from .transfer import stored_keys
 from .validation import validate_row
 
-# What marking an action sent records, besides the message itself:
-# kind -> (table, date column to set, key columns of the action that find the row).
-SENT_UPDATES = {
-    "thank_you_note": ("interviews", "thank_you_sent_on", ("interview_id",)),
-    "brief_references": ("reference_uses", "briefed_on", ("reference_id", "application_id")),
-    "reference_checkin": ("reference_uses", "last_checkin_on", ("reference_id", "application_id")),
-    "keep_promise": ("promises", "done_on", ("promise_id",)),
-    "request_written_offer": ("offers", "written_requested_on", ("application_id",)),
-}
 ID_PREFIX = {"coachees": "C", "applications": "A", "interviews": "I", "references": "R",
              "promises": "P", "messages": "M"}
 
@@ -68,8 +60,9 @@ def mark_sent(store: Store, action: Mapping, on: dt.date, summary: str | None = 
     }
     ids, links = stored_keys(store)
     frames = {"messages": validate_row("messages", message, ids, links)}
-    if kind in SENT_UPDATES:
-        table, column, key_cols = SENT_UPDATES[kind]
+    record = KINDS[kind].sent_record if kind in KINDS else None
+    if record is not None:
+        table, column, key_cols = record.table, record.column, record.key
         key = {k: action.get(k) for k in key_cols}
         if not all(_present(v) for v in key.values()):
             raise ValueError(f"the {kind} action does not say which {TABLES[table].noun} it is about")

@@ -27,6 +27,22 @@ def load_practice(db_url: str | None = None, as_of=None) -> tuple[dict[str, pd.D
     return tables, day, load_settings()[0]
 
 
+def load_coachee(db_url: str | None, coachee_id: str) -> tuple[dict[str, pd.DataFrame], Settings, dict[str, Settings]]:
+    """One coachee's tables (and no one else's rows), the default settings and the
+    per-coach ones: what the weekly report is made from."""
+    from ..errors import UserError
+
+    store = open_store(db_url or None)
+    try:
+        if coachee_id not in store.coachee_ids():
+            raise UserError(f"no coachee {coachee_id!r} in the store")
+        tables = store.load(coachee_id=coachee_id)
+    finally:
+        store.engine.dispose()
+    base, per_coach = load_settings()
+    return tables, base, per_coach
+
+
 def practice_summary(tables: Mapping[str, pd.DataFrame], as_of) -> str:
     """One sentence: what the analysis is looking at, and from which day."""
     def n(count: int, noun: str) -> str:

@@ -20,17 +20,12 @@ from sqlalchemy import event
 
 from .. import paths
 from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, Table
+from ..errors import ConflictError, StoreError  # noqa: F401 (re-exported)
 
 ROW_VERSION = "row_version"
 BUSY_TIMEOUT_MS = 60_000
 
 
-class StoreError(RuntimeError):
-    """A problem with the store itself (cannot open, newer than this code…)."""
-
-
-class ConflictError(RuntimeError):
-    """Someone else changed the record since it was read; nothing was written."""
 
 
 def _sql_type(kind: str):

@@ -14,6 +14,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from ..schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES, Column, Table
+from ..errors import ValidationError  # noqa: F401 (re-exported)
 
 TRUE_WORDS = {"true", "yes", "y", "1", "t"}
 FALSE_WORDS = {"false", "no", "n", "0", "f"}
@@ -50,12 +51,6 @@ class Problem:
         return ", ".join(parts) + ": " + self.message
 
 
-class ValidationError(ValueError):
-    """Raised with every problem found; nothing has been written."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(map(str, problems)))
 
 
 # ------------------------------------------------------------- cell helpers

@@ -3,6 +3,7 @@
 environment (FOLLOWUP_DB, FOLLOWUP_COACHEE, FOLLOWUP_AS_OF), which the
 notebook's ``session.start`` reads.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,12 +22,16 @@ def session_notebook() -> Path:
 
 def voila_command(port: int, open_browser: bool = False) -> list[str]:
     return [
-        sys.executable, "-m", "voila", str(session_notebook()),
-        f"--port={port}", f"--Voila.ip={HOST}",
+        sys.executable,
+        "-m",
+        "voila",
+        str(session_notebook()),
+        f"--port={port}",
+        f"--Voila.ip={HOST}",
         "--Voila.port_retries=0",  # the printed address must be the real one: fail if the port is taken
         "--no-browser" if not open_browser else "--Voila.open_browser=True",
-        "--strip_sources=True",          # no code cells, ever
-        "--show_tracebacks=False",       # errors are shown by the widgets, in words
+        "--strip_sources=True",  # no code cells, ever
+        "--show_tracebacks=False",  # errors are shown by the widgets, in words
         "--theme=light",
         "--VoilaConfiguration.file_allowlist=.^",  # serve no files from the project
         # Kernels talk over local sockets, not TCP ports: no port races with other
@@ -53,8 +58,9 @@ def app_environment(db_url: str | None, coachee_id: str | None, as_of=None) -> d
     return env
 
 
-def serve_app(db_url: str | None, coachee_id: str | None = None, port: int = 8866, open_browser: bool = True,
-              as_of=None) -> int:
+def serve_app(
+    db_url: str | None, coachee_id: str | None = None, port: int = 8866, open_browser: bool = True, as_of=None
+) -> int:
     """Serve until interrupted. Prints the address to open."""
     env = app_environment(db_url, coachee_id, as_of)
     print(f"Follow-up Workbook app: http://{HOST}:{port}/  (store: {env['FOLLOWUP_DB']}; Ctrl+C to stop)", flush=True)

@@ -3,6 +3,7 @@
 Heavy libraries (pandas, SQLAlchemy, Jupyter) are imported inside the commands,
 so ``followup --help`` starts at once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,9 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-
-class UserError(Exception):
-    """A problem the user can fix; printed without a traceback."""
+from ..errors import FollowupError, UserError, describe
 
 
 def iso_date(text: str) -> dt.date:
@@ -58,6 +57,7 @@ def _actions(store, args):
 
 
 # ------------------------------------------------------------------ commands
+
 
 def cmd_import(args) -> int:
     from ..data.transfer import import_path
@@ -218,8 +218,9 @@ def cmd_report(args) -> int:
 def cmd_app(args) -> int:
     from .app import serve_app
 
-    return serve_app(args.db, coachee_id=args.coachee, port=args.port, open_browser=not args.no_browser,
-                     as_of=args.as_of)
+    return serve_app(
+        args.db, coachee_id=args.coachee, port=args.port, open_browser=not args.no_browser, as_of=args.as_of
+    )
 
 
 def cmd_backup(args) -> int:
@@ -237,13 +238,13 @@ def cmd_restore(args) -> int:
 
 # ------------------------------------------------------------------ parser
 
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="followup",
         description="Follow-up Workbook: what to do after the interviews, and the drafts to do it.",
     )
-    p.add_argument("--db", default=None,
-                   help="store URL or SQLite file (default: $FOLLOWUP_DB or data/followup.db)")
+    p.add_argument("--db", default=None, help="store URL or SQLite file (default: $FOLLOWUP_DB or data/followup.db)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def who(sp, all_help="every coachee"):
@@ -252,8 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--all", action="store_true", help=all_help)
 
     def as_of(sp):
-        sp.add_argument("--as-of", type=iso_date, default=dt.date.today(), metavar="YYYY-MM-DD",
-                        help="judge from this day (default: today)")
+        sp.add_argument(
+            "--as-of",
+            type=iso_date,
+            default=dt.date.today(),
+            metavar="YYYY-MM-DD",
+            help="judge from this day (default: today)",
+        )
 
     sp = sub.add_parser("import", help="add or replace rows from a folder of CSVs or an .xlsx (all or nothing)")
     sp.add_argument("path")
@@ -286,15 +292,21 @@ def build_parser() -> argparse.ArgumentParser:
     who(sp)
     sp.add_argument("--week-ending", type=iso_date, default=dt.date.today(), metavar="YYYY-MM-DD")
     sp.add_argument("--out", default=None, metavar="DIR", help="default: reports/")
-    sp.add_argument("--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)),
-                    help="reports rendered at once with --all")
+    sp.add_argument(
+        "--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="reports rendered at once with --all"
+    )
     sp.set_defaults(func=cmd_report)
 
     sp = sub.add_parser("demo", help="load the fictional demo practice (only into an empty store)")
     sp.add_argument("--coachees", type=int, default=0, metavar="N", help="generate a practice of N coachees instead")
     sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD",
-                    help="the day the demo's today should land on or just before (default: today)")
+    sp.add_argument(
+        "--as-of",
+        type=iso_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="the day the demo's today should land on or just before (default: today)",
+    )
     sp.add_argument("--no-shift", action="store_true", help="keep the demo's own dates")
     sp.add_argument("--force", action="store_true", help="load even if the store holds data")
     sp.set_defaults(func=cmd_demo)
@@ -303,8 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--coachee", metavar="ID")
     sp.add_argument("--port", type=int, default=8866)
     sp.add_argument("--no-browser", action="store_true", help="only print the address")
-    sp.add_argument("--as-of", type=iso_date, default=None, metavar="YYYY-MM-DD",
-                    help="work as if today were this day (default: today)")
+    sp.add_argument(
+        "--as-of",
+        type=iso_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="work as if today were this day (default: today)",
+    )
     sp.set_defaults(func=cmd_app)
 
     sp = sub.add_parser("settings", help="show the settings in force")
@@ -334,9 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         # `followup due | head`: the reader left; say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception as exc:  # noqa: BLE001 — every known failure is shown as a message
-        from ..errors import describe
-
+    except (FollowupError, OSError) as exc:
         message, code = describe(exc)
         if message is None:
             raise

@@ -1,6 +1,7 @@
 """Running the weekly report: papermill executes the notebook, nbconvert turns it
 into one self-contained HTML page (in this process), no code, no network.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,6 +13,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from .. import paths
+from ..errors import ReportError  # noqa: F401 (re-exported)
 
 KERNEL = "python3"  # the environment's own kernel: jupyter_client runs it with this Python
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
@@ -29,10 +31,6 @@ _EXTERNAL = re.compile(
 def external_references(page: str) -> list[str]:
     """Every piece of markup in ``page`` that would load something over the network."""
     return _EXTERNAL.findall(_SCRIPT_BODY.sub(r"\1\2", page))
-
-
-class ReportError(RuntimeError):
-    pass
 
 
 @dataclass
@@ -55,8 +53,12 @@ def notebook_to_html(nb) -> str:
 
     if not isinstance(nb, nbformat.NotebookNode):
         nb = nbformat.read(nb, as_version=4)
-    exporter = HTMLExporter(template_file=str(TEMPLATE_DIR / "index.html.j2"), exclude_input=True,
-                            exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        template_file=str(TEMPLATE_DIR / "index.html.j2"),
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
     exporter.template_paths = [str(TEMPLATE_DIR)] + exporter.template_paths
     title = nb.metadata.get("title") or "Weekly progress report"
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
@@ -66,7 +68,9 @@ def notebook_to_html(nb) -> str:
     return body
 
 
-def render_report(db_url: str, coachee_id: str, week_ending: dt.date | str, out_dir: str | Path | None = None) -> ReportResult:
+def render_report(
+    db_url: str, coachee_id: str, week_ending: dt.date | str, out_dir: str | Path | None = None
+) -> ReportResult:
     """Execute the report notebook for one coachee and write ``.ipynb`` and ``.html`` side by side."""
     import papermill as pm
 
@@ -82,12 +86,20 @@ def render_report(db_url: str, coachee_id: str, week_ending: dt.date | str, out_
         # Saved once at the end: the charts make the notebook megabytes, and
         # papermill would otherwise rewrite it after every cell.
         executed = pm.execute_notebook(
-            str(report_notebook()), str(nb_out), kernel_name=KERNEL, progress_bar=False, log_output=False,
+            str(report_notebook()),
+            str(nb_out),
+            kernel_name=KERNEL,
+            progress_bar=False,
+            log_output=False,
             request_save_on_cell_execute=False,
             parameters={"coachee_id": coachee_id, "week_ending": week, "db_url": db_url},
         )
     except Exception as exc:  # papermill wraps the kernel's error; keep its last line
-        return ReportResult(coachee_id, notebook=nb_out, error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}")
+        return ReportResult(
+            coachee_id,
+            notebook=nb_out,
+            error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}",
+        )
     try:
         tmp = html_out.with_suffix(".html.partial")
         tmp.write_text(notebook_to_html(executed), encoding="utf-8")
@@ -130,8 +142,11 @@ def run_reports(db_url: str, coachee_ids: list[str], week_ending, out_dir=None, 
     for r in sorted(done, key=lambda r: r.coachee_id):
         print(f"{r.coachee_id}: {r.html}")
     for r in failed:
-        print(f"{r.coachee_id}: FAILED — {r.error}" + (f" (see {r.notebook})" if r.notebook and r.notebook.exists() else ""),
-              file=sys.stderr)
+        print(
+            f"{r.coachee_id}: FAILED — {r.error}"
+            + (f" (see {r.notebook})" if r.notebook and r.notebook.exists() else ""),
+            file=sys.stderr,
+        )
     if done:
         print(f"{len(done)} report(s) written to {Path(done[0].html).parent.resolve()}")
     return 1 if failed else 0

@@ -8,37 +8,46 @@ ipywidgets swallows exceptions raised in callbacks, so every handler is one line
 that goes through ``_run``: it calls a tested function of ``followup_lib`` and
 shows any error next to the control that caused it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import html
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import ipywidgets as w
 import pandas as pd
 from IPython.display import display
 
-from ..logic import analysis, charts
-
 from .. import paths
-from ..logic.drafts import Draft, DraftError, facts_for, present, render_draft, template_environment, write_draft
 from ..data.logbook import mark_sent, new_id, save_record
-from ..logic.rules import ACTION_LABELS, MESSAGE_KINDS, due_actions
-from ..schema import BOOL, CHOICE, DATE, TABLES
-from ..settings import load_settings
 from ..data.store import ConflictError, open_store
 from ..data.validation import ValidationError
+from ..kinds import ACTION_LABELS, MESSAGE_KINDS
+from ..logic import analysis, charts
+from ..logic.drafts import Draft, DraftError, facts_for, present, render_draft, template_environment, write_draft
+from ..logic.rules import due_actions
+from ..schema import BOOL, CHOICE, DATE, TABLES
+from ..settings import load_settings
 
 # The forms, in the order a session uses them: (table, tab title, what it is for).
 FORMS = [
-    ("interviews", "Interview", "An interview held: who, when, how they like to be contacted, "
-                                "the date they said you would hear by, what they cared about."),
+    (
+        "interviews",
+        "Interview",
+        "An interview held: who, when, how they like to be contacted, "
+        "the date they said you would hear by, what they cared about.",
+    ),
     ("messages", "Message", "A word from the employer (direction: received), or anything you sent."),
     ("promises", "Promise", "Something you told an interviewer you would send or do, and by when."),
-    ("reference_uses", "Reference given", "A reference given to an application; when you briefed them, "
-                                          "checked in, and when they said the employer called."),
+    (
+        "reference_uses",
+        "Reference given",
+        "A reference given to an application; when you briefed them, "
+        "checked in, and when they said the employer called.",
+    ),
     ("offers", "Offer", "An offer: the verbal call, the written letter and its terms, accepted, approved."),
     ("applications", "Application", "A new job application, or a change of status."),
     ("references", "Reference", "Someone who will vouch for you."),
@@ -69,7 +78,8 @@ def error_text(exc: BaseException) -> str:
     """Plain words for a problem, as shown next to a form or a button."""
     if isinstance(exc, ValidationError):
         return "Nothing was saved. " + " ".join(
-            f"{p.column or ''}: {p.message}".strip(": ") + "." for p in exc.problems)
+            f"{p.column or ''}: {p.message}".strip(": ") + "." for p in exc.problems
+        )
     if isinstance(exc, ConflictError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}" if not isinstance(exc, (DraftError, ValueError)) else str(exc)
@@ -100,14 +110,15 @@ def _set_options(widget: w.Dropdown, options: list[tuple]) -> None:
 class RecordForm:
     """A form for one table, built from its schema (the same one import uses)."""
 
-    def __init__(self, session: "WorkingSession", table: str, title: str, purpose: str):
+    def __init__(self, session: WorkingSession, table: str, title: str, purpose: str):
         self.session, self.table, self.t = session, table, TABLES[table]
         self.version: int | None = None
         self.fields: dict[str, w.Widget] = {}
         self.record = w.Dropdown(description="Record", layout=w.Layout(width="32em"))
         self._refreshing = False  # new options are being set: not the user picking a record
-        self.record.observe(lambda ch: None if self._refreshing else _run(self.status, self.load_record, ch["new"]),
-                            names="value")
+        self.record.observe(
+            lambda ch: None if self._refreshing else _run(self.status, self.load_record, ch["new"]), names="value"
+        )
         for c in self.t.columns:
             if c.name == "coachee_id" and table != "coachees":
                 continue
@@ -119,8 +130,13 @@ class RecordForm:
             elif c.kind == DATE:
                 widget = w.DatePicker(description=label, style=style, layout=layout)
             elif c.kind == CHOICE:
-                widget = w.Dropdown(description=label, options=[("", None)] + [(x, x) for x in c.choices],
-                                    value=c.default, style=style, layout=layout)
+                widget = w.Dropdown(
+                    description=label,
+                    options=[("", None)] + [(x, x) for x in c.choices],
+                    value=c.default,
+                    style=style,
+                    layout=layout,
+                )
             elif c.kind == BOOL:
                 widget = w.Checkbox(description=label, indent=False, layout=w.Layout(width="32em"))
             elif c.name in LONG_TEXT:
@@ -137,8 +153,9 @@ class RecordForm:
         self.clear.on_click(lambda _: _run(self.status, self.reset))
         self.status = w.HTML()
         need = ", ".join(c.replace("_", " ") for c in self.t.required if c != "coachee_id" or table == "coachees")
-        intro = w.HTML(f"<p style='margin:2px 0 6px'>{html.escape(purpose)} "
-                       f"<i>Needs: {html.escape(need)} (marked *).</i></p>")
+        intro = w.HTML(
+            f"<p style='margin:2px 0 6px'>{html.escape(purpose)} <i>Needs: {html.escape(need)} (marked *).</i></p>"
+        )
         self.widget = w.VBox([intro, self.record, *self.fields.values(), w.HBox([self.save, self.clear]), self.status])
         self.widget.add_class(f"fw-form-{table}")
 
@@ -170,9 +187,13 @@ class RecordForm:
     def _describe(self, r: dict, companies: dict) -> str:
         company = companies.get(r.get("application_id"), "") if "application_id" in r else ""
         key = " / ".join(str(r[k]) for k in self.t.key)
-        extra = next((str(r[c]) for c in ("name", "what", "interviewer_name", "summary", "company")
-                      if c in r and present(r[c])), "")
-        when = next((r[c] for c in ("held_on", "on", "due_on", "verbal_on", "given_on") if c in r and present(r[c])), None)
+        extra = next(
+            (str(r[c]) for c in ("name", "what", "interviewer_name", "summary", "company") if c in r and present(r[c])),
+            "",
+        )
+        when = next(
+            (r[c] for c in ("held_on", "on", "due_on", "verbal_on", "given_on") if c in r and present(r[c])), None
+        )
         bits = [key, company, extra, f"{pd.Timestamp(when):%d %b}" if when is not None else ""]
         return " · ".join(b for b in bits if b)
 
@@ -247,8 +268,9 @@ class RecordForm:
 class WorkingSession:
     """Everything a coach and a coachee need in one session. ``.widget`` shows it."""
 
-    def __init__(self, db_url: str | None = None, coachee_id: str | None = None, as_of=None,
-                 drafts_dir: str | Path | None = None):
+    def __init__(
+        self, db_url: str | None = None, coachee_id: str | None = None, as_of=None, drafts_dir: str | Path | None = None
+    ):
         self.store = open_store(db_url)
         self.settings, self.coach_settings = load_settings()
         self.as_of = pd.Timestamp(as_of or dt.date.today()).date()
@@ -266,8 +288,9 @@ class WorkingSession:
         self.top_status = w.HTML()
         # Someone else (the coach in JupyterLab, the client in the app) may have
         # changed the store: read it again.
-        self.refresh_button = w.Button(description="Refresh", icon="refresh",
-                                       tooltip="Read the store again, with everyone's latest changes")
+        self.refresh_button = w.Button(
+            description="Refresh", icon="refresh", tooltip="Read the store again, with everyone's latest changes"
+        )
         self.refresh_button.on_click(lambda _: _run(self.top_status, self.refresh, ok="Up to date."))
         self.picker.observe(lambda ch: _run(self.top_status, self.select_coachee, ch["new"]), names="value")
         self.day.observe(lambda ch: _run(self.top_status, self.set_day, ch["new"]), names="value")
@@ -292,8 +315,16 @@ class WorkingSession:
         self.sent_button = w.Button(description="Mark sent", icon="paper-plane", button_style="success")
         self.sent_button.on_click(lambda _: _run(self.draft_status, self.mark_draft_sent))
         self.draft_status = w.HTML()
-        self.draft_box = w.VBox([w.HTML("<h3>Draft</h3>"), self.draft_to, self.draft_subject, self.draft_body,
-                                 w.HBox([self.save_button, self.sent_button]), self.draft_status])
+        self.draft_box = w.VBox(
+            [
+                w.HTML("<h3>Draft</h3>"),
+                self.draft_to,
+                self.draft_subject,
+                self.draft_body,
+                w.HBox([self.save_button, self.sent_button]),
+                self.draft_status,
+            ]
+        )
         self.draft_box.layout.display = "none"
 
         # -- forms and chart
@@ -304,16 +335,27 @@ class WorkingSession:
         self.chart = w.Output()
         self.chart_sentence = w.HTML()
 
-        self.widget = w.VBox([
-            # The notebook's own heading names the page; no second title here.
-            w.HTML("<style>.fw-actions select {font-family: monospace;}</style>"),
-            w.HBox([self.picker, self.day, self.refresh_button]), self.top_status,
-            w.HTML("<h3>Today's actions</h3>"), self.summary, self.action_list, self.why,
-            w.HBox([self.open_button]), self.action_status,
-            self.draft_box,
-            w.HTML("<h3>Log what happened</h3>"), self.form_tabs,
-            w.HTML("<h3>Days since each interview</h3>"), self.chart_sentence, self.chart,
-        ], layout=w.Layout(max_width="1100px", width="100%"))
+        self.widget = w.VBox(
+            [
+                # The notebook's own heading names the page; no second title here.
+                w.HTML("<style>.fw-actions select {font-family: monospace;}</style>"),
+                w.HBox([self.picker, self.day, self.refresh_button]),
+                self.top_status,
+                w.HTML("<h3>Today's actions</h3>"),
+                self.summary,
+                self.action_list,
+                self.why,
+                w.HBox([self.open_button]),
+                self.action_status,
+                self.draft_box,
+                w.HTML("<h3>Log what happened</h3>"),
+                self.form_tabs,
+                w.HTML("<h3>Days since each interview</h3>"),
+                self.chart_sentence,
+                self.chart,
+            ],
+            layout=w.Layout(max_width="1100px", width="100%"),
+        )
         self.widget.add_class("fw-session")
 
         self.refresh_coachees(coachee_id)
@@ -361,7 +403,9 @@ class WorkingSession:
             self.tables = None
             self.actions = pd.DataFrame()
             self.action_list.options = []
-            self.summary.value = _message("info", "No coachees yet: add one in the Coachee form, or run `followup demo`.")
+            self.summary.value = _message(
+                "info", "No coachees yet: add one in the Coachee form, or run `followup demo`."
+            )
             for form in self.forms.values():
                 form.reset()  # a fresh id in each form, ready for the first coachee
             return
@@ -369,8 +413,12 @@ class WorkingSession:
         self.actions = due_actions(self.tables, self.as_of, self.settings, self.coach_settings)
         self.action_list.options = [(self.action_label(a), a["action_id"]) for a in self.actions.to_dict("records")]
         counts = self.actions["status"].value_counts()
-        self.summary.value = _message("info", ", ".join(
-            f"{counts.get(s, 0)} {s}" for s in ("overdue", "due", "upcoming")) if len(self.actions) else "Nothing due.")
+        self.summary.value = _message(
+            "info",
+            ", ".join(f"{counts.get(s, 0)} {s}" for s in ("overdue", "due", "upcoming"))
+            if len(self.actions)
+            else "Nothing due.",
+        )
         if len(self.actions):
             self.action_list.value = self.actions["action_id"].iloc[0]
         else:
@@ -385,8 +433,10 @@ class WorkingSession:
 
     @staticmethod
     def action_label(a: dict) -> str:
-        return (f"{a['status'].upper():<8} {pd.Timestamp(a['due_on']):%a %d %b}  "
-                f"{ACTION_LABELS.get(a['kind'], a['kind'])} → {a['recipient']} ({a['company']}, {a['channel']})")
+        return (
+            f"{a['status'].upper():<8} {pd.Timestamp(a['due_on']):%a %d %b}  "
+            f"{ACTION_LABELS.get(a['kind'], a['kind'])} → {a['recipient']} ({a['company']}, {a['channel']})"
+        )
 
     def action(self, action_id: str | None = None) -> dict | None:
         action_id = action_id or self.action_list.value
@@ -399,10 +449,12 @@ class WorkingSession:
             self.why.value = ""
             return
         colour = STATUS_BADGE.get(a["status"], "#444")
-        self.why.value = (f"<div class='fw-why' style='border-left:4px solid {colour};padding:4px 10px;margin:4px 0'>"
-                          f"<b style='color:{colour}'>{html.escape(a['status'])}</b> · due "
-                          f"{pd.Timestamp(a['due_on']):%A %d %B} · priority {int(a['priority'])}<br>"
-                          f"{html.escape(a['why'])}</div>")
+        self.why.value = (
+            f"<div class='fw-why' style='border-left:4px solid {colour};padding:4px 10px;margin:4px 0'>"
+            f"<b style='color:{colour}'>{html.escape(a['status'])}</b> · due "
+            f"{pd.Timestamp(a['due_on']):%A %d %B} · priority {int(a['priority'])}<br>"
+            f"{html.escape(a['why'])}</div>"
+        )
         self.open_button.disabled = a["kind"] not in MESSAGE_KINDS
         self.action_status.value = ""
 
@@ -417,14 +469,20 @@ class WorkingSession:
         draft = render_draft(clean, facts_for(clean, self.tables), self.env)
         draft.filename = f"{pd.Timestamp(a['due_on']):%Y-%m-%d}-{a['kind']}-{a['application_id']}{draft.suffix}"
         self.draft, self.draft_action = draft, a
-        self.draft_to.value = f"{draft.to_name} <{draft.to_address}>" if draft.channel == "email" else \
-            f"Call {draft.to_name} on {draft.to_address}"
+        self.draft_to.value = (
+            f"{draft.to_name} <{draft.to_address}>"
+            if draft.channel == "email"
+            else f"Call {draft.to_name} on {draft.to_address}"
+        )
         self.draft_subject.value = draft.subject
         self.draft_subject.layout.display = None if draft.channel == "email" else "none"
         self.draft_body.value = draft.body
         self.draft_box.layout.display = None
-        self.draft_status.value = _message("info", f"Edit the {'email' if draft.channel == 'email' else 'phone script'}, "
-                                                   "then save it as a file or mark it sent.")
+        self.draft_status.value = _message(
+            "info",
+            f"Edit the {'email' if draft.channel == 'email' else 'phone script'}, "
+            "then save it as a file or mark it sent.",
+        )
         return draft
 
     def close_draft(self) -> None:
@@ -445,8 +503,9 @@ class WorkingSession:
 
     def mark_draft_sent(self) -> str:
         d = self.edited_draft()
-        msg_id = mark_sent(self.store, self.draft_action, self.as_of, summary=d.subject or d.first_lines(1),
-                           channel=d.channel)
+        msg_id = mark_sent(
+            self.store, self.draft_action, self.as_of, summary=d.subject or d.first_lines(1), channel=d.channel
+        )
         done = f"Logged as sent ({msg_id}): {ACTION_LABELS.get(d.kind, d.kind)} to {d.to_name}."
         self.close_draft()
         self.after_change()
@@ -455,7 +514,7 @@ class WorkingSession:
 
     # ------------------------------------------------------------ chart
     def draw_chart(self) -> None:
-        waiting = analysis.waiting_on(self.tables, self.as_of, self.settings.grace_business_days)
+        waiting = analysis.waiting_on(self.tables, self.as_of)
         self.figure = charts.days_since_interview_figure(waiting)
         self.chart_sentence.value = f"<p>{html.escape(charts.days_since_sentence(waiting))}</p>"
         with self.chart:
@@ -466,5 +525,6 @@ class WorkingSession:
 def start(db_url: str | None = None, coachee_id: str | None = None, as_of=None) -> WorkingSession:
     """The session for a notebook cell: arguments win over what ``followup app`` set."""
     defaults = session_defaults()
-    return WorkingSession(db_url or defaults["db_url"], coachee_id or defaults["coachee_id"],
-                          as_of or defaults["as_of"])
+    return WorkingSession(
+        db_url or defaults["db_url"], coachee_id or defaults["coachee_id"], as_of or defaults["as_of"]
+    )

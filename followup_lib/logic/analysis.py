@@ -3,15 +3,16 @@
 Pure functions of the typed tables (and a date where "today" matters); the charts
 and the notebooks draw what these return.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from .rules import latest_interviews
 from ..schema import CLOSED_STATUSES, EMPLOYER_CONTACT_KINDS
+from .rules import latest_interviews
 
 PIPELINE_STAGES = ["applied", "interviewing", "final round", "offer", "accepted", "hired"]
 
@@ -20,9 +21,15 @@ def _first_received_after(events: pd.DataFrame, messages: pd.DataFrame, date_col
     """For each event row, the first received message of its application after ``date_col``."""
     # Named apart from the events' own columns: ``date_col`` may itself be "on".
     rec = messages.loc[messages["direction"].eq("received"), ["application_id", "on"]].rename(
-        columns={"on": "_answer_on"})
-    ev = pd.DataFrame({"_row": events.index, "application_id": events["application_id"].to_numpy(),
-                       "_event_on": events[date_col].to_numpy()})
+        columns={"on": "_answer_on"}
+    )
+    ev = pd.DataFrame(
+        {
+            "_row": events.index,
+            "application_id": events["application_id"].to_numpy(),
+            "_event_on": events[date_col].to_numpy(),
+        }
+    )
     m = ev.merge(rec, on="application_id", how="inner")
     m = m[m["_answer_on"] > m["_event_on"]]
     first = m.groupby("_row")["_answer_on"].min()
@@ -62,14 +69,16 @@ def response_times(tables: Mapping[str, pd.DataFrame], as_of=None) -> pd.DataFra
         interviews = interviews[interviews["held_on"] <= day]
         messages = messages[messages["on"] <= day]
     iv = interviews.merge(
-        tables["applications"][["application_id", "coachee_id", "company"]], on="application_id", how="left")
+        tables["applications"][["application_id", "coachee_id", "company"]], on="application_id", how="left"
+    )
     iv = iv.reset_index(drop=True)
     answered_on = _first_received_after(iv, messages, "held_on")
     # The next interview of the same application is an answer too.
     nxt = iv.sort_values(["application_id", "held_on"]).groupby("application_id")["held_on"].shift(-1)
     answered_on = pd.concat([answered_on, nxt.reindex(iv.index)], axis=1).min(axis=1).astype("datetime64[ns]")
-    out = iv[["interview_id", "application_id", "coachee_id", "company", "round", "final_round",
-              "held_on", "next_step_by"]].copy()
+    out = iv[
+        ["interview_id", "application_id", "coachee_id", "company", "round", "final_round", "held_on", "next_step_by"]
+    ].copy()
     out["answered_on"] = answered_on
     out["answered"] = answered_on.notna()
     out["days_to_answer"] = (answered_on - out["held_on"]).dt.days
@@ -77,8 +86,9 @@ def response_times(tables: Mapping[str, pd.DataFrame], as_of=None) -> pd.DataFra
     out["late_by_business_days"] = _business_days_between(out["next_step_by"], answered_on)
     if as_of is not None:
         out["waited_days"] = np.where(out["answered"], np.nan, (day - out["held_on"]).dt.days)
-    out["round_label"] = np.where(out["final_round"].fillna(False).astype(bool), "final round",
-                                  "round " + out["round"].fillna("?").astype(str))
+    out["round_label"] = np.where(
+        out["final_round"].fillna(False).astype(bool), "final round", "round " + out["round"].fillna("?").astype(str)
+    )
     return out
 
 
@@ -101,11 +111,20 @@ def pipeline_stages(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     has_iv = apps["application_id"].isin(iv["application_id"])
     final_ids = iv.loc[iv["final_round"].fillna(False).astype(bool), "application_id"]
     offers = tables["offers"]
-    has_offer = apps["application_id"].isin(offers.loc[offers["verbal_on"].notna() | offers["written_received_on"].notna(), "application_id"])
+    has_offer = apps["application_id"].isin(
+        offers.loc[offers["verbal_on"].notna() | offers["written_received_on"].notna(), "application_id"]
+    )
     stage = np.select(
-        [apps["status"].eq("hired"), apps["status"].eq("accepted"), has_offer | apps["status"].eq("offer"),
-         apps["application_id"].isin(final_ids), has_iv],
-        ["hired", "accepted", "offer", "final round", "interviewing"], default="applied")
+        [
+            apps["status"].eq("hired"),
+            apps["status"].eq("accepted"),
+            has_offer | apps["status"].eq("offer"),
+            apps["application_id"].isin(final_ids),
+            has_iv,
+        ],
+        ["hired", "accepted", "offer", "final round", "interviewing"],
+        default="applied",
+    )
     apps["stage"] = pd.Categorical(stage, categories=PIPELINE_STAGES, ordered=True)
     apps["open"] = ~apps["status"].isin(CLOSED_STATUSES)
     return apps
@@ -119,7 +138,7 @@ def pipeline_counts(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return counts
 
 
-def waiting_on(tables: Mapping[str, pd.DataFrame], as_of, grace_business_days: int = 2) -> pd.DataFrame:
+def waiting_on(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
     """One row per open application with an interview held by ``as_of``: days
     since the latest interview and what it is waiting on, longest wait first.
 
@@ -128,12 +147,12 @@ def waiting_on(tables: Mapping[str, pd.DataFrame], as_of, grace_business_days: i
     the interview), "employer's date ahead", "decision after final round",
     "heard back since" (word came, no new date), "no date given".
     ``promised_after_days`` is the employer's date counted from the interview.
-    ``grace_business_days`` is accepted for symmetry with the rules; the chart
-    marks the date itself.
     """
     as_of = pd.Timestamp(as_of).normalize()
     apps = tables["applications"]
-    open_apps = apps[~apps["status"].isin(CLOSED_STATUSES)][["application_id", "coachee_id", "company", "role", "status"]]
+    open_apps = apps[~apps["status"].isin(CLOSED_STATUSES)][
+        ["application_id", "coachee_id", "company", "role", "status"]
+    ]
     iv = tables["interviews"]
     last = latest_interviews(iv[iv["held_on"] <= as_of]).merge(open_apps, on="application_id", how="inner")
     last = last.reset_index(drop=True)
@@ -145,9 +164,23 @@ def waiting_on(tables: Mapping[str, pd.DataFrame], as_of, grace_business_days: i
     has_date = last["next_step_by"].notna()
     passed = has_date & (last["next_step_by"] < as_of)
     last["waiting_on"] = np.select(
-        [last["status"].isin(["offer", "accepted"]), last["thank_you_sent_on"].isna(),
-         passed & heard_on.isna(), has_date & ~passed, final, heard_on.notna()],
-        ["offer stage", "thank-you not sent", "employer's date passed", "employer's date ahead",
-         "decision after final round", "heard back since"], default="no date given")
+        [
+            last["status"].isin(["offer", "accepted"]),
+            last["thank_you_sent_on"].isna(),
+            passed & heard_on.isna(),
+            has_date & ~passed,
+            final,
+            heard_on.notna(),
+        ],
+        [
+            "offer stage",
+            "thank-you not sent",
+            "employer's date passed",
+            "employer's date ahead",
+            "decision after final round",
+            "heard back since",
+        ],
+        default="no date given",
+    )
     last["label"] = last["company"] + " · " + last["role"]
     return last.sort_values(["days_since", "label"], ascending=[False, True], kind="stable").reset_index(drop=True)

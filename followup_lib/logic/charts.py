@@ -1,10 +1,11 @@
 """Charts: pure functions from DataFrames (see ``analysis``) to plotly figures,
 each with a one-sentence reading of the data in front of it.
 
-``figure_html`` turns a figure into HTML that works offline: plotly.js is inlined
+``OfflineFigures`` turns figures into HTML that works offline: plotly.js is inlined
 the first time, never fetched from a CDN (plotly's own "notebook" renderer also
 adds a MathJax script from a CDN, which a report that opens anywhere cannot have).
 """
+
 from __future__ import annotations
 
 import html
@@ -28,17 +29,28 @@ FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 def _layout(fig: go.Figure, title: str, x: str, y: str, height: int | None = None) -> go.Figure:
     fig.update_layout(
         title=dict(text=html.escape(title), x=0, xanchor="left"),
-        xaxis_title=x, yaxis_title=y, template="simple_white", font=FONT,
+        xaxis_title=x,
+        yaxis_title=y,
+        template="simple_white",
+        font=FONT,
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, title=None),
-        margin=dict(l=10, r=10, t=70, b=40), height=height,
+        margin=dict(l=10, r=10, t=70, b=40),
+        height=height,
     )
     return fig
 
 
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text=html.escape(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font=dict(size=15, color="#555"))
+    fig.add_annotation(
+        text=html.escape(message),
+        showarrow=False,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        font=dict(size=15, color="#555"),
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _layout(fig, title, "", "", height=220)
@@ -51,7 +63,7 @@ def _whole_numbers(axis, largest) -> None:
 
 
 def _n(count, noun: str, plural: str | None = None) -> str:
-    """"1 day", "3 days": a count with its noun."""
+    """ "1 day", "3 days": a count with its noun."""
     count = int(count)
     return f"{count} {noun if count == 1 else (plural or noun + 's')}"
 
@@ -62,6 +74,7 @@ def _safe(text: pd.Series) -> list[str]:
 
 
 # ----------------------------------------------------------- days since interview
+
 
 def days_since_interview_figure(waiting: pd.DataFrame) -> go.Figure:
     """One bar per open application: days since its latest interview, coloured by
@@ -76,14 +89,21 @@ def days_since_interview_figure(waiting: pd.DataFrame) -> go.Figure:
         if not rows.any():
             continue
         fig.add_bar(
-            x=waiting.loc[rows, "days_since"], y=np.array(labels)[rows], orientation="h", name=category,
-            marker_color=colour, hovertemplate="%{y}: %{x} days<extra>" + html.escape(category) + "</extra>",
+            x=waiting.loc[rows, "days_since"],
+            y=np.array(labels)[rows],
+            orientation="h",
+            name=category,
+            marker_color=colour,
+            hovertemplate="%{y}: %{x} days<extra>" + html.escape(category) + "</extra>",
         )
     promised = waiting["promised_after_days"].notna().to_numpy()
     if promised.any():
         fig.add_scatter(
-            x=waiting.loc[promised, "promised_after_days"], y=np.array(labels)[promised], mode="markers",
-            name="their promised date", marker=dict(symbol="line-ns-open", size=22, color="black", line_width=3),
+            x=waiting.loc[promised, "promised_after_days"],
+            y=np.array(labels)[promised],
+            mode="markers",
+            name="their promised date",
+            marker=dict(symbol="line-ns-open", size=22, color="black", line_width=3),
             hovertemplate="%{y}: they said %{x} days<extra></extra>",
         )
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1])
@@ -95,14 +115,17 @@ def days_since_sentence(waiting: pd.DataFrame) -> str:
         return "No open application has had an interview yet."
     late = waiting[waiting["waiting_on"].eq("employer's date passed")]
     longest = waiting.iloc[0]
-    text = (f"{len(waiting)} open application{'s' if len(waiting) != 1 else ''} with an interview; "
-            f"the longest wait is {longest['company']} at {int(longest['days_since'])} days")
+    text = (
+        f"{len(waiting)} open application{'s' if len(waiting) != 1 else ''} with an interview; "
+        f"the longest wait is {longest['company']} at {int(longest['days_since'])} days"
+    )
     if len(late):
         text += f", and {len(late)} employer{'s have' if len(late) != 1 else ' has'} let their own date pass"
     return text + "."
 
 
 # ----------------------------------------------------------- pipeline
+
 
 def pipeline_figure(counts: pd.DataFrame) -> go.Figure:
     """Applications by the furthest stage reached, open and closed stacked."""
@@ -112,8 +135,13 @@ def pipeline_figure(counts: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for state, colour in (("open", "#1f77b4"), ("closed", "#c7c7c7")):
         part = counts[counts["state"].eq(state)]
-        fig.add_bar(x=part["stage"].astype(str), y=part["applications"], name=state, marker_color=colour,
-                    hovertemplate="%{x}: %{y} " + state + "<extra></extra>")
+        fig.add_bar(
+            x=part["stage"].astype(str),
+            y=part["applications"],
+            name=state,
+            marker_color=colour,
+            hovertemplate="%{x}: %{y} " + state + "<extra></extra>",
+        )
     fig.update_layout(barmode="stack")
     _whole_numbers(fig.layout.yaxis, counts.groupby("stage", observed=False)["applications"].sum().max())
     return _layout(fig, title, "Furthest stage reached", "Applications", height=340)
@@ -126,11 +154,14 @@ def pipeline_sentence(counts: pd.DataFrame) -> str:
     by_stage = counts.groupby("stage", observed=False)["applications"].sum()
     interviewed = int(by_stage.drop("applied", errors="ignore").sum())
     open_applied = counts[(counts["stage"] == "applied") & (counts["state"] == "open")]["applications"].sum()
-    return (f"Of {_n(total, 'application')}, {interviewed} reached an interview; "
-            f"{int(open_applied)} open application{'s are' if open_applied != 1 else ' is'} still waiting for a first interview.")
+    return (
+        f"Of {_n(total, 'application')}, {interviewed} reached an interview; "
+        f"{int(open_applied)} open application{'s are' if open_applied != 1 else ' is'} still waiting for a first interview."
+    )
 
 
 # ----------------------------------------------------------- response times
+
 
 def response_time_figure(rt: pd.DataFrame) -> go.Figure:
     """Days from each interview to the employer's first word, by round."""
@@ -142,9 +173,17 @@ def response_time_figure(rt: pd.DataFrame) -> go.Figure:
     order = sorted(answered["round_label"].unique(), key=lambda r: (r == "final round", r))
     for label in order:
         d = answered[answered["round_label"].eq(label)]
-        fig.add_box(x=d["days_to_answer"], name=html.escape(label), boxpoints="all", jitter=0.4,
-                    pointpos=0, orientation="h", marker_size=6, line_width=1.5,
-                    hovertemplate="%{x} days<extra></extra>")
+        fig.add_box(
+            x=d["days_to_answer"],
+            name=html.escape(label),
+            boxpoints="all",
+            jitter=0.4,
+            pointpos=0,
+            orientation="h",
+            marker_size=6,
+            line_width=1.5,
+            hovertemplate="%{x} days<extra></extra>",
+        )
     fig.update_layout(showlegend=False)
     return _layout(fig, title, "Days from interview to the first word", "", height=140 + 60 * len(order))
 
@@ -155,9 +194,11 @@ def response_time_sentence(rt: pd.DataFrame) -> str:
         return "No employer has answered after an interview yet."
     med = answered["days_to_answer"].median()
     silent = int((~rt["answered"]).sum())
-    return (f"Employers answered {len(answered)} of {_n(len(rt), 'interview')}, in a median of "
-            f"{_n(round(med), 'day')} (longest {int(answered['days_to_answer'].max())}); "
-            f"{silent} {'is' if silent == 1 else 'are'} still without an answer.")
+    return (
+        f"Employers answered {len(answered)} of {_n(len(rt), 'interview')}, in a median of "
+        f"{_n(round(med), 'day')} (longest {int(answered['days_to_answer'].max())}); "
+        f"{silent} {'is' if silent == 1 else 'are'} still without an answer."
+    )
 
 
 def lateness_figure(rt: pd.DataFrame, grace_business_days: int = 2) -> go.Figure:
@@ -168,12 +209,23 @@ def lateness_figure(rt: pd.DataFrame, grace_business_days: int = 2) -> go.Figure
     if d.empty:
         return _empty(title, "No answered interview with a promised date yet")
     fig = go.Figure()
-    fig.add_histogram(x=d["late_by_business_days"], xbins=dict(size=1), marker_color="#1f77b4",
-                      hovertemplate="%{x} business days: %{y} answers<extra></extra>", name="answers")
-    fig.add_vline(x=0, line_dash="dash", line_color="black", annotation_text="their date",
-                  annotation_position="top left")
-    fig.add_vline(x=grace_business_days, line_dash="dot", line_color="#ff7f0e",
-                  annotation_text="grace period", annotation_position="top right")
+    fig.add_histogram(
+        x=d["late_by_business_days"],
+        xbins=dict(size=1),
+        marker_color="#1f77b4",
+        hovertemplate="%{x} business days: %{y} answers<extra></extra>",
+        name="answers",
+    )
+    fig.add_vline(
+        x=0, line_dash="dash", line_color="black", annotation_text="their date", annotation_position="top left"
+    )
+    fig.add_vline(
+        x=grace_business_days,
+        line_dash="dot",
+        line_color="#ff7f0e",
+        annotation_text="grace period",
+        annotation_position="top right",
+    )
     fig.update_layout(showlegend=False, bargap=0.1)
     _whole_numbers(fig.layout.yaxis, d["late_by_business_days"].value_counts().max())
     return _layout(fig, title, "Business days late (negative: early)", "Answers", height=340)
@@ -187,8 +239,9 @@ def lateness_sentence(rt: pd.DataFrame, grace_business_days: int = 2) -> str:
     within = int((d["late_by_business_days"] <= grace_business_days).sum())
     text = f"{len(d) - len(late)} of {_n(len(d), 'answer')} came by the promised date"
     if len(late):
-        text += (f"; the late ones were a median of "
-                 f"{_n(round(late['late_by_business_days'].median()), 'business day')} late")
+        text += (
+            f"; the late ones were a median of {_n(round(late['late_by_business_days'].median()), 'business day')} late"
+        )
     return text + f", and {within} came within the {grace_business_days}-business-day grace period."
 
 
@@ -197,13 +250,26 @@ def followup_figure(outcomes: pd.DataFrame) -> go.Figure:
     title = "Did a status inquiry or check-in get an answer?"
     if outcomes.empty:
         return _empty(title, "No status inquiry or check-in sent yet")
-    summary = outcomes.groupby("kind").agg(sent=("replied", "size"), replied=("replied", "sum"),
-                                           median_days=("days_to_reply", "median")).reset_index()
+    summary = (
+        outcomes.groupby("kind")
+        .agg(sent=("replied", "size"), replied=("replied", "sum"), median_days=("days_to_reply", "median"))
+        .reset_index()
+    )
     fig = go.Figure()
-    fig.add_bar(x=summary["kind"].str.replace("_", " "), y=summary["replied"], name="answered", marker_color="#2ca02c",
-                text=[_n(round(m), "day") if pd.notna(m) else "" for m in summary["median_days"]], textposition="inside")
-    fig.add_bar(x=summary["kind"].str.replace("_", " "), y=summary["sent"] - summary["replied"], name="no answer",
-                marker_color="#c7c7c7")
+    fig.add_bar(
+        x=summary["kind"].str.replace("_", " "),
+        y=summary["replied"],
+        name="answered",
+        marker_color="#2ca02c",
+        text=[_n(round(m), "day") if pd.notna(m) else "" for m in summary["median_days"]],
+        textposition="inside",
+    )
+    fig.add_bar(
+        x=summary["kind"].str.replace("_", " "),
+        y=summary["sent"] - summary["replied"],
+        name="no answer",
+        marker_color="#c7c7c7",
+    )
     fig.update_layout(barmode="stack")
     _whole_numbers(fig.layout.yaxis, summary["sent"].max())
     return _layout(fig, title, "", "Messages sent", height=320)
@@ -221,6 +287,7 @@ def followup_sentence(outcomes: pd.DataFrame) -> str:
 
 # ----------------------------------------------------------- offline HTML
 
+
 class OfflineFigures:
     """Renders figures as HTML for a report: plotly.js inlined once, no CDN."""
 
@@ -228,7 +295,12 @@ class OfflineFigures:
         self._included = False
 
     def html(self, fig: go.Figure) -> str:
-        out = fig.to_html(full_html=False, include_plotlyjs=not self._included, include_mathjax=False,
-                          config={"displaylogo": False, "responsive": True}, default_width="100%")
+        out = fig.to_html(
+            full_html=False,
+            include_plotlyjs=not self._included,
+            include_mathjax=False,
+            config={"displaylogo": False, "responsive": True},
+            default_width="100%",
+        )
         self._included = True
         return out

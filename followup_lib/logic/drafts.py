@@ -6,15 +6,16 @@ Templates are Jinja2 files, ``<kind>.<channel>.j2``, shipped in
 the store lacks is an error naming it, never a blank "Dear ,". An email template
 starts with a ``Subject:`` line.
 """
+
 from __future__ import annotations
 
 import email.policy
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Mapping
 
 import pandas as pd
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
@@ -22,8 +23,10 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .. import paths
-from .rules import MESSAGE_KINDS, latest_interviews
-from ..schema import OFFER_TERMS
+from ..errors import DraftError  # noqa: F401 (re-exported)
+from ..kinds import MESSAGE_KINDS
+from ..schema import OFFER_TERMS, present  # noqa: F401 (present re-exported)
+from .rules import latest_interviews
 
 # Where each fact comes from, to say what to fill in when one is missing.
 FACT_SOURCES = {
@@ -45,14 +48,6 @@ FACT_SOURCES = {
     "written_received_on": "offers.written_received_on",
     "response_deadline": "offers.response_deadline",
 }
-WHERE_CONTACT = {
-    "reference": "references.{field} of reference {id}",
-    "interviewer": "interviews.interviewer_{field} of interview {id}",
-}
-
-
-class DraftError(ValueError):
-    """A draft that cannot be written; the message names the missing fact."""
 
 
 def _mailbox(name: str, address: str) -> Address | str:
@@ -122,6 +117,7 @@ class DraftResult:
 
 # ---------------------------------------------------------------- rendering
 
+
 def template_environment(override_dir: Path | None = None) -> SandboxedEnvironment:
     override = Path(override_dir) if override_dir else paths.templates_override_dir()
     loaders = [FileSystemLoader(str(override))] if override.is_dir() else []
@@ -143,18 +139,6 @@ def long_date(value) -> str:
 
 def first_name(name: str) -> str:
     return name.split()[0] if name and name.split() else name
-
-
-def present(value) -> bool:
-    """A value the user actually gave: not None, NaN, NaT or blank text."""
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return value.strip() != ""
-    try:
-        return not pd.isna(value)
-    except (TypeError, ValueError):
-        return True
 
 
 def _index(df: pd.DataFrame, key: str) -> dict:
@@ -182,20 +166,24 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
     }
     iv = lk["interviews"].get(action.get("interview_id")) or lk["last_interview"].get(action["application_id"], {})
     if iv:
-        facts.update({
-            "interview_date": long_date(iv["held_on"]) if present(iv.get("held_on")) else None,
-            "interviewer_name": iv.get("interviewer_name"),
-            "next_step_by": long_date(iv["next_step_by"]) if present(iv.get("next_step_by")) else None,
-            "topics": iv.get("topics"),
-        })
+        facts.update(
+            {
+                "interview_date": long_date(iv["held_on"]) if present(iv.get("held_on")) else None,
+                "interviewer_name": iv.get("interviewer_name"),
+                "next_step_by": long_date(iv["next_step_by"]) if present(iv.get("next_step_by")) else None,
+                "topics": iv.get("topics"),
+            }
+        )
     if present(action.get("promise_id")):
         p = lk["promises"].get(action["promise_id"], {})
         what = p.get("what")
-        facts.update({
-            "promise_what": what,
-            "promise_what_title": (what[:1].upper() + what[1:]) if present(what) else None,
-            "promise_due": long_date(p["due_on"]) if present(p.get("due_on")) else None,
-        })
+        facts.update(
+            {
+                "promise_what": what,
+                "promise_what_title": (what[:1].upper() + what[1:]) if present(what) else None,
+                "promise_due": long_date(p["due_on"]) if present(p.get("due_on")) else None,
+            }
+        )
     offer = lk["offers"].get(action["application_id"])
     if offer:
         for col in ("verbal_on", "written_requested_on", "written_received_on", "response_deadline"):
@@ -203,13 +191,19 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
         facts["missing_terms"] = [t.replace("_", " ") for t in OFFER_TERMS if not present(offer.get(t))]
     if present(facts.get("recipient_name")) and action["kind"] != "await_approval":
         facts["recipient_first_name"] = first_name(str(facts["recipient_name"]))
-    if action["kind"] in ("thank_you_note", "keep_promise", "status_inquiry", "offer_checkin",
-                          "request_written_offer", "review_offer_letter") and not present(
-                              (iv or {}).get("interviewer_name")):
+    if action["kind"] in (
+        "thank_you_note",
+        "keep_promise",
+        "status_inquiry",
+        "offer_checkin",
+        "request_written_offer",
+        "review_offer_letter",
+    ) and not present((iv or {}).get("interviewer_name")):
         facts.pop("recipient_first_name", None)
     # A line break typed into a cell must not split a subject line or a sentence.
-    return {k: (_one_line(v) if isinstance(v, str) else v) for k, v in facts.items()
-            if present(v) or k == "missing_terms"}
+    return {
+        k: (_one_line(v) if isinstance(v, str) else v) for k, v in facts.items() if present(v) or k == "missing_terms"
+    }
 
 
 def _lookups(tables: Mapping[str, pd.DataFrame]) -> dict:
@@ -278,8 +272,9 @@ def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | No
     except (SecurityError, TemplateSyntaxError) as exc:
         raise DraftError(f"{label}: the template is not allowed or not valid: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 — a coach's template failing as it runs (1/0, a huge range…)
-        raise DraftError(f"{label}: the template {kind}.{channel}.j2 failed while it ran: "
-                         f"{type(exc).__name__}: {exc}") from exc
+        raise DraftError(
+            f"{label}: the template {kind}.{channel}.j2 failed while it ran: {type(exc).__name__}: {exc}"
+        ) from exc
     subject = ""
     if channel == "email":
         first, _, rest = text.partition("\n")
@@ -289,23 +284,32 @@ def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | No
             subject = f"{facts.get('role', '')}, {facts.get('company', '')}".strip(", ")
     body = re.sub(r"\n{3,}", "\n\n", text) + "\n"
     draft = Draft(
-        action_id=action["action_id"], kind=kind, channel=channel,
-        company=str(facts.get("company", "")), to_name=str(facts.get("recipient_name", "")),
-        to_address=str(address), subject=subject, body=body,
-        from_name=str(facts.get("coachee_name", "")), from_address=str(facts.get("coachee_email", "")),
+        action_id=action["action_id"],
+        kind=kind,
+        channel=channel,
+        company=str(facts.get("company", "")),
+        to_name=str(facts.get("recipient_name", "")),
+        to_address=str(address),
+        subject=subject,
+        body=body,
+        from_name=str(facts.get("coachee_name", "")),
+        from_address=str(facts.get("coachee_email", "")),
         why=str(action.get("why") or ""),
     )
     if channel == "email":
         try:  # an address a mail message cannot carry is this draft's problem, found now
             draft.as_email().as_bytes()
         except Exception as exc:  # noqa: BLE001 — the email package raises several kinds
-            raise DraftError(f"{label}: the email address {address!r} (or {facts.get('coachee_email', '')!r}, "
-                             f"coachees.email) cannot be used in a message: {exc}") from exc
+            raise DraftError(
+                f"{label}: the email address {address!r} (or {facts.get('coachee_email', '')!r}, "
+                f"coachees.email) cannot be used in a message: {exc}"
+            ) from exc
     return draft
 
 
-def render_drafts(actions: pd.DataFrame, tables: Mapping[str, pd.DataFrame],
-                  override_dir: Path | None = None) -> DraftResult:
+def render_drafts(
+    actions: pd.DataFrame, tables: Mapping[str, pd.DataFrame], override_dir: Path | None = None
+) -> DraftResult:
     """A draft for every action that needs a message; problems listed, never fatal."""
     env = template_environment(override_dir)
     lookups = _lookups(tables)

@@ -3,40 +3,31 @@
 Each entry's UID is derived from the action id, so exporting again updates the
 same entries in a calendar application instead of adding copies.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import pandas as pd
 from icalendar import Calendar, Event
 
+from ..kinds import KINDS
 from .drafts import Draft
 from .rules import action_uid
 
-KIND_TITLES = {
-    "thank_you_note": "Thank-you note to {recipient}",
-    "brief_references": "Brief {recipient} (reference)",
-    "keep_promise": "Keep your promise to {recipient}",
-    "status_inquiry": "Ask {recipient} where the process stands",
-    "offer_checkin": "Check in with {recipient}",
-    "reference_checkin": "Check in with {recipient} (reference)",
-    "request_written_offer": "Ask {recipient} for the offer in writing",
-    "review_offer_letter": "Review the offer letter",
-    "await_approval": "Keep other applications warm until approval",
-}
 
-
-def build_calendar(actions: pd.DataFrame, as_of, drafts: Mapping[str, Draft] | None = None,
-                   name: str = "Follow-ups") -> Calendar:
+def build_calendar(
+    actions: pd.DataFrame, as_of, drafts: Mapping[str, Draft] | None = None, name: str = "Follow-ups"
+) -> Calendar:
     """A Calendar with one all-day VEVENT per action.
 
     ``drafts`` maps action_id to its Draft, whose first lines go in the entry.
     DTSTAMP is the as-of day, so the same inputs give the same file.
     """
     drafts = drafts or {}
-    stamp = dt.datetime.combine(pd.Timestamp(as_of).date(), dt.time(0, 0), tzinfo=dt.timezone.utc)
+    stamp = dt.datetime.combine(pd.Timestamp(as_of).date(), dt.time(0, 0), tzinfo=dt.UTC)
     cal = Calendar()
     cal.add("prodid", "-//Follow-up Workbook//followup_lib//EN")
     cal.add("version", "2.0")
@@ -48,7 +39,9 @@ def build_calendar(actions: pd.DataFrame, as_of, drafts: Mapping[str, Draft] | N
         ev.add("dtstamp", stamp)
         ev.add("dtstart", day)
         ev.add("dtend", day + dt.timedelta(days=1))
-        title = KIND_TITLES.get(a["kind"], a["kind"]).format(recipient=a.get("recipient") or "")
+        title = (KINDS[a["kind"]].calendar_title if a["kind"] in KINDS else a["kind"]).format(
+            recipient=a.get("recipient") or ""
+        )
         ev.add("summary", f"{title} — {a.get('company') or ''}".strip(" —"))
         description = str(a.get("why") or "")
         draft = drafts.get(a["action_id"])

@@ -6,61 +6,44 @@ here reads the store, the clock or a widget, and every rule works on whole
 columns at once (no Python loop over rows), so the whole practice costs about
 what one coachee does.
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from ..kinds import ACTION_KINDS, ACTION_LABELS, BASE_PRIORITY, MESSAGE_KINDS, UPCOMING_PRIORITY_OFFSET  # noqa: F401
 from ..schema import CLOSED_STATUSES, EMPLOYER_CONTACT_KINDS, OFFER_TERMS
 from ..settings import Settings
 
-ACTION_KINDS = (
-    "keep_promise",
-    "request_written_offer",
-    "thank_you_note",
-    "review_offer_letter",
-    "status_inquiry",
-    "brief_references",
-    "offer_checkin",
-    "reference_checkin",
-    "await_approval",
-)
-# 1 = most urgent. Promises outrank everything (guidance 3); a verbal offer and a
-# thank-you come next because they lose value by the day.
-BASE_PRIORITY = {
-    "keep_promise": 1,
-    "request_written_offer": 2,
-    "thank_you_note": 2,
-    "review_offer_letter": 3,
-    "status_inquiry": 3,
-    "brief_references": 3,
-    "offer_checkin": 4,
-    "reference_checkin": 4,
-    "await_approval": 5,
-}
-UPCOMING_PRIORITY_OFFSET = 5
-# What each kind is called where a person reads it (the session, the report).
-ACTION_LABELS = {
-    "thank_you_note": "Thank-you note", "brief_references": "Brief reference", "keep_promise": "Keep promise",
-    "status_inquiry": "Status inquiry", "offer_checkin": "Check-in", "reference_checkin": "Reference check-in",
-    "request_written_offer": "Ask for written offer", "review_offer_letter": "Review offer letter",
-    "await_approval": "Await approval",
-}
-# Kinds whose action is a message to someone (and so has a draft).
-MESSAGE_KINDS = tuple(k for k in ACTION_KINDS if k != "await_approval")
 STATUS_ORDER = {"overdue": 0, "due": 1, "upcoming": 2}
 
 ACTION_COLUMNS = [
-    "action_id", "coachee_id", "application_id", "kind", "status", "due_on", "priority",
-    "recipient", "channel", "why", "company", "role", "recipient_email", "recipient_phone",
-    "interview_id", "reference_id", "promise_id",
+    "action_id",
+    "coachee_id",
+    "application_id",
+    "kind",
+    "status",
+    "due_on",
+    "priority",
+    "recipient",
+    "channel",
+    "why",
+    "company",
+    "role",
+    "recipient_email",
+    "recipient_phone",
+    "interview_id",
+    "reference_id",
+    "promise_id",
 ]
 
 
 # ------------------------------------------------------------------ helpers
+
 
 def _day(value) -> pd.Timestamp:
     return pd.Timestamp(value).normalize()
@@ -160,27 +143,47 @@ class _Context:
         self.last_received = received.groupby("application_id")["on"].max().rename("last_received")
         contacts = m[(m["direction"] == "sent") & m["kind"].isin(EMPLOYER_CONTACT_KINDS) & (m["on"] >= m["held_on"])]
         self.last_contact = contacts.groupby("application_id")["on"].max().rename("last_contact")
-        inquiries = contacts[(contacts["kind"] == "status_inquiry") & contacts["next_step_by"].notna()
-                             & (contacts["on"] >= contacts["next_step_by"])]
-        self.inquiries = inquiries.groupby("application_id")["on"].agg(["count", "max"]).rename(
-            columns={"count": "n_inquiries", "max": "last_inquiry"})
+        inquiries = contacts[
+            (contacts["kind"] == "status_inquiry")
+            & contacts["next_step_by"].notna()
+            & (contacts["on"] >= contacts["next_step_by"])
+        ]
+        self.inquiries = (
+            inquiries.groupby("application_id")["on"]
+            .agg(["count", "max"])
+            .rename(columns={"count": "n_inquiries", "max": "last_inquiry"})
+        )
         checkins = contacts[contacts["kind"] == "offer_checkin"]
         self.checkins = checkins.groupby("application_id")["on"].agg(["count"]).rename(columns={"count": "n_checkins"})
 
         refs = tables["references"][["reference_id", "name", "email", "phone"]].rename(
-            columns={"name": "ref_name", "email": "ref_email", "phone": "ref_phone"})
-        self.ref_uses = tables["reference_uses"].merge(refs, on="reference_id", how="inner").merge(
-            self.open_apps, on="application_id", how="inner")
+            columns={"name": "ref_name", "email": "ref_email", "phone": "ref_phone"}
+        )
+        self.ref_uses = (
+            tables["reference_uses"]
+            .merge(refs, on="reference_id", how="inner")
+            .merge(self.open_apps, on="application_id", how="inner")
+        )
         self.offers = tables["offers"].merge(self.open_apps, on="application_id", how="inner")
 
     def with_contact(self, df: pd.DataFrame) -> pd.DataFrame:
         """Adds the application's latest interviewer as the employer contact."""
-        cols = ["application_id", "interview_id", "interviewer_name", "interviewer_email",
-                "interviewer_phone", "preferred_channel"]
-        out = df.merge(self.last_interview[cols].rename(columns={"interview_id": "contact_interview_id"}),
-                       on="application_id", how="left")
-        out["recipient"] = _text(out["interviewer_name"], "") .where(
-            out["interviewer_name"].notna(), "your contact at " + _text(out["company"]))
+        cols = [
+            "application_id",
+            "interview_id",
+            "interviewer_name",
+            "interviewer_email",
+            "interviewer_phone",
+            "preferred_channel",
+        ]
+        out = df.merge(
+            self.last_interview[cols].rename(columns={"interview_id": "contact_interview_id"}),
+            on="application_id",
+            how="left",
+        )
+        out["recipient"] = _text(out["interviewer_name"], "").where(
+            out["interviewer_name"].notna(), "your contact at " + _text(out["company"])
+        )
         out["recipient_email"] = out["interviewer_email"]
         out["recipient_phone"] = out["interviewer_phone"]
         out["channel"] = _contact_channel(out["preferred_channel"], out["interviewer_email"], out["interviewer_phone"])
@@ -189,42 +192,61 @@ class _Context:
 
 # ------------------------------------------------------------------ the rules
 
+
 def _thank_you_notes(c: _Context, s: Settings) -> pd.DataFrame:
     iv = c.interviews[c.interviews["thank_you_sent_on"].isna()].copy()
     iv["due_on"] = add_days(iv["held_on"], s.thank_you_within_days)
     iv["recipient"] = _text(iv["interviewer_name"], "").where(
-        iv["interviewer_name"].notna(), "your interviewer at " + _text(iv["company"]))
+        iv["interviewer_name"].notna(), "your interviewer at " + _text(iv["company"])
+    )
     iv["recipient_email"] = iv["interviewer_email"]
     iv["recipient_phone"] = iv["interviewer_phone"]
     iv["channel"] = _contact_channel(iv["preferred_channel"], iv["interviewer_email"], iv["interviewer_phone"])
     iv["why"] = (
-        "You interviewed with " + iv["recipient"] + " at " + iv["company"] + " on "
-        + fmt_day(iv["held_on"], c.as_of) + "; a short thank-you is due within "
-        + str(s.thank_you_within_days) + (" day" if s.thank_you_within_days == 1 else " days")
-        + ", by " + fmt_day(iv["due_on"], c.as_of) + "."
+        "You interviewed with "
+        + iv["recipient"]
+        + " at "
+        + iv["company"]
+        + " on "
+        + fmt_day(iv["held_on"], c.as_of)
+        + "; a short thank-you is due within "
+        + str(s.thank_you_within_days)
+        + (" day" if s.thank_you_within_days == 1 else " days")
+        + ", by "
+        + fmt_day(iv["due_on"], c.as_of)
+        + "."
     )
     iv["detail"] = iv["interview_id"]
     return iv.assign(kind="thank_you_note")
 
 
 def _brief_references(c: _Context, s: Settings) -> pd.DataFrame:
-    last = c.last_interview[["application_id", "interview_id", "held_on", "thank_you_sent_on",
-                             "interviewer_name", "topics"]]
+    last = c.last_interview[
+        ["application_id", "interview_id", "held_on", "thank_you_sent_on", "interviewer_name", "topics"]
+    ]
     ru = c.ref_uses.merge(last, on="application_id", how="inner")
     ru = ru[ru["briefed_on"].isna() | (ru["briefed_on"] < ru["held_on"])].copy()
     # As soon as the thank-you is out (or when it is due, if it is not out yet).
     ru["due_on"] = ru["thank_you_sent_on"].where(
-        ru["thank_you_sent_on"].notna(), add_days(ru["held_on"], s.thank_you_within_days))
+        ru["thank_you_sent_on"].notna(), add_days(ru["held_on"], s.thank_you_within_days)
+    )
     ru["recipient"] = ru["ref_name"]
     ru["recipient_email"] = ru["ref_email"]
     ru["recipient_phone"] = ru["ref_phone"]
     ru["channel"] = np.where(ru["ref_email"].notna() | ru["ref_phone"].isna(), "email", "phone")
     topics = _text(ru["topics"])
     ru["why"] = (
-        "Tell " + ru["ref_name"] + " how your " + ru["company"] + " interview on "
-        + fmt_day(ru["held_on"], c.as_of) + " went"
+        "Tell "
+        + ru["ref_name"]
+        + " how your "
+        + ru["company"]
+        + " interview on "
+        + fmt_day(ru["held_on"], c.as_of)
+        + " went"
         + topics.where(topics.eq(""), " (they cared most about " + topics + ")")
-        + " and ask them to let you know if " + ru["company"] + " calls."
+        + " and ask them to let you know if "
+        + ru["company"]
+        + " calls."
     )
     ru["detail"] = ru["reference_id"] + ":" + ru["interview_id"]
     return ru.assign(kind="brief_references")
@@ -234,8 +256,15 @@ def _promises(c: _Context, s: Settings, promises: pd.DataFrame) -> pd.DataFrame:
     p = promises[promises["done_on"].isna()].merge(c.open_apps, on="application_id", how="inner")
     p = c.with_contact(p)
     p["why"] = (
-        "You promised " + p["recipient"] + " at " + p["company"] + " " + _text(p["what"])
-        + " by " + fmt_day(p["due_on"], c.as_of) + ". Keep it: interviewers watch whether candidates follow through."
+        "You promised "
+        + p["recipient"]
+        + " at "
+        + p["company"]
+        + " "
+        + _text(p["what"])
+        + " by "
+        + fmt_day(p["due_on"], c.as_of)
+        + ". Keep it: interviewers watch whether candidates follow through."
     )
     p["interview_id"] = p["contact_interview_id"]
     p["detail"] = p["promise_id"]
@@ -261,14 +290,19 @@ def _status_inquiries(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFram
     due = first.where(q["n_inquiries"].eq(0), again)
     gap = add_business_days(q["last_contact"], s.pester_gap_business_days)
     q["due_on"] = latest(due, gap)
-    q = c.with_contact(q.drop(columns=["interviewer_name", "interviewer_email", "interviewer_phone",
-                                        "preferred_channel"]))
+    q = c.with_contact(
+        q.drop(columns=["interviewer_name", "interviewer_email", "interviewer_phone", "preferred_channel"])
+    )
     said = q["company"] + " said you would hear by " + fmt_day(q["next_step_by"], c.as_of)
     q["why"] = np.where(
         q["due_on"] <= c.as_of,
-        said + "; it is now " + fmt_day(pd.Series(c.as_of, index=q.index), c.as_of)
-        + " with no word since your interview on " + fmt_day(q["held_on"], c.as_of)
-        + ". Ask where the process stands" + np.where(q["n_inquiries"] > 0, " once more.", "."),
+        said
+        + "; it is now "
+        + fmt_day(pd.Series(c.as_of, index=q.index), c.as_of)
+        + " with no word since your interview on "
+        + fmt_day(q["held_on"], c.as_of)
+        + ". Ask where the process stands"
+        + np.where(q["n_inquiries"] > 0, " once more.", "."),
         said + "; if no word comes, ask where things stand on " + fmt_day(q["due_on"], c.as_of) + ".",
     )
     q["detail"] = q["interview_id"] + ":" + (q["n_inquiries"] + 1).astype(str)
@@ -284,11 +318,15 @@ def _offer_checkins(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFrame:
     gap = add_business_days(k["last_contact"], s.pester_gap_business_days)
     their_date = add_business_days(k["next_step_by"], s.grace_business_days)
     k["due_on"] = latest(due, gap, their_date)
-    k = c.with_contact(k.drop(columns=["interviewer_name", "interviewer_email", "interviewer_phone",
-                                        "preferred_channel"]))
+    k = c.with_contact(
+        k.drop(columns=["interviewer_name", "interviewer_email", "interviewer_phone", "preferred_channel"])
+    )
     n = k["n_checkins"]
     k["why"] = (
-        "Your final round with " + k["company"] + " was on " + fmt_day(k["held_on"], c.as_of)
+        "Your final round with "
+        + k["company"]
+        + " was on "
+        + fmt_day(k["held_on"], c.as_of)
         + " and the decision is pending; "
         + np.where(n.eq(0), "no check-in yet", n.astype(str) + " of " + str(s.max_checkins) + " check-ins sent")
         + ". A brief note: acknowledge they are busy and offer anything else they need to decide."
@@ -313,8 +351,12 @@ def _reference_checkins(c: _Context, s: Settings, briefing: pd.DataFrame) -> pd.
     ru["recipient_phone"] = ru["ref_phone"]
     ru["channel"] = np.where(ru["ref_email"].notna() | ru["ref_phone"].isna(), "email", "phone")
     ru["why"] = (
-        "Ask " + ru["ref_name"] + " whether " + ru["company"]
-        + " or a reference-checking firm has been in touch (you last spoke on " + fmt_day(anchor, c.as_of)
+        "Ask "
+        + ru["ref_name"]
+        + " whether "
+        + ru["company"]
+        + " or a reference-checking firm has been in touch (you last spoke on "
+        + fmt_day(anchor, c.as_of)
         + "). A call is a sign things are moving; silence is not bad news."
     )
     ru["detail"] = ru["reference_id"] + ":" + anchor.dt.strftime("%Y-%m-%d")
@@ -333,12 +375,18 @@ def _written_offer_requests(c: _Context, s: Settings, o: pd.DataFrame) -> pd.Dat
     w = o[o["verbal_on"].notna() & o["written_received_on"].isna() & o["accepted_on"].isna()].copy()
     asked = w["written_requested_on"].notna()
     w["due_on"] = w["verbal_on"].where(
-        ~asked, add_business_days(w["written_requested_on"], s.written_offer_followup_business_days))
+        ~asked, add_business_days(w["written_requested_on"], s.written_offer_followup_business_days)
+    )
     w["why"] = np.where(
         asked,
-        "You asked " + w["company"] + " for the offer in writing on " + fmt_day(w["written_requested_on"], c.as_of)
+        "You asked "
+        + w["company"]
+        + " for the offer in writing on "
+        + fmt_day(w["written_requested_on"], c.as_of)
         + " and it has not arrived: ask again, warmly.",
-        w["company"] + " made you a verbal offer on " + fmt_day(w["verbal_on"], c.as_of)
+        w["company"]
+        + " made you a verbal offer on "
+        + fmt_day(w["verbal_on"], c.as_of)
         + ". A verbal offer is not an offer: ask for it in writing now.",
     )
     w["detail"] = np.where(asked, "again:" + w["written_requested_on"].dt.strftime("%Y-%m-%d"), "first")
@@ -357,9 +405,16 @@ def _offer_letter_reviews(c: _Context, s: Settings, o: pd.DataFrame) -> pd.DataF
     r["missing_terms"] = missing
     deadline = r["response_deadline"]
     r["why"] = (
-        "The written offer from " + r["company"] + " came on " + fmt_day(r["written_received_on"], c.as_of) + ". "
-        + np.where(missing.eq(""), "It states every term we look for",
-                   "It does not state: " + missing + " — ask before you answer")
+        "The written offer from "
+        + r["company"]
+        + " came on "
+        + fmt_day(r["written_received_on"], c.as_of)
+        + ". "
+        + np.where(
+            missing.eq(""),
+            "It states every term we look for",
+            "It does not state: " + missing + " — ask before you answer",
+        )
         + np.where(deadline.notna(), "; respond by " + fmt_day(deadline, c.as_of) + ".", ".")
     )
     r["urgent"] = deadline.notna() & ((deadline - c.as_of).dt.days <= s.deadline_warning_days)
@@ -379,15 +434,21 @@ def _approvals(c: _Context, o: pd.DataFrame) -> pd.DataFrame:
     a["recipient_phone"] = None
     a["channel"] = "email"
     a["why"] = (
-        "You accepted " + a["company"] + "'s offer on " + fmt_day(a["accepted_on"], c.as_of)
+        "You accepted "
+        + a["company"]
+        + "'s offer on "
+        + fmt_day(a["accepted_on"], c.as_of)
         + "; until it is approved it can still, rarely, be withdrawn: keep your "
-        + n.astype(str) + np.where(n.eq(1), " other application", " other applications") + " warm."
+        + n.astype(str)
+        + np.where(n.eq(1), " other application", " other applications")
+        + " warm."
     )
     a["detail"] = a["accepted_on"].dt.strftime("%Y-%m-%d")
     return a.assign(kind="await_approval")
 
 
 # ------------------------------------------------------------------ assembly
+
 
 def action_uid(action_id: str) -> str:
     """A stable calendar UID for an action id."""
@@ -418,16 +479,21 @@ def _due_for_group(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, s: S
     df = df[df["due_on"] <= as_of + pd.Timedelta(days=s.upcoming_days)].copy()
     df["action_id"] = df["kind"] + ":" + df["application_id"] + ":" + df["detail"].astype(str)
     standing = df["kind"].eq("await_approval")
-    df["status"] = np.where(df["due_on"] > as_of, "upcoming",
-                            np.where((df["due_on"] == as_of) | standing, "due", "overdue"))
+    df["status"] = np.where(
+        df["due_on"] > as_of, "upcoming", np.where((df["due_on"] == as_of) | standing, "due", "overdue")
+    )
     base = df["kind"].map(BASE_PRIORITY).astype(int)
     base = base.where(~df["urgent"].eq(True), 1)
     df["priority"] = np.where(df["status"].eq("upcoming"), base + UPCOMING_PRIORITY_OFFSET, base)
     return df[ACTION_COLUMNS]
 
 
-def due_actions(tables: Mapping[str, pd.DataFrame], as_of, settings: Settings | None = None,
-                coach_settings: Mapping[str, Settings] | None = None) -> pd.DataFrame:
+def due_actions(
+    tables: Mapping[str, pd.DataFrame],
+    as_of,
+    settings: Settings | None = None,
+    coach_settings: Mapping[str, Settings] | None = None,
+) -> pd.DataFrame:
     """Every follow-up action for the coachees in ``tables``, most urgent first.
 
     ``tables`` are typed frames as ``Store.load`` returns them; ``as_of`` is the

@@ -5,19 +5,20 @@ DataFrames and numbers; ``section_html`` renders one as escaped HTML for the
 report notebook. Only the one coachee's rows are ever read (``Store.load`` with
 ``coachee_id``), so nothing about anyone else can reach the page.
 """
+
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import pandas as pd
 
-from . import analysis, charts
-from .rules import ACTION_LABELS, due_actions, missing_offer_terms
+from ..kinds import ACTION_LABELS, KINDS
 from ..schema import CLOSED_STATUSES
 from ..settings import Settings
-
+from . import analysis, charts
+from .rules import due_actions, missing_offer_terms
 
 
 @dataclass
@@ -46,40 +47,77 @@ def _events(tables, start, end) -> pd.DataFrame:
     apps = tables["applications"][["application_id", "company"]]
     rows = []
 
-    def add(df, date_col, what):
+    def add(df, date_col, what, by_you=True):
         if df.empty:
             return
         d = df[_in_week(df[date_col], start, end)]
         if len(d):
             d = d.merge(apps, on="application_id", how="left") if "company" not in d else d
-            rows.append(pd.DataFrame({"date": d[date_col].values, "company": d["company"].values,
-                                      "what": what(d) if callable(what) else what, "done_by_you": True}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "date": d[date_col].values,
+                        "company": d["company"].values,
+                        "what": what(d) if callable(what) else what,
+                        "done_by_you": by_you(d).values if callable(by_you) else by_you,
+                    }
+                )
+            )
 
     iv = tables["interviews"]
-    add(iv, "held_on", lambda d: "Interview" + (" with " + d["interviewer_name"].fillna("")).where(d["interviewer_name"].notna(), ""))
-    add(iv, "thank_you_sent_on", lambda d: "Thank-you sent" + (" to " + d["interviewer_name"].fillna("")).where(d["interviewer_name"].notna(), ""))
+    add(
+        iv,
+        "held_on",
+        lambda d: "Interview" + (" with " + d["interviewer_name"].fillna("")).where(d["interviewer_name"].notna(), ""),
+        by_you=False,
+    )
+    add(
+        iv,
+        "thank_you_sent_on",
+        lambda d: (
+            "Thank-you sent" + (" to " + d["interviewer_name"].fillna("")).where(d["interviewer_name"].notna(), "")
+        ),
+    )
     ru = tables["reference_uses"].merge(tables["references"][["reference_id", "name"]], on="reference_id", how="left")
     add(ru, "briefed_on", lambda d: "Briefed reference " + d["name"].fillna(""))
     add(ru, "last_checkin_on", lambda d: "Checked in with reference " + d["name"].fillna(""))
-    add(ru, "contacted_on", lambda d: "Reference " + d["name"].fillna("") + " was contacted by the employer")
+    add(
+        ru,
+        "contacted_on",
+        lambda d: "Reference " + d["name"].fillna("") + " was contacted by the employer",
+        by_you=False,
+    )
     add(tables["promises"], "done_on", lambda d: "Promise kept: " + d["what"].fillna(""))
     msgs = tables["messages"]
     # Thank-yous, briefings, promises and requests for the written offer are
-    # already counted by the dates marking them sent sets (logbook.SENT_UPDATES).
-    own = ["thank_you_note", "brief_references", "reference_checkin", "keep_promise", "request_written_offer"]
+    # already counted by the dates marking them sent sets (kinds.SentRecord).
+    own = [k for k, v in KINDS.items() if v.sent_record is not None]
     msgs = msgs[~(msgs["direction"].eq("sent") & msgs["kind"].isin(own))]
-    add(msgs, "on", lambda d: d["direction"].map({"sent": "Sent", "received": "Heard from the employer"}).fillna("")
-        + (": " + d["summary"].fillna("")).where(d["summary"].notna(), (" (" + d["kind"].fillna("") + ")").where(d["kind"].notna(), "")))
+    add(
+        msgs,
+        "on",
+        lambda d: (
+            d["direction"].map({"sent": "Sent", "received": "Heard from the employer"}).fillna("")
+            + (": " + d["summary"].fillna("")).where(
+                d["summary"].notna(), (" (" + d["kind"].fillna("") + ")").where(d["kind"].notna(), "")
+            )
+        ),
+        by_you=lambda d: d["direction"].eq("sent"),
+    )
     o = tables["offers"]
-    for col, what in (("verbal_on", "Verbal offer"), ("written_requested_on", "Asked for the offer in writing"),
-                      ("written_received_on", "Written offer received"), ("accepted_on", "Offer accepted"),
-                      ("approved_on", "Offer approved"), ("rescinded_on", "Offer withdrawn by the employer")):
-        add(o, col, what)
+    for col, what, by_you in (
+        ("verbal_on", "Verbal offer", False),
+        ("written_requested_on", "Asked for the offer in writing", True),
+        ("written_received_on", "Written offer received", False),
+        ("accepted_on", "Offer accepted", True),
+        ("approved_on", "Offer approved", False),
+        ("rescinded_on", "Offer withdrawn by the employer", False),
+    ):
+        add(o, col, what, by_you)
     if not rows:
         return pd.DataFrame(columns=["date", "company", "what", "done_by_you"])
     ev = pd.concat(rows, ignore_index=True)
-    ev["done_by_you"] = ~ev["what"].str.startswith(("Interview", "Heard", "Verbal", "Written offer received",
-                                                     "Offer approved", "Offer withdrawn", "Reference "))
+    ev["done_by_you"] = ev["done_by_you"].astype(bool)
     return ev.sort_values(["date", "company", "what"], kind="stable").reset_index(drop=True)
 
 
@@ -98,24 +136,53 @@ def _promise_states(tables, as_of) -> pd.DataFrame:
 def _reference_table(tables) -> pd.DataFrame:
     ru = tables["reference_uses"].merge(tables["references"][["reference_id", "name"]], on="reference_id", how="left")
     ru = ru.merge(tables["applications"][["application_id", "company"]], on="application_id", how="left")
-    return ru[["name", "company", "given_on", "briefed_on", "last_checkin_on", "contacted_on"]].rename(
-        columns={"name": "reference", "last_checkin_on": "last check-in", "contacted_on": "employer called them",
-                 "given_on": "given", "briefed_on": "briefed"}).sort_values(["reference", "company"]).reset_index(drop=True)
+    return (
+        ru[["name", "company", "given_on", "briefed_on", "last_checkin_on", "contacted_on"]]
+        .rename(
+            columns={
+                "name": "reference",
+                "last_checkin_on": "last check-in",
+                "contacted_on": "employer called them",
+                "given_on": "given",
+                "briefed_on": "briefed",
+            }
+        )
+        .sort_values(["reference", "company"])
+        .reset_index(drop=True)
+    )
 
 
 def _offer_table(tables) -> pd.DataFrame:
-    o = tables["offers"].merge(tables["applications"][["application_id", "company", "role"]], on="application_id", how="left")
+    o = tables["offers"].merge(
+        tables["applications"][["application_id", "company", "role"]], on="application_id", how="left"
+    )
     missing = missing_offer_terms(o)
     o["missing terms"] = missing.where(o["written_received_on"].notna(), "(no written offer yet)")
     o["missing terms"] = o["missing terms"].where(o["missing terms"].ne(""), "none")
-    return o[["company", "role", "verbal_on", "written_received_on", "response_deadline", "accepted_on",
-              "approved_on", "rescinded_on", "missing terms"]].rename(columns=lambda c: c.replace("_on", "").replace("_", " "))
+    return o[
+        [
+            "company",
+            "role",
+            "verbal_on",
+            "written_received_on",
+            "response_deadline",
+            "accepted_on",
+            "approved_on",
+            "rescinded_on",
+            "missing terms",
+        ]
+    ].rename(columns=lambda c: c.replace("_on", "").replace("_", " "))
 
 
-def weekly_report(tables: Mapping[str, pd.DataFrame], coachee_id: str, week_ending, settings: Settings | None = None,
-                  coach_settings: Mapping[str, Settings] | None = None) -> WeeklyReport:
+def weekly_report(
+    tables: Mapping[str, pd.DataFrame],
+    coachee_id: str,
+    week_ending,
+    settings: Settings | None = None,
+    coach_settings: Mapping[str, Settings] | None = None,
+) -> WeeklyReport:
     """Every section of one coachee's report for the week ending ``week_ending``."""
-    end = pd.Timestamp(week_ending).normalize()
+    end = pd.Timestamp(str(week_ending)[:10]).normalize()  # papermill passes text
     start = end - pd.Timedelta(days=6)
     settings = settings or Settings()
     coachee = tables["coachees"][tables["coachees"]["coachee_id"].eq(coachee_id)]
@@ -131,22 +198,37 @@ def weekly_report(tables: Mapping[str, pd.DataFrame], coachee_id: str, week_endi
         "overdue now": int(actions["status"].eq("overdue").sum()),
     }
     nw = next_week.assign(what=next_week["kind"].map(ACTION_LABELS))[
-        ["due_on", "status", "what", "company", "recipient", "channel", "why"]].rename(
-        columns={"due_on": "due", "recipient": "to"})
-    waiting = analysis.waiting_on(tables, end, settings.grace_business_days)
+        ["due_on", "status", "what", "company", "recipient", "channel", "why"]
+    ].rename(columns={"due_on": "due", "recipient": "to"})
+    waiting = analysis.waiting_on(tables, end)
     pipeline = analysis.pipeline_counts(tables)
     report = WeeklyReport(
-        coachee_id=coachee_id, coachee_name=name, week_start=start, week_ending=end, headline=headline,
-        happened=happened.drop(columns="done_by_you"), next_week=nw.reset_index(drop=True),
-        promises=_promise_states(tables, end), references=_reference_table(tables), offers=_offer_table(tables),
-        waiting=waiting, pipeline=pipeline,
+        coachee_id=coachee_id,
+        coachee_name=name,
+        week_start=start,
+        week_ending=end,
+        headline=headline,
+        happened=happened.drop(columns="done_by_you"),
+        next_week=nw.reset_index(drop=True),
+        promises=_promise_states(tables, end),
+        references=_reference_table(tables),
+        offers=_offer_table(tables),
+        waiting=waiting,
+        pipeline=pipeline,
     )
-    report.figures = {"days_since": charts.days_since_interview_figure(waiting), "pipeline": charts.pipeline_figure(pipeline)}
-    report.sentences = {"days_since": charts.days_since_sentence(waiting), "pipeline": charts.pipeline_sentence(pipeline)}
+    report.figures = {
+        "days_since": charts.days_since_interview_figure(waiting),
+        "pipeline": charts.pipeline_figure(pipeline),
+    }
+    report.sentences = {
+        "days_since": charts.days_since_sentence(waiting),
+        "pipeline": charts.pipeline_sentence(pipeline),
+    }
     return report
 
 
 # ---------------------------------------------------------------- HTML
+
 
 def _fmt_dates(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
@@ -177,8 +259,10 @@ STYLE = """<style>
 
 def headline_html(r: WeeklyReport) -> str:
     cards = "".join(f"<div><b>{v}</b>{html.escape(k)}</div>" for k, v in r.headline.items())
-    title = (f"<h1>Weekly progress: {html.escape(r.coachee_name)}</h1>"
-             f"<p>Week of {r.week_start:%A %d %B} to {r.week_ending:%A %d %B %Y}</p>")
+    title = (
+        f"<h1>Weekly progress: {html.escape(r.coachee_name)}</h1>"
+        f"<p>Week of {r.week_start:%A %d %B} to {r.week_ending:%A %d %B %Y}</p>"
+    )
     return STYLE + title + f'<div class="fw-headline">{cards}</div>'
 
 
@@ -199,22 +283,3 @@ def section_html(r: WeeklyReport, section: str) -> str:
 
 def chart_html(r: WeeklyReport, name: str, figures: charts.OfflineFigures) -> str:
     return f"<p>{html.escape(r.sentences[name])}</p>" + figures.html(r.figures[name])
-
-
-def load_weekly(db_url: str | None, coachee_id: str, week_ending) -> WeeklyReport:
-    """Reads one coachee's rows (and no one else's) and builds the report.
-
-    ``week_ending`` may be text, as papermill passes it.
-    """
-    from ..settings import load_settings
-    from ..data.store import open_store
-
-    store = open_store(db_url or None)
-    try:
-        if coachee_id not in store.coachee_ids():
-            raise KeyError(f"no coachee {coachee_id!r} in the store")
-        tables = store.load(coachee_id=coachee_id)
-    finally:
-        store.engine.dispose()
-    base, per_coach = load_settings()
-    return weekly_report(tables, coachee_id, pd.Timestamp(str(week_ending)[:10]), base, per_coach)
