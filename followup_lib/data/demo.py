@@ -17,7 +17,7 @@ import pandas as pd
 from .. import paths
 from ..schema import DATE, TABLE_ORDER, TABLES
 from .store import Store
-from .transfer import read_source, stored_keys
+from .transfer import read_source
 from .validation import RawTable, parse_dates, validate_tables
 
 DEMO_AS_OF = dt.date(2026, 11, 16)  # a Monday: the committed demo's "today"
@@ -46,7 +46,7 @@ def load_demo(store: Store, today: dt.date | None = None, shift: bool = True) ->
     """Import the committed demo practice. Returns (days shifted, the demo's today)."""
     raw, _ = read_source(paths.demo_dir())
     days = week_shift(today or dt.date.today()) if shift else 0
-    ids, links = stored_keys(store)
+    ids, links = store.stored_keys()
     store.upsert(validate_tables(shift_dates(raw, days), ids, links))
     return days, DEMO_AS_OF + dt.timedelta(days=days)
 
@@ -205,7 +205,7 @@ def generate_practice(n_coachees: int, seed: int = 0, as_of: dt.date | None = No
 def load_generated(store: Store, n_coachees: int, seed: int = 0, as_of: dt.date | None = None) -> dict[str, dict]:
     text = generate_practice(n_coachees, seed, as_of)
     raw = {name: RawTable(df, f"generated {name}") for name, df in text.items()}
-    ids, links = stored_keys(store)
+    ids, links = store.stored_keys()
     return store.upsert(validate_tables(raw, ids, links))
 
 

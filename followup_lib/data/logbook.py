@@ -14,7 +14,6 @@ from ..kinds import KINDS
 from ..schema import TABLES
 from ..schema import present as _present
 from .store import ConflictError, Store
-from .transfer import stored_keys
 from .validation import validate_row
 
 ID_PREFIX = {"coachees": "C", "applications": "A", "interviews": "I", "references": "R",
@@ -36,7 +35,7 @@ def save_record(store: Store, table: str, values: Mapping, expected_version: int
     it (None for a new record). Raises ValidationError or ConflictError with
     nothing written; returns the saved row (typed) with its new row_version.
     """
-    ids, links = stored_keys(store)
+    ids, links = store.stored_keys()
     # A row read back from the store holds NaT/NaN for blanks: those are blanks here too.
     values = {k: (None if not _present(v) else v) for k, v in values.items()}
     row = validate_row(table, values, ids, links).iloc[0].to_dict()
@@ -58,7 +57,7 @@ def mark_sent(store: Store, action: Mapping, on: dt.date, summary: str | None = 
         "summary": summary or f"{kind.replace('_', ' ')} to {action.get('recipient') or ''}".strip(),
         "action_id": action.get("action_id"),
     }
-    ids, links = stored_keys(store)
+    ids, links = store.stored_keys()
     frames = {"messages": validate_row("messages", message, ids, links)}
     record = KINDS[kind].sent_record if kind in KINDS else None
     if record is not None:
@@ -74,8 +73,7 @@ def mark_sent(store: Store, action: Mapping, on: dt.date, summary: str | None = 
         # The same action marked sent in two places (the coach's session and the
         # client's app) is logged once; the second is told.
         if _present(action.get("action_id")):
-            done = conn.exec_driver_sql('SELECT message_id, "on" FROM messages WHERE action_id = ?',
-                                        (action["action_id"],)).first()
+            done = store.message_for_action(conn, action["action_id"])
             if done is not None:
                 raise ConflictError(f"this {kind.replace('_', ' ')} was already marked sent on {done[1]} "
                                     f"(message {done[0]}), perhaps in another window; nothing was logged twice")

@@ -149,6 +149,28 @@ class Store:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.exec_driver_sql("SELECT coachee_id FROM coachees ORDER BY coachee_id")]
 
+    def stored_keys(self) -> tuple[dict[str, set], dict[str, dict]]:
+        """Ids already stored (links may point there) and who owns each application
+        and reference: ``({table: ids}, {table: {id: coachee_id}})``."""
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            links = {
+                "applications": dict(raw.execute("SELECT application_id, coachee_id FROM applications").fetchall()),
+                "references": dict(raw.execute('SELECT reference_id, coachee_id FROM "references"').fetchall()),
+            }
+            ids = {
+                "coachees": {r[0] for r in raw.execute("SELECT coachee_id FROM coachees")},
+                "applications": set(links["applications"]),
+                "references": set(links["references"]),
+            }
+        return ids, links
+
+    def message_for_action(self, conn: sa.Connection, action_id: str) -> tuple[str, str] | None:
+        """(message_id, on) of the message already logged for ``action_id``, or None;
+        read inside the caller's write transaction."""
+        row = conn.exec_driver_sql('SELECT message_id, "on" FROM messages WHERE action_id = ?', (action_id,)).first()
+        return None if row is None else (row[0], row[1])
+
     def coachees(self) -> pd.DataFrame:
         return self.load(["coachees"])["coachees"]
 

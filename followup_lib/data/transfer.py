@@ -214,24 +214,6 @@ def read_source(path: str | Path) -> tuple[dict[str, RawTable], list[str]]:
     return raw, warnings
 
 
-def stored_keys(store: Store) -> tuple[dict[str, set], dict[str, dict]]:
-    """Ids already stored (links may point there) and who owns each application/reference."""
-    with store.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        ids = {
-            "coachees": {r[0] for r in raw.execute("SELECT coachee_id FROM coachees")},
-            "applications": {},
-            "references": {},
-        }
-        links = {
-            "applications": dict(raw.execute("SELECT application_id, coachee_id FROM applications").fetchall()),
-            "references": dict(raw.execute('SELECT reference_id, coachee_id FROM "references"').fetchall()),
-        }
-    ids["applications"] = set(links["applications"])
-    ids["references"] = set(links["references"])
-    return ids, links
-
-
 def import_path(store: Store, path: str | Path) -> ImportResult:
     """Check every table at ``path``, then add or replace its rows in one transaction.
 
@@ -239,7 +221,7 @@ def import_path(store: Store, path: str | Path) -> ImportResult:
     is wrong.
     """
     raw, warnings, problems, unreadable = _read_tables(Path(path))
-    ids, links = stored_keys(store)
+    ids, links = store.stored_keys()
     try:
         frames = validate_tables(raw, ids, links, unreadable=unreadable)
     except ValidationError as err:

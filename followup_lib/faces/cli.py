@@ -183,23 +183,14 @@ def cmd_settings(args) -> int:
 
 
 class _IdsOnly:
-    """Just enough of a store to list coachees, with sqlite3 alone: the report
-    command then starts without pandas or SQLAlchemy (the notebook loads them)."""
+    """Just enough of a store to list coachees: the report command then starts
+    without pandas or SQLAlchemy (the notebook loads them)."""
 
     def __init__(self, url: str):
-        import sqlite3
+        from ..data.ids import sqlite_coachee_ids
 
         self.url = url
-        path = url.removeprefix("sqlite:///")
-        if not Path(path).exists():
-            raise UserError(f"no store at {path}: import data or run `followup demo` first")
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
-        try:
-            self._ids = [r[0] for r in con.execute("SELECT coachee_id FROM coachees ORDER BY coachee_id")]
-        except sqlite3.DatabaseError as exc:
-            raise UserError(f"{path} is not a Follow-up Workbook store ({exc})") from exc
-        finally:
-            con.close()
+        self._ids = sqlite_coachee_ids(url)
 
     def coachee_ids(self) -> list[str]:
         return self._ids
