@@ -2,8 +2,8 @@
 
 The rules, the drafts, the calendar, the weekly report, the working session and the
 logbook all read these records: the label a person sees, how urgent the kind is,
-whether it is a message to someone (and so has a draft and templates), what marking
-it sent records in the store, and its calendar title.
+who it is addressed to, whether it is a message (and so has a draft and templates),
+what marking it sent records in the store, and its calendar title.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class SentRecord:
     """What marking an action of this kind sent sets besides the message row: the
-    date column ``column`` of the ``table`` row found by the action's ``key``."""
+    date column ``column`` of the ``table`` row found by the action's ``key``, and
+    any fixed ``values`` (column, value) with it."""
 
     table: str
     column: str
     key: tuple[str, ...]
+    values: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -28,18 +30,43 @@ class ActionKind:
     label: str
     #: 1 = most urgent, for an action that is due or overdue.
     priority: int
-    #: The calendar entry's title; ``{recipient}`` is filled in.
+    #: The calendar entry's title; ``{recipient}`` and ``{company}`` are filled in.
     calendar_title: str
     #: Who the action is addressed to: "employer", "reference" or "self".
     audience: str = "employer"
     #: Whether doing it means sending a message (so it has a draft and templates).
     needs_message: bool = True
-    #: What "Mark sent" records besides the message; None: only the message.
-    sent_record: SentRecord | None = None
+    #: What "Mark sent" records besides the message: the first record whose key the
+    #: action fills in applies (a panel member's thank-you is recorded on their
+    #: interview_contacts row, the interviewer's on the interview). Empty: only the message.
+    sent_records: tuple[SentRecord, ...] = ()
+
+    def sent_record_for(self, action) -> SentRecord | None:
+        """The record that marking ``action`` (a mapping) sent sets, or None."""
+        for record in self.sent_records:
+            if all(_given(action.get(k)) for k in record.key):
+                return record
+        return None
+
+
+def _given(value) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return value.strip() != ""
+    try:
+        return not bool(value != value)  # NaN and NaT are not equal to themselves
+    except TypeError:  # pandas' NA refuses to be a bool: a blank
+        return False
+
+
+def _on(table: str, column: str, *key: str, values: tuple[tuple[str, str], ...] = ()) -> tuple[SentRecord, ...]:
+    return (SentRecord(table, column, key, values),)
 
 
 # 1 = most urgent. Promises outrank everything (guidance 3); a verbal offer and a
-# thank-you come next because they lose value by the day.
+# thank-you come next because they lose value by the day. (A response deadline that
+# is close or has passed makes the offer letter's review 1 as well: see the rules.)
 KINDS: dict[str, ActionKind] = {
     k.name: k
     for k in (
@@ -48,31 +75,41 @@ KINDS: dict[str, ActionKind] = {
             "Keep promise",
             1,
             "Keep your promise to {recipient}",
-            sent_record=SentRecord("promises", "done_on", ("promise_id",)),
+            sent_records=_on("promises", "done_on", "promise_id"),
         ),
         ActionKind(
             "request_written_offer",
             "Ask for written offer",
             2,
             "Ask {recipient} for the offer in writing",
-            sent_record=SentRecord("offers", "written_requested_on", ("application_id",)),
+            sent_records=_on("offers", "written_requested_on", "application_id"),
         ),
         ActionKind(
             "thank_you_note",
             "Thank-you note",
             2,
             "Thank-you note to {recipient}",
-            sent_record=SentRecord("interviews", "thank_you_sent_on", ("interview_id",)),
+            sent_records=(
+                SentRecord("interview_contacts", "thank_you_sent_on", ("interview_id", "contact_id")),
+                SentRecord("interviews", "thank_you_sent_on", ("interview_id",)),
+            ),
         ),
         ActionKind("review_offer_letter", "Review offer letter", 3, "Review the offer letter"),
         ActionKind("status_inquiry", "Status inquiry", 3, "Ask {recipient} where the process stands"),
+        ActionKind(
+            "withdraw_application",
+            "Withdraw application",
+            3,
+            "Withdraw courteously from the process",
+            sent_records=_on("applications", "closed_on", "application_id", values=(("status", "withdrawn"),)),
+        ),
         ActionKind(
             "brief_references",
             "Brief reference",
             3,
             "Brief {recipient} (reference)",
             audience="reference",
-            sent_record=SentRecord("reference_uses", "briefed_on", ("reference_id", "application_id")),
+            sent_records=_on("reference_uses", "briefed_on", "reference_id", "application_id"),
         ),
         ActionKind("offer_checkin", "Check-in", 4, "Check in with {recipient}"),
         ActionKind(
@@ -81,7 +118,15 @@ KINDS: dict[str, ActionKind] = {
             4,
             "Check in with {recipient} (reference)",
             audience="reference",
-            sent_record=SentRecord("reference_uses", "last_checkin_on", ("reference_id", "application_id")),
+            sent_records=_on("reference_uses", "last_checkin_on", "reference_id", "application_id"),
+        ),
+        ActionKind(
+            "close_the_loop",
+            "Close the loop",
+            4,
+            "Thank {recipient} and tell them how it ended (reference)",
+            audience="reference",
+            sent_records=_on("reference_uses", "thanked_on", "reference_id", "application_id"),
         ),
         ActionKind(
             "await_approval",
@@ -97,6 +142,9 @@ KINDS: dict[str, ActionKind] = {
 ACTION_KINDS = tuple(KINDS)
 #: Kinds whose action is a message to someone (and so has a draft).
 MESSAGE_KINDS = tuple(k for k, v in KINDS.items() if v.needs_message)
+#: Kinds whose message goes to a reference, not the employer: a sent message of one
+#: of them (or one naming a reference) is no employer contact.
+REFERENCE_KINDS = tuple(k for k, v in KINDS.items() if v.audience == "reference")
 BASE_PRIORITY = {k: v.priority for k, v in KINDS.items()}
 ACTION_LABELS = {k: v.label for k, v in KINDS.items()}
 #: An upcoming action ranks this much below a due one of the same kind.

@@ -16,8 +16,7 @@ INTERVIEW_FORMATS = ("phone", "video", "onsite", "panel", "other")
 CONTACT_CHANNELS = ("email", "phone")
 MESSAGE_DIRECTIONS = ("sent", "received")
 MESSAGE_CHANNELS = ("email", "phone", "other")
-# A sent message of one of these kinds counts as contacting the employer.
-EMPLOYER_CONTACT_KINDS = ("status_inquiry", "offer_checkin")
+PROMISE_KINDS = ("send", "contact")
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,12 @@ class Column:
     help: str = ""
     # Schema version that introduced the column (see store.MIGRATIONS).
     added_in: int = 1
+    # The column's words in a form ("Point of contact"); the name when blank.
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
 
 
 @dataclass(frozen=True)
@@ -64,13 +69,18 @@ class Table:
         return [c.name for c in self.columns if c.kind == kind]
 
 
-def _id(name: str, links_to: tuple[str, str] | None = None, required: bool = True, help: str = "") -> Column:
-    return Column(name, TEXT, required=required, links_to=links_to, help=help)
+def _id(
+    name: str, links_to: tuple[str, str] | None = None, required: bool = True, help: str = "", added_in: int = 1
+) -> Column:
+    return Column(name, TEXT, required=required, links_to=links_to, help=help, added_in=added_in)
 
 
 COACHEE = ("coachees", "coachee_id")
 APPLICATION = ("applications", "application_id")
 REFERENCE = ("references", "reference_id")
+INTERVIEW = ("interviews", "interview_id")
+CONTACT = ("contacts", "contact_id")
+V2 = 4  # the schema version of contract v2 (contacts, panels, moved dates, holidays, closing the loop)
 
 TABLES: dict[str, Table] = {
     t.name: t
@@ -86,6 +96,16 @@ TABLES: dict[str, Table] = {
                 Column("email"),
                 Column("coach", help="Coach's name; settings can differ per coach."),
                 Column("notes"),
+                Column(
+                    "country",
+                    help="ISO 3166-1 alpha-2 code (US, GB, DE…): whose public holidays are not business days.",
+                    added_in=V2,
+                ),
+                Column(
+                    "subdivision",
+                    help="ISO 3166-2 suffix (CA, NY, BY…): the state or region, for its own holidays.",
+                    added_in=V2,
+                ),
             ),
         ),
         Table(
@@ -102,6 +122,35 @@ TABLES: dict[str, Table] = {
                 Column("applied_on", DATE),
                 Column("source"),
                 Column("notes"),
+                Column("closed_on", DATE, help="The day it was rejected, withdrawn or hired.", added_in=V2),
+            ),
+        ),
+        Table(
+            "contacts",
+            key=("contact_id",),
+            noun="contact",
+            added_in=V2,
+            description="A person at the employer: a recruiter, HR, or someone met at an interview.",
+            columns=(
+                _id("contact_id", added_in=V2),
+                _id("application_id", APPLICATION, added_in=V2),
+                Column("name", required=True, added_in=V2),
+                Column("title", added_in=V2),
+                Column("email", added_in=V2),
+                Column("phone", added_in=V2),
+                Column(
+                    "preferred_channel",
+                    CHOICE,
+                    choices=CONTACT_CHANNELS,
+                    help="How they asked to be contacted.",
+                    added_in=V2,
+                ),
+                Column(
+                    "point_of_contact",
+                    BOOL,
+                    help="true for the one person follow-ups go to (at most one per application).",
+                    added_in=V2,
+                ),
             ),
         ),
         Table(
@@ -127,8 +176,21 @@ TABLES: dict[str, Table] = {
                 Column("next_step_by", DATE, help="The date they said you would hear by."),
                 Column("final_round", BOOL, help="true if this was the last round."),
                 Column("thank_you_sent_on", DATE),
-                Column("topics", help="What the interviewer cared about most."),
+                Column("topics", help="What the interviewer cared about most; several separated by ';'."),
                 Column("notes"),
+                Column("how_it_went", help="How it went, in the coachee's own words.", added_in=V2),
+            ),
+        ),
+        Table(
+            "interview_contacts",
+            key=("interview_id", "contact_id"),
+            noun="person met",
+            added_in=V2,
+            description="Each further person met at an interview (a panel), with their own thank-you.",
+            columns=(
+                _id("interview_id", INTERVIEW, added_in=V2),
+                _id("contact_id", CONTACT, added_in=V2),
+                Column("thank_you_sent_on", DATE, added_in=V2),
             ),
         ),
         Table(
@@ -157,6 +219,7 @@ TABLES: dict[str, Table] = {
                 Column("briefed_on", DATE),
                 Column("last_checkin_on", DATE),
                 Column("contacted_on", DATE, help="When the reference said the employer called them."),
+                Column("thanked_on", DATE, help="When you thanked them and told them how it ended.", added_in=V2),
             ),
         ),
         Table(
@@ -170,6 +233,14 @@ TABLES: dict[str, Table] = {
                 Column("what", required=True),
                 Column("due_on", DATE, required=True),
                 Column("done_on", DATE),
+                _id("contact_id", CONTACT, required=False, help="To whom the promise was made.", added_in=V2),
+                Column(
+                    "kind",
+                    CHOICE,
+                    choices=PROMISE_KINDS,
+                    help="send (something to send) or contact (get in touch on that day); blank means send.",
+                    added_in=V2,
+                ),
             ),
         ),
         Table(
@@ -188,6 +259,10 @@ TABLES: dict[str, Table] = {
                 Column(
                     "action_id", help="The follow-up action this message carried out (set by Mark sent).", added_in=3
                 ),
+                Column("body", help="The text sent or received.", added_in=V2),
+                _id("contact_id", CONTACT, required=False, help="The person at the employer.", added_in=V2),
+                _id("reference_id", REFERENCE, required=False, help="A message to or from a reference.", added_in=V2),
+                Column("next_step_by", DATE, help="A new date the employer gave in this message.", added_in=V2),
             ),
         ),
         Table(
@@ -215,6 +290,8 @@ TABLES: dict[str, Table] = {
 
 # Parents before children: the order of creation, import and export.
 TABLE_ORDER = list(TABLES)
+# The tables of the first release: a file holding only these imports unchanged.
+TABLES_V1 = [name for name in TABLE_ORDER if TABLES[name].added_in == 1]
 
 # Terms an offer letter should state (PRODUCT.md, guidance 8).
 OFFER_TERMS = ("salary", "benefits", "expense_reimbursement", "conditions")

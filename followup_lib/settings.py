@@ -33,6 +33,9 @@ class Settings:
     status_inquiry_repeat_days: int = 7
     #: … at most this many status inquiries per interview date.
     max_status_inquiries: int = 2
+    #: Guidance 4: with no date given after a non-final round, ask after this many
+    #: business days of silence.
+    no_date_followup_business_days: int = 7
     #: Guidance 5: after the final round, a check-in every this many days…
     checkin_every_days: int = 7
     #: … at most this many check-ins per application…
@@ -41,6 +44,8 @@ class Settings:
     pester_gap_business_days: int = 5
     #: Guidance 6: ask each reference whether they were called, every this many days.
     reference_checkin_every_days: int = 7
+    #: … at most this many times per reference and application.
+    max_reference_checkins: int = 3
     #: Guidance 7: if the written offer has not come this many business days after
     #: asking for it, ask again.
     written_offer_followup_business_days: int = 3
@@ -48,9 +53,16 @@ class Settings:
     deadline_warning_days: int = 2
     #: Actions due later than this many days after the as-of date are not listed.
     upcoming_days: int = 7
+    #: Whose public holidays are not business days when a coachee gives no country:
+    #: an ISO 3166-1 alpha-2 code (US, GB, DE…); "" means weekends only.
+    country: str = ""
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | str]:
         return asdict(self)
+
+
+#: Settings whose value is text rather than a whole number.
+TEXT_SETTINGS = ("country",)
 
 
 def settings_file() -> Path:
@@ -65,10 +77,31 @@ def _checked(values, where: str) -> dict:
     for name, value in values.items():
         if name not in known:
             raise SettingsError(f"{where}: unknown setting {name!r}; known settings: {', '.join(known)}")
+        if name in TEXT_SETTINGS:
+            if not isinstance(value, str):
+                raise SettingsError(f'{where}: {name} must be text such as "US", not {value!r}')
+            value = value.strip().upper()
+            if value and not _known_country(value):
+                raise SettingsError(
+                    f"{where}: {name} {value!r} is not a country code the holidays calendar knows "
+                    "(ISO 3166-1 alpha-2: US, GB, DE…)"
+                )
+            out[name] = value
+            continue
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise SettingsError(f"{where}: {name} must be a whole number of 0 or more, not {value!r}")
         out[name] = value
     return out
+
+
+def _known_country(code: str) -> bool:
+    import holidays
+
+    try:
+        holidays.country_holidays(code)
+    except NotImplementedError:
+        return False
+    return True
 
 
 def load_settings(path: Path | None = None) -> tuple[Settings, dict[str, Settings]]:

@@ -10,7 +10,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from ..kinds import KINDS
+from ..errors import UserError
+from ..kinds import KINDS, REFERENCE_KINDS
 from ..schema import TABLES
 from ..schema import present as _present
 from .store import ConflictError, Store
@@ -44,7 +45,7 @@ def save_record(store: Store, table: str, values: Mapping, expected_version: int
 
 
 def mark_sent(store: Store, action: Mapping, on: dt.date, summary: str | None = None,
-              channel: str | None = None) -> str:
+              channel: str | None = None, body: str | None = None) -> str:
     """Record that an action's message went out on ``on``: a ``messages`` row of
     the action's kind, and the date the rules read (thank-you sent, reference
     briefed or checked in, promise done, written offer requested), in one
@@ -56,19 +57,26 @@ def mark_sent(store: Store, action: Mapping, on: dt.date, summary: str | None = 
         "channel": channel or action.get("channel") or "email", "kind": kind,
         "summary": summary or f"{kind.replace('_', ' ')} to {action.get('recipient') or ''}".strip(),
         "action_id": action.get("action_id"),
+        # Who it went to: a reference's message is no employer contact for the rules.
+        "contact_id": action.get("contact_id") if _present(action.get("contact_id")) else None,
+        "reference_id": action.get("reference_id") if kind in REFERENCE_KINDS else None,
+        "body": body,
     }
     ids, links = store.stored_keys()
     frames = {"messages": validate_row("messages", message, ids, links)}
-    record = KINDS[kind].sent_record if kind in KINDS else None
-    if record is not None:
-        table, column, key_cols = record.table, record.column, record.key
-        key = {k: action.get(k) for k in key_cols}
-        if not all(_present(v) for v in key.values()):
-            raise ValueError(f"the {kind} action does not say which {TABLES[table].noun} it is about")
+    described = KINDS.get(kind)
+    if described is not None and described.sent_records:
+        record = described.sent_record_for(action)
+        if record is None:
+            table = described.sent_records[-1].table
+            raise UserError(f"the {kind} action does not say which {TABLES[table].noun} it is about")
+        table, column = record.table, record.column
+        key = {k: action.get(k) for k in record.key}
         if store.row(table, key) is None:  # an upsert would create a half-empty record
-            raise ValueError(f"there is no {TABLES[table].noun} {', '.join(map(str, key.values()))} in the store; "
-                             "nothing was logged")
-        frames[table] = pd.DataFrame([{**key, column: pd.Timestamp(on)}])
+            raise UserError(
+                f"there is no {TABLES[table].noun} {', '.join(map(str, key.values()))} in the store; nothing was logged"
+            )
+        frames[table] = pd.DataFrame([{**key, column: pd.Timestamp(on), **dict(record.values)}])
     with store.writing() as conn:
         # The same action marked sent in two places (the coach's session and the
         # client's app) is logged once; the second is told.

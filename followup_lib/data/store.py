@@ -56,16 +56,25 @@ def _m1_create_tables(conn: sa.Connection) -> None:
 def _m2_row_versions(conn: sa.Connection) -> None:
     # A counter per row, so an edit made from a stale copy is detected (ConflictError).
     for name in TABLE_ORDER:
-        conn.exec_driver_sql(
-            f'ALTER TABLE "{name}" ADD COLUMN {ROW_VERSION} INTEGER NOT NULL DEFAULT 1'
-        )
+        if TABLES[name].added_in <= 2:  # later tables are created with it
+            conn.exec_driver_sql(f'ALTER TABLE "{name}" ADD COLUMN {ROW_VERSION} INTEGER NOT NULL DEFAULT 1')
 
 
 def _added_columns(version: int) -> Callable[[sa.Connection], None]:
-    """A step adding every schema column introduced in ``version`` (all optional)."""
+    """A step creating every table and adding every column (all optional) that the
+    schema introduced in ``version``."""
 
     def step(conn: sa.Connection) -> None:
+        md = sa.MetaData()
+        new = [name for name in TABLE_ORDER if TABLES[name].added_in == version]
+        for name in new:
+            _table_at(TABLES[name], version, md).append_column(
+                sa.Column(ROW_VERSION, sa.Integer(), nullable=False, server_default=sa.text("1"))
+            )
+        md.create_all(conn)
         for name in TABLE_ORDER:
+            if name in new:
+                continue
             for c in TABLES[name].columns:
                 if c.added_in == version:
                     sql_type = _sql_type(c.kind).compile(dialect=conn.dialect)
@@ -78,6 +87,12 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "create the eight tables", _m1_create_tables),
     (2, "add row_version to every table", _m2_row_versions),
     (3, "messages.action_id: which action a sent message carried out", _added_columns(3)),
+    (
+        4,
+        "contract v2: contacts, interview_contacts, and the columns for panels, moved dates, holidays "
+        "and closing the loop",
+        _added_columns(4),
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -150,18 +165,30 @@ class Store:
             return [r[0] for r in conn.exec_driver_sql("SELECT coachee_id FROM coachees ORDER BY coachee_id")]
 
     def stored_keys(self) -> tuple[dict[str, set], dict[str, dict]]:
-        """Ids already stored (links may point there) and who owns each application
-        and reference: ``({table: ids}, {table: {id: coachee_id}})``."""
+        """Ids already stored (links may point there) and what each belongs to.
+
+        Returns ``({table: ids}, links)``: ``links["applications"]`` and
+        ``links["references"]`` map an id to its coachee; ``links["interviews"]``
+        and ``links["contacts"]`` map an id to its application;
+        ``links["points_of_contact"]`` maps each contact marked point of contact
+        to its application.
+        """
         with self.engine.connect() as conn:
             raw = conn.connection.driver_connection
+
+            def pairs(sql: str) -> dict:
+                return dict(raw.execute(sql).fetchall())
+
             links = {
-                "applications": dict(raw.execute("SELECT application_id, coachee_id FROM applications").fetchall()),
-                "references": dict(raw.execute('SELECT reference_id, coachee_id FROM "references"').fetchall()),
+                "applications": pairs("SELECT application_id, coachee_id FROM applications"),
+                "references": pairs('SELECT reference_id, coachee_id FROM "references"'),
+                "interviews": pairs("SELECT interview_id, application_id FROM interviews"),
+                "contacts": pairs("SELECT contact_id, application_id FROM contacts"),
+                "points_of_contact": pairs("SELECT contact_id, application_id FROM contacts WHERE point_of_contact = 1"),
             }
             ids = {
                 "coachees": {r[0] for r in raw.execute("SELECT coachee_id FROM coachees")},
-                "applications": set(links["applications"]),
-                "references": set(links["references"]),
+                **{name: set(links[name]) for name in ("applications", "references", "interviews", "contacts")},
             }
         return ids, links
 
@@ -332,10 +359,13 @@ def _read(conn: sa.Connection, name: str, coachee_ids: list[str] | None) -> pd.D
     params: tuple = ()
     if coachee_ids is not None:
         marks = ", ".join("?" * len(coachee_ids)) or "NULL"
+        apps = f"SELECT application_id FROM applications WHERE coachee_id IN ({marks})"
         if name == "coachees" or "coachee_id" in t.column_names:
             sql += f" WHERE coachee_id IN ({marks})"
-        else:
-            sql += f" WHERE application_id IN (SELECT application_id FROM applications WHERE coachee_id IN ({marks}))"
+        elif "application_id" in t.column_names:
+            sql += f" WHERE application_id IN ({apps})"
+        else:  # reached through its interview (interview_contacts)
+            sql += f" WHERE interview_id IN (SELECT interview_id FROM interviews WHERE application_id IN ({apps}))"
         params = tuple(coachee_ids)
     sql += " ORDER BY " + ", ".join(f'"{k}"' for k in t.key)
     cur = conn.connection.driver_connection.execute(sql, params)

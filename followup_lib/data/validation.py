@@ -266,6 +266,9 @@ def validate_tables(raw: dict[str, RawTable], stored_ids: dict[str, set] | None 
         cleaned[name] = frame
 
     problems.extend(_link_problems(cleaned, raw, stored_ids, stored_links, unreadable))
+    problems.extend(_same_application_problems(cleaned, raw, stored_links))
+    problems.extend(_point_of_contact_problems(cleaned, raw, stored_links))
+    problems.extend(_place_problems(cleaned, raw))
     if problems:
         raise ValidationError(sort_problems(problems))
     return {name: _to_types(TABLES[name], frame) for name, frame in cleaned.items()}
@@ -319,6 +322,114 @@ def _link_problems(cleaned, raw, stored_ids, stored_links, unreadable=frozenset(
     return problems
 
 
+def _owners(cleaned, stored_links, table: str, owner_col: str) -> dict:
+    """{id: owner} for ``table`` (its key to ``owner_col``): the store's, updated by this import's rows."""
+    m = dict(stored_links.get(table, {}))
+    if table in cleaned and owner_col in cleaned[table]:
+        key = TABLES[table].key[0]
+        m.update(zip(cleaned[table][key], cleaned[table][owner_col]))
+    return m
+
+
+def _same_application_problems(cleaned, raw, stored_links) -> list[Problem]:
+    """A person or reference named on a row must belong to that row's application
+    (or, for a reference, to the same coachee)."""
+    problems = []
+    contact_app = _owners(cleaned, stored_links, "contacts", "application_id")
+    interview_app = _owners(cleaned, stored_links, "interviews", "application_id")
+    app_coachee = _owners(cleaned, stored_links, "applications", "coachee_id")
+    ref_coachee = _owners(cleaned, stored_links, "references", "coachee_id")
+
+    def check(table: str, column: str, row_app, owner_app, what: str) -> None:
+        if table not in cleaned or column not in cleaned[table]:
+            return
+        frame, r = cleaned[table], raw[table]
+        for i in frame.index:
+            value = frame.at[i, column]
+            if value is None or pd.isna(value):
+                continue
+            mine, theirs = row_app(frame, i), owner_app.get(value)
+            if mine and theirs and mine != theirs:
+                problems.append(Problem(table, int(i) + r.first_row, column, what.format(value=value, mine=mine, theirs=theirs), r.source))
+
+    def app_of(column):
+        return lambda frame, i: frame.at[i, column] if column in frame else None
+
+    check("interview_contacts", "contact_id",
+          lambda f, i: interview_app.get(f.at[i, "interview_id"]) if "interview_id" in f else None, contact_app,
+          "contact {value!r} is a contact of application {theirs!r}, but the interview is of application {mine!r}")
+    for table in ("promises", "messages"):
+        check(table, "contact_id", app_of("application_id"), contact_app,
+              "contact {value!r} is a contact of application {theirs!r}, not of {mine!r}")
+    check("messages", "reference_id",
+          lambda f, i: app_coachee.get(f.at[i, "application_id"]) if "application_id" in f else None, ref_coachee,
+          "reference {value!r} belongs to coachee {theirs!r}, but the application to coachee {mine!r}")
+    return problems
+
+
+def _point_of_contact_problems(cleaned, raw, stored_links) -> list[Problem]:
+    """At most one point of contact per application, counting the store's contacts
+    as this import leaves them."""
+    if "contacts" not in cleaned or "point_of_contact" not in cleaned["contacts"]:
+        return []
+    frame, r = cleaned["contacts"], raw["contacts"]
+    poc = dict(stored_links.get("points_of_contact", {}))
+    flags = frame["point_of_contact"].astype("string").str.lower()
+    for i in frame.index:
+        cid = frame.at[i, "contact_id"]
+        poc.pop(cid, None)
+        if flags.at[i] in TRUE_WORDS:
+            poc[cid] = frame.at[i, "application_id"] if "application_id" in frame else None
+    by_app: dict = {}
+    for cid, app in poc.items():
+        by_app.setdefault(app, []).append(cid)
+    problems = []
+    for i in frame.index:
+        cid = frame.at[i, "contact_id"]
+        app = poc.get(cid)
+        if app is not None and len(by_app.get(app, [])) > 1:
+            others = sorted(c for c in by_app[app] if c != cid)
+            problems.append(Problem(
+                "contacts", int(i) + r.first_row, "point_of_contact",
+                f"application {app!r} already has {', '.join(map(repr, others))} as its point of contact: "
+                "mark only one person", r.source))
+    return problems
+
+
+def _place_problems(cleaned, raw) -> list[Problem]:
+    """A country the holidays library knows (ISO 3166-1 alpha-2), and a subdivision of it."""
+    if "coachees" not in cleaned or not ({"country", "subdivision"} & set(cleaned["coachees"])):
+        return []
+    import holidays  # only when a country is given: it takes a moment to load
+
+    frame, r = cleaned["coachees"], raw["coachees"]
+    problems = []
+    for i in frame.index:
+        country = frame.at[i, "country"] if "country" in frame else None
+        subdiv = frame.at[i, "subdivision"] if "subdivision" in frame else None
+        row = int(i) + r.first_row
+        if country is None and subdiv is None:
+            continue
+        if country is None:
+            problems.append(Problem("coachees", row, "subdivision", f"{subdiv!r} is given without a country", r.source))
+            continue
+        try:
+            known = holidays.country_holidays(country.upper())
+        except NotImplementedError:
+            problems.append(Problem(
+                "coachees", row, "country",
+                f"{country!r} is not a country code the holidays calendar knows (ISO 3166-1 alpha-2: US, GB, DE…)",
+                r.source))
+            continue
+        subdivisions = [str(x).upper() for x in known.subdivisions]
+        if subdiv is not None and subdiv.upper() not in subdivisions:
+            problems.append(Problem(
+                "coachees", row, "subdivision",
+                f"{subdiv!r} is not a subdivision of {country.upper()} (known: {', '.join(subdivisions[:12])}"
+                + ("…" if len(subdivisions) > 12 else "") + ")", r.source))
+    return problems
+
+
 def _to_types(t: Table, frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for c in t.columns:
@@ -330,6 +441,8 @@ def _to_types(t: Table, frame: pd.DataFrame) -> pd.DataFrame:
         elif c.kind == BOOL:
             lowered = s.astype("string").str.lower()
             out[c.name] = lowered.isin(TRUE_WORDS).astype("boolean").mask(lowered.isna())
+        elif c.name in ("country", "subdivision"):  # ISO codes are written in capitals
+            out[c.name] = s.where(s.isna(), s.astype(str).str.upper()).astype(object)
         elif c.kind == CHOICE:
             low = s.where(s.isna(), s.astype(str).str.lower())
             if c.default is not None:

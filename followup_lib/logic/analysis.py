@@ -11,8 +11,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..schema import CLOSED_STATUSES, EMPLOYER_CONTACT_KINDS
+from ..schema import CLOSED_STATUSES
 from .rules import latest_interviews
+
+# The follow-ups whose replies the analysis counts: a question to the employer.
+FOLLOW_UP_KINDS = ("status_inquiry", "offer_checkin")
 
 PIPELINE_STAGES = ["applied", "interviewing", "final round", "offer", "accepted", "hired"]
 
@@ -95,7 +98,7 @@ def response_times(tables: Mapping[str, pd.DataFrame], as_of=None) -> pd.DataFra
 def followup_outcomes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per status inquiry or check-in sent: did the employer answer, how fast."""
     msgs = tables["messages"]
-    sent = msgs[msgs["direction"].eq("sent") & msgs["kind"].isin(EMPLOYER_CONTACT_KINDS)].reset_index(drop=True)
+    sent = msgs[msgs["direction"].eq("sent") & msgs["kind"].isin(FOLLOW_UP_KINDS)].reset_index(drop=True)
     replied_on = _first_received_after(sent, msgs, "on")
     out = sent[["message_id", "application_id", "kind", "on"]].copy()
     out["replied_on"] = replied_on

@@ -189,6 +189,8 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
         for col in ("verbal_on", "written_requested_on", "written_received_on", "response_deadline"):
             facts[col] = long_date(offer[col]) if present(offer.get(col)) else None
         facts["missing_terms"] = [t.replace("_", " ") for t in OFFER_TERMS if not present(offer.get(t))]
+    if action["kind"] == "close_the_loop":
+        facts["outcome"] = _outcome(app.get("status"), offer)
     if present(facts.get("recipient_name")) and action["kind"] != "await_approval":
         facts["recipient_first_name"] = first_name(str(facts["recipient_name"]))
     if action["kind"] in (
@@ -204,6 +206,20 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
     return {
         k: (_one_line(v) if isinstance(v, str) else v) for k, v in facts.items() if present(v) or k == "missing_terms"
     }
+
+
+# How an application ended, as the coachee tells a reference (close_the_loop).
+_OUTCOME_WORDS = {
+    "hired": "I got the job, and I start soon",
+    "rejected": "they chose another candidate this time",
+    "withdrawn": "I withdrew, as I have accepted another position",
+}
+
+
+def _outcome(status, offer) -> str:
+    if offer and present(offer.get("approved_on")):
+        return "I accepted their offer, and it has now been approved"
+    return _OUTCOME_WORDS.get(str(status), "the process has ended")
 
 
 def _lookups(tables: Mapping[str, pd.DataFrame]) -> dict:

@@ -40,7 +40,7 @@ def build_calendar(
         ev.add("dtstart", day)
         ev.add("dtend", day + dt.timedelta(days=1))
         title = (KINDS[a["kind"]].calendar_title if a["kind"] in KINDS else a["kind"]).format(
-            recipient=a.get("recipient") or ""
+            recipient=a.get("recipient") or "", company=a.get("company") or ""
         )
         ev.add("summary", f"{title} — {a.get('company') or ''}".strip(" —"))
         description = str(a.get("why") or "")

@@ -1,4 +1,5 @@
-"""What is due, and why: the coaching guidance as pure functions of the tables.
+"""What is due, and why: the coaching guidance (PRODUCT.md, points 1–10) as pure
+functions of the tables.
 
 ``due_actions(tables, as_of, settings)`` takes the typed tables (``Store.load``),
 the day to judge from and the settings, and returns one row per action. Nothing
@@ -15,9 +16,18 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..kinds import ACTION_KINDS, ACTION_LABELS, BASE_PRIORITY, MESSAGE_KINDS, UPCOMING_PRIORITY_OFFSET  # noqa: F401
-from ..schema import CLOSED_STATUSES, EMPLOYER_CONTACT_KINDS, OFFER_TERMS
+from ..kinds import (  # noqa: F401 (ACTION_KINDS, ACTION_LABELS and MESSAGE_KINDS re-exported)
+    ACTION_KINDS,
+    ACTION_LABELS,
+    BASE_PRIORITY,
+    MESSAGE_KINDS,
+    REFERENCE_KINDS,
+    UPCOMING_PRIORITY_OFFSET,
+)
+from ..schema import CLOSED_STATUSES, OFFER_TERMS
 from ..settings import Settings
+from .business_days import add_business_days as _add_business_days
+from .business_days import calendars_of
 
 STATUS_ORDER = {"overdue": 0, "due": 1, "upcoming": 2}
 
@@ -39,6 +49,7 @@ ACTION_COLUMNS = [
     "interview_id",
     "reference_id",
     "promise_id",
+    "contact_id",
 ]
 
 
@@ -49,18 +60,10 @@ def _day(value) -> pd.Timestamp:
     return pd.Timestamp(value).normalize()
 
 
-def add_business_days(dates: pd.Series, n) -> pd.Series:
-    """``dates`` moved ``n`` business days on (weekends skipped); NaT stays NaT.
-
-    Business days are counted after the date itself, so Friday + 2 and Saturday + 2
-    are both Tuesday; ``n = 0`` leaves the date as it is.
-    """
-    d = pd.to_datetime(dates).to_numpy().astype("datetime64[D]")
-    n = np.broadcast_to(np.asarray(n, dtype=np.int64), d.shape)
-    # roll="backward" treats a weekend day as the Friday before it, so the count
-    # starts at the next Monday (roll="forward" would lose a day: Sat + 2 = Wed).
-    out = np.where(n == 0, d, np.busday_offset(d, n, roll="backward"))
-    return pd.Series(out.astype("datetime64[ns]"), index=dates.index)
+def add_business_days(dates: pd.Series, n, calendars: pd.Series | None = None) -> pd.Series:
+    """``dates`` moved ``n`` business days on (weekends, and the holidays of each
+    row's calendar, skipped); NaT stays NaT. See ``business_days.add_business_days``."""
+    return _add_business_days(dates, n, calendars)
 
 
 def add_days(dates: pd.Series, n: int) -> pd.Series:
@@ -81,7 +84,23 @@ def fmt_day(dates: pd.Series, as_of: pd.Timestamp) -> pd.Series:
     days = d.dt.normalize()
     unique = pd.DatetimeIndex(days.dropna().unique())
     labels = [f"{x.day} {x:%b}" + ("" if x.year == as_of.year else f" {x.year}") for x in unique]
-    return days.map(dict(zip(unique, labels))).astype(object).where(d.notna(), "")
+    return days.map(dict(zip(unique, labels, strict=True))).astype(object).where(d.notna(), "")
+
+
+def english_list(items: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def topic_list(topics: pd.Series) -> pd.Series:
+    """Topics typed as 'A; B; C' read as 'A, B and C' ('' when none)."""
+    text = _text(topics)
+    # Distinct values are few: phrase each once, then map.
+    phrased = {t: english_list([p.strip() for p in t.split(";")]) for t in text.unique()}
+    return text.map(phrased).astype(object)
 
 
 def _text(s: pd.Series, default: str = "") -> pd.Series:
@@ -89,9 +108,13 @@ def _text(s: pd.Series, default: str = "") -> pd.Series:
 
 
 def _contact_channel(preferred: pd.Series, email: pd.Series, phone: pd.Series) -> pd.Series:
-    """The interviewer's stated preference, else whatever contact detail we have."""
+    """The person's stated preference, else whatever contact detail we have."""
     fallback = np.where(email.notna(), "email", np.where(phone.notna(), "phone", "email"))
     return preferred.astype(object).where(preferred.notna(), pd.Series(fallback, index=preferred.index))
+
+
+def _plural(n: pd.Series, one: str, many: str) -> pd.Series:
+    return n.astype(str) + np.where(n.eq(1), " " + one, " " + many)
 
 
 def latest_interviews(interviews: pd.DataFrame) -> pd.DataFrame:
@@ -115,78 +138,181 @@ def _empty_actions() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "due_on" else object) for c in ACTION_COLUMNS})
 
 
+def _col(df: pd.DataFrame, name: str, dtype=object) -> pd.Series:
+    """A column a first-release table may lack, as missing values."""
+    return df[name] if name in df else pd.Series(None, index=df.index, dtype=dtype)
+
+
+def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """``table``'s value for each key (missing when absent), aligned with ``keys``.
+
+    ``Series.map`` with an empty datetime Series as the mapper fails in pandas;
+    reindexing does not.
+    """
+    return table.reindex(keys.to_numpy()).set_axis(keys.index).rename(None)
+
+
+def _group_max(df: pd.DataFrame, by: str, col: str, name: str) -> pd.Series:
+    return df.groupby(by)[col].max().rename(name)
+
+
 class _Context:
     """The joins every rule needs, computed once per call."""
 
-    def __init__(self, tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp):
+    def __init__(self, tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, s: Settings):
         self.as_of = as_of
-        coachees = tables["coachees"][["coachee_id", "name"]].rename(columns={"name": "coachee_name"})
-        apps = tables["applications"].merge(coachees, on="coachee_id", how="left")
-        self.apps = apps
-        self.open_apps = apps[~apps["status"].isin(CLOSED_STATUSES)][
-            ["application_id", "coachee_id", "coachee_name", "company", "role", "status"]
+        self.s = s
+        coachees = tables["coachees"]
+        self.calendar_of = calendars_of(coachees, s.country)
+        apps = tables["applications"].merge(
+            coachees[["coachee_id", "name"]].rename(columns={"name": "coachee_name"}), on="coachee_id", how="left"
+        )
+        apps["closed_on"] = _col(apps, "closed_on", "datetime64[ns]")
+
+        # ------------------------------------------------------------ offers
+        offers = tables["offers"]
+        self.live_offers = offers[offers["rescinded_on"].isna()]
+        approved = self.live_offers[
+            self.live_offers["approved_on"].notna() & (self.live_offers["approved_on"] <= as_of)
         ]
+        approved = approved.merge(apps[["application_id", "coachee_id", "company"]], on="application_id")
+        approved = approved.sort_values(["coachee_id", "approved_on", "application_id"], kind="stable")
+        # Guidance 9: once an offer is approved, the coachee's other applications end.
+        self.approved_by_coachee = (
+            approved.drop_duplicates("coachee_id", keep="first")
+            .set_index("coachee_id")[["application_id", "approved_on", "company"]]
+            .rename(columns={"application_id": "approved_app", "company": "approved_company"})
+        )
+
+        # --------------------------------------------------------- open/closed
+        closed = (
+            apps["status"].isin(CLOSED_STATUSES)
+            | (apps["closed_on"].notna() & (apps["closed_on"] <= as_of))
+            | apps["application_id"].isin(approved["application_id"])
+        )
+        apps["closed"] = closed
+        apps["approved_elsewhere"] = ~closed & apps["coachee_id"].isin(self.approved_by_coachee.index)
+        apps["has_offer"] = apps["application_id"].isin(self.live_offers["application_id"]) | apps["status"].isin(
+            ["offer", "accepted"]
+        )
+        apps["calendar"] = _lookup(apps["coachee_id"], self.calendar_of)
+        self.apps = apps
+        cols = ["application_id", "coachee_id", "coachee_name", "company", "role", "status", "has_offer", "calendar"]
+        self.open_apps = apps.loc[~closed & ~apps["approved_elsewhere"], cols]
+        self.withdrawing = apps.loc[apps["approved_elsewhere"], cols]
+        self.closed_apps = apps.loc[closed, cols + ["closed_on"]]
+
+        # --------------------------------------------------------- interviews
         iv = tables["interviews"]
         iv = iv[iv["held_on"].notna() & (iv["held_on"] <= as_of)]
+        self.all_interviews = iv
         self.interviews = iv.merge(self.open_apps, on="application_id", how="inner")
         # The latest interview held so far, per open application: the one whose
         # promises (next_step_by, final_round) are in force.
         self.last_interview = latest_interviews(self.interviews)
+        finals = iv[iv["final_round"].fillna(False).astype(bool)]
+        self.final_held = _group_max(finals, "application_id", "held_on", "final_held_on")
 
-        msgs = tables["messages"]
-        msgs = msgs[msgs["on"].notna() & (msgs["on"] <= as_of)]
-        self.messages = msgs
-        lastiv = self.last_interview[["application_id", "held_on", "next_step_by"]]
-        m = msgs.merge(lastiv, on="application_id", how="inner")
-        # Any word from the employer after the latest interview.
-        received = m[(m["direction"] == "received") & (m["on"] > m["held_on"])]
-        self.last_received = received.groupby("application_id")["on"].max().rename("last_received")
-        contacts = m[(m["direction"] == "sent") & m["kind"].isin(EMPLOYER_CONTACT_KINDS) & (m["on"] >= m["held_on"])]
-        self.last_contact = contacts.groupby("application_id")["on"].max().rename("last_contact")
-        inquiries = contacts[
-            (contacts["kind"] == "status_inquiry")
-            & contacts["next_step_by"].notna()
-            & (contacts["on"] >= contacts["next_step_by"])
-        ]
-        self.inquiries = (
-            inquiries.groupby("application_id")["on"]
-            .agg(["count", "max"])
-            .rename(columns={"count": "n_inquiries", "max": "last_inquiry"})
+        # ------------------------------------------------------------ contacts
+        contacts = tables.get("contacts")
+        self.contacts = (
+            contacts
+            if contacts is not None
+            else pd.DataFrame(
+                columns=[
+                    "contact_id",
+                    "application_id",
+                    "name",
+                    "email",
+                    "phone",
+                    "preferred_channel",
+                    "point_of_contact",
+                ]
+            )
         )
-        checkins = contacts[contacts["kind"] == "offer_checkin"]
-        self.checkins = checkins.groupby("application_id")["on"].agg(["count"]).rename(columns={"count": "n_checkins"})
+        ic = tables.get("interview_contacts")
+        self.interview_contacts = (
+            ic if ic is not None else pd.DataFrame(columns=["interview_id", "contact_id", "thank_you_sent_on"])
+        )
 
+        # ------------------------------------------------------------ messages
+        msgs = tables["messages"]
+        msgs = msgs[msgs["on"].notna() & (msgs["on"] <= as_of)].copy()
+        msgs["reference_id"] = _col(msgs, "reference_id")
+        msgs["next_step_by"] = _col(msgs, "next_step_by", "datetime64[ns]")
+        msgs["action_id"] = _col(msgs, "action_id")
+        to_reference = msgs["reference_id"].notna() | msgs["kind"].isin(REFERENCE_KINDS)
+        self.messages = msgs
+        self.reference_messages = msgs[to_reference & msgs["direction"].eq("sent")]
+        # Guidance 5: every message sent to the employer counts as a contact, whatever its kind.
+        self.employer_sent = msgs[msgs["direction"].eq("sent") & ~to_reference]
+        self.employer_received = msgs[msgs["direction"].eq("received") & msgs["reference_id"].isna()]
+        self.last_contact = _group_max(self.employer_sent, "application_id", "on", "last_contact")
+
+        # ---------------------------------------------------------- references
         refs = tables["references"][["reference_id", "name", "email", "phone"]].rename(
             columns={"name": "ref_name", "email": "ref_email", "phone": "ref_phone"}
         )
-        self.ref_uses = (
-            tables["reference_uses"]
-            .merge(refs, on="reference_id", how="inner")
-            .merge(self.open_apps, on="application_id", how="inner")
-        )
-        self.offers = tables["offers"].merge(self.open_apps, on="application_id", how="inner")
+        ru = tables["reference_uses"].copy()
+        ru["thanked_on"] = _col(ru, "thanked_on", "datetime64[ns]")
+        self.all_ref_uses = ru.merge(refs, on="reference_id", how="inner")
+        self.ref_uses = self.all_ref_uses.merge(self.open_apps, on="application_id", how="inner")
+        self.offers = self.live_offers.merge(self.open_apps, on="application_id", how="inner")
+
+    # ---------------------------------------------------------------- helpers
+    def business_days(self, dates: pd.Series, n, apps: pd.Series) -> pd.Series:
+        """``dates`` + ``n`` business days in the calendar of each row's application."""
+        cal = _lookup(apps, self.apps.set_index("application_id")["calendar"])
+        return _add_business_days(dates, n, cal.set_axis(dates.index), around=self.as_of)
 
     def with_contact(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Adds the application's latest interviewer as the employer contact."""
-        cols = [
-            "application_id",
-            "interview_id",
-            "interviewer_name",
-            "interviewer_email",
-            "interviewer_phone",
-            "preferred_channel",
+        """Adds the person follow-ups go to: the application's point of contact if
+        one is recorded, else the interviewer of its latest interview (guidance 4)."""
+        c = self.contacts
+        poc = c[c["point_of_contact"].fillna(False).astype(bool)].sort_values("contact_id", kind="stable")
+        poc = poc.drop_duplicates("application_id")[
+            ["application_id", "contact_id", "name", "email", "phone", "preferred_channel"]
+        ].rename(
+            columns={
+                "contact_id": "poc_id",
+                "name": "poc_name",
+                "email": "poc_email",
+                "phone": "poc_phone",
+                "preferred_channel": "poc_channel",
+            }
+        )
+        last = latest_interviews(self.all_interviews)[
+            [
+                "application_id",
+                "interview_id",
+                "interviewer_name",
+                "interviewer_email",
+                "interviewer_phone",
+                "preferred_channel",
+            ]
+        ].rename(columns={"interview_id": "contact_interview_id", "preferred_channel": "iv_channel"})
+        drop = [
+            x for x in ("interviewer_name", "interviewer_email", "interviewer_phone", "preferred_channel") if x in df
         ]
-        out = df.merge(
-            self.last_interview[cols].rename(columns={"interview_id": "contact_interview_id"}),
-            on="application_id",
-            how="left",
+        out = (
+            df.drop(columns=drop)
+            .merge(poc, on="application_id", how="left")
+            .merge(last, on="application_id", how="left")
         )
-        out["recipient"] = _text(out["interviewer_name"], "").where(
-            out["interviewer_name"].notna(), "your contact at " + _text(out["company"])
+        has_poc = out["poc_id"].notna()
+        name = out["poc_name"].where(has_poc, out["interviewer_name"])
+        email = out["poc_email"].where(has_poc, out["interviewer_email"])
+        phone = out["poc_phone"].where(has_poc, out["interviewer_phone"])
+        preferred = out["poc_channel"].where(has_poc, out["iv_channel"])
+        out["recipient"] = _text(name, "").where(
+            name.notna() & _text(name).ne(""), "your contact at " + _text(out["company"])
         )
-        out["recipient_email"] = out["interviewer_email"]
-        out["recipient_phone"] = out["interviewer_phone"]
-        out["channel"] = _contact_channel(out["preferred_channel"], out["interviewer_email"], out["interviewer_phone"])
+        out["named"] = name.notna() & _text(name).ne("")
+        out["recipient_email"] = email
+        out["recipient_phone"] = phone
+        out["channel"] = _contact_channel(preferred, email, phone)
+        out["contact_id"] = out["poc_id"]
+        out["interview_id"] = out["contact_interview_id"]
         return out
 
 
@@ -194,47 +320,87 @@ class _Context:
 
 
 def _thank_you_notes(c: _Context, s: Settings) -> pd.DataFrame:
+    """Guidance 1: one thank-you per person met, within a day of the interview."""
     iv = c.interviews[c.interviews["thank_you_sent_on"].isna()].copy()
-    iv["due_on"] = add_days(iv["held_on"], s.thank_you_within_days)
-    iv["recipient"] = _text(iv["interviewer_name"], "").where(
-        iv["interviewer_name"].notna(), "your interviewer at " + _text(iv["company"])
-    )
+    named = iv["interviewer_name"].notna() & _text(iv["interviewer_name"]).ne("")
+    iv["recipient"] = _text(iv["interviewer_name"]).where(named, "your interviewer at " + _text(iv["company"]))
     iv["recipient_email"] = iv["interviewer_email"]
     iv["recipient_phone"] = iv["interviewer_phone"]
     iv["channel"] = _contact_channel(iv["preferred_channel"], iv["interviewer_email"], iv["interviewer_phone"])
-    iv["why"] = (
-        "You interviewed with "
-        + iv["recipient"]
+    iv["contact_id"] = None
+    iv["detail"] = iv["interview_id"]
+    iv["with_whom"] = pd.Series(np.where(named, " with " + _text(iv["interviewer_name"]), ""), index=iv.index)
+
+    # Each further person met (a panel), with their own thank-you.
+    met = c.interview_contacts[c.interview_contacts["thank_you_sent_on"].isna()]
+    panel = met.merge(c.interviews.drop(columns=["thank_you_sent_on"]), on="interview_id", how="inner").merge(
+        c.contacts[["contact_id", "application_id", "name", "email", "phone", "preferred_channel"]].rename(
+            columns={"application_id": "contact_app", "preferred_channel": "contact_channel"}
+        ),
+        on="contact_id",
+        how="inner",
+    )
+    panel = panel[panel["contact_app"].eq(panel["application_id"])].copy()
+    panel["recipient"] = _text(panel["name"])
+    panel["recipient_email"] = panel["email"]
+    panel["recipient_phone"] = panel["phone"]
+    panel["channel"] = _contact_channel(panel["contact_channel"], panel["email"], panel["phone"])
+    panel["detail"] = panel["interview_id"] + ":" + panel["contact_id"]
+    panel["with_whom"] = " with " + panel["recipient"]
+    keep = [
+        "interview_id",
+        "application_id",
+        "coachee_id",
+        "company",
+        "role",
+        "held_on",
+        "recipient",
+        "recipient_email",
+        "recipient_phone",
+        "channel",
+        "contact_id",
+        "detail",
+        "with_whom",
+    ]
+    t = pd.concat([iv[keep], panel[keep]], ignore_index=True) if len(panel) else iv[keep].copy()
+    t["due_on"] = add_days(t["held_on"], s.thank_you_within_days)
+    t["why"] = (
+        "You interviewed"
+        + t["with_whom"]
         + " at "
-        + iv["company"]
+        + t["company"]
         + " on "
-        + fmt_day(iv["held_on"], c.as_of)
+        + fmt_day(t["held_on"], c.as_of)
         + "; a short thank-you is due within "
         + str(s.thank_you_within_days)
         + (" day" if s.thank_you_within_days == 1 else " days")
         + ", by "
-        + fmt_day(iv["due_on"], c.as_of)
+        + fmt_day(t["due_on"], c.as_of)
         + "."
     )
-    iv["detail"] = iv["interview_id"]
-    return iv.assign(kind="thank_you_note")
+    return t.assign(kind="thank_you_note")
+
+
+def _reference_row(ru: pd.DataFrame) -> pd.DataFrame:
+    ru["recipient"] = ru["ref_name"]
+    ru["recipient_email"] = ru["ref_email"]
+    ru["recipient_phone"] = ru["ref_phone"]
+    ru["channel"] = np.where(ru["ref_email"].notna() | ru["ref_phone"].isna(), "email", "phone")
+    return ru
 
 
 def _brief_references(c: _Context, s: Settings) -> pd.DataFrame:
+    """Guidance 2: after every interview, as soon as the thank-you is out."""
     last = c.last_interview[
         ["application_id", "interview_id", "held_on", "thank_you_sent_on", "interviewer_name", "topics"]
     ]
     ru = c.ref_uses.merge(last, on="application_id", how="inner")
     ru = ru[ru["briefed_on"].isna() | (ru["briefed_on"] < ru["held_on"])].copy()
-    # As soon as the thank-you is out (or when it is due, if it is not out yet).
     ru["due_on"] = ru["thank_you_sent_on"].where(
         ru["thank_you_sent_on"].notna(), add_days(ru["held_on"], s.thank_you_within_days)
     )
-    ru["recipient"] = ru["ref_name"]
-    ru["recipient_email"] = ru["ref_email"]
-    ru["recipient_phone"] = ru["ref_phone"]
-    ru["channel"] = np.where(ru["ref_email"].notna() | ru["ref_phone"].isna(), "email", "phone")
-    topics = _text(ru["topics"])
+    ru = _reference_row(ru)
+    topics = topic_list(ru["topics"])
     ru["why"] = (
         "Tell "
         + ru["ref_name"]
@@ -249,78 +415,173 @@ def _brief_references(c: _Context, s: Settings) -> pd.DataFrame:
         + " calls."
     )
     ru["detail"] = ru["reference_id"] + ":" + ru["interview_id"]
-    return ru.assign(kind="brief_references")
+    return ru.assign(kind="brief_references", contact_id=None)
 
 
 def _promises(c: _Context, s: Settings, promises: pd.DataFrame) -> pd.DataFrame:
+    """Guidance 3: on that day, to that person; late is still kept, with an apology."""
     p = promises[promises["done_on"].isna()].merge(c.open_apps, on="application_id", how="inner")
+    p = p.rename(columns={"contact_id": "promised_to"}) if "contact_id" in p else p.assign(promised_to=None)
+    p["kind_of_promise"] = _col(p, "kind").fillna("send")
     p = c.with_contact(p)
-    p["why"] = (
-        "You promised "
+    # The person the promise was made to, when recorded, wins over the point of contact.
+    to = (
+        p[["promised_to"]]
+        .merge(
+            c.contacts[["contact_id", "name", "email", "phone", "preferred_channel"]],
+            left_on="promised_to",
+            right_on="contact_id",
+            how="left",
+        )
+        .set_axis(p.index)
+    )
+    known = to["contact_id"].notna()
+    p["recipient"] = _text(to["name"]).where(known, p["recipient"])
+    p["recipient_email"] = to["email"].where(known, p["recipient_email"])
+    p["recipient_phone"] = to["phone"].where(known, p["recipient_phone"])
+    p["channel"] = _contact_channel(to["preferred_channel"], to["email"], to["phone"]).where(known, p["channel"])
+    p["contact_id"] = to["contact_id"].where(known, p["contact_id"])
+    what = _text(p["what"])
+    late = p["due_on"] < c.as_of
+    contact = p["kind_of_promise"].eq("contact")
+    said = np.where(
+        contact,
+        "You told "
         + p["recipient"]
         + " at "
         + p["company"]
-        + " "
-        + _text(p["what"])
-        + " by "
+        + " you would get in touch on "
         + fmt_day(p["due_on"], c.as_of)
-        + ". Keep it: interviewers watch whether candidates follow through."
+        + " ("
+        + what
+        + ")",
+        "You promised " + p["recipient"] + " at " + p["company"] + " " + what + " by " + fmt_day(p["due_on"], c.as_of),
     )
-    p["interview_id"] = p["contact_interview_id"]
+    p["why"] = said + np.where(
+        late,
+        ". It is late: do it today, with a one-line apology; interviewers watch whether candidates follow through.",
+        ". Keep it: interviewers watch whether candidates follow through.",
+    )
     p["detail"] = p["promise_id"]
     return p.assign(kind="keep_promise")
 
 
 def _employer_state(c: _Context) -> pd.DataFrame:
-    li = c.last_interview.merge(c.last_received, left_on="application_id", right_index=True, how="left")
-    li = li.merge(c.last_contact, left_on="application_id", right_index=True, how="left")
-    li = li.merge(c.inquiries, left_on="application_id", right_index=True, how="left")
-    li = li.merge(c.checkins, left_on="application_id", right_index=True, how="left")
-    li["n_inquiries"] = li["n_inquiries"].fillna(0).astype(int)
-    li["n_checkins"] = li["n_checkins"].fillna(0).astype(int)
-    return li[li["status"] == "active"]
+    """Per open application without an offer: its latest interview, the latest date
+    the employer gave (at the interview or in a later message), and what has been
+    said and sent since."""
+    s = c.s
+    li = c.last_interview[~c.last_interview["has_offer"] & c.last_interview["status"].eq("active")].copy()
+    li["final"] = li["final_round"].fillna(False).astype(bool)
+    rec = c.employer_received.merge(li[["application_id", "held_on"]], on="application_id", how="inner")
+    # A received message that names a new date moves the date (guidance 4).
+    moves = rec[rec["next_step_by"].notna() & (rec["on"] >= rec["held_on"])].sort_values(
+        ["application_id", "on", "next_step_by", "message_id"], kind="stable"
+    )
+    moves = moves.drop_duplicates("application_id", keep="last").set_index("application_id")
+    li["moved_on"] = _lookup(li["application_id"], moves["on"])
+    li["their_date"] = _lookup(li["application_id"], moves["next_step_by"]).where(
+        li["moved_on"].notna(), li["next_step_by"]
+    )
+    li["date_given_on"] = li["moved_on"].where(li["moved_on"].notna(), li["held_on"])
+    li["their_date"] = pd.to_datetime(li["their_date"])
+    li["date_given_on"] = pd.to_datetime(li["date_given_on"])
+    # Any word from the employer after the interview, and after the date was given.
+    after = rec[rec["on"] > rec["held_on"]]
+    li["last_received"] = _lookup(li["application_id"], _group_max(after, "application_id", "on", "x"))
+    r2 = rec.merge(li[["application_id", "date_given_on"]], on="application_id")
+    r2 = r2[r2["on"] > r2["date_given_on"]]
+    li["word_since_date"] = _lookup(li["application_id"], _group_max(r2, "application_id", "on", "x"))
+    li["last_contact"] = _lookup(li["application_id"], c.last_contact)
+    # A date is pending while it was given and nothing has been heard since.
+    li["date_pending"] = li["their_date"].notna() & li["word_since_date"].isna()
+    # The silence the status inquiry answers: from the date (pending) or from the last word.
+    li["silence_from"] = li["their_date"].where(li["date_pending"], latest(li["held_on"], li["last_received"]))
+    inq = c.employer_sent[c.employer_sent["kind"].eq("status_inquiry")].merge(
+        li[["application_id", "silence_from"]], on="application_id"
+    )
+    inq = inq[inq["on"] >= inq["silence_from"]]
+    counts = inq.groupby("application_id")["on"].agg(["count", "max"])
+    li["n_inquiries"] = _lookup(li["application_id"], counts["count"]).fillna(0).astype(int)
+    li["last_inquiry"] = _lookup(li["application_id"], counts["max"])
+    checkins = c.employer_sent[c.employer_sent["kind"].eq("offer_checkin")]
+    # max_checkins counts over the application's whole life (a second final round does not restart it).
+    li["n_checkins"] = _lookup(li["application_id"], checkins.groupby("application_id").size()).fillna(0).astype(int)
+    li["gap_until"] = c.business_days(li["last_contact"], s.pester_gap_business_days, li["application_id"])
+    return li
 
 
 def _status_inquiries(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFrame:
-    final = li["final_round"].fillna(False).astype(bool)
-    limit = np.where(final, 1, s.max_status_inquiries)  # after a final round, check-ins take over
-    q = li[li["next_step_by"].notna() & li["last_received"].isna() & (li["n_inquiries"] < limit)].copy()
-    first = add_business_days(q["next_step_by"], s.grace_business_days)
+    """Guidance 4: the employer's date has passed, or (after a non-final round) no
+    date was given and the silence has lasted."""
+    after_date = li["date_pending"]
+    silent = ~li["date_pending"] & ~li["final"]
+    limit = np.where(li["final"], 1, s.max_status_inquiries)  # after a final round, check-ins take over
+    q = li[(after_date | silent) & (li["n_inquiries"] < limit)].copy()
+    grace = c.business_days(q["their_date"], s.grace_business_days, q["application_id"])
+    quiet = c.business_days(q["silence_from"], s.no_date_followup_business_days, q["application_id"])
+    first = grace.where(q["date_pending"], quiet)
     again = add_days(q["last_inquiry"], s.status_inquiry_repeat_days)
     due = first.where(q["n_inquiries"].eq(0), again)
-    gap = add_business_days(q["last_contact"], s.pester_gap_business_days)
-    q["due_on"] = latest(due, gap)
-    q = c.with_contact(
-        q.drop(columns=["interviewer_name", "interviewer_email", "interviewer_phone", "preferred_channel"])
+    q["due_on"] = latest(due, q["gap_until"])
+    q = c.with_contact(q)
+    today = fmt_day(pd.Series(c.as_of, index=q.index), c.as_of)
+    moved = q["moved_on"].notna()
+    said = np.where(
+        moved,
+        q["company"]
+        + " moved the date: they said on "
+        + fmt_day(q["moved_on"], c.as_of)
+        + " you would hear by "
+        + fmt_day(q["their_date"], c.as_of),
+        q["company"] + " said you would hear by " + fmt_day(q["their_date"], c.as_of),
     )
-    said = q["company"] + " said you would hear by " + fmt_day(q["next_step_by"], c.as_of)
+    no_date = q["company"] + np.where(
+        q["last_received"].notna(),
+        " last wrote on " + fmt_day(q["last_received"], c.as_of) + " without a date",
+        " gave no date at your interview on " + fmt_day(q["held_on"], c.as_of),
+    )
+    ask = ". Ask where the process stands" + np.where(q["n_inquiries"] > 0, " once more.", ".")
     q["why"] = np.where(
-        q["due_on"] <= c.as_of,
-        said
-        + "; it is now "
-        + fmt_day(pd.Series(c.as_of, index=q.index), c.as_of)
-        + " with no word since your interview on "
-        + fmt_day(q["held_on"], c.as_of)
-        + ". Ask where the process stands"
-        + np.where(q["n_inquiries"] > 0, " once more.", "."),
-        said + "; if no word comes, ask where things stand on " + fmt_day(q["due_on"], c.as_of) + ".",
+        q["date_pending"],
+        np.where(
+            q["due_on"] <= c.as_of,
+            said
+            + "; it is now "
+            + today
+            + " with no word since"
+            + np.where(moved, "", " your interview on " + fmt_day(q["held_on"], c.as_of))
+            + ask,
+            said + "; if no word comes, ask where things stand on " + fmt_day(q["due_on"], c.as_of) + ".",
+        ),
+        np.where(
+            q["due_on"] <= c.as_of,
+            no_date + " and has been silent since" + ask,
+            no_date + "; if the silence lasts, ask where things stand on " + fmt_day(q["due_on"], c.as_of) + ".",
+        ),
     )
-    q["detail"] = q["interview_id"] + ":" + (q["n_inquiries"] + 1).astype(str)
+    # The interview's own date keeps the first release's id ("I1:1"); a moved date or
+    # a silence names its day, so a new round of inquiries never reuses a sent id.
+    anchor = q["their_date"].where(q["date_pending"], q["silence_from"])
+    own_date = q["date_pending"] & q["moved_on"].isna()
+    q["detail"] = (
+        q["interview_id"]
+        + pd.Series(np.where(own_date, "", ":" + anchor.dt.strftime("%Y-%m-%d")), index=q.index)
+        + ":"
+        + (q["n_inquiries"] + 1).astype(str)
+    )
     return q.assign(kind="status_inquiry")
 
 
 def _offer_checkins(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFrame:
-    final = li["final_round"].fillna(False).astype(bool)
-    inquiry_pending = li["next_step_by"].notna() & li["last_received"].isna() & li["n_inquiries"].eq(0)
-    k = li[final & ~inquiry_pending & (li["n_checkins"] < s.max_checkins)].copy()
+    """Guidance 5: waiting on a decision after the last round."""
+    inquiry_pending = li["date_pending"] & li["n_inquiries"].eq(0)
+    k = li[li["final"] & ~inquiry_pending & (li["n_checkins"] < s.max_checkins)].copy()
     anchor = latest(k["held_on"], k["last_received"], k["last_contact"])
     due = add_days(anchor, s.checkin_every_days)
-    gap = add_business_days(k["last_contact"], s.pester_gap_business_days)
-    their_date = add_business_days(k["next_step_by"], s.grace_business_days)
-    k["due_on"] = latest(due, gap, their_date)
-    k = c.with_contact(
-        k.drop(columns=["interviewer_name", "interviewer_email", "interviewer_phone", "preferred_channel"])
-    )
+    their_date = c.business_days(k["their_date"], s.grace_business_days, k["application_id"])
+    k["due_on"] = latest(due, k["gap_until"], their_date)
+    k = c.with_contact(k)
     n = k["n_checkins"]
     k["why"] = (
         "Your final round with "
@@ -336,20 +597,27 @@ def _offer_checkins(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reference_checkins(c: _Context, s: Settings, briefing: pd.DataFrame) -> pd.DataFrame:
+    """Guidance 6: from the final round on, at most max_reference_checkins times."""
     ru = c.ref_uses
-    ru = ru[ru["briefed_on"].notna() & ru["contacted_on"].isna() & ru["status"].isin(["active", "offer"])]
+    ru = ru[ru["briefed_on"].notna() & ru["contacted_on"].isna()]
+    ru = ru.merge(c.final_held, left_on="application_id", right_index=True, how="inner")
     # A reference about to be briefed again does not also need a check-in.
-    pending = set(zip(briefing["reference_id"], briefing["application_id"]))
+    pending = set(zip(briefing["reference_id"], briefing["application_id"], strict=True))
     if pending:
-        keys = pd.Series(list(zip(ru["reference_id"], ru["application_id"])), index=ru.index, dtype=object)
+        keys = pd.Series(list(zip(ru["reference_id"], ru["application_id"], strict=True)), index=ru.index, dtype=object)
         ru = ru[~keys.isin(pending)]
     ru = ru.copy()
+    # Check-ins already sent to this reference about this application.
+    m = c.reference_messages[c.reference_messages["kind"].eq("reference_checkin")]
+    # A first-release message names no reference: its action id does ("reference_checkin:APP:REF:…").
+    named = m["reference_id"].where(m["reference_id"].notna(), m["action_id"].astype(str).str.split(":").str[2])
+    key = named.astype(object) + "\x00" + m["application_id"].astype(str)
+    counts = key.dropna().value_counts()
+    ru["n_checkins"] = _lookup((ru["reference_id"] + "\x00" + ru["application_id"]), counts).fillna(0).astype(int)
+    ru = ru[ru["n_checkins"] < s.max_reference_checkins].copy()
     anchor = latest(ru["briefed_on"], ru["last_checkin_on"])
     ru["due_on"] = add_days(anchor, s.reference_checkin_every_days)
-    ru["recipient"] = ru["ref_name"]
-    ru["recipient_email"] = ru["ref_email"]
-    ru["recipient_phone"] = ru["ref_phone"]
-    ru["channel"] = np.where(ru["ref_email"].notna() | ru["ref_phone"].isna(), "email", "phone")
+    ru = _reference_row(ru)
     ru["why"] = (
         "Ask "
         + ru["ref_name"]
@@ -360,23 +628,15 @@ def _reference_checkins(c: _Context, s: Settings, briefing: pd.DataFrame) -> pd.
         + "). A call is a sign things are moving; silence is not bad news."
     )
     ru["detail"] = ru["reference_id"] + ":" + anchor.dt.strftime("%Y-%m-%d")
-    return ru.assign(kind="reference_checkin")
-
-
-def _offer_rows(c: _Context) -> pd.DataFrame:
-    o = c.with_contact(c.offers[c.offers["rescinded_on"].isna()])
-    # The interview whose interviewer is the contact, so a draft (and a missing
-    # contact detail) names the right one.
-    o["interview_id"] = o["contact_interview_id"]
-    return o
+    return ru.assign(kind="reference_checkin", contact_id=None)
 
 
 def _written_offer_requests(c: _Context, s: Settings, o: pd.DataFrame) -> pd.DataFrame:
-    w = o[o["verbal_on"].notna() & o["written_received_on"].isna() & o["accepted_on"].isna()].copy()
+    """Guidance 7: a verbal offer is not an offer, even once the client said yes."""
+    w = o[o["verbal_on"].notna() & o["written_received_on"].isna() & o["approved_on"].isna()].copy()
     asked = w["written_requested_on"].notna()
-    w["due_on"] = w["verbal_on"].where(
-        ~asked, add_business_days(w["written_requested_on"], s.written_offer_followup_business_days)
-    )
+    again = c.business_days(w["written_requested_on"], s.written_offer_followup_business_days, w["application_id"])
+    w["due_on"] = w["verbal_on"].where(~asked, again)
     w["why"] = np.where(
         asked,
         "You asked "
@@ -387,24 +647,31 @@ def _written_offer_requests(c: _Context, s: Settings, o: pd.DataFrame) -> pd.Dat
         w["company"]
         + " made you a verbal offer on "
         + fmt_day(w["verbal_on"], c.as_of)
-        + ". A verbal offer is not an offer: ask for it in writing now.",
+        + ". A verbal offer is not an offer: ask for it in writing now"
+        + np.where(w["accepted_on"].notna(), ", even though you have said yes.", "."),
     )
     w["detail"] = np.where(asked, "again:" + w["written_requested_on"].dt.strftime("%Y-%m-%d"), "first")
     return w.assign(kind="request_written_offer")
 
 
 def _offer_letter_reviews(c: _Context, s: Settings, o: pd.DataFrame) -> pd.DataFrame:
+    """Guidance 8: read the letter, flag missing terms, mind the response deadline
+    until the offer is accepted (even after a question about the letter went out)."""
     r = o[o["written_received_on"].notna() & o["accepted_on"].isna()].copy()
-    # Done once the coachee has written back about the letter (marking the draft sent).
-    answered = c.messages[(c.messages["direction"] == "sent") & (c.messages["kind"] == "review_offer_letter")]
-    answered = answered.groupby("application_id")["on"].max().rename("answered_on")
-    r = r.merge(answered, left_on="application_id", right_index=True, how="left")
-    r = r[r["answered_on"].isna() | (r["answered_on"] < r["written_received_on"])].copy()
-    r["due_on"] = r["written_received_on"]
-    missing = missing_offer_terms(r)
-    r["missing_terms"] = missing
+    sent = c.employer_sent[c.employer_sent["kind"].eq("review_offer_letter")]
+    r["answered_on"] = _lookup(r["application_id"], _group_max(sent, "application_id", "on", "x"))
+    answered = r["answered_on"].notna() & (r["answered_on"] >= r["written_received_on"])
     deadline = r["response_deadline"]
-    r["why"] = (
+    days_left = (deadline - c.as_of).dt.days
+    close = deadline.notna() & (days_left <= s.deadline_warning_days)
+    passed = deadline.notna() & (days_left < 0)
+    # Answered letters stay listed only for their deadline, once it is close.
+    r = r[~answered | close].copy()
+    answered, deadline, close, passed = answered[r.index], deadline[r.index], close[r.index], passed[r.index]
+    missing = missing_offer_terms(r)
+    r["due_on"] = r["written_received_on"].where(~answered, add_days(deadline, -s.deadline_warning_days))
+    r["due_on"] = r["due_on"].where(~passed, latest(r["due_on"], deadline))
+    letter = (
         "The written offer from "
         + r["company"]
         + " came on "
@@ -417,34 +684,119 @@ def _offer_letter_reviews(c: _Context, s: Settings, o: pd.DataFrame) -> pd.DataF
         )
         + np.where(deadline.notna(), "; respond by " + fmt_day(deadline, c.as_of) + ".", ".")
     )
-    r["urgent"] = deadline.notna() & ((deadline - c.as_of).dt.days <= s.deadline_warning_days)
-    r["detail"] = r["written_received_on"].dt.strftime("%Y-%m-%d")
+    reminder = (
+        "You wrote to "
+        + r["company"]
+        + " about their offer letter on "
+        + fmt_day(r["answered_on"], c.as_of)
+        + "; the response deadline is "
+        + fmt_day(deadline, c.as_of)
+        + ": decide, or ask for a few more days before it passes."
+    )
+    gone = (
+        "The response deadline for "
+        + r["company"]
+        + "'s offer was "
+        + fmt_day(deadline, c.as_of)
+        + " and has passed unanswered: call them today, or ask for more time."
+    )
+    r["why"] = np.where(passed, gone, np.where(answered, reminder, letter))
+    r["urgent"] = close
+    r["first"] = passed  # the most urgent of all
+    r["detail"] = np.where(
+        answered, "deadline:" + deadline.dt.strftime("%Y-%m-%d"), r["written_received_on"].dt.strftime("%Y-%m-%d")
+    )
     return r.assign(kind="review_offer_letter")
 
 
 def _approvals(c: _Context, o: pd.DataFrame) -> pd.DataFrame:
+    """Guidance 9: until it is approved, keep the other applications warm."""
     a = o[o["accepted_on"].notna() & o["approved_on"].isna()].copy()
-    others = c.open_apps[c.open_apps["status"].eq("active")].groupby("coachee_id").size().rename("n_other")
+    others = c.open_apps.groupby("coachee_id").size().rename("n_open")
     a = a.merge(others, left_on="coachee_id", right_index=True, how="left")
-    # An accepted offer whose application is still marked active is not an "other" one.
-    n = a["n_other"].fillna(0).astype(int) - a["status"].eq("active").astype(int)
+    n = a["n_open"].fillna(1).astype(int) - 1
     a["due_on"] = a["accepted_on"]
     a["recipient"] = a["coachee_name"]
     a["recipient_email"] = None
     a["recipient_phone"] = None
     a["channel"] = "email"
+    a["contact_id"] = None
     a["why"] = (
         "You accepted "
         + a["company"]
         + "'s offer on "
         + fmt_day(a["accepted_on"], c.as_of)
-        + "; until it is approved it can still, rarely, be withdrawn: keep your "
-        + n.astype(str)
-        + np.where(n.eq(1), " other application", " other applications")
-        + " warm."
+        + "; until it is approved it can still, rarely, be withdrawn: "
+        + np.where(
+            n.eq(0),
+            "no other application is open",
+            "keep your " + _plural(n, "other application", "other applications") + " warm",
+        )
+        + "."
     )
     a["detail"] = a["accepted_on"].dt.strftime("%Y-%m-%d")
     return a.assign(kind="await_approval")
+
+
+def _withdrawals(c: _Context) -> pd.DataFrame:
+    """Guidance 9: once an offer is approved, withdraw courteously from every other
+    open application (one note to its point of contact)."""
+    w = c.withdrawing.merge(c.approved_by_coachee, left_on="coachee_id", right_index=True, how="inner")
+    w = c.with_contact(w)
+    w["due_on"] = w["approved_on"]
+    w["why"] = (
+        "Your offer from "
+        + w["approved_company"]
+        + " was approved on "
+        + fmt_day(w["approved_on"], c.as_of)
+        + ": withdraw courteously from "
+        + w["company"]
+        + " ("
+        + _text(w["role"])
+        + ") so they can move on, thank them and leave the door open."
+    )
+    w["detail"] = w["approved_app"]
+    return w.assign(kind="withdraw_application")
+
+
+_OUTCOMES = {
+    "rejected": "they chose another candidate",
+    "withdrawn": "you withdrew",
+    "hired": "you got the job",
+    "approved": "you got the job",
+}
+
+
+def _close_the_loop(c: _Context) -> pd.DataFrame:
+    """Guidance 10: when an application ends, thank each reference and tell them how."""
+    closed = c.closed_apps
+    ru = c.all_ref_uses[c.all_ref_uses["thanked_on"].isna()].merge(closed, on="application_id", how="inner")
+    ru = ru.merge(
+        c.approved_by_coachee[["approved_app", "approved_on"]],
+        left_on="application_id",
+        right_on="approved_app",
+        how="left",
+    )
+    # When it ended: closed_on, else the approval, else the last thing that happened (a first-release file).
+    msgs = _group_max(c.messages, "application_id", "on", "x")
+    ivs = _group_max(c.all_interviews, "application_id", "held_on", "x")
+    last_event = latest(_lookup(ru["application_id"], msgs), _lookup(ru["application_id"], ivs))
+    ended = ru["closed_on"].where(ru["closed_on"].notna(), ru["approved_on"])
+    ended = ended.where(ended.notna(), last_event)
+    ru["due_on"] = ended.where(ended.notna(), c.as_of)
+    outcome = ru["status"].where(ru["approved_app"].isna(), "approved").map(_OUTCOMES).fillna("the process has ended")
+    ru = _reference_row(ru)
+    ru["why"] = (
+        "Your application to "
+        + ru["company"]
+        + " has ended ("
+        + outcome
+        + "): thank "
+        + ru["ref_name"]
+        + " for vouching for you and tell them how it ended. References who hear back stay willing."
+    )
+    ru["detail"] = ru["reference_id"]
+    return ru.assign(kind="close_the_loop", contact_id=None)
 
 
 # ------------------------------------------------------------------ assembly
@@ -456,9 +808,9 @@ def action_uid(action_id: str) -> str:
 
 
 def _due_for_group(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, s: Settings) -> pd.DataFrame:
-    c = _Context(tables, as_of)
+    c = _Context(tables, as_of, s)
     li = _employer_state(c)
-    offers = _offer_rows(c)
+    offers = c.offers
     briefing = _brief_references(c, s)
     parts = [
         _thank_you_notes(c, s),
@@ -467,14 +819,16 @@ def _due_for_group(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, s: S
         _status_inquiries(c, s, li),
         _offer_checkins(c, s, li),
         _reference_checkins(c, s, briefing),
-        _written_offer_requests(c, s, offers),
-        _offer_letter_reviews(c, s, offers),
+        _written_offer_requests(c, s, c.with_contact(offers)),
+        _offer_letter_reviews(c, s, c.with_contact(offers)),
         _approvals(c, offers),
+        _withdrawals(c),
+        _close_the_loop(c),
     ]
     parts = [p for p in parts if len(p)]
     if not parts:
         return _empty_actions()
-    keep = ACTION_COLUMNS + ["detail", "urgent"]
+    keep = ACTION_COLUMNS + ["detail", "urgent", "first"]
     df = pd.concat([p.reindex(columns=keep) for p in parts], ignore_index=True)
     df = df[df["due_on"] <= as_of + pd.Timedelta(days=s.upcoming_days)].copy()
     df["action_id"] = df["kind"] + ":" + df["application_id"] + ":" + df["detail"].astype(str)
@@ -485,7 +839,8 @@ def _due_for_group(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, s: S
     base = df["kind"].map(BASE_PRIORITY).astype(int)
     base = base.where(~df["urgent"].eq(True), 1)
     df["priority"] = np.where(df["status"].eq("upcoming"), base + UPCOMING_PRIORITY_OFFSET, base)
-    return df[ACTION_COLUMNS]
+    df["_first"] = np.where(df["first"].eq(True), 0, 1)
+    return df[ACTION_COLUMNS + ["_first"]]
 
 
 def due_actions(
@@ -496,7 +851,8 @@ def due_actions(
 ) -> pd.DataFrame:
     """Every follow-up action for the coachees in ``tables``, most urgent first.
 
-    ``tables`` are typed frames as ``Store.load`` returns them; ``as_of`` is the
+    ``tables`` are typed frames as ``Store.load`` returns them (a first-release
+    set without ``contacts``/``interview_contacts`` works too); ``as_of`` is the
     day to judge from (a date or ISO string); ``settings`` are the defaults and
     ``coach_settings`` the overrides by coach name. Returns a DataFrame with
     ACTION_COLUMNS: status is upcoming, due or overdue; priority 1 is the most
@@ -516,19 +872,22 @@ def due_actions(
         parts = [_due_for_group(_only(tables, ids), as_of, s_) for s_, ids in groups.items()]
         result = pd.concat(parts, ignore_index=True)
     result["_s"] = result["status"].map(STATUS_ORDER)
-    result = result.sort_values(["priority", "_s", "due_on", "coachee_id", "action_id"], kind="stable")
-    return result.drop(columns="_s").reset_index(drop=True)
+    result = result.sort_values(["priority", "_first", "_s", "due_on", "coachee_id", "action_id"], kind="stable")
+    return result.drop(columns=["_s", "_first"]).reset_index(drop=True)
 
 
 def _only(tables: Mapping[str, pd.DataFrame], coachee_ids: list[str]) -> dict[str, pd.DataFrame]:
     apps = tables["applications"]
     app_ids = set(apps.loc[apps["coachee_id"].isin(coachee_ids), "application_id"])
+    iv_ids = set(tables["interviews"].loc[tables["interviews"]["application_id"].isin(app_ids), "interview_id"])
     out = {}
     for name, df in tables.items():
         if "coachee_id" in df:
             out[name] = df[df["coachee_id"].isin(coachee_ids)]
         elif "application_id" in df:
             out[name] = df[df["application_id"].isin(app_ids)]
+        elif "interview_id" in df:
+            out[name] = df[df["interview_id"].isin(iv_ids)]
         else:
             out[name] = df
     return out

@@ -91,7 +91,7 @@ def _events(tables, start, end) -> pd.DataFrame:
     msgs = tables["messages"]
     # Thank-yous, briefings, promises and requests for the written offer are
     # already counted by the dates marking them sent sets (kinds.SentRecord).
-    own = [k for k, v in KINDS.items() if v.sent_record is not None]
+    own = [k for k, v in KINDS.items() if v.sent_records]
     msgs = msgs[~(msgs["direction"].eq("sent") & msgs["kind"].isin(own))]
     add(
         msgs,
