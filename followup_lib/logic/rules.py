@@ -113,6 +113,11 @@ def _contact_channel(preferred: pd.Series, email: pd.Series, phone: pd.Series) -
     return preferred.astype(object).where(preferred.notna(), pd.Series(fallback, index=preferred.index))
 
 
+def possessive(names: pd.Series) -> pd.Series:
+    """ "Quarry Labs'" and "Lumen Software's"."""
+    return names + np.where(names.str.endswith("s"), "'", "'s")
+
+
 def _plural(n: pd.Series, one: str, many: str) -> pd.Series:
     return n.astype(str) + np.where(n.eq(1), " " + one, " " + many)
 
@@ -265,9 +270,10 @@ class _Context:
         cal = _lookup(apps, self.apps.set_index("application_id")["calendar"])
         return _add_business_days(dates, n, cal.set_axis(dates.index), around=self.as_of)
 
-    def with_contact(self, df: pd.DataFrame) -> pd.DataFrame:
+    def with_contact(self, df: pd.DataFrame, interviewer_first: bool = False) -> pd.DataFrame:
         """Adds the person follow-ups go to: the application's point of contact if
-        one is recorded, else the interviewer of its latest interview (guidance 4)."""
+        one is recorded, else the interviewer of its latest interview (guidance 4).
+        ``interviewer_first`` swaps the two (a promise made at an interview)."""
         c = self.contacts
         poc = c[c["point_of_contact"].fillna(False).astype(bool)].sort_values("contact_id", kind="stable")
         poc = poc.drop_duplicates("application_id")[
@@ -300,6 +306,8 @@ class _Context:
             .merge(last, on="application_id", how="left")
         )
         has_poc = out["poc_id"].notna()
+        if interviewer_first:
+            has_poc &= out["contact_interview_id"].isna()
         name = out["poc_name"].where(has_poc, out["interviewer_name"])
         email = out["poc_email"].where(has_poc, out["interviewer_email"])
         phone = out["poc_phone"].where(has_poc, out["interviewer_phone"])
@@ -423,7 +431,9 @@ def _promises(c: _Context, s: Settings, promises: pd.DataFrame) -> pd.DataFrame:
     p = promises[promises["done_on"].isna()].merge(c.open_apps, on="application_id", how="inner")
     p = p.rename(columns={"contact_id": "promised_to"}) if "contact_id" in p else p.assign(promised_to=None)
     p["kind_of_promise"] = _col(p, "kind").fillna("send")
-    p = c.with_contact(p)
+    # A promise is made at an interview (the promises table of the first release):
+    # to its interviewer unless the person is named.
+    p = c.with_contact(p, interviewer_first=True)
     # The person the promise was made to, when recorded, wins over the point of contact.
     to = (
         p[["promised_to"]]
@@ -695,8 +705,8 @@ def _offer_letter_reviews(c: _Context, s: Settings, o: pd.DataFrame) -> pd.DataF
     )
     gone = (
         "The response deadline for "
-        + r["company"]
-        + "'s offer was "
+        + possessive(r["company"])
+        + " offer was "
         + fmt_day(deadline, c.as_of)
         + " and has passed unanswered: call them today, or ask for more time."
     )
@@ -723,8 +733,8 @@ def _approvals(c: _Context, o: pd.DataFrame) -> pd.DataFrame:
     a["contact_id"] = None
     a["why"] = (
         "You accepted "
-        + a["company"]
-        + "'s offer on "
+        + possessive(a["company"])
+        + " offer on "
         + fmt_day(a["accepted_on"], c.as_of)
         + "; until it is approved it can still, rarely, be withdrawn: "
         + np.where(
