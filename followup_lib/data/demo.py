@@ -6,6 +6,7 @@ falls on the latest same weekday on or before the day it is loaded, keeping the
 business-day rules exactly as written. Tests load it unshifted and pass
 ``DEMO_AS_OF``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -53,22 +54,121 @@ def load_demo(store: Store, today: dt.date | None = None, shift: bool = True) ->
 
 # ------------------------------------------------------------ generated practice
 
-_FIRST = ["Alex", "Sam", "Priya", "Noah", "Lena", "Omar", "Grace", "Mateo", "Yuki", "Ines", "Kofi", "Mira",
-          "Theo", "Zara", "Ravi", "Elena", "Jonas", "Aisha", "Hugo", "Nadia", "Felix", "Chloe", "Ivan", "Leah"]
-_LAST = ["Berg", "Okafor", "Lindqvist", "Marchetti", "Natarajan", "Hale", "Voss", "Park", "Menon", "Moore",
-         "Cho", "Duarte", "Blake", "Grant", "Liu", "Martins", "Price", "Whitaker", "Reyes", "Kowalski"]
-_CO_A = ["North", "Blue", "Harbor", "Cedar", "Lumen", "Quarry", "Atlas", "Granite", "Pine", "River",
-         "Orchid", "Willow", "Summit", "Copper", "Silver", "Maple", "Falcon", "Aurora", "Delta", "Iris"]
-_CO_B = ["wind Analytics", "fin Logistics", " Health", " Bank", " Software", " Labs", " Freight", " Systems",
-         "crest Studio", "bend Media", " Energy", " Robotics", " Insurance", " Foods", " Retail", " Bio"]
-_ROLES = ["Data Analyst", "Product Manager", "UX Designer", "Software Engineer", "Operations Lead",
-          "Marketing Manager", "Financial Analyst", "Project Manager", "Account Executive", "HR Partner"]
-_TOPICS = ["stakeholder reporting", "a project you ran with a reference", "pricing experiments",
-           "team leadership", "SQL depth", "customer research", "budget ownership", "cross-team delivery"]
+_FIRST = [
+    "Alex",
+    "Sam",
+    "Priya",
+    "Noah",
+    "Lena",
+    "Omar",
+    "Grace",
+    "Mateo",
+    "Yuki",
+    "Ines",
+    "Kofi",
+    "Mira",
+    "Theo",
+    "Zara",
+    "Ravi",
+    "Elena",
+    "Jonas",
+    "Aisha",
+    "Hugo",
+    "Nadia",
+    "Felix",
+    "Chloe",
+    "Ivan",
+    "Leah",
+]
+_LAST = [
+    "Berg",
+    "Okafor",
+    "Lindqvist",
+    "Marchetti",
+    "Natarajan",
+    "Hale",
+    "Voss",
+    "Park",
+    "Menon",
+    "Moore",
+    "Cho",
+    "Duarte",
+    "Blake",
+    "Grant",
+    "Liu",
+    "Martins",
+    "Price",
+    "Whitaker",
+    "Reyes",
+    "Kowalski",
+]
+_CO_A = [
+    "North",
+    "Blue",
+    "Harbor",
+    "Cedar",
+    "Lumen",
+    "Quarry",
+    "Atlas",
+    "Granite",
+    "Pine",
+    "River",
+    "Orchid",
+    "Willow",
+    "Summit",
+    "Copper",
+    "Silver",
+    "Maple",
+    "Falcon",
+    "Aurora",
+    "Delta",
+    "Iris",
+]
+_CO_B = [
+    "wind Analytics",
+    "fin Logistics",
+    " Health",
+    " Bank",
+    " Software",
+    " Labs",
+    " Freight",
+    " Systems",
+    "crest Studio",
+    "bend Media",
+    " Energy",
+    " Robotics",
+    " Insurance",
+    " Foods",
+    " Retail",
+    " Bio",
+]
+_ROLES = [
+    "Data Analyst",
+    "Product Manager",
+    "UX Designer",
+    "Software Engineer",
+    "Operations Lead",
+    "Marketing Manager",
+    "Financial Analyst",
+    "Project Manager",
+    "Account Executive",
+    "HR Partner",
+]
+_TOPICS = [
+    "stakeholder reporting",
+    "a project you ran with a reference",
+    "pricing experiments",
+    "team leadership",
+    "SQL depth",
+    "customer research",
+    "budget ownership",
+    "cross-team delivery",
+]
 
 
-def generate_practice(n_coachees: int, seed: int = 0, as_of: dt.date | None = None,
-                      apps_per_coachee: int = 40) -> dict[str, pd.DataFrame]:
+def generate_practice(
+    n_coachees: int, seed: int = 0, as_of: dt.date | None = None, apps_per_coachee: int = 40
+) -> dict[str, pd.DataFrame]:
     """A plausible practice as import-format text tables (every cell a string).
 
     Employers answer a few days to several weeks after an interview; some are
@@ -79,27 +179,42 @@ def generate_practice(n_coachees: int, seed: int = 0, as_of: dt.date | None = No
     day = lambda offsets: (as_of - pd.to_timedelta(offsets, unit="D")).strftime("%Y-%m-%d")  # noqa: E731
 
     cids = [f"G{i:05d}" for i in range(n_coachees)]
-    coachees = pd.DataFrame({
-        "coachee_id": cids,
-        "name": [f"{_FIRST[i % len(_FIRST)]} {_LAST[(i // len(_FIRST)) % len(_LAST)]} {i}" for i in range(n_coachees)],
-        "email": [f"coachee{i}@example.com" for i in range(n_coachees)],
-        "coach": [f"Coach {i % 7}" for i in range(n_coachees)],
-        "notes": "",
-    })
+    coachees = pd.DataFrame(
+        {
+            "coachee_id": cids,
+            "name": [
+                f"{_FIRST[i % len(_FIRST)]} {_LAST[(i // len(_FIRST)) % len(_LAST)]} {i}" for i in range(n_coachees)
+            ],
+            "email": [f"coachee{i}@example.com" for i in range(n_coachees)],
+            "coach": [f"Coach {i % 7}" for i in range(n_coachees)],
+            "notes": "",
+            # Most coachees name their country, so business days skip its public holidays.
+            "country": rng.choice(["US", "US", "GB", "DE", ""], size=n_coachees),
+            "subdivision": "",
+        }
+    )
     n_apps = n_coachees * apps_per_coachee
     app_coachee = np.repeat(cids, apps_per_coachee)
     app_ids = np.array([f"{c}-A{j:02d}" for c in cids for j in range(apps_per_coachee)])
-    status = rng.choice(["active", "rejected", "withdrawn", "offer", "accepted", "hired"], size=n_apps,
-                        p=[0.55, 0.3, 0.08, 0.03, 0.02, 0.02])
+    status = rng.choice(
+        ["active", "rejected", "withdrawn", "offer", "accepted", "hired"],
+        size=n_apps,
+        p=[0.55, 0.3, 0.08, 0.03, 0.02, 0.02],
+    )
     applied_ago = rng.integers(10, 120, size=n_apps)
     companies = np.array([a + b for a in _CO_A for b in _CO_B])
-    applications = pd.DataFrame({
-        "application_id": app_ids, "coachee_id": app_coachee,
-        "company": companies[rng.integers(0, len(companies), n_apps)],
-        "role": np.array(_ROLES)[rng.integers(0, len(_ROLES), n_apps)],
-        "status": status, "applied_on": day(applied_ago),
-        "source": rng.choice(["referral", "job board", "recruiter", "company site"], size=n_apps), "notes": "",
-    })
+    applications = pd.DataFrame(
+        {
+            "application_id": app_ids,
+            "coachee_id": app_coachee,
+            "company": companies[rng.integers(0, len(companies), n_apps)],
+            "role": np.array(_ROLES)[rng.integers(0, len(_ROLES), n_apps)],
+            "status": status,
+            "applied_on": day(applied_ago),
+            "source": rng.choice(["referral", "job board", "recruiter", "company site"], size=n_apps),
+            "notes": "",
+        }
+    )
 
     # Interviews: 0–3 rounds per application, after it was applied for.
     rounds = rng.choice([0, 1, 2, 3], size=n_apps, p=[0.35, 0.35, 0.2, 0.1])
@@ -120,46 +235,135 @@ def generate_practice(n_coachees: int, seed: int = 0, as_of: dt.date | None = No
     status = np.where((status == "active") & (np.nan_to_num(last_held, nan=0) > 42), "rejected", status)
     applications["status"] = status
     pref = rng.choice(["email", "phone"], size=len(iv_app), p=[0.8, 0.2])
-    interviews = pd.DataFrame({
-        "interview_id": [f"{app_ids[a]}-I{r}" for a, r in zip(iv_app, iv_round)],
-        "application_id": app_ids[iv_app], "held_on": day(held_ago), "round": iv_round.astype(str),
-        "format": rng.choice(["phone", "video", "onsite", "panel"], size=len(iv_app)),
-        "interviewer_name": iv_names,
-        "interviewer_email": [n.lower().replace(" ", ".") + "@employer.example" for n in iv_names],
-        "interviewer_phone": "+1 555 0100", "preferred_channel": pref,
-        "next_step_by": np.where(has_date, day(nxt), ""),
-        "final_round": np.where(final, "true", "false"),
-        "thank_you_sent_on": np.where(thanked, day(np.maximum(held_ago - 1, 0)), ""),
-        "topics": np.array(_TOPICS)[rng.integers(0, len(_TOPICS), len(iv_app))], "notes": "",
-    })
+    interviews = pd.DataFrame(
+        {
+            "interview_id": [f"{app_ids[a]}-I{r}" for a, r in zip(iv_app, iv_round)],
+            "application_id": app_ids[iv_app],
+            "held_on": day(held_ago),
+            "round": iv_round.astype(str),
+            "format": rng.choice(["phone", "video", "onsite", "panel"], size=len(iv_app)),
+            "interviewer_name": iv_names,
+            "interviewer_email": [n.lower().replace(" ", ".") + "@employer.example" for n in iv_names],
+            "interviewer_phone": "+1 555 0100",
+            "preferred_channel": pref,
+            "next_step_by": np.where(has_date, day(nxt), ""),
+            "final_round": np.where(final, "true", "false"),
+            "thank_you_sent_on": np.where(thanked, day(np.maximum(held_ago - 1, 0)), ""),
+            "topics": np.array(_TOPICS)[rng.integers(0, len(_TOPICS), len(iv_app))],
+            "notes": "",
+            "how_it_went": np.where(rng.random(len(iv_app)) < 0.5, "Felt good about it", ""),
+        }
+    )
+
+    # Contract v2: a recruiter as the point of contact on some applications, and
+    # panels where two more people were met (each thanked like the interviewer).
+    rec_idx = np.flatnonzero((rounds > 0) & (rng.random(n_apps) < 0.3))
+    rec_names = [f"{_FIRST[(k * 5) % len(_FIRST)]} {_LAST[(k * 11) % len(_LAST)]}" for k in range(len(rec_idx))]
+    recruiters = pd.DataFrame(
+        {
+            "contact_id": [f"{app_ids[a]}-K0" for a in rec_idx],
+            "application_id": app_ids[rec_idx],
+            "name": rec_names,
+            "title": "Recruiter",
+            "email": [n.lower().replace(" ", ".") + "@recruit.example" for n in rec_names],
+            "phone": "",
+            "preferred_channel": "email",
+            "point_of_contact": "true",
+        }
+    )
+    panel_idx = np.flatnonzero((interviews["format"].to_numpy() == "panel") & (rng.random(len(iv_app)) < 0.5))
+    panelists = pd.DataFrame(
+        {
+            "contact_id": [f"{interviews.interview_id.iat[i]}-K{k}" for i in panel_idx for k in (1, 2)],
+            "application_id": np.repeat(app_ids[iv_app[panel_idx]], 2),
+            "name": [
+                f"{_FIRST[(i + k) % len(_FIRST)]} {_LAST[(i * 2 + k) % len(_LAST)]}" for i in panel_idx for k in (1, 2)
+            ],
+            "title": "Panel member",
+            "phone": "",
+            "preferred_channel": "email",
+            "point_of_contact": "false",
+        }
+    )
+    panelists["email"] = panelists["name"].str.lower().str.replace(" ", ".") + "@employer.example"
+    contacts = pd.concat([recruiters, panelists], ignore_index=True)
+    interview_contacts = pd.DataFrame(
+        {
+            "interview_id": np.repeat(interviews["interview_id"].to_numpy()[panel_idx], 2),
+            "contact_id": panelists["contact_id"].to_numpy(),
+            "thank_you_sent_on": np.repeat(interviews["thank_you_sent_on"].to_numpy()[panel_idx], 2),
+        }
+    )
 
     # Employer answers: log-normal delay (median ~9 days), a fifth never answer.
     delay = np.clip(np.round(rng.lognormal(2.2, 0.6, len(iv_app))), 1, 60).astype(int)
     answered = (rng.random(len(iv_app)) < 0.8) & (held_ago - delay >= 0)
     m_idx = np.flatnonzero(answered)
-    messages = pd.DataFrame({
-        "message_id": [f"{interviews.interview_id.iat[i]}-M" for i in m_idx],
-        "application_id": app_ids[iv_app[m_idx]], "on": day(held_ago[m_idx] - delay[m_idx]),
-        "direction": "received", "channel": "email", "kind": "update", "summary": "Word from the employer",
-    })
+    messages = pd.DataFrame(
+        {
+            "message_id": [f"{interviews.interview_id.iat[i]}-M" for i in m_idx],
+            "application_id": app_ids[iv_app[m_idx]],
+            "on": day(held_ago[m_idx] - delay[m_idx]),
+            "direction": "received",
+            "channel": "email",
+            "kind": "update",
+            "summary": "Word from the employer",
+        }
+    )
     # Half the candidates left waiting asked where things stand, three days after
     # the employer's own date (only dates already past: nxt counts days ago).
     asked = rng.random(len(iv_app)) < 0.5
     inq = np.flatnonzero(~answered & has_date & (nxt > 3) & asked)
-    inquiries = pd.DataFrame({
-        "message_id": [f"{interviews.interview_id.iat[i]}-Q" for i in inq],
-        "application_id": app_ids[iv_app[inq]], "on": day(nxt[inq] - 3),
-        "direction": "sent", "channel": "email", "kind": "status_inquiry", "summary": "Asked where things stand",
-    })
-    messages = pd.concat([messages, inquiries], ignore_index=True)
+    inquiries = pd.DataFrame(
+        {
+            "message_id": [f"{interviews.interview_id.iat[i]}-Q" for i in inq],
+            "application_id": app_ids[iv_app[inq]],
+            "on": day(nxt[inq] - 3),
+            "direction": "sent",
+            "channel": "email",
+            "kind": "status_inquiry",
+            "summary": "Asked where things stand",
+        }
+    )
+    # Some employers move their date in a message, then go quiet again; some
+    # candidates log a phone call (any kind of sent message is a contact).
+    moved = np.flatnonzero(~answered & has_date & (nxt > 1) & (rng.random(len(iv_app)) < 0.2))
+    moves = pd.DataFrame(
+        {
+            "message_id": [f"{interviews.interview_id.iat[i]}-D" for i in moved],
+            "application_id": app_ids[iv_app[moved]],
+            "on": day(nxt[moved]),
+            "direction": "received",
+            "channel": "email",
+            "kind": "update",
+            "summary": "The decision has moved",
+            "next_step_by": day(nxt[moved] - rng.integers(3, 10, len(moved))),
+        }
+    )
+    called = np.flatnonzero((held_ago > 2) & (rng.random(len(iv_app)) < 0.1))
+    calls = pd.DataFrame(
+        {
+            "message_id": [f"{interviews.interview_id.iat[i]}-C" for i in called],
+            "application_id": app_ids[iv_app[called]],
+            "on": day(held_ago[called] - 2),
+            "direction": "sent",
+            "channel": "phone",
+            "kind": "call",
+            "summary": "A call to say I am still keen",
+        }
+    )
+    messages = pd.concat([messages, inquiries, moves, calls], ignore_index=True).fillna("")
 
-    refs = pd.DataFrame({
-        "reference_id": [f"{c}-R{k}" for c in cids for k in range(3)],
-        "coachee_id": np.repeat(cids, 3),
-        "name": [f"{_FIRST[(i * 7) % len(_FIRST)]} {_LAST[(i * 3) % len(_LAST)]}" for i in range(3 * n_coachees)],
-        "relationship": "former colleague",
-        "email": [f"ref{i}@example.org" for i in range(3 * n_coachees)], "phone": "",
-    })
+    refs = pd.DataFrame(
+        {
+            "reference_id": [f"{c}-R{k}" for c in cids for k in range(3)],
+            "coachee_id": np.repeat(cids, 3),
+            "name": [f"{_FIRST[(i * 7) % len(_FIRST)]} {_LAST[(i * 3) % len(_LAST)]}" for i in range(3 * n_coachees)],
+            "relationship": "former colleague",
+            "email": [f"ref{i}@example.org" for i in range(3 * n_coachees)],
+            "phone": "",
+        }
+    )
     with_iv = np.flatnonzero(rounds > 0)
     ru_ref = rng.integers(0, 3, len(with_iv))
     # References are briefed after the latest interview, bar the last few days';
@@ -168,37 +372,78 @@ def generate_practice(n_coachees: int, seed: int = 0, as_of: dt.date | None = No
     briefed = (since > 3) | (rng.random(len(with_iv)) < 0.3)
     checked = briefed & (since > 7) & (rng.random(len(with_iv)) < 0.8)
     called = briefed & (rng.random(len(with_iv)) < 0.3)
-    reference_uses = pd.DataFrame({
-        "reference_id": [f"{app_coachee[a]}-R{k}" for a, k in zip(with_iv, ru_ref)],
-        "application_id": app_ids[with_iv], "given_on": day(applied_ago[with_iv] - 3),
-        "briefed_on": np.where(briefed, day(np.maximum(since - 1, 0)), ""),
-        "last_checkin_on": np.where(checked, day(rng.integers(0, 7, len(with_iv))), ""),
-        "contacted_on": np.where(called, day(np.maximum(since - 5, 0)), ""),
-    })
+    reference_uses = pd.DataFrame(
+        {
+            "reference_id": [f"{app_coachee[a]}-R{k}" for a, k in zip(with_iv, ru_ref)],
+            "application_id": app_ids[with_iv],
+            "given_on": day(applied_ago[with_iv] - 3),
+            "briefed_on": np.where(briefed, day(np.maximum(since - 1, 0)), ""),
+            "last_checkin_on": np.where(checked, day(rng.integers(0, 7, len(with_iv))), ""),
+            "contacted_on": np.where(called, day(np.maximum(since - 5, 0)), ""),
+        }
+    )
     p_idx = np.flatnonzero(rng.random(len(iv_app)) < 0.15)
-    promises = pd.DataFrame({
-        "promise_id": [f"{interviews.interview_id.iat[i]}-P" for i in p_idx],
-        "application_id": app_ids[iv_app[p_idx]], "what": "a work sample",
-        "due_on": day(np.maximum(held_ago[p_idx] - 2, 0)),
-        # Promises are kept; a few made in the last days are still open.
-        "done_on": np.where((held_ago[p_idx] > 4) | (rng.random(len(p_idx)) < 0.5),
-                            day(np.maximum(held_ago[p_idx] - 2, 0)), ""),
-    })
+    promises = pd.DataFrame(
+        {
+            "promise_id": [f"{interviews.interview_id.iat[i]}-P" for i in p_idx],
+            "application_id": app_ids[iv_app[p_idx]],
+            "what": "a work sample",
+            "due_on": day(np.maximum(held_ago[p_idx] - 2, 0)),
+            # Promises are kept; a few made in the last days are still open.
+            "done_on": np.where(
+                (held_ago[p_idx] > 4) | (rng.random(len(p_idx)) < 0.5), day(np.maximum(held_ago[p_idx] - 2, 0)), ""
+            ),
+        }
+    )
     o_idx = np.flatnonzero(np.isin(status, ["offer", "accepted", "hired"]))
     verbal_ago = np.maximum(applied_ago[o_idx] - 30, 1)
     written = rng.random(len(o_idx)) < 0.6
-    offers = pd.DataFrame({
-        "application_id": app_ids[o_idx], "verbal_on": day(verbal_ago),
-        "written_requested_on": "", "written_received_on": np.where(written, day(np.maximum(verbal_ago - 2, 0)), ""),
-        "salary": np.where(written, "$95,000", ""), "benefits": np.where(rng.random(len(o_idx)) < 0.5, "Health", ""),
-        "expense_reimbursement": "", "conditions": "", "response_deadline": "",
-        "accepted_on": np.where(np.isin(status[o_idx], ["accepted", "hired"]) & written, day(np.maximum(verbal_ago - 4, 0)), ""),
-        "approved_on": np.where((status[o_idx] == "hired") & written, day(np.maximum(verbal_ago - 6, 0)), ""),
-        "rescinded_on": "",
-    })
-    tables = {"coachees": coachees, "applications": applications, "interviews": interviews,
-              "references": refs, "reference_uses": reference_uses.drop_duplicates(["reference_id", "application_id"]),
-              "promises": promises, "messages": messages, "offers": offers}
+    offers = pd.DataFrame(
+        {
+            "application_id": app_ids[o_idx],
+            "verbal_on": day(verbal_ago),
+            "written_requested_on": "",
+            "written_received_on": np.where(written, day(np.maximum(verbal_ago - 2, 0)), ""),
+            "salary": np.where(written, "$95,000", ""),
+            "benefits": np.where(rng.random(len(o_idx)) < 0.5, "Health", ""),
+            "expense_reimbursement": "",
+            "conditions": "",
+            "response_deadline": "",
+            "accepted_on": np.where(
+                np.isin(status[o_idx], ["accepted", "hired"]) & written, day(np.maximum(verbal_ago - 4, 0)), ""
+            ),
+            "approved_on": np.where((status[o_idx] == "hired") & written, day(np.maximum(verbal_ago - 6, 0)), ""),
+            "rescinded_on": "",
+        }
+    )
+    # Once an offer is approved the coachee withdrew from every other open application.
+    approved = offers["approved_on"].to_numpy() != ""
+    done = np.isin(app_coachee, np.unique(app_coachee[o_idx][approved])) & ~np.isin(
+        status, ["rejected", "withdrawn", "hired"]
+    )
+    status = np.where(done, "withdrawn", status)
+    applications["status"] = status
+    # Closing: a rejected or withdrawn application closed a week after its last
+    # interview (or its application); references heard how it ended, bar a few.
+    ended_ago = np.where(np.isnan(last_held), applied_ago - 7, np.nan_to_num(last_held) - 7)
+    closed = np.isin(status, ["rejected", "withdrawn", "hired"])
+    applications["closed_on"] = np.where(closed, day(np.maximum(ended_ago, 0).astype(int)), "")
+    ru_closed = closed[with_iv]
+    reference_uses["thanked_on"] = np.where(
+        ru_closed & (rng.random(len(with_iv)) < 0.9), day(np.maximum(ended_ago[with_iv] - 1, 0).astype(int)), ""
+    )
+    tables = {
+        "coachees": coachees,
+        "applications": applications,
+        "interviews": interviews,
+        "contacts": contacts,
+        "interview_contacts": interview_contacts,
+        "references": refs,
+        "reference_uses": reference_uses.drop_duplicates(["reference_id", "application_id"]),
+        "promises": promises,
+        "messages": messages,
+        "offers": offers,
+    }
     return {name: tables[name].astype(str).reset_index(drop=True) for name in TABLE_ORDER}
 
 

@@ -2,11 +2,12 @@
 buttons and forms. Each checks its rows with the same schema as import, and
 writes in one transaction (or not at all).
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -17,16 +18,20 @@ from ..schema import present as _present
 from .store import ConflictError, Store
 from .validation import validate_row
 
-ID_PREFIX = {"coachees": "C", "applications": "A", "interviews": "I", "references": "R",
-             "promises": "P", "messages": "M"}
+ID_PREFIX = {
+    "coachees": "C",
+    "applications": "A",
+    "interviews": "I",
+    "references": "R",
+    "promises": "P",
+    "messages": "M",
+}
 
 
 def new_id(table: str, today: dt.date | None = None) -> str:
     """A fresh id for a record made in a form: readable, and unique without asking the store."""
     day = (today or dt.date.today()).strftime("%y%m%d")
     return f"{ID_PREFIX.get(table, 'X')}{day}-{secrets.token_hex(2)}"
-
-
 
 
 def save_record(store: Store, table: str, values: Mapping, expected_version: int | None = None) -> dict:
@@ -44,8 +49,14 @@ def save_record(store: Store, table: str, values: Mapping, expected_version: int
     return {**row, "row_version": version}
 
 
-def mark_sent(store: Store, action: Mapping, on: dt.date, summary: str | None = None,
-              channel: str | None = None, body: str | None = None) -> str:
+def mark_sent(
+    store: Store,
+    action: Mapping,
+    on: dt.date,
+    summary: str | None = None,
+    channel: str | None = None,
+    body: str | None = None,
+) -> str:
     """Record that an action's message went out on ``on``: a ``messages`` row of
     the action's kind, and the date the rules read (thank-you sent, reference
     briefed or checked in, promise done, written offer requested), in one
@@ -53,8 +64,12 @@ def mark_sent(store: Store, action: Mapping, on: dt.date, summary: str | None = 
     kind = action["kind"]
     msg_id = new_id("messages", on)
     message = {
-        "message_id": msg_id, "application_id": action["application_id"], "on": on, "direction": "sent",
-        "channel": channel or action.get("channel") or "email", "kind": kind,
+        "message_id": msg_id,
+        "application_id": action["application_id"],
+        "on": on,
+        "direction": "sent",
+        "channel": channel or action.get("channel") or "email",
+        "kind": kind,
         "summary": summary or f"{kind.replace('_', ' ')} to {action.get('recipient') or ''}".strip(),
         "action_id": action.get("action_id"),
         # Who it went to: a reference's message is no employer contact for the rules.
@@ -83,16 +98,35 @@ def mark_sent(store: Store, action: Mapping, on: dt.date, summary: str | None = 
         if _present(action.get("action_id")):
             done = store.message_for_action(conn, action["action_id"])
             if done is not None:
-                raise ConflictError(f"this {kind.replace('_', ' ')} was already marked sent on {done[1]} "
-                                    f"(message {done[0]}), perhaps in another window; nothing was logged twice")
+                raise ConflictError(
+                    f"this {kind.replace('_', ' ')} was already marked sent on {done[1]} "
+                    f"(message {done[0]}), perhaps in another window; nothing was logged twice"
+                )
         store.upsert(frames, conn)
     return msg_id
 
 
-def log_received(store: Store, application_id: str, on: dt.date, summary: str | None = None,
-                 channel: str = "email", kind: str | None = "update") -> str:
+def log_received(
+    store: Store,
+    application_id: str,
+    on: dt.date,
+    summary: str | None = None,
+    channel: str = "email",
+    kind: str | None = "update",
+) -> str:
     """A word from the employer (it stops status inquiries and resets check-ins)."""
     msg_id = new_id("messages", on)
-    save_record(store, "messages", {"message_id": msg_id, "application_id": application_id, "on": on,
-                                    "direction": "received", "channel": channel, "kind": kind, "summary": summary})
+    save_record(
+        store,
+        "messages",
+        {
+            "message_id": msg_id,
+            "application_id": application_id,
+            "on": on,
+            "direction": "received",
+            "channel": channel,
+            "kind": kind,
+            "summary": summary,
+        },
+    )
     return msg_id

@@ -1,9 +1,10 @@
 """Loading the whole practice for the coach's exploratory notebook."""
+
 from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -45,8 +46,11 @@ def load_coachee(db_url: str | None, coachee_id: str) -> tuple[dict[str, pd.Data
 
 def practice_summary(tables: Mapping[str, pd.DataFrame], as_of) -> str:
     """One sentence: what the analysis is looking at, and from which day."""
+
     def n(count: int, noun: str) -> str:
         return f"{count} {noun}{'' if count == 1 else 's'}"
 
-    return (f"{n(len(tables['coachees']), 'coachee')}, {n(len(tables['applications']), 'application')} and "
-            f"{n(len(tables['interviews']), 'interview')}, as of {pd.Timestamp(as_of):%A %d %B %Y}.")
+    return (
+        f"{n(len(tables['coachees']), 'coachee')}, {n(len(tables['applications']), 'application')} and "
+        f"{n(len(tables['interviews']), 'interview')}, as of {pd.Timestamp(as_of):%A %d %B %Y}."
+    )

@@ -5,27 +5,26 @@ Tables come out as pandas DataFrames typed from ``schema`` (dates as datetime64,
 transaction opened with ``BEGIN IMMEDIATE``: it waits its turn (busy timeout) rather
 than failing with "database is locked", and a crash mid-write leaves the old state.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import event
 
 from .. import paths
-from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, Table
 from ..errors import ConflictError, StoreError  # noqa: F401 (re-exported)
+from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, Table
 
 ROW_VERSION = "row_version"
 BUSY_TIMEOUT_MS = 60_000
-
-
 
 
 def _sql_type(kind: str):
@@ -44,6 +43,7 @@ def _table_at(t: Table, version: int, metadata: sa.MetaData) -> sa.Table:
 # ---------------------------------------------------------------- migrations
 # An ordered list of small named steps, each applied once and recorded in
 # followup_schema. Never edit a released step: add a new one.
+
 
 def _m1_create_tables(conn: sa.Connection) -> None:
     md = sa.MetaData()
@@ -115,17 +115,19 @@ def _migrate(engine: sa.Engine, upto: int = SCHEMA_VERSION) -> None:
             step(conn)
             conn.exec_driver_sql(
                 "INSERT INTO followup_schema VALUES (?, ?, ?)",
-                (version, name, dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
+                (version, name, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
             )
 
 
 # --------------------------------------------------------------------- engine
+
 
 def make_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     if engine.dialect.name == "sqlite":
+
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):
             # Let SQLAlchemy, not the driver, decide when transactions begin.
@@ -141,6 +143,7 @@ def make_engine(url: str) -> sa.Engine:
             # Writers take the write lock up front: waiting is then handled by the
             # busy timeout instead of failing half-way with SQLITE_BUSY.
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
     return engine
 
 
@@ -156,9 +159,7 @@ class Store:
 
     def is_empty(self) -> bool:
         with self.engine.connect() as conn:
-            return not any(
-                conn.exec_driver_sql(f'SELECT 1 FROM "{name}" LIMIT 1').first() for name in TABLE_ORDER
-            )
+            return not any(conn.exec_driver_sql(f'SELECT 1 FROM "{name}" LIMIT 1').first() for name in TABLE_ORDER)
 
     def coachee_ids(self) -> list[str]:
         with self.engine.connect() as conn:
@@ -184,7 +185,9 @@ class Store:
                 "references": pairs('SELECT reference_id, coachee_id FROM "references"'),
                 "interviews": pairs("SELECT interview_id, application_id FROM interviews"),
                 "contacts": pairs("SELECT contact_id, application_id FROM contacts"),
-                "points_of_contact": pairs("SELECT contact_id, application_id FROM contacts WHERE point_of_contact = 1"),
+                "points_of_contact": pairs(
+                    "SELECT contact_id, application_id FROM contacts WHERE point_of_contact = 1"
+                ),
             }
             ids = {
                 "coachees": {r[0] for r in raw.execute("SELECT coachee_id FROM coachees")},
@@ -201,7 +204,9 @@ class Store:
     def coachees(self) -> pd.DataFrame:
         return self.load(["coachees"])["coachees"]
 
-    def load(self, tables: Iterable[str] | None = None, coachee_id: str | list[str] | None = None) -> dict[str, pd.DataFrame]:
+    def load(
+        self, tables: Iterable[str] | None = None, coachee_id: str | list[str] | None = None
+    ) -> dict[str, pd.DataFrame]:
         """Every table (or the ones named) as typed DataFrames, read in one snapshot.
 
         With ``coachee_id`` (one id or a list), only the rows that belong to those
@@ -221,7 +226,8 @@ class Store:
         where = " AND ".join(f'"{k}" = ?' for k in t.key)
         with self.engine.connect() as conn:
             df = pd.read_sql_query(
-                f'SELECT * FROM "{table}" WHERE {where}', conn.connection.driver_connection,
+                f'SELECT * FROM "{table}" WHERE {where}',
+                conn.connection.driver_connection,
                 params=tuple(key[k] for k in t.key),
             )
         if df.empty:
@@ -319,7 +325,8 @@ class Store:
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{source} was made by a newer workbook (schema version {version}, this code knows "
-                    f"{SCHEMA_VERSION}); update the workbook first; nothing was restored")
+                    f"{SCHEMA_VERSION}); update the workbook first; nothing was restored"
+                )
         except sqlite3.DatabaseError as exc:
             check.close()
             raise StoreError(f"{source} is not a SQLite store ({exc}); nothing was restored") from exc
@@ -352,6 +359,7 @@ def open_store(url: str | None = None, upto: int = SCHEMA_VERSION) -> Store:
 
 
 # ---------------------------------------------------------------- internals
+
 
 def _read(conn: sa.Connection, name: str, coachee_ids: list[str] | None) -> pd.DataFrame:
     t = TABLES[name]
@@ -428,7 +436,7 @@ def _upsert_table(conn: sa.Connection, t: Table, frame: pd.DataFrame) -> dict[st
         update = " DO NOTHING"
     sql = (
         f'INSERT INTO "{t.name}" ({", ".join(map(q, cols))}) VALUES ({", ".join("?" * len(cols))}) '
-        f'ON CONFLICT ({", ".join(map(q, t.key))}){update}'
+        f"ON CONFLICT ({', '.join(map(q, t.key))}){update}"
     )
     raw.executemany(sql, rows)
     touched = raw.total_changes - before

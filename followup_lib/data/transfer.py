@@ -5,6 +5,7 @@ them all (collecting every problem), and writes them in one transaction.
 ``export_store`` writes the same format back, sorted by key, so an import of an
 export exports to the same files.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,6 +34,7 @@ class ImportResult:
 
 
 # ---------------------------------------------------------------- reading
+
 
 def decode(data: bytes) -> str:
     """Text of a CSV file: UTF-8 (with or without BOM), else Windows-1252, else Latin-1."""
@@ -66,7 +68,7 @@ def read_csv_text(text: str, table: str, source: str) -> RawTable:
     # that line, so the header is still row 1.
     declared = re.match(r"sep=(.)\n", text)
     if declared:
-        text = text[declared.end():]
+        text = text[declared.end() :]
     records: list[list[str]] = []
     # A long note is not an error: lift the csv module's default 128 KiB cell limit.
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
@@ -77,10 +79,18 @@ def read_csv_text(text: str, table: str, source: str) -> RawTable:
             records.append(record)
     except csv.Error as exc:
         row = len(records) + 1  # the record being read when it failed
-        raise ValidationError([Problem(
-            table, row, None,
-            f"cannot be read as CSV ({exc}); check for a quote mark that is not closed or "
-            "is followed by more text in the same cell", source)]) from exc
+        raise ValidationError(
+            [
+                Problem(
+                    table,
+                    row,
+                    None,
+                    f"cannot be read as CSV ({exc}); check for a quote mark that is not closed or "
+                    "is followed by more text in the same cell",
+                    source,
+                )
+            ]
+        ) from exc
     return table_from_records(records, table, source)
 
 
@@ -116,11 +126,17 @@ def table_from_records(records: list[list], table: str, source: str) -> RawTable
     problems = []
     for i, record in enumerate(body):
         if len(record) > width and any(cell.strip() for cell in record[width:]):
-            problems.append(Problem(
-                table, i + 2, None,
-                f"has a value in column {len(record) - next(j for j, c in enumerate(reversed(record)) if c.strip())}"
-                f" but the header row names only {width} columns; "
-                "a cell holding the separator must be quoted", source))
+            problems.append(
+                Problem(
+                    table,
+                    i + 2,
+                    None,
+                    f"has a value in column {len(record) - next(j for j, c in enumerate(reversed(record)) if c.strip())}"
+                    f" but the header row names only {width} columns; "
+                    "a cell holding the separator must be quoted",
+                    source,
+                )
+            )
     if problems:
         raise ValidationError(problems)
     names = [h if h.strip() else f"(unnamed column {j + 1})" for j, h in enumerate(header)]
@@ -143,13 +159,15 @@ def read_workbook(path: Path) -> dict[str, list[list]]:
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ValidationError([Problem("(import)", None, None,
-                                       f"{path.name} cannot be read as a workbook: {exc}")]) from exc
+        raise ValidationError(
+            [Problem("(import)", None, None, f"{path.name} cannot be read as a workbook: {exc}")]
+        ) from exc
     try:
         return {ws.title: [list(r) for r in ws.iter_rows(min_row=1, values_only=True)] for ws in wb.worksheets}
     except Exception as exc:
-        raise ValidationError([Problem("(import)", None, None,
-                                       f"{path.name} cannot be read as a workbook: {exc}")]) from exc
+        raise ValidationError(
+            [Problem("(import)", None, None, f"{path.name} cannot be read as a workbook: {exc}")]
+        ) from exc
     finally:
         wb.close()
 
@@ -186,18 +204,27 @@ def _read_tables(path: Path) -> tuple[dict[str, RawTable], list[str], list[Probl
             if name not in TABLES:
                 warnings.append(f"{path.name}, sheet {sheet}: not a table of the workbook; skipped")
                 continue
-            add(name, lambda records=records, name=name, sheet=sheet:
-                table_from_records(records, name, f"{path.name}, sheet {sheet}"))
+            add(
+                name,
+                lambda records=records, name=name, sheet=sheet: table_from_records(
+                    records, name, f"{path.name}, sheet {sheet}"
+                ),
+            )
     elif path.suffix.lower() == ".csv" and path.stem.strip().lower() in TABLES and path.is_file():
         name = path.stem.strip().lower()
         add(name, lambda: read_csv_text(decode(path.read_bytes()), name, path.name))
     elif not path.exists():
         problems.append(Problem("(import)", None, None, f"{path} does not exist"))
     else:
-        problems.append(Problem("(import)", None, None,
-                                f"{path} is neither a folder of CSVs, a table's .csv, nor an .xlsx workbook"))
+        problems.append(
+            Problem(
+                "(import)", None, None, f"{path} is neither a folder of CSVs, a table's .csv, nor an .xlsx workbook"
+            )
+        )
     for name, r in raw.items():
-        unknown = [str(c) for c in r.frame.columns if str(c).strip().lstrip("\ufeff").strip() not in TABLES[name].column_names]
+        unknown = [
+            str(c) for c in r.frame.columns if str(c).strip().lstrip("\ufeff").strip() not in TABLES[name].column_names
+        ]
         if unknown:
             warnings.append(f"{r.source}: columns {', '.join(unknown)} are not part of {name}; ignored")
     return raw, warnings, problems, unreadable
@@ -234,6 +261,7 @@ def import_path(store: Store, path: str | Path) -> ImportResult:
 
 
 # ---------------------------------------------------------------- writing
+
 
 def export_frames(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Typed tables as the text the import format holds (sorted, dates ISO, guarded)."""

@@ -5,6 +5,7 @@ are pandera schemas built from ``schema``; every failure becomes a ``Problem``
 naming the table, the row as the user sees it (the spreadsheet row number) and the
 column. All problems of a file are collected in one go.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,16 +14,18 @@ from dataclasses import dataclass
 import pandas as pd
 import pandera.pandas as pa
 
-from ..schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES, Column, Table
 from ..errors import ValidationError  # noqa: F401 (re-exported)
+from ..schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES, Column, Table
 
 TRUE_WORDS = {"true", "yes", "y", "1", "t"}
 FALSE_WORDS = {"false", "no", "n", "0", "f"}
 # A date, optionally followed by a time (a datetime is accepted where a date is).
 # The time, if any, must be a real one too (no 25:00); digits are ASCII only.
-_DATE_RE = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-            r"(?:[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]+)?)?"
-            r"(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?)?$")
+_DATE_RE = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]+)?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?)?$"
+)
 # Cells that a spreadsheet would run as a formula; export guards them with a quote.
 _GUARDED = re.compile(r"^'+[=+\-@]")
 _NEEDS_GUARD = re.compile(r"^'*[=+\-@]")
@@ -51,9 +54,8 @@ class Problem:
         return ", ".join(parts) + ": " + self.message
 
 
-
-
 # ------------------------------------------------------------- cell helpers
+
 
 def guard_formula(value: str) -> str:
     """Export side: a cell a spreadsheet would evaluate gets one leading quote."""
@@ -120,18 +122,35 @@ def _parse_any_dates(s: pd.Series) -> pd.Series:
 
 # ------------------------------------------------------------- the schemas
 
+
 def _column_checks(c: Column) -> list[pa.Check]:
     if c.kind == DATE:
-        return [pa.Check(lambda s: _parse_any_dates(s).notna(), ignore_na=True,
-                         error="is not a real date (expected YYYY-MM-DD)"),
-                pa.Check(lambda s: _parse_any_dates(s).isna() | parse_dates(s).notna(), ignore_na=True,
-                         error=f"is outside the years {FIRST_YEAR}–{LAST_YEAR} (a typo in the year?)")]
+        return [
+            pa.Check(
+                lambda s: _parse_any_dates(s).notna(), ignore_na=True, error="is not a real date (expected YYYY-MM-DD)"
+            ),
+            pa.Check(
+                lambda s: _parse_any_dates(s).isna() | parse_dates(s).notna(),
+                ignore_na=True,
+                error=f"is outside the years {FIRST_YEAR}–{LAST_YEAR} (a typo in the year?)",
+            ),
+        ]
     if c.kind == CHOICE:
-        return [pa.Check(lambda s, ch=c.choices: s.astype(str).str.lower().isin(ch), ignore_na=True,
-                         error="is not one of: " + ", ".join(c.choices))]
+        return [
+            pa.Check(
+                lambda s, ch=c.choices: s.astype(str).str.lower().isin(ch),
+                ignore_na=True,
+                error="is not one of: " + ", ".join(c.choices),
+            )
+        ]
     if c.kind == BOOL:
-        return [pa.Check(lambda s: s.astype(str).str.lower().isin(TRUE_WORDS | FALSE_WORDS), ignore_na=True,
-                         error="is not true or false")]
+        return [
+            pa.Check(
+                lambda s: s.astype(str).str.lower().isin(TRUE_WORDS | FALSE_WORDS),
+                ignore_na=True,
+                error="is not true or false",
+            )
+        ]
     return []
 
 
@@ -151,16 +170,20 @@ def _schema(t: Table, present: list[str]) -> pa.DataFrameSchema:
     if t.name == "interviews" and {"held_on", "next_step_by"} <= set(present):
         # A row-wise check: pandera reports it once per column of a failing row,
         # under its ``error`` text; _problems_from turns that into one problem.
-        checks.append(pa.Check(
-            lambda df: ~(parse_dates(df["next_step_by"]) < parse_dates(df["held_on"])),
-            error=_DECISION_CHECK,
-            name="decision_after_interview",
-        ))
+        checks.append(
+            pa.Check(
+                lambda df: ~(parse_dates(df["next_step_by"]) < parse_dates(df["held_on"])),
+                error=_DECISION_CHECK,
+                name="decision_after_interview",
+            )
+        )
     multi_key = list(t.key) if len(t.key) > 1 and set(t.key) <= set(present) else None
     return pa.DataFrameSchema(columns, checks=checks, unique=multi_key, strict=False, coerce=False)
 
 
-def _problems_from(t: Table, frame: pd.DataFrame, err: pa.errors.SchemaErrors, source: str, first_row: int) -> list[Problem]:
+def _problems_from(
+    t: Table, frame: pd.DataFrame, err: pa.errors.SchemaErrors, source: str, first_row: int
+) -> list[Problem]:
     out: list[Problem] = []
     seen_dupes: set = set()
     seen_rows: set = set()
@@ -184,9 +207,15 @@ def _problems_from(t: Table, frame: pd.DataFrame, err: pa.errors.SchemaErrors, s
             seen_dupes.add(key_val)
             col = key_cols[0] if len(key_cols) == 1 else ", ".join(key_cols)
             shown = "/".join(map(str, key_val))
-            out.append(Problem(t.name, rows[1] if len(rows) > 1 else row, col,
-                               f"id {shown!r} appears more than once in this file (rows {', '.join(map(str, rows))})",
-                               source))
+            out.append(
+                Problem(
+                    t.name,
+                    rows[1] if len(rows) > 1 else row,
+                    col,
+                    f"id {shown!r} appears more than once in this file (rows {', '.join(map(str, rows))})",
+                    source,
+                )
+            )
             continue
         elif check == _DECISION_CHECK:
             # Reported for every column of the row; one problem is enough.
@@ -204,6 +233,7 @@ def _problems_from(t: Table, frame: pd.DataFrame, err: pa.errors.SchemaErrors, s
 
 
 # ------------------------------------------------------------- public
+
 
 @dataclass
 class RawTable:
@@ -225,9 +255,12 @@ def sort_problems(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda p: (order.get(p.table, -1), p.row or 0, p.column or ""))
 
 
-def validate_tables(raw: dict[str, RawTable], stored_ids: dict[str, set] | None = None,
-                    stored_links: dict[str, dict] | None = None,
-                    unreadable: set[str] | frozenset[str] = frozenset()) -> dict[str, pd.DataFrame]:
+def validate_tables(
+    raw: dict[str, RawTable],
+    stored_ids: dict[str, set] | None = None,
+    stored_links: dict[str, dict] | None = None,
+    unreadable: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, pd.DataFrame]:
     """Check and type every table of one import (or one form).
 
     ``stored_ids`` maps a table to the ids already in the store (links may point
@@ -298,10 +331,16 @@ def _link_problems(cleaned, raw, stored_ids, stored_links, unreadable=frozenset(
                 known |= set(_clean_text(ids).dropna())
             bad = frame[c.name].notna() & ~frame[c.name].isin(known)
             for i in frame.index[bad]:
-                problems.append(Problem(
-                    name, int(i) + r.first_row, c.name,
-                    f"{frame.at[i, c.name]!r} points to no {TABLES[parent].noun} "
-                    f"(not in this import's {parent} nor in the store)", r.source))
+                problems.append(
+                    Problem(
+                        name,
+                        int(i) + r.first_row,
+                        c.name,
+                        f"{frame.at[i, c.name]!r} points to no {TABLES[parent].noun} "
+                        f"(not in this import's {parent} nor in the store)",
+                        r.source,
+                    )
+                )
     # A reference is given only to an application of the same coachee.
     if "reference_uses" in cleaned:
         owner = {}
@@ -315,10 +354,15 @@ def _link_problems(cleaned, raw, stored_ids, stored_links, unreadable=frozenset(
         for i, ref, app in zip(ru.index, ru.get("reference_id", []), ru.get("application_id", [])):
             a, b = owner["references"].get(ref), owner["applications"].get(app)
             if a and b and a != b:
-                problems.append(Problem(
-                    "reference_uses", int(i) + r.first_row, "application_id",
-                    f"reference {ref!r} belongs to coachee {a!r} but application {app!r} to coachee {b!r}",
-                    r.source))
+                problems.append(
+                    Problem(
+                        "reference_uses",
+                        int(i) + r.first_row,
+                        "application_id",
+                        f"reference {ref!r} belongs to coachee {a!r} but application {app!r} to coachee {b!r}",
+                        r.source,
+                    )
+                )
     return problems
 
 
@@ -350,20 +394,41 @@ def _same_application_problems(cleaned, raw, stored_links) -> list[Problem]:
                 continue
             mine, theirs = row_app(frame, i), owner_app.get(value)
             if mine and theirs and mine != theirs:
-                problems.append(Problem(table, int(i) + r.first_row, column, what.format(value=value, mine=mine, theirs=theirs), r.source))
+                problems.append(
+                    Problem(
+                        table,
+                        int(i) + r.first_row,
+                        column,
+                        what.format(value=value, mine=mine, theirs=theirs),
+                        r.source,
+                    )
+                )
 
     def app_of(column):
         return lambda frame, i: frame.at[i, column] if column in frame else None
 
-    check("interview_contacts", "contact_id",
-          lambda f, i: interview_app.get(f.at[i, "interview_id"]) if "interview_id" in f else None, contact_app,
-          "contact {value!r} is a contact of application {theirs!r}, but the interview is of application {mine!r}")
+    check(
+        "interview_contacts",
+        "contact_id",
+        lambda f, i: interview_app.get(f.at[i, "interview_id"]) if "interview_id" in f else None,
+        contact_app,
+        "contact {value!r} is a contact of application {theirs!r}, but the interview is of application {mine!r}",
+    )
     for table in ("promises", "messages"):
-        check(table, "contact_id", app_of("application_id"), contact_app,
-              "contact {value!r} is a contact of application {theirs!r}, not of {mine!r}")
-    check("messages", "reference_id",
-          lambda f, i: app_coachee.get(f.at[i, "application_id"]) if "application_id" in f else None, ref_coachee,
-          "reference {value!r} belongs to coachee {theirs!r}, but the application to coachee {mine!r}")
+        check(
+            table,
+            "contact_id",
+            app_of("application_id"),
+            contact_app,
+            "contact {value!r} is a contact of application {theirs!r}, not of {mine!r}",
+        )
+    check(
+        "messages",
+        "reference_id",
+        lambda f, i: app_coachee.get(f.at[i, "application_id"]) if "application_id" in f else None,
+        ref_coachee,
+        "reference {value!r} belongs to coachee {theirs!r}, but the application to coachee {mine!r}",
+    )
     return problems
 
 
@@ -389,10 +454,16 @@ def _point_of_contact_problems(cleaned, raw, stored_links) -> list[Problem]:
         app = poc.get(cid)
         if app is not None and len(by_app.get(app, [])) > 1:
             others = sorted(c for c in by_app[app] if c != cid)
-            problems.append(Problem(
-                "contacts", int(i) + r.first_row, "point_of_contact",
-                f"application {app!r} already has {', '.join(map(repr, others))} as its point of contact: "
-                "mark only one person", r.source))
+            problems.append(
+                Problem(
+                    "contacts",
+                    int(i) + r.first_row,
+                    "point_of_contact",
+                    f"application {app!r} already has {', '.join(map(repr, others))} as its point of contact: "
+                    "mark only one person",
+                    r.source,
+                )
+            )
     return problems
 
 
@@ -416,17 +487,29 @@ def _place_problems(cleaned, raw) -> list[Problem]:
         try:
             known = holidays.country_holidays(country.upper())
         except NotImplementedError:
-            problems.append(Problem(
-                "coachees", row, "country",
-                f"{country!r} is not a country code the holidays calendar knows (ISO 3166-1 alpha-2: US, GB, DE…)",
-                r.source))
+            problems.append(
+                Problem(
+                    "coachees",
+                    row,
+                    "country",
+                    f"{country!r} is not a country code the holidays calendar knows (ISO 3166-1 alpha-2: US, GB, DE…)",
+                    r.source,
+                )
+            )
             continue
         subdivisions = [str(x).upper() for x in known.subdivisions]
         if subdiv is not None and subdiv.upper() not in subdivisions:
-            problems.append(Problem(
-                "coachees", row, "subdivision",
-                f"{subdiv!r} is not a subdivision of {country.upper()} (known: {', '.join(subdivisions[:12])}"
-                + ("…" if len(subdivisions) > 12 else "") + ")", r.source))
+            problems.append(
+                Problem(
+                    "coachees",
+                    row,
+                    "subdivision",
+                    f"{subdiv!r} is not a subdivision of {country.upper()} (known: {', '.join(subdivisions[:12])}"
+                    + ("…" if len(subdivisions) > 12 else "")
+                    + ")",
+                    r.source,
+                )
+            )
     return problems
 
 
@@ -453,8 +536,9 @@ def _to_types(t: Table, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def validate_row(table: str, values: dict, stored_ids: dict[str, set] | None = None,
-                 stored_links: dict[str, dict] | None = None) -> pd.DataFrame:
+def validate_row(
+    table: str, values: dict, stored_ids: dict[str, set] | None = None, stored_links: dict[str, dict] | None = None
+) -> pd.DataFrame:
     """A form's values (text, dates or None) checked exactly like an import row."""
     t = TABLES[table]
     cells = {}
@@ -469,5 +553,4 @@ def validate_row(table: str, values: dict, stored_ids: dict[str, set] | None = N
         else:
             cells[c.name] = str(v)
     frame = pd.DataFrame([cells], columns=t.column_names, dtype=object)
-    return validate_tables({table: RawTable(frame, f"the {t.noun} form", first_row=1)},
-                           stored_ids, stored_links)[table]
+    return validate_tables({table: RawTable(frame, f"the {t.noun} form", first_row=1)}, stored_ids, stored_links)[table]
