@@ -279,6 +279,7 @@ TABLES: dict[str, Table] = {
                 Column("benefits"),
                 Column("expense_reimbursement"),
                 Column("conditions"),
+                Column("requirements", help="The job's requirements, as the letter states them.", added_in=V2),
                 Column("response_deadline", DATE),
                 Column("accepted_on", DATE),
                 Column("approved_on", DATE),
@@ -294,7 +295,7 @@ TABLE_ORDER = list(TABLES)
 TABLES_V1 = [name for name in TABLE_ORDER if TABLES[name].added_in == 1]
 
 # Terms an offer letter should state (PRODUCT.md, guidance 8).
-OFFER_TERMS = ("salary", "benefits", "expense_reimbursement", "conditions")
+OFFER_TERMS = ("salary", "benefits", "expense_reimbursement", "conditions", "requirements")
 
 
 def present(value) -> bool:

@@ -140,7 +140,9 @@ def missing_offer_terms(offers: pd.DataFrame) -> pd.Series:
 
 
 def _empty_actions() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "due_on" else object) for c in ACTION_COLUMNS})
+    return pd.DataFrame(
+        {c: pd.Series(dtype="datetime64[ns]" if c == "due_on" else object) for c in [*ACTION_COLUMNS, "_first"]}
+    )
 
 
 def _col(df: pd.DataFrame, name: str, dtype=object) -> pd.Series:
@@ -454,18 +456,12 @@ def _promises(c: _Context, s: Settings, promises: pd.DataFrame) -> pd.DataFrame:
     what = _text(p["what"])
     late = p["due_on"] < c.as_of
     contact = p["kind_of_promise"].eq("contact")
+    # "your contact at Globex" already names the company.
+    who = p["recipient"] + pd.Series(np.where(p["named"].eq(True) | known, " at " + p["company"], ""), index=p.index)
     said = np.where(
         contact,
-        "You told "
-        + p["recipient"]
-        + " at "
-        + p["company"]
-        + " you would get in touch on "
-        + fmt_day(p["due_on"], c.as_of)
-        + " ("
-        + what
-        + ")",
-        "You promised " + p["recipient"] + " at " + p["company"] + " " + what + " by " + fmt_day(p["due_on"], c.as_of),
+        "You told " + who + " you would get in touch on " + fmt_day(p["due_on"], c.as_of) + " (" + what + ")",
+        "You promised " + who + " " + what + " by " + fmt_day(p["due_on"], c.as_of),
     )
     p["why"] = said + np.where(
         late,
@@ -620,7 +616,8 @@ def _reference_checkins(c: _Context, s: Settings, briefing: pd.DataFrame) -> pd.
     # Check-ins already sent to this reference about this application.
     m = c.reference_messages[c.reference_messages["kind"].eq("reference_checkin")]
     # A first-release message names no reference: its action id does ("reference_checkin:APP:REF:…").
-    named = m["reference_id"].where(m["reference_id"].notna(), m["action_id"].astype(str).str.split(":").str[2])
+    from_action = m["action_id"].astype(object).where(m["action_id"].notna(), "").astype(str).str.split(":").str[2]
+    named = m["reference_id"].astype(object).where(m["reference_id"].notna(), from_action)
     key = named.astype(object) + "\x00" + m["application_id"].astype(str)
     counts = key.dropna().value_counts()
     ru["n_checkins"] = _lookup((ru["reference_id"] + "\x00" + ru["application_id"]), counts).fillna(0).astype(int)
