@@ -7,8 +7,10 @@ notebook's ``session.start`` reads.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from .. import paths
@@ -58,16 +60,91 @@ def app_environment(db_url: str | None, coachee_id: str | None, as_of=None) -> d
     return env
 
 
+# The signals that stop `followup app`: Ctrl+C in its terminal, `kill`, and the
+# terminal closing (or a supervisor's stop).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Voilà stops its kernels when it gets SIGTERM (each gets a shutdown request, then
+# is killed after jupyter_client's own few seconds); after this long it is killed.
+STOP_TIMEOUT = 15.0
+
+
+class _Stop(Exception):
+    """Raised in the main thread by a stop signal, to leave ``proc.wait()``."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stop(signum, frame):
+    raise _Stop(signum)
+
+
 def serve_app(
     db_url: str | None, coachee_id: str | None = None, port: int = 8866, open_browser: bool = True, as_of=None
 ) -> int:
-    """Serve until interrupted. Prints the address to open."""
+    """Serve until interrupted (Ctrl+C, SIGTERM or SIGHUP), then stop Voilà and its
+    kernels before returning. Prints the address to open.
+
+    Voilà runs in a session (process group) of its own, so a signal to ``followup
+    app`` reaches it only through here, once, and in order: Voilà first, which
+    shuts its kernels down; whatever is left of its group is killed.
+    Returns Voilà's exit code if it stopped by itself, 0 after Ctrl+C, and
+    128 + the signal's number after SIGTERM or SIGHUP.
+    """
     env = app_environment(db_url, coachee_id, as_of)
     print(f"Follow-up Workbook app: http://{HOST}:{port}/  (store: {env['FOLLOWUP_DB']}; Ctrl+C to stop)", flush=True)
-    proc = subprocess.Popen(voila_command(port, open_browser), env=env)
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in STOP_SIGNALS}
+    proc = None
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=10)
-        return 0
+        proc = subprocess.Popen(voila_command(port, open_browser), env=env, start_new_session=True)
+        code = proc.wait()
+    except _Stop as stop:
+        code = 0 if stop.signum == signal.SIGINT else 128 + stop.signum
+    finally:
+        # A second signal while stopping must not cut the stopping short.
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            if proc is not None:
+                stop_process_group(proc)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    return code
+
+
+def stop_process_group(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
+    """Stop ``proc``, the leader of its own process group: SIGTERM to the group,
+    up to ``timeout`` seconds for the leader to exit, then SIGKILL to whatever is
+    left of the group; the leader is reaped last.
+
+    The leader is waited for without being reaped (``WNOWAIT``): as long as it is
+    an unreaped zombie its process group id cannot be reused, so the SIGKILL can
+    only reach processes of ours.
+    """
+    _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while not _has_exited(proc) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    _signal_group(proc, signal.SIGKILL)
+    proc.wait()
+
+
+def _has_exited(proc: subprocess.Popen) -> bool:
+    if proc.returncode is not None:
+        return True
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped elsewhere
+        return True
+    return info is not None
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    if proc.returncode is not None:
+        return  # reaped: its group id may belong to someone else by now
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass

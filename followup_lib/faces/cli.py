@@ -230,101 +230,321 @@ def cmd_restore(args) -> int:
 # ------------------------------------------------------------------ parser
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples keep their lines; option help is wrapped as usual."""
+
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=30)
+
+
+DB_HELP = "the store: a SQLAlchemy URL or a SQLite file (default: $FOLLOWUP_DB, else data/followup.db)"
+DAY = "YYYY-MM-DD"
+
+
+def _command(sub, name: str, summary: str, description: str, examples: str, func) -> argparse.ArgumentParser:
+    """One subcommand: its line in ``followup --help``, its manual page in
+    ``followup NAME --help`` (description and examples) and ``--db``, which may come
+    before or after the command."""
+    sp = sub.add_parser(
+        name,
+        help=summary,
+        description=textwrap.dedent(description).strip(),
+        epilog="examples:\n" + textwrap.indent(textwrap.dedent(examples).strip(), "  "),
+        formatter_class=_Formatter,
+        allow_abbrev=False,  # a future --coach must never be read as --coachee
+    )
+    # SUPPRESS: given after the command it is set; absent, it leaves the value
+    # given before the command (or the main parser's default) alone.
+    sp.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=DB_HELP)
+    sp.set_defaults(func=func)
+    return sp
+
+
+def _who(sp, all_help: str = "every coachee in the store") -> None:
+    """--coachee ID or --all: exactly one is required."""
+    g = sp.add_mutually_exclusive_group(required=True)
+    g.add_argument("--coachee", metavar="ID", help="one coachee, by id (e.g. C001)")
+    g.add_argument("--all", action="store_true", help=all_help)
+
+
+def _as_of(sp, help: str = "judge from this day (default: today)") -> None:
+    sp.add_argument("--as-of", type=iso_date, default=dt.date.today(), metavar=DAY, help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="followup",
-        description="Follow-up Workbook: what to do after the interviews, and the drafts to do it.",
+        description=textwrap.dedent(
+            """\
+            Follow-up Workbook: what to do after the interviews, and the drafts to do it.
+
+            Every command reads and writes one store, chosen by --db (before or after
+            the command), else $FOLLOWUP_DB, else data/followup.db."""
+        ),
+        epilog=textwrap.dedent(
+            """\
+            examples:
+              followup demo                                  load the fictional demo practice
+              followup due --all                             today's actions for everyone
+              followup drafts --coachee C001 --out drafts/   the messages to send
+              followup --db sqlite:///other.db due --all     another store
+
+            `followup COMMAND --help` describes each command, with examples."""
+        ),
+        formatter_class=_Formatter,
+        allow_abbrev=False,
     )
-    p.add_argument("--db", default=None, help="store URL or SQLite file (default: $FOLLOWUP_DB or data/followup.db)")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    p.add_argument("--db", metavar="URL", default=None, help=DB_HELP)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    def who(sp, all_help="every coachee"):
-        g = sp.add_mutually_exclusive_group()
-        g.add_argument("--coachee", metavar="ID", help="one coachee")
-        g.add_argument("--all", action="store_true", help=all_help)
-
-    def as_of(sp):
-        sp.add_argument(
-            "--as-of",
-            type=iso_date,
-            default=dt.date.today(),
-            metavar="YYYY-MM-DD",
-            help="judge from this day (default: today)",
-        )
-
-    sp = sub.add_parser("import", help="add or replace rows from a folder of CSVs or an .xlsx (all or nothing)")
-    sp.add_argument("path")
-    sp.set_defaults(func=cmd_import)
-
-    sp = sub.add_parser("export", help="write the store as a folder of CSVs (or an .xlsx if DIR ends in .xlsx)")
-    sp.add_argument("dir", metavar="DIR")
-    sp.add_argument("--coachee", metavar="ID", help="only this coachee's rows")
-    sp.set_defaults(func=cmd_export)
-
-    sp = sub.add_parser("due", help="the follow-up actions due, and why")
-    who(sp)
-    as_of(sp)
-    sp.add_argument("--format", choices=["table", "json"], default="table")
-    sp.set_defaults(func=cmd_due)
-
-    sp = sub.add_parser("drafts", help="write a draft (.eml or phone script) for every action that needs one")
-    who(sp)
-    as_of(sp)
-    sp.add_argument("--out", required=True, metavar="DIR")
-    sp.set_defaults(func=cmd_drafts)
-
-    sp = sub.add_parser("calendar", help="write the actions as an .ics calendar")
-    who(sp)
-    as_of(sp)
-    sp.add_argument("--out", required=True, metavar="FILE.ics")
-    sp.set_defaults(func=cmd_calendar)
-
-    sp = sub.add_parser("report", help="the weekly progress report, as HTML beside the executed notebook")
-    who(sp)
-    sp.add_argument("--week-ending", type=iso_date, default=dt.date.today(), metavar="YYYY-MM-DD")
-    sp.add_argument("--out", default=None, metavar="DIR", help="default: reports/")
+    sp = _command(
+        sub,
+        "import",
+        "add or replace rows from a folder of CSVs or an .xlsx (all or nothing)",
+        """
+        Add rows to the store, or replace the rows with the same ids, from a folder of
+        CSV files (one per table, named after it, e.g. interviews.csv), a single table's
+        .csv, or an .xlsx workbook (one sheet per table). Every row is checked first:
+        if any row is wrong, nothing is imported and each problem is listed.
+        """,
+        """
+        followup import data/demo
+        followup import ~/Downloads/interviews.csv
+        followup import practice.xlsx
+        """,
+        cmd_import,
+    )
     sp.add_argument(
-        "--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)), help="reports rendered at once with --all"
+        "path",
+        metavar="PATH",
+        help="a folder of CSVs, one table's .csv (named after it, e.g. interviews.csv), or an .xlsx",
     )
-    sp.set_defaults(func=cmd_report)
 
-    sp = sub.add_parser("demo", help="load the fictional demo practice (only into an empty store)")
-    sp.add_argument("--coachees", type=int, default=0, metavar="N", help="generate a practice of N coachees instead")
-    sp.add_argument("--seed", type=int, default=0)
+    sp = _command(
+        sub,
+        "export",
+        "write the store as a folder of CSVs (or an .xlsx if DIR ends in .xlsx)",
+        """
+        Write every table of the store as a folder of CSV files in the import format,
+        or as one workbook when DIR ends in .xlsx. `followup import` reads either back.
+        """,
+        """
+        followup export backup-csv/
+        followup export practice.xlsx
+        followup export c001/ --coachee C001
+        """,
+        cmd_export,
+    )
+    sp.add_argument("dir", metavar="DIR", help="the folder to write (created if needed), or a file ending in .xlsx")
+    sp.add_argument("--coachee", metavar="ID", help="only this coachee's rows (default: everyone's)")
+
+    sp = _command(
+        sub,
+        "due",
+        "the follow-up actions due, and why",
+        """
+        The follow-up actions for one coachee or all of them, most urgent first: what
+        to do, by when, to whom and over which channel, and why (the rule that made it
+        due). Overdue and due actions come first, then those coming up.
+        """,
+        """
+        followup due --coachee C001
+        followup due --all --as-of 2026-11-16
+        followup due --coachee C002 --format json
+        """,
+        cmd_due,
+    )
+    _who(sp)
+    _as_of(sp)
+    sp.add_argument(
+        "--format",
+        choices=["table", "json"],
+        default="table",
+        help="table: one block per coachee, for people; json: an array of objects, for scripts (default: %(default)s)",
+    )
+
+    sp = _command(
+        sub,
+        "drafts",
+        "write a draft (.eml or phone script) for every action that needs one",
+        """
+        Write a draft for every due action that needs a message: an .eml file a mail
+        client opens (To, Subject, body) or, for a phone call, a short .txt script.
+        With --all, each coachee's drafts go in a folder of their own under DIR.
+        """,
+        """
+        followup drafts --coachee C001 --out reports/drafts/C001
+        followup drafts --all --out reports/drafts --as-of 2026-11-16
+        """,
+        cmd_drafts,
+    )
+    _who(sp)
+    _as_of(sp)
+    sp.add_argument("--out", required=True, metavar="DIR", help="the folder to write the drafts to (created if needed)")
+
+    sp = _command(
+        sub,
+        "calendar",
+        "write the actions as an .ics calendar",
+        """
+        Write the due actions as an RFC 5545 calendar (.ics) that any calendar app
+        imports: one entry per action on the day it is due, with its why and its draft.
+        """,
+        """
+        followup calendar --coachee C001 --out c001.ics
+        followup calendar --all --out practice.ics --as-of 2026-11-16
+        """,
+        cmd_calendar,
+    )
+    _who(sp)
+    _as_of(sp)
+    sp.add_argument("--out", required=True, metavar="FILE.ics", help="the calendar file to write")
+
+    sp = _command(
+        sub,
+        "report",
+        "the weekly progress report, as HTML beside the executed notebook",
+        """
+        The weekly progress report for one coachee or all of them: the report notebook
+        is executed (papermill) and written as .ipynb, beside one self-contained .html
+        page (no code, nothing fetched from the network) ready to send. If one report
+        fails, the others are still written and the exit code is 1.
+        """,
+        """
+        followup report --coachee C001
+        followup report --all --week-ending 2026-11-16 --out reports/weekly --jobs 2
+        """,
+        cmd_report,
+    )
+    _who(sp)
+    sp.add_argument(
+        "--week-ending",
+        type=iso_date,
+        default=dt.date.today(),
+        metavar=DAY,
+        help="the last day of the week to report on (default: today)",
+    )
+    sp.add_argument("--out", default=None, metavar="DIR", help="the folder to write the reports to (default: reports/)")
+    sp.add_argument(
+        "--jobs",
+        type=int,
+        default=max(1, min(4, os.cpu_count() or 1)),
+        metavar="N",
+        help="reports rendered at once with --all (default: the number of CPUs, at most 4; here %(default)s)",
+    )
+
+    sp = _command(
+        sub,
+        "demo",
+        "load the fictional demo practice (only into an empty store)",
+        """
+        Load the fictional demo practice into the store, only if the store is empty
+        (--force adds it anyway). Its dates are moved by whole weeks so that its
+        "today", a Monday, lands on the latest Monday on or before --as-of.
+        With --coachees N, generate a practice of N coachees instead (for trying the
+        workbook at scale).
+        """,
+        """
+        followup demo
+        followup demo --no-shift --db sqlite:///demo.db
+        followup demo --coachees 500 --seed 7 --db sqlite:///big.db
+        """,
+        cmd_demo,
+    )
+    sp.add_argument(
+        "--coachees",
+        type=int,
+        default=0,
+        metavar="N",
+        help="generate a practice of N coachees instead of loading the demo (default: 0, load the demo)",
+    )
+    sp.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="with --coachees: the random seed; the same seed makes the same practice (default: %(default)s)",
+    )
     sp.add_argument(
         "--as-of",
         type=iso_date,
         default=None,
-        metavar="YYYY-MM-DD",
+        metavar=DAY,
         help="the day the demo's today should land on or just before (default: today)",
     )
-    sp.add_argument("--no-shift", action="store_true", help="keep the demo's own dates")
-    sp.add_argument("--force", action="store_true", help="load even if the store holds data")
-    sp.set_defaults(func=cmd_demo)
+    sp.add_argument("--no-shift", action="store_true", help="keep the demo's own dates (its today is 2026-11-16)")
+    sp.add_argument("--force", action="store_true", help="load even if the store already holds data")
 
-    sp = sub.add_parser("app", help="serve the working session as a code-free app (Voilà) on 127.0.0.1")
-    sp.add_argument("--coachee", metavar="ID")
-    sp.add_argument("--port", type=int, default=8866)
-    sp.add_argument("--no-browser", action="store_true", help="only print the address")
+    sp = _command(
+        sub,
+        "app",
+        "serve the working session as a code-free app (Voilà) on 127.0.0.1",
+        """
+        Serve the working session (pick a coachee, see today's actions, log what
+        happened, open and send drafts) as a web page without code, on this computer
+        only (127.0.0.1). Ctrl+C, or SIGTERM/SIGHUP, stops the server and its kernels.
+        """,
+        """
+        followup app
+        followup app --coachee C001 --port 8900 --no-browser
+        """,
+        cmd_app,
+    )
+    sp.add_argument("--coachee", metavar="ID", help="open on this coachee (default: the first in the store)")
+    sp.add_argument("--port", type=int, default=8866, metavar="N", help="the port to serve on (default: %(default)s)")
+    sp.add_argument("--no-browser", action="store_true", help="only print the address; do not open a browser")
     sp.add_argument(
         "--as-of",
         type=iso_date,
         default=None,
-        metavar="YYYY-MM-DD",
+        metavar=DAY,
         help="work as if today were this day (default: today)",
     )
-    sp.set_defaults(func=cmd_app)
 
-    sp = sub.add_parser("settings", help="show the settings in force")
-    sp.set_defaults(func=cmd_settings)
+    _command(
+        sub,
+        "settings",
+        "show the settings in force",
+        """
+        Print the settings the rules use (grace periods, cadences, limits), as TOML:
+        the defaults, overridden by data/settings.toml (or $FOLLOWUP_SETTINGS), and
+        each coach's own values where they differ.
+        """,
+        """
+        followup settings
+        """,
+        cmd_settings,
+    )
 
-    sp = sub.add_parser("backup", help="a consistent copy of the store, safe while it is in use")
+    sp = _command(
+        sub,
+        "backup",
+        "a consistent copy of the store, safe while it is in use",
+        """
+        Copy the store to a file, consistently, even while the app or another command
+        is using it. Given a folder, the copy in it is named followup-YYYYMMDD-HHMMSS.db.
+        """,
+        """
+        followup backup backups/
+        followup backup ~/followup-2026-11-16.db
+        """,
+        cmd_backup,
+    )
     sp.add_argument("dest", metavar="DEST", help="a file, or a folder to put a dated copy in")
-    sp.set_defaults(func=cmd_backup)
 
-    sp = sub.add_parser("restore", help="replace the store with a backup")
-    sp.add_argument("source", metavar="BACKUP")
-    sp.set_defaults(func=cmd_restore)
+    sp = _command(
+        sub,
+        "restore",
+        "replace the store with a backup",
+        """
+        Replace the store's contents with a backup made by `followup backup`.
+        """,
+        """
+        followup restore backups/followup-20261116-090000.db
+        """,
+        cmd_restore,
+    )
+    sp.add_argument("source", metavar="BACKUP", help="the backup file to restore from")
     return p
 
 
@@ -344,6 +564,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (FollowupError, OSError) as exc:
         message, code = describe(exc)
+        if message is None and isinstance(exc, OSError):
+            message = str(exc)  # the system's own words (no space left, name too long…)
         if message is None:
             raise
         print(f"followup {args.command}: {message}", file=sys.stderr)

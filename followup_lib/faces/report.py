@@ -7,7 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
+import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -68,6 +71,54 @@ def notebook_to_html(nb) -> str:
     return body
 
 
+# A Unix socket's path holds at most 107 bytes; a report kernel's are
+# "<temporary folder>/followup-XXXXXXXX/k-<n>", 22 bytes more than the folder's.
+_SOCKET_PATH_MAX = 107
+
+
+@contextmanager
+def kernel_over_ipc() -> Iterator:
+    """The kernel manager's configuration for one report: the kernel talks over
+    local (Unix) sockets, as the app's do, not over TCP ports (no "running over TCP
+    without encryption" warning, nothing listening on the network, no port races
+    between reports started together). The sockets and the connection file go in a
+    fresh temporary folder, removed on leaving, whatever happened.
+    """
+    from traitlets.config import Config
+
+    base = tempfile.gettempdir()
+    if len(base.encode()) + 24 > _SOCKET_PATH_MAX and Path("/tmp").is_dir():
+        base = "/tmp"  # a long $TMPDIR would make the socket paths too long to bind
+    with tempfile.TemporaryDirectory(prefix="followup-", dir=base) as folder:
+        config = Config()
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(Path(folder) / "k")
+        config.KernelManager.connection_file = str(Path(folder) / "kernel.json")
+        yield config
+
+
+def report_kernel_manager() -> type:
+    """The kernel manager class for report kernels: jupyter_client's own, except that
+    it does not interrupt (SIGINT) the kernel before asking it to shut down.
+
+    jupyter_client interrupts first in case the kernel is busy. A report's kernel
+    is idle by then (every cell has run), but the signal can land while it is
+    still finishing its last reply, and it then prints "KeyboardInterrupt caught
+    in kernel" on the coach's terminal. The shutdown request alone is enough; a
+    kernel that ignored it would still be killed after ``shutdown_wait_time``.
+    An interrupt asked for explicitly (``interrupt_kernel``) is still sent.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ReportKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
+    return ReportKernelManager
+
+
 def render_report(
     db_url: str, coachee_id: str, week_ending: dt.date | str, out_dir: str | Path | None = None
 ) -> ReportResult:
@@ -85,15 +136,19 @@ def render_report(
     try:
         # Saved once at the end: the charts make the notebook megabytes, and
         # papermill would otherwise rewrite it after every cell.
-        executed = pm.execute_notebook(
-            str(report_notebook()),
-            str(nb_out),
-            kernel_name=KERNEL,
-            progress_bar=False,
-            log_output=False,
-            request_save_on_cell_execute=False,
-            parameters={"coachee_id": coachee_id, "week_ending": week, "db_url": db_url},
-        )
+        with kernel_over_ipc() as kernel_config:
+            executed = pm.execute_notebook(
+                str(report_notebook()),
+                str(nb_out),
+                kernel_name=KERNEL,
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=False,
+                parameters={"coachee_id": coachee_id, "week_ending": week, "db_url": db_url},
+                # Passed by papermill to nbclient's NotebookClient, and by it to the kernel manager.
+                config=kernel_config,
+                kernel_manager_class=report_kernel_manager(),
+            )
     except Exception as exc:  # papermill wraps the kernel's error; keep its last line
         return ReportResult(
             coachee_id,
