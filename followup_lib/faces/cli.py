@@ -95,9 +95,17 @@ def format_table(actions) -> str:
 
 def actions_json(actions) -> str:
     """The JSON contract of ``followup due``: an array of objects, dates as YYYY-MM-DD."""
+    import pandas as pd
+
     if actions.empty:
         return "[]"
-    out = actions.assign(due_on=actions["due_on"].dt.strftime("%Y-%m-%d"), priority=actions["priority"].astype(int))
+    out = actions.assign(
+        due_on=actions["due_on"].dt.strftime("%Y-%m-%d"),
+        employer_date=pd.to_datetime(actions["employer_date"]).dt.strftime("%Y-%m-%d"),
+        priority=actions["priority"].astype(int),
+        attempt=pd.to_numeric(actions["attempt"]).astype("Int64"),
+        attempts_max=pd.to_numeric(actions["attempts_max"]).astype("Int64"),
+    )
     # pandas writes the array in C; json.dumps over records costs as much as the rules.
     return out.to_json(orient="records", force_ascii=False, indent=2)
 

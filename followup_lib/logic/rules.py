@@ -50,6 +50,11 @@ ACTION_COLUMNS = [
     "reference_id",
     "promise_id",
     "contact_id",
+    # What the drafts need to stay true: the employer's latest date, and which
+    # attempt of how many an inquiry or check-in is.
+    "employer_date",
+    "attempt",
+    "attempts_max",
 ]
 
 
@@ -141,7 +146,10 @@ def missing_offer_terms(offers: pd.DataFrame) -> pd.Series:
 
 def _empty_actions() -> pd.DataFrame:
     return pd.DataFrame(
-        {c: pd.Series(dtype="datetime64[ns]" if c == "due_on" else object) for c in [*ACTION_COLUMNS, "_first"]}
+        {
+            c: pd.Series(dtype="datetime64[ns]" if c in ("due_on", "employer_date") else object)
+            for c in [*ACTION_COLUMNS, "_first"]
+        }
     )
 
 
@@ -321,7 +329,7 @@ class _Context:
         out["recipient_email"] = email
         out["recipient_phone"] = phone
         out["channel"] = _contact_channel(preferred, email, phone)
-        out["contact_id"] = out["poc_id"]
+        out["contact_id"] = out["poc_id"].where(has_poc)
         out["interview_id"] = out["contact_interview_id"]
         return out
 
@@ -570,6 +578,9 @@ def _status_inquiries(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFram
     # a silence names its day, so a new round of inquiries never reuses a sent id.
     anchor = q["their_date"].where(q["date_pending"], q["silence_from"])
     own_date = q["date_pending"] & q["moved_on"].isna()
+    q["employer_date"] = q["their_date"].where(q["date_pending"])
+    q["attempt"] = q["n_inquiries"] + 1
+    q["attempts_max"] = np.where(q["final"], 1, s.max_status_inquiries)
     q["detail"] = (
         q["interview_id"]
         + pd.Series(np.where(own_date, "", ":" + anchor.dt.strftime("%Y-%m-%d")), index=q.index)
@@ -599,6 +610,8 @@ def _offer_checkins(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFrame:
         + ". A brief note: acknowledge they are busy and offer anything else they need to decide."
     )
     k["detail"] = k["interview_id"] + ":" + (n + 1).astype(str)
+    k["attempt"] = n + 1
+    k["attempts_max"] = s.max_checkins
     return k.assign(kind="offer_checkin")
 
 
@@ -635,6 +648,8 @@ def _reference_checkins(c: _Context, s: Settings, briefing: pd.DataFrame) -> pd.
         + "). A call is a sign things are moving; silence is not bad news."
     )
     ru["detail"] = ru["reference_id"] + ":" + anchor.dt.strftime("%Y-%m-%d")
+    ru["attempt"] = ru["n_checkins"] + 1
+    ru["attempts_max"] = s.max_reference_checkins
     return ru.assign(kind="reference_checkin", contact_id=None)
 
 

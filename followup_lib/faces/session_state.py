@@ -1,0 +1,319 @@
+"""The working session without its widgets: what a coach and a coachee are looking
+at, and what the session's buttons and forms do.
+
+A ``SessionState`` holds the coachee, the day ("Today is"), today's actions, the
+action picked and the draft open, and does each thing the session offers: pick a
+coachee or a day, pick an action, open its draft, save it or mark it sent, save a
+form, read the store again. Each method returns its result or raises a
+``FollowupError`` (``UserError``, ``ValidationError``, ``ConflictError``,
+``DraftError``…) with nothing half done; it never imports ipywidgets, so a
+notebook, a script or a test drives it directly. ``session.py`` is the widget
+view over it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from .. import paths
+from ..data import logbook
+from ..data.store import open_store
+from ..errors import UserError
+from ..kinds import ACTION_LABELS, MESSAGE_KINDS
+from ..logic import analysis, charts
+from ..logic.drafts import Draft, facts_for, render_draft, template_environment, write_draft
+from ..logic.rules import due_actions
+from ..schema import TABLES, present
+from ..settings import load_settings
+
+NO_COACHEES = "No coachees yet: add one in the Coachee form, or run `followup demo`."
+# The tables a form's dropdown can link to (the coachee is the session's, never picked).
+LINK_TARGETS = sorted(
+    {c.links_to for t in TABLES.values() for c in t.columns if c.links_to} - {("coachees", "coachee_id")}
+)
+LINK_LABELS = {
+    "applications": lambda r: f"{r['company']} — {r['role']}",
+    "references": lambda r: f"{r['name']}",
+}
+
+
+def action_label(a: dict) -> str:
+    """One line per action, as the action list shows it (lined up in monospace)."""
+    return (
+        f"{a['status'].upper():<8} {pd.Timestamp(a['due_on']):%a %d %b}  "
+        f"{ACTION_LABELS.get(a['kind'], a['kind'])} → {a['recipient']} ({a['company']}, {a['channel']})"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Logged:
+    """A message logged as sent by ``SessionState.mark_sent``."""
+
+    message_id: str
+    what: str  # "Thank-you note to Elena Voss"
+
+    def __str__(self) -> str:
+        return f"Logged as sent ({self.message_id}): {self.what}."
+
+
+class SessionState:
+    """One working session: a store, a coachee, a day, and what is open.
+
+    Attributes a view reads: ``coachees`` (every coachee), ``coachee_id``,
+    ``as_of``, ``tables`` (this coachee's rows, None without a coachee),
+    ``actions`` (today's, most urgent first), ``action_id`` (the one picked),
+    ``draft`` and ``draft_action`` (the draft open and its action), ``figure`` and
+    ``chart_sentence`` (the days since each interview), and ``notice`` (what a
+    person should know about how the session opened, or None).
+    """
+
+    def __init__(
+        self,
+        db_url: str | None = None,
+        coachee_id: str | None = None,
+        as_of: dt.date | str | None = None,
+        drafts_dir: str | Path | None = None,
+    ):
+        self.store = open_store(db_url)
+        self.settings, self.coach_settings = load_settings()
+        self.as_of: dt.date = pd.Timestamp(as_of or dt.date.today()).date()
+        self.drafts_dir = Path(drafts_dir) if drafts_dir else paths.reports_dir() / "drafts"
+        self.env = template_environment()
+        self.coachee_id: str | None = None
+        self.tables: dict[str, pd.DataFrame] | None = None
+        self.actions = pd.DataFrame()
+        self.action_id: str | None = None
+        self.draft: Draft | None = None
+        self.draft_action: dict | None = None
+        self.figure = None
+        self.chart_sentence = ""
+        self.notice: str | None = None
+        self.coachees = self.store.coachees()
+        ids = self.coachee_ids()
+        # The app opens on the coachee it was started with; a wrong id still opens
+        # the session (on the first coachee), saying so.
+        if coachee_id is not None and coachee_id not in ids:
+            self.notice = f"No coachee {coachee_id!r} in the store; showing the first one."
+            coachee_id = None
+        self._switch_to(coachee_id or (ids[0] if ids else None))
+
+    def close(self) -> None:
+        """Let go of the store's connections (a script or a test done with the session)."""
+        self.store.engine.dispose()
+
+    # ------------------------------------------------------------ who and when
+    def coachee_ids(self) -> list[str]:
+        return list(self.coachees["coachee_id"])
+
+    def coachee_options(self) -> list[tuple[str, str]]:
+        """(label, coachee id) for every coachee, as the coachee picker lists them."""
+        return [(f"{r.name} ({r.coachee_id})", r.coachee_id) for r in self.coachees.itertuples()]
+
+    def select_coachee(self, coachee_id: str | None) -> None:
+        """Work on another coachee: the open draft is closed, their rows are read."""
+        if coachee_id is not None and coachee_id not in self.coachee_ids():
+            raise UserError(f"No coachee {coachee_id!r} in the store.")
+        if coachee_id != self.coachee_id:
+            self._switch_to(coachee_id)
+
+    def _switch_to(self, coachee_id: str | None) -> None:
+        self.close_draft()  # nothing of one coachee stays open on the next one
+        self.coachee_id = coachee_id
+        self.reload()
+
+    def set_day(self, day: dt.date | str | None) -> None:
+        """Work as of another day ("Today is"). None (a date being typed) changes nothing."""
+        if day is None:
+            return
+        self.as_of = pd.Timestamp(day).date()
+        self.reload()
+
+    def refresh(self) -> None:
+        """Read the coachees and this coachee's rows again: someone else (the coach in
+        JupyterLab, the client in the app) may have changed the store."""
+        self.coachees = self.store.coachees()
+        ids = self.coachee_ids()
+        if self.coachee_id in ids:
+            self.reload()
+        else:  # none yet (the first was just added), or gone
+            self._switch_to(ids[0] if ids else None)
+
+    def reload(self) -> None:
+        """Read this coachee's rows; recompute today's actions (the most urgent picked)
+        and the chart."""
+        cid = self.coachee_id
+        if cid is None:
+            self.tables, self.actions, self.action_id = None, pd.DataFrame(), None
+            self.figure, self.chart_sentence = None, ""
+            return
+        self.tables = self.store.load(coachee_id=cid)
+        self.actions = due_actions(self.tables, self.as_of, self.settings, self.coach_settings)
+        self.action_id = self.actions["action_id"].iloc[0] if len(self.actions) else None
+        waiting = analysis.waiting_on(self.tables, self.as_of)
+        self.figure = charts.days_since_interview_figure(waiting)
+        self.chart_sentence = charts.days_since_sentence(waiting)
+
+    # ------------------------------------------------------------ today's actions
+    def summary(self) -> str:
+        """How many actions are overdue, due and upcoming, in words."""
+        if self.coachee_id is None:
+            return NO_COACHEES
+        if not len(self.actions):
+            return "Nothing due."
+        counts = self.actions["status"].value_counts()
+        return ", ".join(f"{counts.get(s, 0)} {s}" for s in ("overdue", "due", "upcoming"))
+
+    def action_options(self) -> list[tuple[str, str]]:
+        """(label, action id) for today's actions, most urgent first."""
+        return [(action_label(a), a["action_id"]) for a in self.actions.to_dict("records")]
+
+    def action(self, action_id: str | None = None) -> dict | None:
+        """The action ``action_id`` (by default the one picked), or None."""
+        action_id = action_id or self.action_id
+        if action_id is None or not len(self.actions):
+            return None
+        rows = self.actions[self.actions["action_id"].eq(action_id)]
+        return rows.iloc[0].to_dict() if len(rows) else None
+
+    def pick_action(self, action_id: str | None) -> dict | None:
+        """Pick one of today's actions (None: none); returns it."""
+        if action_id is not None and self.action(action_id) is None:
+            raise UserError(f"No action {action_id!r} today for this coachee.")
+        self.action_id = action_id
+        return self.action()
+
+    # ------------------------------------------------------------ drafts
+    def open_draft(self, action_id: str | None = None) -> Draft:
+        """Render the draft of an action (by default the one picked); it becomes the open draft."""
+        a = self.action(action_id)
+        if a is None:
+            raise UserError("Pick an action first.")
+        if a["kind"] not in MESSAGE_KINDS:
+            raise UserError("This action needs no message: " + a["why"])
+        clean = {k: (None if not present(v) else v) for k, v in a.items()}
+        draft = render_draft(clean, facts_for(clean, self.tables), self.env)
+        draft.filename = f"{pd.Timestamp(a['due_on']):%Y-%m-%d}-{a['kind']}-{a['application_id']}{draft.suffix}"
+        self.draft, self.draft_action = draft, a
+        return draft
+
+    def close_draft(self) -> None:
+        self.draft = self.draft_action = None
+
+    def edited_draft(self, subject: str | None = None, body: str | None = None) -> Draft:
+        """The open draft with the subject and body as edited (None: as rendered)."""
+        if self.draft is None:
+            raise UserError("Open a draft first.")
+        d = self.draft
+        return dataclasses.replace(
+            d, subject=d.subject if subject is None else subject, body=d.body if body is None else body
+        )
+
+    def save_draft(self, subject: str | None = None, body: str | None = None) -> Path:
+        """Write the open draft, as edited, to the coachee's drafts folder; returns the
+        file (an OSError if the folder cannot be written)."""
+        return write_draft(self.edited_draft(subject, body), self.drafts_dir / str(self.coachee_id))
+
+    def mark_sent(self, subject: str | None = None, body: str | None = None) -> Logged:
+        """Log the open draft as sent today (and what its kind records); the draft
+        closes and the actions are recomputed. A ConflictError if it was already
+        logged elsewhere (nothing is logged twice)."""
+        d = self.edited_draft(subject, body)
+        message_id = logbook.mark_sent(
+            self.store, self.draft_action, self.as_of, summary=d.subject or d.first_lines(1), channel=d.channel
+        )
+        self.close_draft()
+        self.reload()
+        return Logged(message_id, f"{ACTION_LABELS.get(d.kind, d.kind)} to {d.to_name}")
+
+    # ------------------------------------------------------------ forms
+    def new_record(self, table: str) -> dict:
+        """What a blank form for ``table`` starts with: a fresh id (for a table whose key
+        is its own id), and for a message, one received today."""
+        t = TABLES[table]
+        values: dict = {}
+        if table == "messages":
+            values.update(direction="received", on=self.as_of)
+        key = t.key[0]
+        if len(t.key) == 1 and not t.column(key).links_to:
+            values[key] = logbook.new_id(table, self.as_of)
+        return values
+
+    def _rows(self, table: str) -> pd.DataFrame:
+        return self.tables[table] if self.tables is not None else pd.DataFrame(columns=TABLES[table].column_names)
+
+    def record(self, table: str, key: tuple) -> dict:
+        """The stored row of ``table`` with this key (as read at the last reload)."""
+        t, rows = TABLES[table], self._rows(table)
+        mask = pd.Series(True, index=rows.index)
+        for k, v in zip(t.key, key, strict=True):
+            mask &= rows[k].eq(v)
+        if not mask.any():
+            raise UserError(f"No {t.noun} {' / '.join(map(str, key))} for this coachee.")
+        return rows[mask].iloc[0].to_dict()
+
+    def record_options(self, table: str) -> list[tuple[str, tuple | None]]:
+        """(label, key) for this coachee's records of ``table``, after a "(new record)" choice."""
+        t, rows = TABLES[table], self._rows(table)
+        companies = self._companies()
+        opts: list[tuple[str, tuple | None]] = [("(new record)", None)]
+        for r in rows.to_dict(orient="records"):
+            opts.append((self._describe(table, r, companies), tuple(r[k] for k in t.key)))
+        return opts
+
+    def link_options(self) -> dict[str, list[tuple[str, str | None]]]:
+        """The choices for a form's links, by the table linked to: this coachee's own
+        rows (an application as "company — role", a reference by name, others as
+        their records are listed), after a blank one."""
+        companies = self._companies()
+        options = {}
+        for table, column in LINK_TARGETS:
+            rows = self._rows(table).to_dict(orient="records")
+            label = LINK_LABELS.get(table) or (lambda r, table=table: self._describe(table, r, companies))
+            options[table] = [("", None)] + [(label(r), r[column]) for r in rows]
+        return options
+
+    def _companies(self) -> dict:
+        apps = self._rows("applications")
+        return dict(zip(apps["application_id"], apps["company"], strict=True))
+
+    @staticmethod
+    def _describe(table: str, r: dict, companies: dict) -> str:
+        t = TABLES[table]
+        company = companies.get(r.get("application_id"), "") if "application_id" in r else ""
+        key = " / ".join(str(r[k]) for k in t.key)
+        extra = next(
+            (str(r[c]) for c in ("name", "what", "interviewer_name", "summary", "company") if c in r and present(r[c])),
+            "",
+        )
+        when = next(
+            (r[c] for c in ("held_on", "on", "due_on", "verbal_on", "given_on") if c in r and present(r[c])), None
+        )
+        bits = [key, company, extra, f"{pd.Timestamp(when):%d %b}" if when is not None else ""]
+        return " · ".join(b for b in bits if b)
+
+    def save_form(self, table: str, values: dict, opened_key: tuple | None = None, version: int | None = None) -> dict:
+        """Save a form's values as a ``table`` record of this coachee, checked like an
+        import row (``logbook.save_record``), then read the store again.
+
+        ``opened_key`` and ``version`` say which stored record the form opened (None
+        for a new one). Raises ValidationError or ConflictError with nothing written;
+        returns the saved row with its new row_version.
+        """
+        t = TABLES[table]
+        values = dict(values)
+        if "coachee_id" in t.column_names and table != "coachees":
+            values["coachee_id"] = self.coachee_id
+        # An opened record whose id was changed is saved as a new record: the
+        # version read belongs to the old id, never to whatever the new id names.
+        if version is not None and tuple(values.get(k) for k in t.key) != opened_key:
+            version = None
+        saved = logbook.save_record(self.store, table, values, version)
+        if table == "coachees":
+            self.refresh()  # the picker lists the new coachee (the first is selected)
+        else:
+            self.reload()
+        return saved

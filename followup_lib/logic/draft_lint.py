@@ -1,0 +1,86 @@
+"""A coach's first skim, as code: what makes a draft unfit to send as written.
+
+``lint_draft(draft, as_of)`` returns the problems of one draft, ``lint_drafts``
+those of a day's set (adding "two drafts to one person"). The test suite runs it
+over every draft of the demo and of generated practices at many days, and over
+deliberately bad drafts, so it can fail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+import pandas as pd
+
+#: At most this many words in an email's body (greeting and sign-off included).
+MAX_EMAIL_WORDS = 150
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{%|\bNone\b|\bnan\b|\bNaN\b|\bNaT\b|\bTODO\b|\bXXX\b|<[A-Z_ ]+>|\[[A-Z_ ]+\]")
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+# "Monday 16 November", "16 November", "16 November 2026", "16 Nov"
+_DATE = re.compile(
+    rf"(?:(?:{_DAYS}),? )?(\d{{1,2}}) ({_MONTHS}|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b(?: (\d{{4}}))?"
+)
+_AHEAD = re.compile(r"\b(will|I'll|shall|by then)\b", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_STOCK = re.compile(r"just checking in|just following up|just wanted to check", re.IGNORECASE)
+
+
+def _dates_in(sentence: str, as_of: pd.Timestamp) -> list[pd.Timestamp]:
+    out = []
+    for day, month, year in _DATE.findall(sentence):
+        try:
+            out.append(pd.Timestamp(f"{day} {month} {year or as_of.year}"))
+        except ValueError:
+            continue
+    return out
+
+
+def lint_draft(draft, as_of) -> list[str]:
+    """Problems of one draft (a ``drafts.Draft``), judged on the day ``as_of``."""
+    as_of = pd.Timestamp(as_of).normalize()
+    text = draft.body
+    problems = []
+    if _PLACEHOLDER.search(text) or _PLACEHOLDER.search(draft.subject or ""):
+        problems.append("a placeholder or a missing value (None, nan, {{ … }}) is left in the text")
+    if draft.channel == "email":
+        words = len(text.split())
+        if words > MAX_EMAIL_WORDS:
+            problems.append(f"the email is {words} words long (at most {MAX_EMAIL_WORDS})")
+    for sentence in _SENTENCE.split(text):
+        if _AHEAD.search(sentence) and any(d < as_of for d in _dates_in(sentence, as_of)):
+            problems.append(f"a past date is written as still ahead: {sentence.strip()!r}")
+    if ";" in text.replace("&#59;", ""):
+        problems.append("a list is pasted with ';' instead of written as English")
+    if _STOCK.search(text):
+        problems.append("a stock phrase ('just checking in') instead of a reason to write")
+    problems.extend(_third_person(draft))
+    return problems
+
+
+def _third_person(draft) -> list[str]:
+    """The recipient named in the body after the greeting: written about, not to."""
+    name = (draft.to_name or "").strip()
+    if not name or name.lower().startswith(("your ", "the ")):
+        return []
+    first = name.split()[0]
+    lines = [ln for ln in draft.body.splitlines() if ln.strip()]
+    # The greeting ("Dear Priya,") and a phone script's opening words may use the name.
+    rest = "\n".join(lines[1:]) if draft.channel == "email" else "\n".join(lines[1:])
+    if re.search(rf"\b{re.escape(first)}\b", rest):
+        return [f"the recipient is named in the third person ({first!r}): write to them as 'you'"]
+    return []
+
+
+def lint_drafts(drafts: Iterable, as_of) -> list[str]:
+    """Problems of a day's drafts: each one's, and two drafts to one person."""
+    drafts = list(drafts)
+    problems = [f"{d.filename or d.action_id}: {p}" for d in drafts for p in lint_draft(d, as_of)]
+    seen = Counter((getattr(d, "coachee_id", ""), d.channel, d.to_address.strip().lower()) for d in drafts)
+    for (_coachee, _channel, address), n in seen.items():
+        if n > 1:
+            problems.append(f"{n} drafts to {address} on one day: one message per person per day")
+    return problems

@@ -1,0 +1,46 @@
+"""Lists and dates as English, through Babel rather than string pasting.
+
+Every draft, why and report sentence that names several things or a day uses these,
+so "A; B; C" always reads "A, B and C" and a date always reads "Monday 16 November".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+from babel.dates import format_date
+from babel.lists import format_list
+
+#: British English: "A, B and C" (no serial comma), "Monday 16 November".
+LOCALE = "en_GB"
+
+
+def english_list(items) -> str:
+    """'A', 'A and B', 'A, B and C'; blanks dropped."""
+    items = [str(i).strip() for i in items if i is not None and str(i).strip()]
+    return format_list(items, locale=LOCALE) if items else ""
+
+
+def split_topics(text) -> list[str]:
+    """Topics typed as 'A; B; C' (or one per line) as a list."""
+    if text is None or (not isinstance(text, str) and pd.isna(text)):
+        return []
+    return [t.strip() for t in re.split(r"[;\n]", str(text)) if t.strip()]
+
+
+def topic_phrase(text) -> str:
+    """Topics typed as 'A; B; C' read as 'A, B and C'."""
+    return english_list(split_topics(text))
+
+
+def long_date(value, as_of=None) -> str:
+    """'Monday 16 November', with the year when it is not ``as_of``'s year."""
+    d = pd.Timestamp(value).date()
+    pattern = "EEEE d MMMM" if as_of is None or pd.Timestamp(as_of).year == d.year else "EEEE d MMMM y"
+    return format_date(d, pattern, locale=LOCALE)
+
+
+def short_date(value: dt.date) -> str:
+    return format_date(pd.Timestamp(value).date(), "d MMMM", locale=LOCALE)
