@@ -14,10 +14,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import AS_OF, ROOT, require_chromium
+from builders import AS_OF, ROOT, require_chromium
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
+from followup_lib.faces.app import stop_process_group
 
 pytestmark = [pytest.mark.browser]
 OUTPUT = ROOT / "tests" / "output"
@@ -80,6 +81,7 @@ def app(tmp_path_factory):
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, "FOLLOWUP_TEMPLATES": str(folder / "none")},
+        start_new_session=True,  # a process group of its own, stopped as a whole below
     )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -88,11 +90,9 @@ def app(tmp_path_factory):
         _wait_http(url + "voila/static/voila.js", proc)
         yield {"url": url, "db": db, "folder": folder}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        # SIGTERM to the group (followup app then stops Voilà and its kernels), up
+        # to 20 s, then SIGKILL to whatever is left of the group.
+        stop_process_group(proc, timeout=20)
         log.close()
 
 
@@ -151,7 +151,7 @@ def _options(page) -> list[str]:
 def test_actions_listed_and_no_code_visible(page):
     options = _options(page)
     assert any("Thank-you note → Elena Voss" in o for o in options), options
-    assert any("Status inquiry → Priya Natarajan" in o for o in options), options
+    assert any("Status inquiry → Chloe Adams" in o for o in options), options
     assert options[0].startswith(("OVERDUE", "DUE")), "most urgent first"
     text = page.inner_text("body")
     assert "Days since each interview" in text

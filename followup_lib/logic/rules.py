@@ -280,10 +280,14 @@ class _Context:
         cal = _lookup(apps, self.apps.set_index("application_id")["calendar"])
         return _add_business_days(dates, n, cal.set_axis(dates.index), around=self.as_of)
 
-    def with_contact(self, df: pd.DataFrame, interviewer_first: bool = False) -> pd.DataFrame:
+    def with_contact(self, df: pd.DataFrame, made_on: str | None = None) -> pd.DataFrame:
         """Adds the person follow-ups go to: the application's point of contact if
         one is recorded, else the interviewer of its latest interview (guidance 4).
-        ``interviewer_first`` swaps the two (a promise made at an interview)."""
+
+        With ``made_on`` (a date column: a promise's due day), the interviewer of
+        the interview it was made at — the latest held on or before that day —
+        comes first, and the point of contact only when there is no interview.
+        """
         c = self.contacts
         poc = c[c["point_of_contact"].fillna(False).astype(bool)].sort_values("contact_id", kind="stable")
         poc = poc.drop_duplicates("application_id")[
@@ -316,7 +320,11 @@ class _Context:
             .merge(last, on="application_id", how="left")
         )
         has_poc = out["poc_id"].notna()
-        if interviewer_first:
+        if made_on is not None:
+            at = self._interview_at(out, made_on)
+            found = at["contact_interview_id"].notna()
+            for col in at.columns:
+                out[col] = at[col].where(found, out[col])
             has_poc &= out["contact_interview_id"].isna()
         name = out["poc_name"].where(has_poc, out["interviewer_name"])
         email = out["poc_email"].where(has_poc, out["interviewer_email"])
@@ -332,6 +340,21 @@ class _Context:
         out["contact_id"] = out["poc_id"].where(has_poc)
         out["interview_id"] = out["contact_interview_id"]
         return out
+
+    def _interview_at(self, df: pd.DataFrame, date_col: str) -> pd.DataFrame:
+        """Per row of ``df``, the interviewer of the latest interview of its
+        application held on or before ``df[date_col]`` (missing when none)."""
+        cols = ["interview_id", "interviewer_name", "interviewer_email", "interviewer_phone", "preferred_channel"]
+        ivs = self.all_interviews[["application_id", "held_on", *cols]].sort_values(["held_on", "interview_id"])
+        ivs = ivs.assign(held_on=ivs["held_on"].astype("datetime64[ns]"))
+        left = df[["application_id", date_col]].assign(_row=np.arange(len(df)))
+        left[date_col] = left[date_col].astype("datetime64[ns]")
+        left = left[left[date_col].notna()].sort_values(date_col)
+        m = pd.merge_asof(
+            left, ivs, left_on=date_col, right_on="held_on", by="application_id", direction="backward"
+        ).set_index("_row")
+        m = m.reindex(np.arange(len(df)))[cols].set_axis(df.index)
+        return m.rename(columns={"interview_id": "contact_interview_id", "preferred_channel": "iv_channel"})
 
 
 # ------------------------------------------------------------------ the rules
@@ -443,7 +466,7 @@ def _promises(c: _Context, s: Settings, promises: pd.DataFrame) -> pd.DataFrame:
     p["kind_of_promise"] = _col(p, "kind").fillna("send")
     # A promise is made at an interview (the promises table of the first release):
     # to its interviewer unless the person is named.
-    p = c.with_contact(p, interviewer_first=True)
+    p = c.with_contact(p, made_on="due_on")
     # The person the promise was made to, when recorded, wins over the point of contact.
     to = (
         p[["promised_to"]]
