@@ -244,7 +244,7 @@ def generate_practice(
             "format": rng.choice(["phone", "video", "onsite", "panel"], size=len(iv_app)),
             "interviewer_name": iv_names,
             "interviewer_email": [n.lower().replace(" ", ".") + "@employer.example" for n in iv_names],
-            "interviewer_phone": "+1 555 0100",
+            "interviewer_phone": [f"+1 555 {1000 + k % 9000:04d}" for k in range(len(iv_app))],
             "preferred_channel": pref,
             "next_step_by": np.where(has_date, day(nxt), ""),
             "final_round": np.where(final, "true", "false"),
@@ -257,7 +257,10 @@ def generate_practice(
 
     # Contract v2: a recruiter as the point of contact on some applications, and
     # panels where two more people were met (each thanked like the interviewer).
-    rec_idx = np.flatnonzero((rounds > 0) & (rng.random(n_apps) < 0.3))
+    # (every application with an offer has one: the offer came from someone)
+    rec_idx = np.flatnonzero(
+        ((rounds > 0) & (rng.random(n_apps) < 0.3)) | np.isin(status, ["offer", "accepted", "hired"])
+    )
     rec_names = [f"{_FIRST[(k * 5) % len(_FIRST)]} {_LAST[(k * 11) % len(_LAST)]}" for k in range(len(rec_idx))]
     recruiters = pd.DataFrame(
         {
@@ -364,7 +367,9 @@ def generate_practice(
             "phone": "",
         }
     )
-    with_iv = np.flatnonzero(rounds > 0)
+    # References are given later on, and not to every employer: a reference per
+    # application from the second round on, for about half of them.
+    with_iv = np.flatnonzero((rounds > 1) & (rng.random(n_apps) < 0.5))
     ru_ref = rng.integers(0, 3, len(with_iv))
     # References are briefed after the latest interview, bar the last few days';
     # most were checked in with in the past week, some report a call.

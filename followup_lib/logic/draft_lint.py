@@ -67,10 +67,13 @@ def _third_person(draft) -> list[str]:
     if not name or name.lower().startswith(("your ", "the ")):
         return []
     first = name.split()[0]
-    lines = [ln for ln in draft.body.splitlines() if ln.strip()]
-    # The greeting ("Dear Priya,") and a phone script's opening words may use the name.
-    rest = "\n".join(lines[1:]) if draft.channel == "email" else "\n".join(lines[1:])
-    if re.search(rf"\b{re.escape(first)}\b", rest):
+    paragraphs = [p for p in draft.body.strip().split("\n\n") if p.strip()]
+    # The greeting ("Dear Priya,", or a call's opening words) may use the name, and
+    # the sign-off is the sender's own (who may share the first name).
+    lines = "\n\n".join(paragraphs[:-1] if draft.channel == "email" else paragraphs).splitlines()
+    rest = "\n".join(lines[1:])
+    # "Lina asked for" names her; "Ravi Liu" is someone else who shares the first name.
+    if re.search(rf"\b{re.escape(first)}\b(?!\s+[A-Z])", rest):
         return [f"the recipient is named in the third person ({first!r}): write to them as 'you'"]
     return []
 

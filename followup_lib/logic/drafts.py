@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import pandas as pd
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
@@ -26,6 +27,7 @@ from .. import paths
 from ..errors import DraftError  # noqa: F401 (re-exported)
 from ..kinds import MESSAGE_KINDS
 from ..schema import OFFER_TERMS, present  # noqa: F401 (present re-exported)
+from . import wording
 from .rules import latest_interviews
 
 # Where each fact comes from, to say what to fill in when one is missing.
@@ -65,6 +67,9 @@ def _mailbox(name: str, address: str) -> Address | str:
 
 @dataclass
 class Draft:
+    """One message to one person: a single action's, or several bundled (one
+    message per person per day). ``action_ids`` lists every action it carries out."""
+
     action_id: str
     kind: str
     channel: str  # email | phone
@@ -77,6 +82,16 @@ class Draft:
     from_address: str = ""
     filename: str = ""
     why: str = ""
+    coachee_id: str = ""
+    as_of: str = ""  # the day it was drafted for (YYYY-MM-DD)
+    action_ids: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.action_ids:
+            self.action_ids = [self.action_id]
+        if not self.kinds:
+            self.kinds = [self.kind]
 
     @property
     def suffix(self) -> str:
@@ -93,6 +108,12 @@ class Draft:
             msg["From"] = _mailbox(self.from_name, self.from_address)
         msg["Subject"] = _one_line(self.subject)
         msg["X-Unsent"] = "1"  # Outlook and others open it as a draft to send
+        # What `followup sent` (or the mailbox reader) completes once it is sent.
+        msg[ACTIONS_HEADER] = encode_action_ids(self.action_ids)
+        if self.coachee_id:
+            msg[COACHEE_HEADER] = quote(self.coachee_id, safe="")
+        if self.as_of:
+            msg[AS_OF_HEADER] = self.as_of
         # 8bit keeps the draft readable in any editor; mail clients accept it.
         msg.set_content(self.body, cte="7bit" if self.body.isascii() else "8bit")
         return msg
@@ -101,8 +122,13 @@ class Draft:
         """A phone script, or the plain text of an email."""
         if self.channel == "email":
             return f"To: {self.to_name} <{self.to_address}>\nSubject: {self.subject}\n\n{self.body}"
-        head = f"Call {self.to_name} ({self.company}) on {self.to_address}\nWhy: {self.why}\n\n"
-        return head + self.body
+        head = f"Call {self.to_name} ({self.company}) on {self.to_address}\nWhy: {self.why}\n"
+        tail = f"\n\n{ACTIONS_HEADER}: {encode_action_ids(self.action_ids)}\n"
+        if self.coachee_id:
+            tail += f"{COACHEE_HEADER}: {quote(self.coachee_id, safe='')}\n"
+        if self.as_of:
+            tail += f"{AS_OF_HEADER}: {self.as_of}\n"
+        return head + "\n" + self.body.rstrip("\n") + tail
 
     def first_lines(self, n: int = 3) -> str:
         lines = [ln for ln in self.body.splitlines() if ln.strip()]
@@ -113,6 +139,24 @@ class Draft:
 class DraftResult:
     drafts: list[Draft] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+    def by_action(self) -> dict[str, Draft]:
+        """Each action id to the draft that carries it out (a bundle for several)."""
+        return {a: d for d in self.drafts for a in d.action_ids}
+
+
+ACTIONS_HEADER = "X-Followup-Actions"
+COACHEE_HEADER = "X-Followup-Coachee"
+AS_OF_HEADER = "X-Followup-As-Of"
+
+
+def encode_action_ids(ids: list[str]) -> str:
+    """Action ids for a header: each percent-encoded (ids hold user data), comma-separated."""
+    return ", ".join(quote(i, safe=":@._-") for i in ids)
+
+
+def decode_action_ids(value: str) -> list[str]:
+    return [unquote(part.strip()) for part in str(value).replace("\n", " ").split(",") if part.strip()]
 
 
 # ---------------------------------------------------------------- rendering
@@ -132,9 +176,9 @@ def template_environment(override_dir: Path | None = None) -> SandboxedEnvironme
     )
 
 
-def long_date(value) -> str:
-    d = pd.Timestamp(value)
-    return f"{d:%A} {d.day} {d:%B}"
+def long_date(value, as_of=None) -> str:
+    """'Monday 16 November' (Babel), with the year when it is not the as-of year."""
+    return wording.long_date(value, as_of)
 
 
 def first_name(name: str) -> str:
@@ -145,15 +189,21 @@ def _index(df: pd.DataFrame, key: str) -> dict:
     return {} if df.empty else df.set_index(key, drop=False).to_dict(orient="index")
 
 
-def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict | None = None) -> dict:
-    """Every fact the templates may use for one action, from the store only.
+def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict | None = None, as_of=None) -> dict:
+    """Every fact the templates may use for one action, from the store only, true
+    on the day ``as_of`` (default: the action's due day).
 
     Facts the store does not have are left out, so a template that needs one
-    fails by name (StrictUndefined) instead of printing a blank.
+    fails by name (StrictUndefined) instead of printing a blank. Besides the
+    store's facts: ``late`` (the action is overdue), ``attempt``/``attempts_max``/
+    ``last_attempt`` for inquiries and check-ins, ``promise_kind`` (send or
+    contact), ``deadline_passed`` and ``deadline_reminder`` for an offer letter.
     """
     lk = lookups or _lookups(tables)
+    day = pd.Timestamp(as_of if as_of is not None else action.get("due_on")).normalize()
     app = lk["applications"].get(action["application_id"], {})
     coachee = lk["coachees"].get(app.get("coachee_id"), {})
+    when = lambda v: long_date(v, day) if present(v) else None  # noqa: E731
     facts: dict = {
         "company": app.get("company"),
         "role": app.get("role"),
@@ -163,17 +213,30 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
         "recipient_email": action.get("recipient_email"),
         "recipient_phone": action.get("recipient_phone"),
         "why": action.get("why"),
+        "today": long_date(day, day),
+        "late": present(action.get("due_on")) and pd.Timestamp(action["due_on"]) < day,
     }
     iv = lk["interviews"].get(action.get("interview_id")) or lk["last_interview"].get(action["application_id"], {})
     if iv:
         facts.update(
             {
-                "interview_date": long_date(iv["held_on"]) if present(iv.get("held_on")) else None,
+                "interview_date": when(iv.get("held_on")),
                 "interviewer_name": iv.get("interviewer_name"),
-                "next_step_by": long_date(iv["next_step_by"]) if present(iv.get("next_step_by")) else None,
-                "topics": iv.get("topics"),
+                "next_step_by": when(iv.get("next_step_by")),
+                # "A; B; C" as typed reads "A, B and C".
+                "topics": wording.topic_phrase(iv.get("topics")) or None,
+                "how_it_went": _in_sentence(iv["how_it_went"]) if present(iv.get("how_it_went")) else None,
             }
         )
+    if present(action.get("employer_date")):
+        # The employer's latest date (moved by a message, perhaps): the one the inquiry is about.
+        facts["next_step_by"] = facts["employer_date"] = when(action["employer_date"])
+    elif action["kind"] == "status_inquiry":
+        facts.pop("next_step_by", None)  # no date was given: the inquiry is about the silence
+    if present(action.get("attempt")):
+        facts["attempt"] = int(action["attempt"])
+        facts["attempts_max"] = int(action.get("attempts_max") or facts["attempt"])
+        facts["last_attempt"] = facts["attempt"] >= facts["attempts_max"]
     if present(action.get("promise_id")):
         p = lk["promises"].get(action["promise_id"], {})
         what = p.get("what")
@@ -181,31 +244,29 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
             {
                 "promise_what": what,
                 "promise_what_title": (what[:1].upper() + what[1:]) if present(what) else None,
-                "promise_due": long_date(p["due_on"]) if present(p.get("due_on")) else None,
+                "promise_due": when(p.get("due_on")),
+                "promise_kind": p.get("kind") if present(p.get("kind")) else "send",
             }
         )
     offer = lk["offers"].get(action["application_id"])
     if offer:
         for col in ("verbal_on", "written_requested_on", "written_received_on", "response_deadline"):
-            facts[col] = long_date(offer[col]) if present(offer.get(col)) else None
+            facts[col] = when(offer.get(col))
         facts["missing_terms"] = [t.replace("_", " ") for t in OFFER_TERMS if not present(offer.get(t))]
+        facts["missing_terms_text"] = wording.english_list(facts["missing_terms"])
+        facts["accepted"] = present(offer.get("accepted_on"))
+        deadline = offer.get("response_deadline")
+        facts["deadline_passed"] = present(deadline) and pd.Timestamp(deadline) < day
+    facts["deadline_reminder"] = str(action.get("action_id") or "").split(":")[2:3] == ["deadline"]
     if action["kind"] == "close_the_loop":
         facts["outcome"] = _outcome(app.get("status"), offer)
-    if present(facts.get("recipient_name")) and action["kind"] != "await_approval":
-        facts["recipient_first_name"] = first_name(str(facts["recipient_name"]))
-    if action["kind"] in (
-        "thank_you_note",
-        "keep_promise",
-        "status_inquiry",
-        "offer_checkin",
-        "request_written_offer",
-        "review_offer_letter",
-    ) and not present((iv or {}).get("interviewer_name")):
-        facts.pop("recipient_first_name", None)
+    recipient = str(action.get("recipient") or "")
+    # "your contact at Globex" is no name to greet someone by.
+    if present(recipient) and action["kind"] != "await_approval" and not recipient.startswith("your "):
+        facts["recipient_first_name"] = first_name(recipient)
     # A line break typed into a cell must not split a subject line or a sentence.
-    return {
-        k: (_one_line(v) if isinstance(v, str) else v) for k, v in facts.items() if present(v) or k == "missing_terms"
-    }
+    keep = ("missing_terms", "late", "last_attempt", "accepted", "deadline_passed", "deadline_reminder")
+    return {k: (_one_line(v) if isinstance(v, str) else v) for k, v in facts.items() if present(v) or k in keep}
 
 
 # How an application ended, as the coachee tells a reference (close_the_loop).
@@ -220,6 +281,16 @@ def _outcome(status, offer) -> str:
     if offer and present(offer.get("approved_on")):
         return "I accepted their offer, and it has now been approved"
     return _OUTCOME_WORDS.get(str(status), "the process has ended")
+
+
+def _in_sentence(text) -> str:
+    """A coachee's own words set inside a sentence: no closing full stop, and a
+    capital only where one belongs ("Strong on…" -> "strong on…"; "I", "SQL" kept)."""
+    text = " ".join(str(text).split()).rstrip(".")
+    word = text.split(" ", 1)[0]
+    if len(word) > 1 and word[0].isupper() and word[1:].islower():
+        text = text[0].lower() + text[1:]
+    return text
 
 
 def _lookups(tables: Mapping[str, pd.DataFrame]) -> dict:
@@ -311,6 +382,8 @@ def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | No
         from_name=str(facts.get("coachee_name", "")),
         from_address=str(facts.get("coachee_email", "")),
         why=str(action.get("why") or ""),
+        coachee_id=str(action.get("coachee_id") or ""),
+        as_of=str(facts.get("_as_of", "")),
     )
     if channel == "email":
         try:  # an address a mail message cannot carry is this draft's problem, found now
@@ -323,30 +396,129 @@ def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | No
     return draft
 
 
+_GREETING = re.compile(r'^"(?:Hello|Hi|Good (?:morning|afternoon))\b[^.!?]*[.!?]\s*')
+
+# The order a bundled message takes: thanks first, then what was promised, then the rest.
+_BUNDLE_ORDER = {"thank_you_note": 0, "keep_promise": 1}
+
+
 def render_drafts(
-    actions: pd.DataFrame, tables: Mapping[str, pd.DataFrame], override_dir: Path | None = None
+    actions: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    override_dir: Path | None = None,
+    *,
+    as_of=None,
+    upcoming: bool = True,
+    bundle: bool = True,
 ) -> DraftResult:
-    """A draft for every action that needs a message; problems listed, never fatal."""
+    """The drafts for ``actions``; problems listed, never fatal.
+
+    With ``upcoming=False`` only what is due or overdue is drafted. With ``bundle``
+    (the default), every action due or overdue to the same person — the same email
+    address, or the same phone number for a call — becomes one draft covering them
+    all (one message per person per day); an upcoming action is drafted for its own
+    day. ``as_of`` is the day the drafts are written on (default: each action's due
+    day), so nothing that has passed is written as still ahead.
+    """
     env = template_environment(override_dir)
     lookups = _lookups(tables)
     result = DraftResult()
-    used: set[tuple] = set()  # file names already taken, per coachee (each has a folder)
-    for action in actions[actions["kind"].isin(MESSAGE_KINDS)].to_dict(orient="records"):
+    todo = actions[actions["kind"].isin(MESSAGE_KINDS)]
+    if not upcoming:
+        todo = todo[todo["status"].isin(["due", "overdue"])]
+    singles: list[tuple[dict, Draft]] = []
+    for action in todo.to_dict(orient="records"):
         action = {k: (None if not present(v) else v) for k, v in action.items()}
+        day = _draft_day(action, as_of)
+        facts = facts_for(action, tables, lookups, as_of=day)
+        facts["_as_of"] = day.strftime("%Y-%m-%d")
         try:
-            draft = render_draft(action, facts_for(action, tables, lookups), env)
+            draft = render_draft(action, facts, env)
         except DraftError as exc:
             result.problems.append(str(exc))
             continue
-        due = pd.Timestamp(action["due_on"]).strftime("%Y-%m-%d")
-        stem = f"{due}-{action['kind']}-{_slug(draft.company)}-{_slug(draft.to_name)}"
+        singles.append((action, draft))
+    drafts = _bundled(singles) if bundle else [d for _, d in singles]
+    used: set[tuple] = set()  # file names already taken, per coachee (each has a folder)
+    for draft in drafts:
+        stem = f"{draft.as_of}-{draft.kind}-{_slug(draft.company)}-{_slug(draft.to_name)}"
         name, n = stem, 2
-        while (action.get("coachee_id"), name) in used:
+        while (draft.coachee_id, name) in used:
             name, n = f"{stem}-{n}", n + 1
-        used.add((action.get("coachee_id"), name))
+        used.add((draft.coachee_id, name))
         draft.filename = name + draft.suffix
         result.drafts.append(draft)
     return result
+
+
+def _draft_day(action: Mapping, as_of) -> pd.Timestamp:
+    """The day a draft is written for: the as-of day for what is due or overdue, the
+    due day for what is coming up."""
+    due = pd.Timestamp(action["due_on"]).normalize()
+    if as_of is None:
+        return due
+    day = pd.Timestamp(as_of).normalize()
+    return max(due, day)
+
+
+def _bundled(singles: list[tuple[dict, Draft]]) -> list[Draft]:
+    """One draft per person per day: drafts to the same address (or phone) for the
+    same coachee on the same day merged, in a natural order."""
+    groups: dict[tuple, list[tuple[dict, Draft]]] = {}
+    for action, draft in singles:
+        key = (draft.coachee_id, draft.channel, _address_key(draft), draft.as_of)
+        groups.setdefault(key, []).append((action, draft))
+    out = []
+    for parts in groups.values():
+        parts.sort(key=lambda p: (_BUNDLE_ORDER.get(p[1].kind, 2), int(p[0].get("priority") or 9), p[1].action_id))
+        out.append(parts[0][1] if len(parts) == 1 else merge_drafts([d for _, d in parts]))
+    return out
+
+
+def _address_key(draft: Draft) -> str:
+    if draft.channel == "phone":
+        # A switchboard number is shared: one call per person at it, not one for all.
+        return re.sub(r"[^0-9+]", "", draft.to_address) + "/" + " ".join(draft.to_name.lower().split())
+    return draft.to_address.strip().lower()
+
+
+def merge_drafts(parts: list[Draft]) -> Draft:
+    """Several drafts to one person as one message: the first's greeting and
+    sign-off around every part's middle (an email), or one call covering each
+    part in turn (a phone script)."""
+    first = parts[0]
+    if first.channel == "email":
+        paragraphs = [p.body.strip().split("\n\n") for p in parts]
+        if all(len(ps) >= 3 for ps in paragraphs):
+            # Each part's closing courtesy ("I would be glad to…") is said once, by the last.
+            middles = [ps[1:-1] for ps in paragraphs]
+            middles = [m[:-1] if len(m) >= 2 and i < len(middles) - 1 else m for i, m in enumerate(middles)]
+            middle = [para for m in middles for para in m]
+            body = "\n\n".join([paragraphs[0][0], *middle, paragraphs[0][-1]]) + "\n"
+        else:  # a coach's template of another shape: keep each whole
+            body = "\n\n".join(p.body.strip() for p in parts) + "\n"
+    else:
+        # Later parts of one call skip their own "Hello Theo, this is Maya." opening.
+        later = [_GREETING.sub('"', p.body.strip(), count=1) for p in parts[1:]]
+        body = first.body.rstrip("\n") + "".join("\n\nIn the same call:\n" + text for text in later) + "\n"
+    why = " ".join(p.why for p in parts if p.why)
+    return Draft(
+        action_id=first.action_id,
+        kind=first.kind,
+        channel=first.channel,
+        company=first.company,
+        to_name=first.to_name,
+        to_address=first.to_address,
+        subject=first.subject,
+        body=body,
+        from_name=first.from_name,
+        from_address=first.from_address,
+        why=why,
+        coachee_id=first.coachee_id,
+        as_of=first.as_of,
+        action_ids=[a for p in parts for a in p.action_ids],
+        kinds=[k for p in parts for k in p.kinds],
+    )
 
 
 def write_draft(draft: Draft, out_dir: Path) -> Path:
