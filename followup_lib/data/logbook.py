@@ -61,49 +61,78 @@ def mark_sent(
     the action's kind, and the date the rules read (thank-you sent, reference
     briefed or checked in, promise done, written offer requested), in one
     transaction. Returns the new message id."""
-    kind = action["kind"]
-    msg_id = new_id("messages", on)
-    message = {
-        "message_id": msg_id,
-        "application_id": action["application_id"],
-        "on": on,
-        "direction": "sent",
-        "channel": channel or action.get("channel") or "email",
-        "kind": kind,
-        "summary": summary or f"{kind.replace('_', ' ')} to {action.get('recipient') or ''}".strip(),
-        "action_id": action.get("action_id"),
-        # Who it went to: a reference's message is no employer contact for the rules.
-        "contact_id": action.get("contact_id") if _present(action.get("contact_id")) else None,
-        "reference_id": action.get("reference_id") if kind in REFERENCE_KINDS else None,
-        "body": body,
-    }
+    return mark_sent_many(store, [action], on, summary=summary, channel=channel, body=body)[0]
+
+
+def mark_sent_many(
+    store: Store,
+    actions: list[Mapping],
+    on: dt.date,
+    summary: str | None = None,
+    channel: str | None = None,
+    body: str | None = None,
+) -> list[str]:
+    """Mark several actions sent by one message (a bundled draft): one ``messages``
+    row per action, each holding the text sent, and each action's own record, all
+    in one transaction — or nothing, if any of them cannot be logged. Returns the
+    new message ids, in the order of ``actions``."""
     ids, links = store.stored_keys()
-    frames = {"messages": validate_row("messages", message, ids, links)}
-    described = KINDS.get(kind)
-    if described is not None and described.sent_records:
-        record = described.sent_record_for(action)
-        if record is None:
-            table = described.sent_records[-1].table
-            raise UserError(f"the {kind} action does not say which {TABLES[table].noun} it is about")
-        table, column = record.table, record.column
-        key = {k: action.get(k) for k in record.key}
-        if store.row(table, key) is None:  # an upsert would create a half-empty record
-            raise UserError(
-                f"there is no {TABLES[table].noun} {', '.join(map(str, key.values()))} in the store; nothing was logged"
+    frames: dict[str, list[pd.DataFrame]] = {}
+    msg_ids = []
+    for n, action in enumerate(actions):
+        kind = action["kind"]
+        msg_id = new_id("messages", on) + (f"-{n + 1}" if len(actions) > 1 else "")
+        msg_ids.append(msg_id)
+        message = {
+            "message_id": msg_id,
+            "application_id": action["application_id"],
+            "on": on,
+            "direction": "sent",
+            "channel": channel or action.get("channel") or "email",
+            "kind": kind,
+            "summary": summary or f"{kind.replace('_', ' ')} to {action.get('recipient') or ''}".strip(),
+            "action_id": action.get("action_id"),
+            # Who it went to: a reference's message is no employer contact for the rules.
+            "contact_id": action.get("contact_id") if _present(action.get("contact_id")) else None,
+            "reference_id": action.get("reference_id") if kind in REFERENCE_KINDS else None,
+            "body": body,
+        }
+        frames.setdefault("messages", []).append(validate_row("messages", message, ids, links))
+        described = KINDS.get(kind)
+        if described is not None and described.sent_records:
+            record = described.sent_record_for(action)
+            if record is None:
+                table = described.sent_records[-1].table
+                raise UserError(f"the {kind} action does not say which {TABLES[table].noun} it is about")
+            table, column = record.table, record.column
+            key = {k: action.get(k) for k in record.key}
+            if store.row(table, key) is None:  # an upsert would create a half-empty record
+                raise UserError(
+                    f"there is no {TABLES[table].noun} {', '.join(map(str, key.values()))} in the store; "
+                    "nothing was logged"
+                )
+            frames.setdefault(table, []).append(
+                pd.DataFrame([{**key, column: pd.Timestamp(on), **dict(record.values)}])
             )
-        frames[table] = pd.DataFrame([{**key, column: pd.Timestamp(on), **dict(record.values)}])
     with store.writing() as conn:
         # The same action marked sent in two places (the coach's session and the
-        # client's app) is logged once; the second is told.
-        if _present(action.get("action_id")):
-            done = store.message_for_action(conn, action["action_id"])
-            if done is not None:
-                raise ConflictError(
-                    f"this {kind.replace('_', ' ')} was already marked sent on {done[1]} "
-                    f"(message {done[0]}), perhaps in another window; nothing was logged twice"
-                )
-        store.upsert(frames, conn)
-    return msg_id
+        # client's app, or a mail client) is logged once; the second is told.
+        for action in actions:
+            if _present(action.get("action_id")):
+                done = store.message_for_action(conn, action["action_id"])
+                if done is not None:
+                    kind = action["kind"]
+                    raise ConflictError(
+                        f"this {kind.replace('_', ' ')} was already marked sent on {done[1]} "
+                        f"(message {done[0]}), perhaps in another window; nothing was logged twice"
+                    )
+        # One upsert per record: frames of one table may set different columns
+        # (briefed_on for one action, last_checkin_on for another), and a column
+        # a frame leaves out must keep its stored value.
+        for table, frames_of_table in frames.items():
+            for frame in frames_of_table:
+                store.upsert({table: frame}, conn)
+    return msg_ids
 
 
 def log_received(

@@ -125,12 +125,12 @@ def cmd_drafts(args) -> int:
     store = _store(args)
     actions, tables = _actions(store, args)
     out = Path(args.out)
-    result = render_drafts(actions, tables)  # once: the facts are indexed once for everyone
+    # Once: the facts are indexed once for everyone. One draft per person per day.
+    result = render_drafts(actions, tables, as_of=args.as_of, upcoming=args.upcoming)
     if args.all:
         # Each coachee's drafts go in a folder of their own.
-        owner = dict(zip(actions["action_id"], actions["coachee_id"]))
         for coachee_id in actions["coachee_id"].drop_duplicates():
-            mine = DraftResult([d for d in result.drafts if owner[d.action_id] == coachee_id])
+            mine = DraftResult([d for d in result.drafts if d.coachee_id == coachee_id])
             paths = write_drafts(mine, out / coachee_id)
             print(f"wrote {len(paths)} draft(s) to {(out / coachee_id).resolve()}")
     else:
@@ -143,14 +143,30 @@ def cmd_drafts(args) -> int:
     return 0
 
 
+def cmd_sent(args) -> int:
+    from ..logic.drafts import read_draft_file
+    from .sending import complete_draft
+
+    draft = read_draft_file(args.draft)
+    store = _store(args)
+    logged = complete_draft(store, draft, args.on, _settings())
+    for line in logged:
+        print(line)
+    return 0
+
+
 def cmd_calendar(args) -> int:
     from ..logic.drafts import render_drafts
-    from ..logic.ics import build_calendar, write_calendar
+    from ..logic.ics import build_calendar, completed_actions, write_calendar
 
-    actions, tables = _actions(_store(args), args)
-    rendered = render_drafts(actions, tables)
-    drafts = {d.action_id: d for d in rendered.drafts}
-    path = write_calendar(build_calendar(actions, args.as_of, drafts), args.out)
+    store = _store(args)
+    actions, tables = _actions(store, args)
+    rendered = render_drafts(actions, tables, as_of=args.as_of)
+    names = dict(zip(tables["coachees"]["coachee_id"], tables["coachees"]["name"])) if args.all else None
+    cal = build_calendar(
+        actions, args.as_of, rendered.by_action(), done=completed_actions(tables, args.as_of), coachee_names=names
+    )
+    path = write_calendar(cal, args.out)
     print(f"wrote {len(actions)} entr{'y' if len(actions) == 1 else 'ies'} to {Path(path).resolve()}")
     for problem in rendered.problems:
         print(f"  entry without a draft: {problem}", file=sys.stderr)
@@ -389,6 +405,33 @@ def build_parser() -> argparse.ArgumentParser:
     _who(sp)
     _as_of(sp)
     sp.add_argument("--out", required=True, metavar="DIR", help="the folder to write the drafts to (created if needed)")
+    sp.add_argument(
+        "--upcoming",
+        action="store_true",
+        help="also draft what is coming up in the next days, each for its own day (default: only what is due "
+        "or overdue)",
+    )
+
+    sp = _command(
+        sub,
+        "sent",
+        "mark a draft sent from a mail client (or a call made): log it and complete its actions",
+        """
+        Record that a draft written by `followup drafts` went out: every action it
+        covers (its X-Followup-Actions) is completed as "Mark sent" does it, with one
+        messages row per action holding the text sent. A draft already logged is
+        refused, naming the message, and nothing is written twice.
+        """,
+        """
+        followup sent reports/drafts/C001/2026-11-16-thank_you_note-harbor-health-elena-voss.eml
+        followup sent call-script.txt --on 2026-11-17
+        """,
+        cmd_sent,
+    )
+    sp.add_argument("draft", metavar="DRAFT_FILE", help="a .eml or .txt draft written by followup drafts")
+    sp.add_argument(
+        "--on", type=iso_date, default=dt.date.today(), metavar=DAY, help="the day it was sent (default: today)"
+    )
 
     sp = _command(
         sub,

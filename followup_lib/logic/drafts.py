@@ -521,6 +521,58 @@ def merge_drafts(parts: list[Draft]) -> Draft:
     )
 
 
+@dataclass
+class SentDraft:
+    """What a draft file says about itself, read back to mark it sent."""
+
+    action_ids: list[str]
+    coachee_id: str
+    as_of: str
+    channel: str
+    subject: str
+    body: str
+
+
+def read_draft_file(path: str | Path) -> SentDraft:
+    """A draft written by ``write_draft`` (an .eml, perhaps edited and sent from a
+    mail client, or a .txt phone script), read back. Raises UserError if it is not one."""
+    import email
+    from email import policy as _policy
+
+    from ..errors import UserError
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path} is not a file")
+    data = path.read_bytes()
+    if len(data) > 5_000_000:
+        raise UserError(f"{path} is too large to be a draft")
+    if path.suffix.lower() == ".eml":
+        msg = email.message_from_bytes(data, policy=_policy.default)
+        part = msg.get_body(preferencelist=("plain",))
+        body = part.get_content() if part is not None else ""
+        header = lambda name: str(msg.get(name, "") or "")  # noqa: E731
+        return SentDraft(
+            action_ids=decode_action_ids(header(ACTIONS_HEADER)),
+            coachee_id=unquote(header(COACHEE_HEADER).strip()),
+            as_of=header(AS_OF_HEADER).strip(),
+            channel="email",
+            subject=" ".join(header("Subject").split()),
+            body=body,
+        )
+    text = data.decode("utf-8", errors="replace")
+    fields = dict(re.findall(r"^(X-Followup-[A-Za-z-]+): (.*)$", text, flags=re.M))
+    body = re.sub(r"^(X-Followup-[A-Za-z-]+): .*$\n?", "", text, flags=re.M).strip() + "\n"
+    return SentDraft(
+        action_ids=decode_action_ids(fields.get(ACTIONS_HEADER, "")),
+        coachee_id=unquote(fields.get(COACHEE_HEADER, "").strip()),
+        as_of=fields.get(AS_OF_HEADER, "").strip(),
+        channel="phone",
+        subject="",
+        body=body,
+    )
+
+
 def write_draft(draft: Draft, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / (draft.filename or f"{_slug(draft.action_id)}{draft.suffix}")
