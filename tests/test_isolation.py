@@ -24,7 +24,7 @@ import icalendar
 import ipywidgets as w
 import pandas as pd
 import pytest
-from conftest import AS_OF, run_cli, write_csvs
+from builders import AS_OF, run_cli, write_csvs
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.logbook import save_record
@@ -499,7 +499,7 @@ def session_view(s: WorkingSession) -> dict[str, str]:
     view = {
         "actions": "\n".join(label for label, _ in s.action_list.options),
         "summary": s.summary.value,
-        "chart": s.chart_sentence.value + (s.figure.to_json() if s.figure is not None else ""),
+        "chart": s.chart_sentence.value + (s.state.figure.to_json() if s.state.figure is not None else ""),
     }
     whys, drafts = [], []
     for _, action_id in s.action_list.options:
@@ -552,7 +552,7 @@ def test_a_session_opened_for_one_coachee_shows_only_theirs(practice, session_st
         assert OWN_MARK[cid] in view["form interviews: application_id options"]
         assert f"{tables[cid]['coachees']['name'].iloc[0]} ({cid})" == s.picker.label
     finally:
-        s.store.engine.dispose()
+        s.state.close()
 
 
 def test_switching_coachee_leaves_nothing_of_the_previous_one(practice, session_store, tmp_path):
@@ -580,7 +580,7 @@ def test_switching_coachee_leaves_nothing_of_the_previous_one(practice, session_
                     s.open_button.click()
             s.forms["promises"].fields["what"].value = f"something for {OWN_MARK[cid]}"
     finally:
-        s.store.engine.dispose()
+        s.state.close()
     assert not found, "another coachee's data left in the session:\n" + "\n".join(
         f"  {k}: {v}" for k, v in found.items()
     )

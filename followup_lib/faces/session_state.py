@@ -22,10 +22,10 @@ import pandas as pd
 from .. import paths
 from ..data import logbook
 from ..data.store import open_store
-from ..errors import UserError
+from ..errors import ConflictError, UserError
 from ..kinds import ACTION_LABELS, MESSAGE_KINDS
 from ..logic import analysis, charts
-from ..logic.drafts import Draft, facts_for, render_draft, template_environment, write_draft
+from ..logic.drafts import Draft, facts_for, render_draft, render_drafts, template_environment, write_draft
 from ..logic.rules import due_actions
 from ..schema import TABLES, present
 from ..settings import load_settings
@@ -53,8 +53,9 @@ def action_label(a: dict) -> str:
 class Logged:
     """A message logged as sent by ``SessionState.mark_sent``."""
 
-    message_id: str
+    message_id: str  # the ids, comma-separated, when one draft covered several actions
     what: str  # "Thank-you note to Elena Voss"
+    message_ids: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"Logged as sent ({self.message_id}): {self.what}."
@@ -194,9 +195,14 @@ class SessionState:
             raise UserError("Pick an action first.")
         if a["kind"] not in MESSAGE_KINDS:
             raise UserError("This action needs no message: " + a["why"])
-        clean = {k: (None if not present(v) else v) for k, v in a.items()}
-        draft = render_draft(clean, facts_for(clean, self.tables), self.env)
-        draft.filename = f"{pd.Timestamp(a['due_on']):%Y-%m-%d}-{a['kind']}-{a['application_id']}{draft.suffix}"
+        # One message per person per day: the draft covers every action due to the
+        # same person today (an upcoming action is drafted for its own day).
+        result = render_drafts(self.actions, self.tables, as_of=self.as_of, upcoming=True)
+        draft = result.by_action().get(a["action_id"])
+        if draft is None:
+            clean = {k: (None if not present(v) else v) for k, v in a.items()}
+            render_draft(clean, facts_for(clean, self.tables, as_of=self.as_of), self.env)  # raises, naming the gap
+            raise UserError("No draft could be written for this action.")
         self.draft, self.draft_action = draft, a
         return draft
 
@@ -222,12 +228,25 @@ class SessionState:
         closes and the actions are recomputed. A ConflictError if it was already
         logged elsewhere (nothing is logged twice)."""
         d = self.edited_draft(subject, body)
-        message_id = logbook.mark_sent(
-            self.store, self.draft_action, self.as_of, summary=d.subject or d.first_lines(1), channel=d.channel
-        )
+        covered = [self.action(a) for a in d.action_ids]
+        try:
+            ids = logbook.mark_sent_many(
+                self.store,
+                [a for a in covered if a is not None],
+                self.as_of,
+                summary=d.subject or d.first_lines(1),
+                channel=d.channel,
+                body=d.body,
+            )
+        except ConflictError:
+            # Sent already, from another window: show the list as it now stands.
+            self.close_draft()
+            self.reload()
+            raise
         self.close_draft()
         self.reload()
-        return Logged(message_id, f"{ACTION_LABELS.get(d.kind, d.kind)} to {d.to_name}")
+        what = " and ".join(dict.fromkeys(ACTION_LABELS.get(k, k).lower() for k in d.kinds))
+        return Logged(", ".join(ids), f"{what[:1].upper() + what[1:]} to {d.to_name}", tuple(ids))
 
     # ------------------------------------------------------------ forms
     def new_record(self, table: str) -> dict:

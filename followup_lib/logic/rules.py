@@ -918,7 +918,15 @@ def due_actions(
         result = pd.concat(parts, ignore_index=True)
     result["_s"] = result["status"].map(STATUS_ORDER)
     result = result.sort_values(["priority", "_first", "_s", "due_on", "coachee_id", "action_id"], kind="stable")
-    return result.drop(columns=["_s", "_first"]).reset_index(drop=True)
+    result = result.drop(columns=["_s", "_first"]).reset_index(drop=True)
+    # Missing values as None (not NaN or NaT), so an action read back as a dict
+    # compares equal to itself; whole numbers stay whole.
+    for col in ("attempt", "attempts_max"):
+        result[col] = pd.array(pd.to_numeric(result[col]), dtype="Int64")
+    for col in result.columns:
+        if col not in ("due_on", "priority"):
+            result[col] = result[col].astype(object).where(result[col].notna(), None)
+    return result
 
 
 def _only(tables: Mapping[str, pd.DataFrame], coachee_ids: list[str]) -> dict[str, pd.DataFrame]:
