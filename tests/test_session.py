@@ -673,7 +673,10 @@ def test_error_text_names_a_followup_error_by_its_message_and_anything_else_by_i
 
 def test_error_text_lists_every_validation_problem():
     problems = [Problem("promises", None, "due_on", "is required"), Problem("promises", None, None, "no such row")]
-    assert error_text(ValidationError(problems)) == "Nothing was saved. due_on: is required. no such row."
+    # In the coach's words: the field's label, not the column's name.
+    assert error_text(ValidationError(problems)) == "Nothing was saved. Due on: is required. no such row."
+    empty = [Problem("interviews", 1, "application_id", "is empty but required")]
+    assert error_text(ValidationError(empty)) == "Nothing was saved. Application id: is required."
 
 
 # ------------------------------------------------------------------ the logbook itself

@@ -37,7 +37,24 @@ FORMS = [
         "An interview held: who, when, how they like to be contacted, "
         "the date they said you would hear by, what they cared about.",
     ),
-    ("messages", "Message", "A word from the employer (direction: received), or anything you sent."),
+    (
+        "interview_contacts",
+        "Person met",
+        "Each further person met at an interview (a panel): add them as a contact first. "
+        "Their own thank-you date goes here.",
+    ),
+    (
+        "contacts",
+        "Contact",
+        "A person at the employer: the recruiter or HR person you agreed to follow up with "
+        "(tick point of contact), or someone met at an interview.",
+    ),
+    (
+        "messages",
+        "Message",
+        "A word from the employer (direction: received; a new date they gave goes in next step by), "
+        "or anything you sent.",
+    ),
     ("promises", "Promise", "Something you told an interviewer you would send or do, and by when."),
     (
         "reference_uses",
@@ -50,7 +67,9 @@ FORMS = [
     ("references", "Reference", "Someone who will vouch for you."),
     ("coachees", "Coachee", "A person you coach."),
 ]
-LONG_TEXT = {"notes", "topics", "summary", "what", "benefits", "conditions"}
+LONG_TEXT = {"notes", "topics", "summary", "what", "benefits", "conditions", "requirements", "how_it_went", "body"}
+# Columns the program fills in, never typed in a form.
+HIDDEN = {("messages", "action_id")}
 STATUS_BADGE = {"overdue": "#b00020", "due": "#b26a00", "upcoming": "#2e7d32"}
 
 
@@ -75,12 +94,20 @@ def error_text(exc: BaseException) -> str:
     """Plain words for a problem, as shown next to a form or a button: a
     ``FollowupError`` says what to fix; anything else (a bug) shows its type too."""
     if isinstance(exc, ValidationError):
-        return "Nothing was saved. " + " ".join(
-            f"{p.column or ''}: {p.message}".strip(": ") + "." for p in exc.problems
-        )
+        return "Nothing was saved. " + " ".join(_in_words(p) for p in exc.problems)
     if isinstance(exc, FollowupError):
         return exc.user_message()
     return f"{type(exc).__name__}: {exc}"
+
+
+def _in_words(problem) -> str:
+    """A problem as a coach reads it: the field's label, not the column's name."""
+    table = TABLES.get(problem.table)
+    column = problem.column
+    if table is not None and column in table.column_names:
+        column = table.column(column).title
+    message = str(problem.message).replace("is empty but required", "is required")
+    return f"{column}: {message}".strip(": ") + "." if column else message + "."
 
 
 def _run(
@@ -144,9 +171,9 @@ class RecordForm:
             names="value",
         )
         for c in self.t.columns:
-            if c.name == "coachee_id" and table != "coachees":
-                continue  # the session's coachee
-            label = c.name.replace("_", " ") + (" *" if c.required else "")
+            if (c.name == "coachee_id" and table != "coachees") or (table, c.name) in HIDDEN:
+                continue  # the session's coachee; what Mark sent fills in
+            label = c.title.lower() + (" *" if c.required else "")
             style = {"description_width": "11em"}
             layout = w.Layout(width="32em")
             if c.links_to:
@@ -281,7 +308,7 @@ class WorkingSession:
             names="value",
         )
         self.day.observe(
-            lambda ch: None if self._showing else _run(self.top_status, s.set_day, ch["new"], then=self.show),
+            lambda ch: None if self._showing else _run(self.top_status, s.set_day, ch["new"], then=self.day_changed),
             names="value",
         )
 
@@ -398,6 +425,14 @@ class WorkingSession:
         self.show()
 
     # ------------------------------------------------------------ the view
+    def day_changed(self, _result: object = None) -> None:
+        """ "Today is" moved: a form holding a new record starts again from the new
+        day (its default date and its fresh id); one editing a stored record is kept."""
+        self.show()
+        for form in self.forms.values():
+            if form.loaded_key is None:
+                form.reset()
+
     def show(self, _result: object = None) -> None:
         """Make the widgets show the state (what changed since they last did)."""
         s = self.state
