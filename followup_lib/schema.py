@@ -38,7 +38,12 @@ class Column:
 
     @property
     def title(self) -> str:
-        return self.label or self.name.replace("_", " ").capitalize()
+        """The column's name as a coach reads it: "Due on", "Application" (a link)."""
+        if self.label:
+            return self.label
+        if self.links_to and self.links_to[0] in TABLES and TABLES[self.links_to[0]].noun:
+            return TABLES[self.links_to[0]].noun.capitalize()
+        return self.name.replace("_", " ").capitalize()
 
 
 @dataclass(frozen=True)

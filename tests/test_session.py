@@ -676,7 +676,7 @@ def test_error_text_lists_every_validation_problem():
     # In the coach's words: the field's label, not the column's name.
     assert error_text(ValidationError(problems)) == "Nothing was saved. Due on: is required. no such row."
     empty = [Problem("interviews", 1, "application_id", "is empty but required")]
-    assert error_text(ValidationError(empty)) == "Nothing was saved. Application id: is required."
+    assert error_text(ValidationError(empty)) == "Nothing was saved. Application: is required."
 
 
 # ------------------------------------------------------------------ the logbook itself
