@@ -1,35 +1,45 @@
-"""Shared fixtures: a real SQLite file in a temp folder, loaded with the demo practice."""
+"""Shared fixtures: a real SQLite file in a temp folder, loaded with the demo practice,
+and the ``followup`` command run in this process or in one of its own.
+
+Helpers (row builders, typed tables, readers of the store's file) are in builders.py.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from builders import (  # noqa: F401 (the others are still imported from here by some test modules)
+    AS_OF,
+    ROOT,
+    chromium_path,
+    require_chromium,
+    run_cli,
+    run_main,
+    write_csvs,
+)
+from hypothesis import settings as _hypothesis_settings
 
 from followup_lib import paths
-from followup_lib.data.demo import DEMO_AS_OF, load_demo
+from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
 
-ROOT = Path(__file__).resolve().parent.parent
+# At the end of the run, no process started by a test may still be running.
+pytest_plugins = ["process_check"]
 
 # In CI, Hypothesis explores the same examples every run: a red build can be
 # reproduced, never a coin toss. Locally it keeps searching afresh.
-from hypothesis import settings as _hypothesis_settings  # noqa: E402
-
 _hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI") == "true":
     _hypothesis_settings.load_profile("ci")
-AS_OF = DEMO_AS_OF  # the committed demo's today: a Monday
 
 
 @pytest.fixture(autouse=True)
 def no_coach_files(tmp_path, monkeypatch):
     """A coach's own data/settings.toml, data/templates or FOLLOWUP_DB must not change
-    what a test sees (in this process or in the ``followup`` commands it runs)."""
+    what a test sees (in this process, in ``main`` run here, or in the ``followup``
+    commands and report kernels it starts)."""
     monkeypatch.setenv("FOLLOWUP_SETTINGS", str(tmp_path / "no-settings.toml"))
     monkeypatch.setenv("FOLLOWUP_TEMPLATES", str(tmp_path / "no-templates"))
     monkeypatch.setenv("FOLLOWUP_DB", f"sqlite:///{tmp_path / 'default-store.db'}")
@@ -47,65 +57,65 @@ def empty_store(db_url):
     store.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def demo_once(tmp_path_factory):
+    """``load_demo(store, shift=False)`` run once into an empty store: what it wrote
+    (each ``Store.upsert`` call's frames, in order) and the tables it left."""
+    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('demo-once') / 'followup.db'}")
+    writes = []
+    upsert = store.upsert
+
+    def recording(frames, conn=None):
+        writes.append({name: df.copy(deep=True) for name, df in frames.items()})
+        return upsert(frames, conn)
+
+    store.upsert = recording
+    try:
+        load_demo(store, shift=False)
+        assert writes, "load_demo wrote nothing through Store.upsert"
+        return writes, store.load()
+    finally:
+        store.engine.dispose()
+
+
 @pytest.fixture
-def demo_store(empty_store):
-    load_demo(empty_store, shift=False)
+def demo_store(empty_store, demo_once):
+    """The demo practice (unshifted) in a store of its own: what ``load_demo`` writes
+    into an empty store, written again without reading and validating the CSVs each
+    time (test_demo.py checks it is the same store)."""
+    writes, _ = demo_once
+    for frames in writes:
+        empty_store.upsert({name: df.copy(deep=True) for name, df in frames.items()})
     return empty_store
 
 
 @pytest.fixture
-def demo_tables(demo_store):
-    return demo_store.load()
+def demo_tables(demo_once):
+    """The demo practice (unshifted) as ``Store.load`` returns it: a copy of its one
+    load per run, free to change."""
+    return {name: df.copy(deep=True) for name, df in demo_once[1].items()}
 
 
 @pytest.fixture
-def demo_csv_dir(tmp_path) -> Path:
+def demo_csv_dir(tmp_path):
     """A copy of the committed demo, safe to edit in a test."""
     dest = tmp_path / "demo_csv"
     shutil.copytree(paths.demo_dir(), dest)
     return dest
 
 
-def write_csvs(folder: Path, rows: dict[str, list[dict]]) -> Path:
-    """A folder in the import format: one CSV per table, from lists of row dicts."""
-    import csv
+@pytest.fixture
+def followup(capsys, monkeypatch):
+    """``followup(*args, db=..., env=..., check=...)``: the command run in this
+    process (``cli.main``); the result has returncode, stdout and stderr."""
 
-    folder.mkdir(parents=True, exist_ok=True)
-    for table, records in rows.items():
-        with open(folder / f"{table}.csv", "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(records[0]))
-            writer.writeheader()
-            writer.writerows(records)
-    return folder
+    def run(*args: str, db: str | None = None, env: dict | None = None, check: bool = False):
+        return run_main(capsys, monkeypatch, *args, db=db, env=env, check=check)
 
-
-def run_cli(
-    *args: str, db: str | None = None, env: dict | None = None, check: bool = False, cwd: str | Path | None = None
-) -> subprocess.CompletedProcess:
-    """Runs the installed ``followup`` command as a user would."""
-    exe = Path(sys.executable).with_name("followup")
-    cmd = [str(exe)] + (["--db", db] if db else []) + list(args)
-    full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=cwd or ROOT, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    return run
 
 
 @pytest.fixture
 def cli():
+    """The installed ``followup`` command in a process of its own (``run_cli``)."""
     return run_cli
-
-
-def chromium_path() -> str | None:
-    """Debian's Chromium, or None (browser tests then skip, except under CI)."""
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def require_chromium() -> str:
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but no chromium on PATH: .ci/run must install it")
-        pytest.skip("Chromium is not installed (apt-get install -y chromium); browser test skipped")
-    return path

@@ -1,59 +1,17 @@
 """What the practice's history says: pure functions of small typed tables.
 
-November 2026 runs Mon 2, Fri 6, Mon 9, Fri 13, Mon 16. ``make_tables`` is also
-used by ``test_charts``.
+The tables are typed in memory as ``Store.load`` types them (``builders.make_tables``).
+November 2026 runs Mon 2, Fri 6, Mon 9, Fri 13, Mon 16; AS_OF is Monday 16.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+from builders import AS_OF, app, iv, make_tables, msg
 
 from followup_lib.logic import analysis
 from followup_lib.logic.charts import WAITING_COLOURS
-from followup_lib.schema import BOOL, DATE, TABLE_ORDER, TABLES
-
-AS_OF = "2026-11-16"
-
-
-def make_tables(**rows) -> dict[str, pd.DataFrame]:
-    """Typed tables as ``Store.load`` returns them, from rows of text (missing cells blank)."""
-    rows.setdefault("coachees", [dict(coachee_id="C1", name="Maya Lindqvist")])
-    out = {}
-    for name in TABLE_ORDER:
-        t = TABLES[name]
-        df = pd.DataFrame(list(rows.get(name, [])), columns=t.column_names, dtype=object)
-        for c in t.columns:
-            if c.kind == DATE:
-                df[c.name] = pd.to_datetime(df[c.name], format="%Y-%m-%d")
-            elif c.kind == BOOL:
-                df[c.name] = df[c.name].map({"true": True, "false": False, True: True, False: False}).astype("boolean")
-            elif c.default is not None:
-                df[c.name] = df[c.name].fillna(c.default)
-        out[name] = df
-    return out
-
-
-def app(aid: str, company: str = "Northwind Analytics", status: str = "active", role: str = "Analyst") -> dict:
-    return dict(application_id=aid, coachee_id="C1", company=company, role=role, status=status)
-
-
-def iv(iid: str, aid: str, held_on: str, next_step_by=None, round="1", final="false", thanked="auto") -> dict:
-    return dict(
-        interview_id=iid,
-        application_id=aid,
-        held_on=held_on,
-        next_step_by=next_step_by,
-        round=round,
-        final_round=final,
-        thank_you_sent_on=held_on if thanked == "auto" else thanked,
-        interviewer_name="Priya Natarajan",
-    )
-
-
-def msg(mid: str, aid: str, on: str, direction: str = "received", kind: str = "update") -> dict:
-    return dict(message_id=mid, application_id=aid, on=on, direction=direction, channel="email", kind=kind)
-
 
 # ------------------------------------------------------------------ response times
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import AS_OF
+from builders import AS_OF
 from icalendar import Calendar
 
 from followup_lib.logic.drafts import render_drafts
@@ -71,10 +71,10 @@ def test_the_same_action_keeps_its_uid_on_another_day(demo_tables):
     assert {action_uid(a) for a in shared} <= uids(monday) & uids(tuesday)
 
 
-def test_cli_calendar_is_identical_across_two_exports(cli, demo_store, tmp_path):
+def test_cli_calendar_is_identical_across_two_exports(followup, demo_store, tmp_path):
     paths = [tmp_path / "one.ics", tmp_path / "two.ics"]
     for p in paths:
-        proc = cli(
+        proc = followup(
             "calendar",
             "--coachee",
             "C002",

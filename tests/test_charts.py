@@ -6,7 +6,7 @@ import re
 
 import plotly.graph_objects as go
 import pytest
-from test_analysis import AS_OF, app, iv, make_tables, msg
+from builders import AS_OF, app, iv, make_tables, msg
 
 from followup_lib.faces.report import external_references
 from followup_lib.logic import analysis, charts

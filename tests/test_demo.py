@@ -7,9 +7,10 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from test_rules import world  # noqa: F401 (a fixture)
+from builders import data_contents, store_rows, world_rows
 
 from followup_lib.data.demo import DEMO_AS_OF, generate_practice, load_demo, load_generated, week_shift
+from followup_lib.data.store import open_store
 from followup_lib.data.validation import RawTable, validate_tables
 from followup_lib.kinds import ACTION_KINDS
 from followup_lib.logic.rules import due_actions
@@ -24,6 +25,17 @@ def test_the_committed_demo_shows_every_kind_of_action(demo_tables):
     assert set(actions["coachee_id"]) == {"C001", "C002", "C003"}
 
 
+def test_the_demo_store_fixture_is_what_load_demo_writes(demo_store, tmp_path):
+    # The fixture replays load_demo's writes rather than running it each time.
+    fresh = open_store(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        load_demo(fresh, shift=False)
+        assert data_contents(demo_store) == data_contents(fresh)
+        assert len(data_contents(fresh)["applications"]) > 10
+    finally:
+        fresh.engine.dispose()
+
+
 def test_the_demo_today_is_a_monday():
     assert DEMO_AS_OF.weekday() == 0
 
@@ -31,27 +43,27 @@ def test_the_demo_today_is_a_monday():
 # ------------------------------------------------------------------ loading
 
 
-def test_cli_demo_loads_only_into_an_empty_store(cli, db_url, empty_store):
-    first = cli("demo", "--no-shift", db=db_url, check=True)
+def test_cli_demo_loads_only_into_an_empty_store(followup, db_url, empty_store):
+    first = followup("demo", "--no-shift", db=db_url, check=True)
     assert "loaded the demo practice" in first.stdout and "its today is 2026-11-16" in first.stdout
     before = empty_store.load()
     assert len(before["coachees"]) == 3 and len(before["applications"]) == 12
-    second = cli("demo", "--as-of", "2027-03-10", db=db_url, check=True)
+    second = followup("demo", "--as-of", "2027-03-10", db=db_url, check=True)
     assert "already holds data; the demo was not loaded" in second.stdout
     after = empty_store.load()
     for name in TABLE_ORDER:  # not even shifted copies were added
         pd.testing.assert_frame_equal(before[name], after[name])
 
 
-def test_cli_demo_leaves_a_coachs_own_data_alone(cli, db_url, empty_store):
-    world(empty_store)  # one coachee, one application
-    proc = cli("demo", db=db_url, check=True)
+def test_cli_demo_leaves_a_coachs_own_data_alone(followup, db_url, empty_store):
+    store_rows(empty_store, **world_rows())  # one coachee, one application
+    proc = followup("demo", db=db_url, check=True)
     assert "was not loaded" in proc.stdout
     assert empty_store.coachee_ids() == ["C1"]
 
 
-def test_cli_demo_lands_on_the_monday_on_or_before_the_day(cli, db_url, empty_store):
-    proc = cli("demo", "--as-of", "2027-03-10", db=db_url, check=True)  # a Wednesday
+def test_cli_demo_lands_on_the_monday_on_or_before_the_day(followup, db_url, empty_store):
+    proc = followup("demo", "--as-of", "2027-03-10", db=db_url, check=True)  # a Wednesday
     assert "its today is 2027-03-08" in proc.stdout and "moved 112 days" in proc.stdout
     t = empty_store.load()
     assert t["interviews"]["held_on"].max() <= pd.Timestamp("2027-03-08")
@@ -140,7 +152,7 @@ def test_generated_practice_loads_and_yields_actions(empty_store):
     assert len(actions) > 20 and len(set(actions["kind"])) >= 6
 
 
-def test_cli_demo_generates_a_practice(cli, db_url, empty_store):
-    proc = cli("demo", "--coachees", "2", "--seed", "5", db=db_url, check=True)
+def test_cli_demo_generates_a_practice(followup, db_url, empty_store):
+    proc = followup("demo", "--coachees", "2", "--seed", "5", db=db_url, check=True)
     assert "generated 2 coachees" in proc.stdout
     assert len(empty_store.load(["applications"])["applications"]) == 80

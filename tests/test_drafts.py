@@ -9,8 +9,7 @@ from email.utils import parseaddr
 
 import pandas as pd
 import pytest
-from conftest import AS_OF
-from test_rules import APP, COACHEE, LETTER, OFFER_APP, interview, offer, world
+from builders import APP, AS_OF, COACHEE, LETTER, OFFER_APP, interview, offer, world
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
@@ -104,7 +103,7 @@ def test_every_template_renders_with_real_facts(reachable, kind, channel):
         check_clean(script)
 
 
-# The other side of each template's conditions, from tiny stores.
+# The other side of each template's conditions, from tiny worlds typed in memory.
 VARIANTS = {
     "thank-you without topics": (
         dict(interviews=[interview(thank_you_sent_on="", topics="")]),
@@ -147,9 +146,9 @@ VARIANTS = {
 
 @pytest.mark.parametrize("channel", ["email", "phone"])
 @pytest.mark.parametrize("name", list(VARIANTS))
-def test_template_branches(empty_store, name, channel):
+def test_template_branches(name, channel):
     rows, as_of, kind, present, absent = VARIANTS[name]
-    tables = world(empty_store, **rows)
+    tables = world(**rows)
     actions = due_actions(tables, as_of)
     action = actions[actions["kind"] == kind].iloc[0].to_dict()
     action["channel"] = channel
@@ -195,9 +194,8 @@ def test_eml_files_parse_with_the_stdlib(reachable, tmp_path):
         assert len(body.split()) <= 150
 
 
-def test_non_ascii_names_survive_the_eml(empty_store, tmp_path):
+def test_non_ascii_names_survive_the_eml(tmp_path):
     tables = world(
-        empty_store,
         coachees=[{**COACHEE, "name": "Zoë Ångström"}],
         applications=[{**APP, "company": "Café Ñandú"}],
         interviews=[interview(thank_you_sent_on="", interviewer_name="Inés Duarte")],
@@ -261,9 +259,8 @@ def test_missing_contact_for_an_offer_names_the_interview(demo_store):
     ]
 
 
-def test_a_line_break_in_a_store_value_does_not_break_the_headers(empty_store, tmp_path):
+def test_a_line_break_in_a_store_value_does_not_break_the_headers(tmp_path):
     tables = world(
-        empty_store,
         applications=[{**APP, "role": "Senior\nData Analyst"}],
         interviews=[interview(thank_you_sent_on="", interviewer_name="Priya\nNatarajan")],
     )
@@ -317,12 +314,12 @@ def test_templates_folder_under_data_replaces_the_shipped_one(demo_tables, tmp_p
     assert others and not any("OVERRIDDEN" in d.body for d in others)
 
 
-def test_cli_drafts_use_the_folder_named_by_followup_templates(cli, demo_store, tmp_path):
+def test_cli_drafts_use_the_folder_named_by_followup_templates(followup, demo_store, tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "thank_you_note.email.j2").write_text(OVERRIDE)
     out = tmp_path / "drafts"
-    proc = cli(
+    proc = followup(
         "drafts",
         "--coachee",
         "C001",
@@ -346,10 +343,10 @@ def test_cli_drafts_use_the_folder_named_by_followup_templates(cli, demo_store, 
     )
 
 
-def test_cli_drafts_report_what_could_not_be_drafted(cli, demo_store, tmp_path):
+def test_cli_drafts_report_what_could_not_be_drafted(followup, demo_store, tmp_path):
     _demo_with(demo_store, "I001", interviewer_email=None)
     out = tmp_path / "drafts"
-    proc = cli("drafts", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--out", str(out), db=demo_store.url)
+    proc = followup("drafts", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--out", str(out), db=demo_store.url)
     assert proc.returncode == 0
     assert "not drafted: status_inquiry for Northwind Analytics: no email address for Priya Natarajan" in proc.stderr
     assert len(list(out.iterdir())) == 6
@@ -382,9 +379,8 @@ def test_a_broken_coach_template_is_reported_not_fatal(demo_tables, tmp_path):
     assert all("status_inquiry" in p and "not valid" in p for p in result.problems)
 
 
-def test_store_values_are_printed_literally_never_evaluated(empty_store):
+def test_store_values_are_printed_literally_never_evaluated():
     tables = world(
-        empty_store,
         applications=[{**APP, "company": "{{ 7*7 }} Labs", "role": "{% print 'x' %}"}],
         interviews=[interview(thank_you_sent_on="", topics="{{ lipsum.__globals__ }}")],
     )

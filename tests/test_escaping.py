@@ -21,7 +21,7 @@ import icalendar
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import AS_OF, run_cli, write_csvs
+from builders import AS_OF, run_cli, write_csvs
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
@@ -207,20 +207,14 @@ def assert_shown_as_text(markup: str, *literals: str) -> Parsed:
 # ------------------------------------------------------------------ drafts
 
 
-@pytest.fixture(scope="module")
-def drafts(hostile):
+def test_drafts_print_store_text_literally_never_evaluated(hostile, followup, tmp_path):
     url, root, _ = hostile
-    out = root / "drafts"
-    proc = run_cli("drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), db=url, env=env_for(root))
+    out = tmp_path / "drafts"
+    proc = followup("drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), db=url, env=env_for(root))
     assert proc.returncode == 0, proc.stderr
     messages = {
         p.name: email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(out.glob("*.eml"))
     }
-    return proc, messages
-
-
-def test_drafts_print_store_text_literally_never_evaluated(drafts):
-    proc, messages = drafts
     kinds = {name.split("-")[3] for name in messages}
     assert kinds == {"thank_you_note", "brief_references", "keep_promise"}
     for name, msg in messages.items():
@@ -245,10 +239,10 @@ def test_drafts_print_store_text_literally_never_evaluated(drafts):
 # ------------------------------------------------------------------ calendar
 
 
-def test_calendar_parses_and_carries_the_literal_text(hostile):
+def test_calendar_parses_and_carries_the_literal_text(hostile, followup, tmp_path):
     url, root, _ = hostile
-    path = root / "hostile.ics"
-    proc = run_cli("calendar", "--coachee", CID, "--as-of", DAY, "--out", str(path), db=url, env=env_for(root))
+    path = tmp_path / "hostile.ics"
+    proc = followup("calendar", "--coachee", CID, "--as-of", DAY, "--out", str(path), db=url, env=env_for(root))
     assert proc.returncode == 0, proc.stderr
     cal = icalendar.Calendar.from_ical(path.read_bytes())
     summaries = [str(e["summary"]) for e in cal.walk("VEVENT")]
@@ -267,6 +261,7 @@ def test_calendar_parses_and_carries_the_literal_text(hostile):
 
 @pytest.mark.slow
 def test_weekly_report_escapes_store_text(hostile):
+    # A real process, like every report run a coach makes (kernels of its own).
     url, root, _ = hostile
     out = root / "report"
     proc = run_cli("report", "--coachee", CID, "--week-ending", DAY, "--out", str(out), db=url, env=env_for(root))
@@ -407,11 +402,11 @@ def assert_same_tables(a: dict, b: dict) -> None:
         pd.testing.assert_frame_equal(stored(a)[name], stored(b)[name], obj=name)
 
 
-def test_export_guards_formula_cells_and_import_restores_them_exactly(hostile, tmp_path):
+def test_export_guards_formula_cells_and_import_restores_them_exactly(hostile, tmp_path, followup):
     url, root, tables = hostile
     env = env_for(root)
     first = tmp_path / "export"
-    run_cli("export", str(first), "--coachee", CID, db=url, env=env, check=True)
+    followup("export", str(first), "--coachee", CID, db=url, env=env, check=True)
     cells = read_csv_folder(first)
     for (table, column), value in FORMULAS.items():
         (row,) = [r for r in cells[table] if r[column]]
@@ -420,14 +415,14 @@ def test_export_guards_formula_cells_and_import_restores_them_exactly(hostile, t
     assert cells["references"][0]["phone"] == "'+1 555 0700"
     # followup import of that export, into an empty store, gives back exactly what was stored.
     again = f"sqlite:///{tmp_path / 'again.db'}"
-    run_cli("import", str(first), db=again, env=env, check=True)
+    followup("import", str(first), db=again, env=env, check=True)
     store = open_store(again)
     try:
         assert_same_tables(tables, store.load())
     finally:
         store.engine.dispose()
     second = tmp_path / "export-again"
-    run_cli("export", str(second), db=again, env=env, check=True)
+    followup("export", str(second), db=again, env=env, check=True)
     for p in first.glob("*.csv"):
         assert (second / p.name).read_bytes() == p.read_bytes(), p.name
 
@@ -490,7 +485,7 @@ def test_a_coach_template_reaching_for_python_is_refused_with_a_draft_error(than
     assert not marker.exists()
 
 
-def test_followup_drafts_refuses_an_unsafe_coach_template_and_writes_the_rest(hostile, tmp_path):
+def test_followup_drafts_refuses_an_unsafe_coach_template_and_writes_the_rest(hostile, tmp_path, followup):
     url, root, _ = hostile
     marker = tmp_path / "pwned"
     folder = tmp_path / "templates"
@@ -500,7 +495,7 @@ def test_followup_drafts_refuses_an_unsafe_coach_template_and_writes_the_rest(ho
     )
     (folder / "keep_promise.email.j2").write_text("Subject: Hello\n{{ ''.__class__.__mro__ }}\n")
     out = tmp_path / "drafts"
-    proc = run_cli(
+    proc = followup(
         "drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), db=url, env=env_for(root, templates=folder)
     )
     assert proc.returncode == 0, proc.stderr
@@ -511,7 +506,7 @@ def test_followup_drafts_refuses_an_unsafe_coach_template_and_writes_the_rest(ho
     assert [p.name.split("-")[3] for p in out.iterdir()] == ["brief_references"]
 
 
-def test_followup_drafts_reports_a_coach_template_that_fails_while_running(hostile, tmp_path):
+def test_followup_drafts_reports_a_coach_template_that_fails_while_running(hostile, tmp_path, followup):
     """A template the sandbox stops mid-run (a range too big) is one draft not made,
     named, like any other refused template — not a traceback that stops every draft."""
     url, root, _ = hostile
@@ -519,7 +514,7 @@ def test_followup_drafts_reports_a_coach_template_that_fails_while_running(hosti
     folder.mkdir()
     (folder / "thank_you_note.email.j2").write_text("Subject: Hello\n{% for x in range(10**9) %}{{ x }}{% endfor %}\n")
     out = tmp_path / "drafts"
-    proc = run_cli(
+    proc = followup(
         "drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), db=url, env=env_for(root, templates=folder)
     )
     assert "Traceback" not in proc.stderr, proc.stderr[-600:]

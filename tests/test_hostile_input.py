@@ -16,10 +16,10 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from builders import data_contents, file_bytes
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from test_store import data_contents, file_bytes
 
 from followup_lib.data.store import open_store
 from followup_lib.data.transfer import export_store, import_path

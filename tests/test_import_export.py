@@ -1,4 +1,5 @@
-"""Import and export through the real ``followup`` command, against a real SQLite file.
+"""Import and export through the ``followup`` command (its ``main``, run in this
+process by the ``followup`` fixture), against a real SQLite file.
 
 The contract (PRODUCT.md): keyed by id, all or nothing, idempotent, a lossless
 round trip, and every rejection names the table, the spreadsheet row (header = 1)
@@ -8,41 +9,21 @@ byte as it was.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
-import io
-import subprocess
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
-from test_store import data_contents, file_bytes
+from builders import data_contents, file_bytes
 
 from followup_lib.data.store import open_store
 from followup_lib.data.transfer import export_store, import_path
 from followup_lib.data.validation import ValidationError
-from followup_lib.faces import cli as followup_cli
 from followup_lib.schema import TABLE_ORDER
 
 # ------------------------------------------------------------------ helpers
-
-
-def followup(*args: str, db: str, check: bool = False) -> subprocess.CompletedProcess:
-    """The ``followup`` command run in this process (its ``main``), for speed.
-
-    The parametrized bad-input tests run the installed command in a subprocess
-    (the ``cli`` fixture); the rest use this, which goes through the same
-    ``main`` and its error handling: an unexpected exception propagates here.
-    """
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = followup_cli.main(["--db", db, *args])
-    proc = subprocess.CompletedProcess(["followup", *args], code, out.getvalue(), err.getvalue())
-    if check and code != 0:
-        raise AssertionError(f"followup {args} failed ({code}):\n{proc.stderr}")
-    return proc
 
 
 def edit_cell(folder: Path, table: str, key: str, column: str, value: str) -> int:
@@ -102,7 +83,7 @@ def assert_same_files(a: Path, b: Path) -> None:
 # ------------------------------------------------------------------ keyed by id, idempotent
 
 
-def test_import_replaces_by_id_adds_new_and_deletes_nothing(demo_store, tmp_path):
+def test_import_replaces_by_id_adds_new_and_deletes_nothing(demo_store, tmp_path, followup):
     folder = tmp_path / "update"
     folder.mkdir()
     write_rows(
@@ -142,16 +123,16 @@ def test_import_replaces_by_id_adds_new_and_deletes_nothing(demo_store, tmp_path
         pd.testing.assert_frame_equal(before[name], after[name], obj=name)
 
 
-def test_importing_the_same_folder_twice_changes_nothing(empty_store, cli):
+def test_importing_the_same_folder_twice_changes_nothing(empty_store, followup):
     empty_store.engine.dispose()
     from followup_lib import paths
 
-    first = cli("import", str(paths.demo_dir()), db=empty_store.url)
+    first = followup("import", str(paths.demo_dir()), db=empty_store.url)
     assert first.returncode == 0, first.stderr
     contents, raw = data_contents(empty_store), file_bytes(empty_store)
     versions = [r[contents[name][0].index("row_version")] for name in TABLE_ORDER for r in contents[name][1:]]
     assert versions and all(v == 1 for v in versions)
-    second = cli("import", str(paths.demo_dir()), db=empty_store.url)
+    second = followup("import", str(paths.demo_dir()), db=empty_store.url)
     assert second.returncode == 0, second.stderr
     assert all(line.endswith(": 0 added, 0 changed") for line in second.stdout.strip().splitlines())
     assert data_contents(empty_store) == contents
@@ -172,7 +153,7 @@ def test_importing_the_same_workbook_twice_changes_nothing(demo_store, tmp_path)
 # ------------------------------------------------------------------ lossless round trip
 
 
-def test_round_trip_through_a_csv_folder_is_byte_identical(tmp_path):
+def test_round_trip_through_a_csv_folder_is_byte_identical(tmp_path, followup):
     from followup_lib import paths
 
     first, second = f"sqlite:///{tmp_path / 'first.db'}", f"sqlite:///{tmp_path / 'second.db'}"
@@ -189,7 +170,7 @@ def test_round_trip_through_a_csv_folder_is_byte_identical(tmp_path):
         assert header == demo_header, name
 
 
-def test_round_trip_through_an_xlsx_is_byte_identical(tmp_path):
+def test_round_trip_through_an_xlsx_is_byte_identical(tmp_path, followup):
     from followup_lib import paths
 
     first, second = f"sqlite:///{tmp_path / 'first.db'}", f"sqlite:///{tmp_path / 'second.db'}"
@@ -322,10 +303,10 @@ def _store_for_rejection(demo_store, folder):
 
 
 @pytest.mark.parametrize("bad", BAD_INPUT, ids=lambda f: f.__name__.strip("_"))
-def test_bad_csv_stops_the_whole_import(bad, demo_store, demo_csv_dir, cli):
+def test_bad_csv_stops_the_whole_import(bad, demo_store, demo_csv_dir, followup):
     before_bytes, before = _store_for_rejection(demo_store, demo_csv_dir)
     where, what = bad(demo_csv_dir)
-    proc = cli("import", str(demo_csv_dir), db=demo_store.url)
+    proc = followup("import", str(demo_csv_dir), db=demo_store.url)
     assert_rejected(proc, f"{where}: ", what)
     assert data_contents(demo_store) == before
     assert file_bytes(demo_store) == before_bytes
@@ -336,7 +317,7 @@ def test_bad_csv_stops_the_whole_import(bad, demo_store, demo_csv_dir, cli):
     [_missing_column, _date_that_does_not_exist, _same_id_twice, _decision_before_interview],
     ids=lambda f: f.__name__.strip("_"),
 )
-def test_bad_workbook_names_the_sheet_row_and_column(bad, demo_store, demo_csv_dir, tmp_path):
+def test_bad_workbook_names_the_sheet_row_and_column(bad, demo_store, demo_csv_dir, tmp_path, followup):
     before_bytes, before = _store_for_rejection(demo_store, demo_csv_dir)
     where, what = bad(demo_csv_dir)
     book = csv_folder_to_xlsx(demo_csv_dir, tmp_path / "practice.xlsx")
@@ -346,7 +327,7 @@ def test_bad_workbook_names_the_sheet_row_and_column(bad, demo_store, demo_csv_d
     assert file_bytes(demo_store) == before_bytes and data_contents(demo_store) == before
 
 
-def test_every_problem_of_an_import_is_reported_at_once(demo_store, demo_csv_dir):
+def test_every_problem_of_an_import_is_reported_at_once(demo_store, demo_csv_dir, followup):
     before_bytes, _ = _store_for_rejection(demo_store, demo_csv_dir)
     expected = [bad(demo_csv_dir) for bad in BAD_INPUT if bad is not _missing_column]
     proc = followup("import", str(demo_csv_dir), db=demo_store.url)
@@ -356,14 +337,14 @@ def test_every_problem_of_an_import_is_reported_at_once(demo_store, demo_csv_dir
     assert file_bytes(demo_store) == before_bytes
 
 
-def test_problems_in_several_rows_of_one_file_each_named(demo_store, demo_csv_dir):
+def test_problems_in_several_rows_of_one_file_each_named(demo_store, demo_csv_dir, followup):
     _store_for_rejection(demo_store, demo_csv_dir)
     rows = [edit_cell(demo_csv_dir, "promises", pid, "due_on", "2026-13-01") for pid in ("P001", "P003", "P004")]
     proc = followup("import", str(demo_csv_dir), db=demo_store.url)
     assert_rejected(proc, *[f"promises.csv, row {r}, column due_on: '2026-13-01'" for r in rows])
 
 
-def test_row_numbers_count_blank_lines_as_a_spreadsheet_does(demo_store, demo_csv_dir):
+def test_row_numbers_count_blank_lines_as_a_spreadsheet_does(demo_store, demo_csv_dir, followup):
     path = demo_csv_dir / "promises.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
     # header, P001, blank, blank, P002, P003, P004 -> P004 is on spreadsheet row 7
@@ -374,7 +355,7 @@ def test_row_numbers_count_blank_lines_as_a_spreadsheet_does(demo_store, demo_cs
     assert_rejected(proc, "promises.csv, row 7, column application_id: 'A404'")
 
 
-def test_a_row_with_more_cells_than_the_header_is_refused_not_shifted(demo_store, demo_csv_dir):
+def test_a_row_with_more_cells_than_the_header_is_refused_not_shifted(demo_store, demo_csv_dir, followup):
     """An unquoted comma in a cell must not slide the rest of the row into the next columns."""
     before = data_contents(demo_store)
     path = demo_csv_dir / "coachees.csv"
@@ -385,7 +366,7 @@ def test_a_row_with_more_cells_than_the_header_is_refused_not_shifted(demo_store
     assert data_contents(demo_store) == before
 
 
-def test_a_quote_that_is_never_closed_is_refused(demo_store, demo_csv_dir):
+def test_a_quote_that_is_never_closed_is_refused(demo_store, demo_csv_dir, followup):
     path = demo_csv_dir / "messages.csv"
     path.write_text(
         path.read_text(encoding="utf-8").replace("Thank-you to Priya", '"Thank-you to Priya', 1), encoding="utf-8"
@@ -394,7 +375,7 @@ def test_a_quote_that_is_never_closed_is_refused(demo_store, demo_csv_dir):
     assert_rejected(proc, "messages.csv, row 2: ", "quote")
 
 
-def test_problems_across_files_that_cannot_be_read_and_files_that_can(demo_store, demo_csv_dir):
+def test_problems_across_files_that_cannot_be_read_and_files_that_can(demo_store, demo_csv_dir, followup):
     (demo_csv_dir / "offers.csv").write_text("", encoding="utf-8")
     edit_cell(demo_csv_dir, "applications", "A002", "status", "pending")
     proc = followup("import", str(demo_csv_dir), db=demo_store.url)
@@ -403,13 +384,13 @@ def test_problems_across_files_that_cannot_be_read_and_files_that_can(demo_store
     assert proc.stderr.count("offers") == 1
 
 
-def test_a_missing_parent_column_is_not_blamed_on_every_child(demo_store, demo_csv_dir):
+def test_a_missing_parent_column_is_not_blamed_on_every_child(demo_store, demo_csv_dir, followup):
     drop_column(demo_csv_dir, "references", "name")
     proc = followup("import", str(demo_csv_dir), db=demo_store.url)
     assert_rejected(proc, "1 problem to fix", "references.csv, row 1, column name")
 
 
-def test_import_of_something_that_is_not_there_or_not_a_table(tmp_path, empty_store):
+def test_import_of_something_that_is_not_there_or_not_a_table(tmp_path, empty_store, followup):
     proc = followup("import", str(tmp_path / "nowhere"), db=empty_store.url)
     assert_rejected(proc, "does not exist")
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
@@ -421,7 +402,7 @@ def test_import_of_something_that_is_not_there_or_not_a_table(tmp_path, empty_st
     assert empty_store.is_empty()
 
 
-def test_unknown_files_and_columns_are_named_but_do_not_stop_the_import(demo_csv_dir, empty_store):
+def test_unknown_files_and_columns_are_named_but_do_not_stop_the_import(demo_csv_dir, empty_store, followup):
     (demo_csv_dir / "contacts.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     path = demo_csv_dir / "coachees.csv"
     rows = list(csv.reader(path.open(encoding="utf-8")))
@@ -441,7 +422,7 @@ def test_validation_error_lists_problems_in_the_api_too(demo_csv_dir, empty_stor
     assert empty_store.is_empty()
 
 
-def test_export_of_one_coachee_holds_only_their_rows(demo_store, tmp_path):
+def test_export_of_one_coachee_holds_only_their_rows(demo_store, tmp_path, followup):
     followup("export", str(tmp_path / "c2"), "--coachee", "C002", db=demo_store.url, check=True)
     coachees = list(csv.DictReader((tmp_path / "c2" / "coachees.csv").open(encoding="utf-8")))
     assert [c["coachee_id"] for c in coachees] == ["C002"]

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import AS_OF, ROOT  # noqa: E402
+from builders import AS_OF, ROOT  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 ALL = ["working_session.ipynb", "weekly_report.ipynb", "response_times.ipynb"]

@@ -1,13 +1,17 @@
-"""The project's own promises: set-up files agree, start-up stays light, the README's quick start."""
+"""The project's own promises: set-up files agree, start-up stays light, the README's
+quick start, every command has help, and test modules share helpers only through
+builders.py and conftest.py."""
 
 from __future__ import annotations
 
+import argparse
+import ast
 import re
 import subprocess
 import sys
 import tomllib
 
-from conftest import ROOT
+from builders import ROOT, run_cli
 
 
 def _name(spec: str) -> str:
@@ -39,13 +43,36 @@ def test_help_does_not_import_heavy_libraries():
     assert "HEAVY []" in out, out
 
 
-def test_every_command_has_help():
+def _commands() -> argparse._SubParsersAction:
     from followup_lib.faces.cli import build_parser
 
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    for name in ("import", "export", "due", "drafts", "calendar", "report", "demo", "app", "backup", "restore"):
-        assert name in sub.choices, name
-        assert sub.choices[name].format_help()
+    return next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def test_every_command_has_help(followup):
+    """Walks the parser's own list of commands: each has its line in ``followup --help``
+    and a ``followup COMMAND --help`` that exits 0 (the manual's contents are checked
+    in test_cli_manual.py)."""
+    sub = _commands()
+    # The README's commands are all still there.
+    readme = {"import", "export", "due", "drafts", "calendar", "report", "demo", "app", "settings", "backup", "restore"}
+    assert readme <= set(sub.choices), readme - set(sub.choices)
+    lines = {a.dest: a.help for a in sub._choices_actions}
+    for name, parser in sub.choices.items():
+        assert lines.get(name), f"{name} has no line in followup --help"
+        assert parser.format_help()
+        ran = followup(name, "--help")
+        assert ran.returncode == 0 and ran.stderr == "", (name, ran.stderr)
+        assert ran.stdout.startswith(f"usage: followup {name}"), ran.stdout[:200]
+
+
+def test_followup_help_as_installed():
+    # A real process, on purpose: the installed entry point, as a new user first runs it.
+    proc = run_cli("--help")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.startswith("usage: followup")
+    for name in _commands().choices:
+        assert re.search(rf"^\s+{name}\s", proc.stdout, re.M), f"{name} is not listed in followup --help"
 
 
 def test_readme_quick_start_is_two_commands():
@@ -73,3 +100,46 @@ def test_gitignore_keeps_personal_data_out():
     assert len(ignored) == 4, ignored
     kept = subprocess.run(["git", "check-ignore", "data/demo/coachees.csv"], cwd=ROOT, capture_output=True, text=True)
     assert kept.returncode == 1, "the demo practice is committed"
+
+
+# ------------------------------------------------------------------ the tests' own shape
+
+
+def imported_modules(source: str) -> set[str]:
+    """Every module an ``import`` or ``from ... import`` names in ``source`` (at any depth)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module:
+                found.add(node.module)
+            else:  # from . import test_x / from .test_x import y
+                found |= {f"{node.module or ''}.{alias.name}".lstrip(".") for alias in node.names}
+                if node.module:
+                    found.add(node.module)
+    return {name.split(".")[0] for name in found}
+
+
+def test_no_test_module_imports_another():
+    """Shared helpers live in tests/builders.py (fixtures in conftest.py): a test module
+    that imports another runs that module's tests' set-up and ties the two together."""
+    # The check itself catches each way of doing it.
+    for source in (
+        "from test_rules import world",
+        "import test_store",
+        "def f():\n    from test_analysis import make_tables",
+        "from . import test_rules",
+        "from .test_rules import world",
+    ):
+        assert any(m.startswith("test_") for m in imported_modules(source)), source
+    assert not any(m.startswith("test_") for m in imported_modules("from builders import world"))
+
+    tests = ROOT / "tests"
+    files = sorted(tests.glob("test_*.py")) + [tests / "builders.py", tests / "conftest.py"]
+    assert len(files) > 10
+    offenders = {
+        f.name: sorted(m for m in imported_modules(f.read_text(encoding="utf-8")) if m.startswith("test_"))
+        for f in files
+    }
+    assert {name: mods for name, mods in offenders.items() if mods} == {}

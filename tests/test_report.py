@@ -13,10 +13,11 @@ import re
 
 import nbformat
 import pytest
-from conftest import AS_OF, require_chromium, run_cli, write_csvs
+from builders import AS_OF, app, iv, make_tables, msg, require_chromium, run_cli, write_csvs
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
+from followup_lib.data.transfer import import_path
 from followup_lib.faces.report import external_references, render_report, run_reports
 
 WEEK = AS_OF.isoformat()
@@ -67,30 +68,28 @@ HOSTILE_ROWS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def default_settings(tmp_path, monkeypatch):
-    """Reports rendered in this process (and their kernels) use the default settings."""
-    monkeypatch.setenv("FOLLOWUP_SETTINGS", str(tmp_path / "no-settings.toml"))
-
-
 @pytest.fixture(scope="module")
 def practice(tmp_path_factory):
-    """A store with the demo practice (unshifted) plus the hostile rows, imported through the CLI."""
+    """A store with the demo practice (unshifted) plus the hostile rows, imported from CSV."""
     root = tmp_path_factory.mktemp("report")
     url = f"sqlite:///{root / 'followup.db'}"
     store = open_store(url)
-    load_demo(store, shift=False)
-    store.engine.dispose()
-    run_cli("import", str(write_csvs(root / "hostile", HOSTILE_ROWS)), db=url, check=True)
-    store = open_store(url)
-    tables = {cid: store.load(coachee_id=cid) for cid in COACHEES}
-    store.engine.dispose()
+    try:
+        load_demo(store, shift=False)
+        import_path(store, write_csvs(root / "hostile", HOSTILE_ROWS))
+        tables = {cid: store.load(coachee_id=cid) for cid in COACHEES}
+    finally:
+        store.engine.dispose()
     return url, root, tables
 
 
 @pytest.fixture(scope="module")
 def rendered(practice):
-    """``followup report --all --jobs 2``, as a coach runs it: (process, out dir)."""
+    """``followup report --all --jobs 2``, as a coach runs it: (process, out dir).
+
+    A real process, on purpose: the report run is the command that starts kernels
+    and a progress bar, and must end them all (other command tests run ``main``
+    in this process)."""
     url, root, _ = practice
     out = root / "reports"
     proc = run_cli(
@@ -352,9 +351,9 @@ def test_one_failed_report_does_not_stop_the_others(practice, tmp_path, capsys):
     assert "2/2" in captured.err  # the bar counts the failure as done
 
 
-def test_report_for_an_unknown_coachee_is_a_plain_error(cli, practice, tmp_path):
+def test_report_for_an_unknown_coachee_is_a_plain_error(followup, practice, tmp_path):
     url, _, _ = practice
-    proc = cli("report", "--coachee", "C404", "--week-ending", WEEK, "--out", str(tmp_path), db=url)
+    proc = followup("report", "--coachee", "C404", "--week-ending", WEEK, "--out", str(tmp_path), db=url)
     assert proc.returncode == 2
     assert "no coachee 'C404'" in proc.stderr and "Traceback" not in proc.stderr
     assert not list(tmp_path.glob("*.html"))
@@ -364,8 +363,6 @@ def test_report_for_an_unknown_coachee_is_a_plain_error(cli, practice, tmp_path)
 
 
 def test_weekly_content_counts_each_thing_done_once():
-    from test_analysis import app, iv, make_tables, msg
-
     from followup_lib.logic.weekly import weekly_report
 
     t = make_tables(

@@ -1,12 +1,9 @@
 """The due-action rules: each of the nine kinds on both sides of its rule.
 
-Every case is a tiny job search written into a real SQLite store (the
-``empty_store`` fixture) and read back with ``Store.load`` exactly as the CLI
-does. Dates are fixed; November 2026 runs Mon 2, Fri 6, Mon 9, Fri 13, Mon 16,
-Fri 20.
-
-``world()`` and the row builders are also used by test_drafts, test_settings and
-test_demo.
+Every case is a tiny job search typed in memory exactly as ``Store.load`` types
+it (``builders.world``), with no SQLite; ``test_in_memory_tables_are_what_the_store_loads``
+keeps that builder honest against a real store. Dates are fixed; November 2026
+runs Mon 2, Fri 6, Mon 9, Fri 13, Mon 16, Fri 20.
 """
 
 from __future__ import annotations
@@ -17,162 +14,103 @@ import warnings
 
 import pandas as pd
 import pytest
-from conftest import AS_OF
+from builders import (
+    APP,
+    AS_OF,
+    FINAL,
+    LETTER,
+    OFFER_APP,
+    day,
+    due,
+    interview,
+    message,
+    of_kind,
+    offer,
+    one,
+    raw_world,
+    ref_use,
+    reference,
+    store_rows,
+    tables,
+    world,
+    world_rows,
+)
 
-from followup_lib.data.validation import RawTable, validate_tables
+from followup_lib.data.validation import validate_tables
 from followup_lib.kinds import ACTION_KINDS, BASE_PRIORITY
-from followup_lib.logic.rules import add_business_days, due_actions
-from followup_lib.schema import TABLE_ORDER, TABLES
+from followup_lib.logic.rules import add_business_days
+from followup_lib.schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES
 from followup_lib.settings import Settings
 
-# ------------------------------------------------------------------ a tiny world
+# ------------------------------------------------------------------ the world, in memory and in a store
 
-COACHEE = dict(coachee_id="C1", name="Maya Lindqvist", email="maya@example.com", coach="Dana Reyes")
-APP = dict(
-    application_id="A1", coachee_id="C1", company="Northwind Analytics", role="Senior Data Analyst", status="active"
+# Rows on every table the rules read, of every kind of cell (blank dates and
+# booleans, a default status, keys given out of order).
+WORLD_ROWS = dict(
+    applications=[{**APP, "application_id": "A2", "status": "offer"}, {**APP, "status": ""}],
+    interviews=[
+        interview(interview_id="I2", application_id="A2", thank_you_sent_on="", final_round=""),
+        interview(next_step_by="2026-11-06", final_round="true"),
+    ],
+    references=[reference()],
+    reference_uses=[ref_use(briefed_on="2026-11-03")],
+    promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-04")],
+    messages=[message("Q1", "2026-11-10", "sent", "status_inquiry"), message("M1", "2026-11-05", "received")],
+    offers=[offer(application_id="A2", **LETTER, response_deadline="2026-11-18")],
 )
 
 
-def interview(**over) -> dict:
-    """The first interview: Monday 2 Nov with Priya, thanked the next day."""
-    row = dict(
-        interview_id="I1",
-        application_id="A1",
-        held_on="2026-11-02",
-        round="1",
-        format="video",
-        interviewer_name="Priya Natarajan",
-        interviewer_email="priya@northwind.example",
-        interviewer_phone="+1 555 0100",
-        preferred_channel="email",
-        final_round="false",
-        thank_you_sent_on="2026-11-03",
-        topics="the churn dashboard",
-    )
-    row.update(over)
-    return row
-
-
-def reference(**over) -> dict:
-    row = dict(
-        reference_id="R1",
-        coachee_id="C1",
-        name="Tom Becker",
-        relationship="Former manager",
-        email="tom@example.org",
-        phone="+1 555 0101",
-    )
-    row.update(over)
-    return row
-
-
-def ref_use(**over) -> dict:
-    row = dict(reference_id="R1", application_id="A1", given_on="2026-10-30")
-    row.update(over)
-    return row
-
-
-def message(mid: str, on: str, direction: str, kind: str = "update", app: str = "A1") -> dict:
-    return dict(message_id=mid, application_id=app, on=on, direction=direction, channel="email", kind=kind, summary="")
-
-
-def offer(**over) -> dict:
-    row = dict(application_id="A1")
-    row.update(over)
-    return row
-
-
-def world(
-    store,
-    *,
-    coachees=None,
-    applications=None,
-    interviews=(),
-    references=(),
-    reference_uses=(),
-    promises=(),
-    messages=(),
-    offers=(),
-) -> dict[str, pd.DataFrame]:
-    """Makes ``store`` hold exactly these rows (dicts of text, as in a CSV); returns ``store.load()``.
-
-    The rows go in as the import writes them (blank cells missing, true/false as
-    booleans, status active by default) without the pandera pass, which would
-    dominate the run time; ``test_world_rows_pass_import_validation`` checks that
-    the rows these tests use are ones an import accepts.
-    """
-    rows = {
-        "coachees": coachees or [COACHEE],
-        "applications": applications or [APP],
-        "interviews": interviews,
-        "references": references,
-        "reference_uses": reference_uses,
-        "promises": promises,
-        "messages": messages,
-        "offers": offers,
-    }
-    frames = {}
+def every_column_rows() -> dict[str, list[dict]]:
+    """Three rows a table, keys in reverse order, a value of its kind in every column
+    of the schema (a blank in some): whatever columns the schema grows, they are covered."""
+    rows = {}
     for name in TABLE_ORDER:
-        df = pd.DataFrame(list(rows[name]), columns=TABLES[name].column_names, dtype=object)
-        df = df.map(lambda v: None if v == "" else v)
-        if name == "interviews":
-            df["final_round"] = df["final_round"].map({"true": True, "false": False})
-        if name == "applications":
-            df["status"] = df["status"].fillna("active")
-        frames[name] = df
-    with store.writing() as conn:
-        for name in reversed(TABLE_ORDER):
-            conn.exec_driver_sql(f'DELETE FROM "{name}"')
-        store.upsert(frames, conn)
-    return store.load()
+        t = TABLES[name]
+        rows[name] = []
+        for i in (3, 2, 1):
+            row = {}
+            for j, c in enumerate(t.columns):
+                if c.kind == BOOL:
+                    value = {3: "", 2: "false", 1: "true"}[i]
+                elif (i + j) % 3 == 0 and c.name not in t.key:
+                    value = ""
+                elif c.kind == DATE:
+                    value = f"2026-11-{i + j:02d}"
+                elif c.kind == CHOICE:
+                    value = c.choices[(i + j) % len(c.choices)]
+                else:
+                    value = f"{c.name} {i} é"
+                row[c.name] = value
+            rows[name].append(row)
+    return rows
 
 
-def raw_world(**rows) -> dict[str, RawTable]:
-    """The same rows as text tables, as an import reads them."""
-    rows = {"coachees": [COACHEE], "applications": [APP], **rows}
-    return {
-        name: RawTable(
-            pd.DataFrame(list(rows.get(name, [])), columns=TABLES[name].column_names, dtype=object).fillna(""), name
-        )
-        for name in TABLE_ORDER
-    }
+@pytest.mark.parametrize("rows", ["the world", "every column", "nothing"])
+def test_in_memory_tables_are_what_the_store_loads(empty_store, rows):
+    """The one round trip through SQLite: ``tables()`` (what every rule test uses)
+    equals ``Store.load`` of the same rows, values, dtypes, row order and all."""
+    given = {"the world": world_rows(**WORLD_ROWS), "every column": every_column_rows(), "nothing": {}}[rows]
+    loaded = store_rows(empty_store, **given)
+    built = tables(**given)
+    assert list(built) == list(loaded) == TABLE_ORDER
+    for name in TABLE_ORDER:
+        pd.testing.assert_frame_equal(built[name], loaded[name], check_dtype=True, obj=name)
+        if rows != "nothing":
+            assert len(built[name]) > 0 or name not in given, name
+    if rows == "every column":  # the check above compared something of every kind
+        iv = built["interviews"]
+        assert pd.api.types.is_datetime64_dtype(iv["held_on"]) and str(iv["final_round"].dtype) == "boolean"
+        assert iv["held_on"].isna().any() and iv["final_round"].isna().any() and iv["final_round"].any()
+        assert iv["topics"].dtype == object and iv["topics"].isna().any() and iv["topics"].map(type).eq(str).any()
+        assert built["interviews"]["interview_id"].is_monotonic_increasing
 
 
-def due(tables, as_of, settings: Settings | None = None, **kw) -> pd.DataFrame:
-    return due_actions(tables, as_of, settings, **kw)
-
-
-def of_kind(actions: pd.DataFrame, kind: str) -> pd.DataFrame:
-    return actions[actions["kind"] == kind].reset_index(drop=True)
-
-
-def one(actions: pd.DataFrame, kind: str) -> dict:
-    rows = of_kind(actions, kind)
-    assert len(rows) == 1, f"expected one {kind}, got {len(rows)}:\n{actions[['action_id', 'due_on']]}"
-    return rows.iloc[0].to_dict()
-
-
-def day(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text)
-
-
-def test_world_rows_pass_import_validation(empty_store):
-    rows = dict(
-        applications=[APP, {**APP, "application_id": "A2", "status": "offer"}],
-        interviews=[
-            interview(next_step_by="2026-11-06", final_round="true"),
-            interview(interview_id="I2", application_id="A2", thank_you_sent_on=""),
-        ],
-        references=[reference()],
-        reference_uses=[ref_use(briefed_on="2026-11-03")],
-        promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-04")],
-        messages=[message("M1", "2026-11-05", "received"), message("Q1", "2026-11-10", "sent", "status_inquiry")],
-        offers=[offer(application_id="A2", **LETTER, response_deadline="2026-11-18")],
-    )
-    validated = validate_tables(raw_world(**rows))
-    built = world(empty_store, **rows)
+def test_world_rows_pass_import_validation():
+    validated = validate_tables(raw_world(**WORLD_ROWS))
+    built = world(**WORLD_ROWS)
     for name in TABLE_ORDER:  # the same typed tables, either way in
-        expected = validated[name].reindex(columns=TABLES[name].column_names)
+        key = list(TABLES[name].key)
+        expected = validated[name].reindex(columns=TABLES[name].column_names).sort_values(key, ignore_index=True)
         got = built[name][TABLES[name].column_names]
         assert len(got) == len(expected)
         for col in TABLES[name].column_names:
@@ -208,8 +146,8 @@ def test_business_days_keep_missing_dates_missing():
 # ------------------------------------------------------------------ 1. thank-you note
 
 
-def test_thank_you_note_is_due_the_day_after_the_interview(empty_store):
-    t = world(empty_store, interviews=[interview(thank_you_sent_on="")])
+def test_thank_you_note_is_due_the_day_after_the_interview():
+    t = world(interviews=[interview(thank_you_sent_on="")])
     a = one(due(t, "2026-11-03"), "thank_you_note")
     assert a["status"] == "due" and a["due_on"] == day("2026-11-03")
     assert a["priority"] == BASE_PRIORITY["thank_you_note"]
@@ -217,28 +155,27 @@ def test_thank_you_note_is_due_the_day_after_the_interview(empty_store):
     assert "Northwind Analytics" in a["why"] and "2 Nov" in a["why"] and "by 3 Nov" in a["why"]
 
 
-def test_thank_you_note_is_overdue_after_its_day_and_upcoming_before(empty_store):
-    t = world(empty_store, interviews=[interview(thank_you_sent_on="")])
+def test_thank_you_note_is_overdue_after_its_day_and_upcoming_before():
+    t = world(interviews=[interview(thank_you_sent_on="")])
     assert one(due(t, "2026-11-05"), "thank_you_note")["status"] == "overdue"
     upcoming = one(due(t, "2026-11-02"), "thank_you_note")
     assert upcoming["status"] == "upcoming"
     assert upcoming["priority"] == BASE_PRIORITY["thank_you_note"] + 5
 
 
-def test_thank_you_note_disappears_once_sent(empty_store):
-    t = world(empty_store, interviews=[interview(thank_you_sent_on="2026-11-03")])
+def test_thank_you_note_disappears_once_sent():
+    t = world(interviews=[interview(thank_you_sent_on="2026-11-03")])
     assert of_kind(due(t, "2026-11-04"), "thank_you_note").empty
 
 
-def test_thank_you_note_waits_for_an_interview_not_yet_held(empty_store):
-    t = world(empty_store, interviews=[interview(held_on="2026-11-20", thank_you_sent_on="")])
+def test_thank_you_note_waits_for_an_interview_not_yet_held():
+    t = world(interviews=[interview(held_on="2026-11-20", thank_you_sent_on="")])
     assert of_kind(due(t, "2026-11-16"), "thank_you_note").empty
     assert len(of_kind(due(t, "2026-11-20"), "thank_you_note")) == 1
 
 
-def test_one_thank_you_per_interview_still_owed(empty_store):
+def test_one_thank_you_per_interview_still_owed():
     t = world(
-        empty_store,
         interviews=[
             interview(),  # thanked
             interview(
@@ -257,9 +194,8 @@ def test_one_thank_you_per_interview_still_owed(empty_store):
 # ------------------------------------------------------------------ 2. brief references
 
 
-def test_brief_references_one_per_reference_once_the_thank_you_is_out(empty_store):
+def test_brief_references_one_per_reference_once_the_thank_you_is_out():
     t = world(
-        empty_store,
         interviews=[interview()],
         references=[reference(), reference(reference_id="R2", name="Ana Ruiz", email="ana@example.org")],
         reference_uses=[ref_use(), ref_use(reference_id="R2")],
@@ -272,16 +208,13 @@ def test_brief_references_one_per_reference_once_the_thank_you_is_out(empty_stor
     assert "Northwind Analytics" in why and "2 Nov" in why and "the churn dashboard" in why
 
 
-def test_brief_references_waits_on_the_thank_you_due_date_when_not_sent(empty_store):
-    t = world(
-        empty_store, interviews=[interview(thank_you_sent_on="")], references=[reference()], reference_uses=[ref_use()]
-    )
+def test_brief_references_waits_on_the_thank_you_due_date_when_not_sent():
+    t = world(interviews=[interview(thank_you_sent_on="")], references=[reference()], reference_uses=[ref_use()])
     assert one(due(t, "2026-11-03"), "brief_references")["due_on"] == day("2026-11-03")
 
 
-def test_brief_references_not_needed_once_briefed_after_the_interview(empty_store):
+def test_brief_references_not_needed_once_briefed_after_the_interview():
     t = world(
-        empty_store,
         interviews=[interview()],
         references=[reference()],
         reference_uses=[ref_use(briefed_on="2026-11-03")],
@@ -289,9 +222,8 @@ def test_brief_references_not_needed_once_briefed_after_the_interview(empty_stor
     assert of_kind(due(t, "2026-11-04"), "brief_references").empty
 
 
-def test_brief_references_again_after_a_later_interview(empty_store):
+def test_brief_references_again_after_a_later_interview():
     t = world(
-        empty_store,
         interviews=[
             interview(),
             interview(interview_id="I2", held_on="2026-11-09", round="2", thank_you_sent_on="2026-11-10"),
@@ -305,17 +237,16 @@ def test_brief_references_again_after_a_later_interview(empty_store):
     assert of_kind(due(t, "2026-11-10"), "reference_checkin").empty
 
 
-def test_brief_references_by_phone_when_the_reference_has_only_a_phone(empty_store):
-    t = world(empty_store, interviews=[interview()], references=[reference(email="")], reference_uses=[ref_use()])
+def test_brief_references_by_phone_when_the_reference_has_only_a_phone():
+    t = world(interviews=[interview()], references=[reference(email="")], reference_uses=[ref_use()])
     assert one(due(t, "2026-11-04"), "brief_references")["channel"] == "phone"
 
 
 # ------------------------------------------------------------------ 3. keep promises
 
 
-def test_keep_promise_outranks_everything(empty_store):
+def test_keep_promise_outranks_everything():
     t = world(
-        empty_store,
         interviews=[interview(thank_you_sent_on="")],
         promises=[dict(promise_id="P1", application_id="A1", what="a writing sample", due_on="2026-11-04")],
     )
@@ -328,17 +259,16 @@ def test_keep_promise_outranks_everything(empty_store):
     assert one(actions, "thank_you_note")["status"] == "overdue"
 
 
-def test_keep_promise_overdue_then_gone_once_done(empty_store):
+def test_keep_promise_overdue_then_gone_once_done():
     p = dict(promise_id="P1", application_id="A1", what="a writing sample", due_on="2026-11-04")
-    t = world(empty_store, interviews=[interview()], promises=[p])
+    t = world(interviews=[interview()], promises=[p])
     assert one(due(t, "2026-11-06"), "keep_promise")["status"] == "overdue"
-    t = world(empty_store, interviews=[interview()], promises=[{**p, "done_on": "2026-11-04"}])
+    t = world(interviews=[interview()], promises=[{**p, "done_on": "2026-11-04"}])
     assert of_kind(due(t, "2026-11-06"), "keep_promise").empty
 
 
-def test_keep_promise_upcoming_only_within_the_upcoming_window(empty_store):
+def test_keep_promise_upcoming_only_within_the_upcoming_window():
     t = world(
-        empty_store,
         interviews=[interview()],
         promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-13")],
     )
@@ -350,9 +280,9 @@ def test_keep_promise_upcoming_only_within_the_upcoming_window(empty_store):
 # ------------------------------------------------------------------ 4. status inquiry
 
 
-def test_status_inquiry_waits_for_the_grace_business_days(empty_store):
+def test_status_inquiry_waits_for_the_grace_business_days():
     # Friday 6 Nov + 2 business days = Tuesday 10 Nov.
-    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")])
+    t = world(interviews=[interview(next_step_by="2026-11-06")])
     before = one(due(t, "2026-11-09"), "status_inquiry")
     assert before["status"] == "upcoming" and before["due_on"] == day("2026-11-10")
     assert "if no word comes" in before["why"]
@@ -361,54 +291,51 @@ def test_status_inquiry_waits_for_the_grace_business_days(empty_store):
     assert one(due(t, "2026-11-11"), "status_inquiry")["status"] == "overdue"
 
 
-def test_status_inquiry_why_states_the_facts(empty_store):
-    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")])
+def test_status_inquiry_why_states_the_facts():
+    t = world(interviews=[interview(next_step_by="2026-11-06")])
     a = one(due(t, "2026-11-16"), "status_inquiry")
     assert "Northwind Analytics said you would hear by 6 Nov; it is now 16 Nov" in a["why"]
     assert "2 Nov" in a["why"]
     assert a["recipient"] == "Priya Natarajan" and a["channel"] == "email"
 
 
-def test_why_names_the_year_of_a_date_in_another_year(empty_store):
-    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")])
+def test_why_names_the_year_of_a_date_in_another_year():
+    t = world(interviews=[interview(next_step_by="2026-11-06")])
     a = one(due(t, "2027-01-05"), "status_inquiry")
     assert (
         "said you would hear by 6 Nov 2026; it is now 5 Jan with no word since your interview on 2 Nov 2026" in a["why"]
     )
 
 
-def test_status_inquiry_uses_the_channel_the_interviewer_prefers(empty_store):
-    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06", preferred_channel="phone")])
+def test_status_inquiry_uses_the_channel_the_interviewer_prefers():
+    t = world(interviews=[interview(next_step_by="2026-11-06", preferred_channel="phone")])
     assert one(due(t, "2026-11-16"), "status_inquiry")["channel"] == "phone"
 
 
-def test_no_status_inquiry_when_the_employer_replied_since_the_interview(empty_store):
+def test_no_status_inquiry_when_the_employer_replied_since_the_interview():
     t = world(
-        empty_store,
         interviews=[interview(next_step_by="2026-11-06")],
         messages=[message("M1", "2026-11-05", "received")],
     )
     assert of_kind(due(t, "2026-11-16"), "status_inquiry").empty
 
 
-def test_word_from_before_the_interview_does_not_count_as_a_reply(empty_store):
+def test_word_from_before_the_interview_does_not_count_as_a_reply():
     t = world(
-        empty_store,
         interviews=[interview(next_step_by="2026-11-06")],
         messages=[message("M1", "2026-10-28", "received", "invitation")],
     )
     assert len(of_kind(due(t, "2026-11-16"), "status_inquiry")) == 1
 
 
-def test_status_inquiry_repeats_a_week_later_then_stops(empty_store):
+def test_status_inquiry_repeats_a_week_later_then_stops():
     iv = [interview(next_step_by="2026-11-06")]
-    t = world(empty_store, interviews=iv, messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")])
+    t = world(interviews=iv, messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")])
     again = one(due(t, "2026-11-17"), "status_inquiry")
     assert again["due_on"] == day("2026-11-17") and again["status"] == "due"
     assert "once more" in again["why"]
     assert one(due(t, "2026-11-11"), "status_inquiry")["status"] == "upcoming"
     t = world(
-        empty_store,
         interviews=iv,
         messages=[
             message("Q1", "2026-11-10", "sent", "status_inquiry"),
@@ -418,10 +345,9 @@ def test_status_inquiry_repeats_a_week_later_then_stops(empty_store):
     assert of_kind(due(t, "2026-11-30"), "status_inquiry").empty  # at most two
 
 
-def test_status_inquiry_respects_the_pester_gap(empty_store):
+def test_status_inquiry_respects_the_pester_gap():
     # An offer check-in on Monday 9 Nov: no second contact before Monday 16 Nov.
     t = world(
-        empty_store,
         interviews=[interview(next_step_by="2026-11-06")],
         messages=[message("K1", "2026-11-09", "sent", "offer_checkin")],
     )
@@ -429,18 +355,16 @@ def test_status_inquiry_respects_the_pester_gap(empty_store):
     assert a["due_on"] == day("2026-11-16") and a["status"] == "upcoming"
 
 
-def test_no_status_inquiry_without_a_date_from_the_employer(empty_store):
-    t = world(empty_store, interviews=[interview(next_step_by="")])
+def test_no_status_inquiry_without_a_date_from_the_employer():
+    t = world(interviews=[interview(next_step_by="")])
     assert of_kind(due(t, "2026-11-30"), "status_inquiry").empty
 
 
 # ------------------------------------------------------------------ 5. offer check-in
 
-FINAL = dict(final_round="true", next_step_by="")
 
-
-def test_offer_checkin_a_week_after_the_final_round(empty_store):
-    t = world(empty_store, interviews=[interview(**FINAL)])
+def test_offer_checkin_a_week_after_the_final_round():
+    t = world(interviews=[interview(**FINAL)])
     assert one(due(t, "2026-11-08"), "offer_checkin")["status"] == "upcoming"
     a = one(due(t, "2026-11-09"), "offer_checkin")
     assert a["status"] == "due" and a["due_on"] == day("2026-11-09")
@@ -448,49 +372,47 @@ def test_offer_checkin_a_week_after_the_final_round(empty_store):
     assert "final round with Northwind Analytics was on 2 Nov" in a["why"] and "no check-in yet" in a["why"]
 
 
-def test_no_offer_checkin_before_the_final_round(empty_store):
-    t = world(empty_store, interviews=[interview(final_round="false", next_step_by="")])
+def test_no_offer_checkin_before_the_final_round():
+    t = world(interviews=[interview(final_round="false", next_step_by="")])
     assert of_kind(due(t, "2026-11-30"), "offer_checkin").empty
 
 
-def test_offer_checkin_every_seven_days_at_most_three(empty_store):
+def test_offer_checkin_every_seven_days_at_most_three():
     iv = [interview(**FINAL)]
     sent = [
         message(f"K{i}", d, "sent", "offer_checkin")
         for i, d in enumerate(["2026-11-09", "2026-11-16", "2026-11-23"], 1)
     ]
-    t = world(empty_store, interviews=iv, messages=sent[:1])
+    t = world(interviews=iv, messages=sent[:1])
     a = one(due(t, "2026-11-16"), "offer_checkin")
     assert a["due_on"] == day("2026-11-16") and "1 of 3 check-ins sent" in a["why"]
     assert of_kind(due(t, "2026-11-12"), "offer_checkin")["status"].tolist() == ["upcoming"]
-    t = world(empty_store, interviews=iv, messages=sent[:2])
+    t = world(interviews=iv, messages=sent[:2])
     assert one(due(t, "2026-11-23"), "offer_checkin")["due_on"] == day("2026-11-23")
-    t = world(empty_store, interviews=iv, messages=sent)
+    t = world(interviews=iv, messages=sent)
     assert of_kind(due(t, "2026-12-31"), "offer_checkin").empty
 
 
-def test_offer_checkin_counts_from_the_employers_last_word(empty_store):
-    t = world(empty_store, interviews=[interview(**FINAL)], messages=[message("M1", "2026-11-11", "received")])
+def test_offer_checkin_counts_from_the_employers_last_word():
+    t = world(interviews=[interview(**FINAL)], messages=[message("M1", "2026-11-11", "received")])
     assert one(due(t, "2026-11-18"), "offer_checkin")["due_on"] == day("2026-11-18")
 
 
-def test_offer_checkin_keeps_the_pester_gap_between_employer_contacts(empty_store):
+def test_offer_checkin_keeps_the_pester_gap_between_employer_contacts():
     # With a 2-day cadence the next note would fall on Wed 11 Nov, but the
     # check-in of Mon 9 Nov blocks every employer contact for 5 business days.
-    t = world(
-        empty_store, interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")]
-    )
+    t = world(interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")])
     a = one(due(t, "2026-11-11", Settings(checkin_every_days=2)), "offer_checkin")
     assert a["due_on"] == day("2026-11-16") and a["status"] == "upcoming"
 
 
-def test_final_round_with_a_date_asks_first_then_checks_in(empty_store):
+def test_final_round_with_a_date_asks_first_then_checks_in():
     iv = [interview(final_round="true", next_step_by="2026-11-06")]
-    t = world(empty_store, interviews=iv)
+    t = world(interviews=iv)
     actions = due(t, "2026-11-10")
     assert one(actions, "status_inquiry")["due_on"] == day("2026-11-10")
     assert of_kind(actions, "offer_checkin").empty
-    t = world(empty_store, interviews=iv, messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")])
+    t = world(interviews=iv, messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")])
     actions = due(t, "2026-11-17")
     assert of_kind(actions, "status_inquiry").empty  # after the final round one inquiry is enough
     assert one(actions, "offer_checkin")["due_on"] == day("2026-11-17")
@@ -499,9 +421,8 @@ def test_final_round_with_a_date_asks_first_then_checks_in(empty_store):
 # ------------------------------------------------------------------ 6. reference check-in
 
 
-def test_reference_checkin_a_week_after_the_briefing(empty_store):
+def test_reference_checkin_a_week_after_the_briefing():
     t = world(
-        empty_store,
         interviews=[interview()],
         references=[reference()],
         reference_uses=[ref_use(briefed_on="2026-11-03")],
@@ -513,9 +434,8 @@ def test_reference_checkin_a_week_after_the_briefing(empty_store):
     assert one(due(t, "2026-11-12"), "reference_checkin")["status"] == "overdue"
 
 
-def test_reference_checkin_counts_from_the_last_checkin(empty_store):
+def test_reference_checkin_counts_from_the_last_checkin():
     t = world(
-        empty_store,
         interviews=[interview()],
         references=[reference()],
         reference_uses=[ref_use(briefed_on="2026-11-03", last_checkin_on="2026-11-10")],
@@ -523,9 +443,8 @@ def test_reference_checkin_counts_from_the_last_checkin(empty_store):
     assert one(due(t, "2026-11-17"), "reference_checkin")["due_on"] == day("2026-11-17")
 
 
-def test_reference_checkin_stops_once_the_reference_was_contacted(empty_store):
+def test_reference_checkin_stops_once_the_reference_was_contacted():
     t = world(
-        empty_store,
         interviews=[interview()],
         references=[reference()],
         reference_uses=[ref_use(briefed_on="2026-11-03", contacted_on="2026-11-12")],
@@ -533,8 +452,8 @@ def test_reference_checkin_stops_once_the_reference_was_contacted(empty_store):
     assert of_kind(due(t, "2026-11-30"), "reference_checkin").empty
 
 
-def test_no_reference_checkin_before_the_briefing(empty_store):
-    t = world(empty_store, interviews=[interview()], references=[reference()], reference_uses=[ref_use()])
+def test_no_reference_checkin_before_the_briefing():
+    t = world(interviews=[interview()], references=[reference()], reference_uses=[ref_use()])
     actions = due(t, "2026-11-30")
     assert of_kind(actions, "reference_checkin").empty
     assert len(of_kind(actions, "brief_references")) == 1
@@ -542,20 +461,17 @@ def test_no_reference_checkin_before_the_briefing(empty_store):
 
 # ------------------------------------------------------------------ 7. written offer
 
-OFFER_APP = {**APP, "status": "offer"}
 
-
-def test_verbal_offer_asks_for_it_in_writing_at_once(empty_store):
-    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()], offers=[offer(verbal_on="2026-11-13")])
+def test_verbal_offer_asks_for_it_in_writing_at_once():
+    t = world(applications=[OFFER_APP], interviews=[interview()], offers=[offer(verbal_on="2026-11-13")])
     a = one(due(t, "2026-11-13"), "request_written_offer")
     assert a["status"] == "due" and a["due_on"] == day("2026-11-13")
     assert a["priority"] == BASE_PRIORITY["request_written_offer"] and a["recipient"] == "Priya Natarajan"
     assert "Northwind Analytics made you a verbal offer on 13 Nov" in a["why"]
 
 
-def test_written_offer_asked_again_three_business_days_after_asking(empty_store):
+def test_written_offer_asked_again_three_business_days_after_asking():
     t = world(
-        empty_store,
         applications=[OFFER_APP],
         interviews=[interview()],
         offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-13")],
@@ -566,9 +482,8 @@ def test_written_offer_asked_again_three_business_days_after_asking(empty_store)
     assert one(due(t, "2026-11-18"), "request_written_offer")["status"] == "due"
 
 
-def test_no_written_offer_request_once_it_arrived(empty_store):
+def test_no_written_offer_request_once_it_arrived():
     t = world(
-        empty_store,
         applications=[OFFER_APP],
         interviews=[interview()],
         offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-12", written_received_on="2026-11-13")],
@@ -578,13 +493,9 @@ def test_no_written_offer_request_once_it_arrived(empty_store):
 
 # ------------------------------------------------------------------ 8. offer letter
 
-LETTER = dict(
-    verbal_on="2026-11-10", written_received_on="2026-11-12", salary="$142,000", conditions="Background check"
-)
 
-
-def test_review_offer_letter_lists_the_missing_terms(empty_store):
-    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()], offers=[offer(**LETTER)])
+def test_review_offer_letter_lists_the_missing_terms():
+    t = world(applications=[OFFER_APP], interviews=[interview()], offers=[offer(**LETTER)])
     a = one(due(t, "2026-11-13"), "review_offer_letter")
     assert a["status"] == "overdue" and a["due_on"] == day("2026-11-12")
     assert "It does not state: benefits, expense reimbursement" in a["why"]
@@ -592,16 +503,15 @@ def test_review_offer_letter_lists_the_missing_terms(empty_store):
     assert "12 Nov" in a["why"] and "Northwind Analytics" in a["why"]
 
 
-def test_review_offer_letter_with_every_term(empty_store):
+def test_review_offer_letter_with_every_term():
     full = {**LETTER, "benefits": "Health", "expense_reimbursement": "Home office"}
-    t = world(empty_store, applications=[OFFER_APP], interviews=[interview()], offers=[offer(**full)])
+    t = world(applications=[OFFER_APP], interviews=[interview()], offers=[offer(**full)])
     a = one(due(t, "2026-11-13"), "review_offer_letter")
     assert "does not state" not in a["why"] and "every term" in a["why"]
 
 
-def test_review_offer_letter_is_priority_one_near_the_deadline(empty_store):
+def test_review_offer_letter_is_priority_one_near_the_deadline():
     t = world(
-        empty_store,
         applications=[OFFER_APP],
         interviews=[interview()],
         offers=[offer(**LETTER, response_deadline="2026-11-18")],
@@ -612,9 +522,8 @@ def test_review_offer_letter_is_priority_one_near_the_deadline(empty_store):
     assert near["priority"] == 1
 
 
-def test_review_offer_letter_done_once_answered(empty_store):
+def test_review_offer_letter_done_once_answered():
     t = world(
-        empty_store,
         applications=[OFFER_APP],
         interviews=[interview()],
         offers=[offer(**LETTER)],
@@ -626,18 +535,17 @@ def test_review_offer_letter_done_once_answered(empty_store):
 # ------------------------------------------------------------------ 9. approval
 
 
-def test_await_approval_until_approved(empty_store):
+def test_await_approval_until_approved():
     accepted = {**APP, "status": "accepted"}
     others = [{**APP, "application_id": f"A{i}", "company": f"Other {i}"} for i in (2, 3)]
     deal = {**LETTER, "benefits": "Health", "accepted_on": "2026-11-14"}
-    t = world(empty_store, applications=[accepted, *others], interviews=[interview()], offers=[offer(**deal)])
+    t = world(applications=[accepted, *others], interviews=[interview()], offers=[offer(**deal)])
     a = one(due(t, "2026-11-16"), "await_approval")
     assert a["status"] == "due" and a["priority"] == BASE_PRIORITY["await_approval"]
     assert "accepted Northwind Analytics's offer on 14 Nov" in a["why"]
     assert "keep your 2 other applications warm" in a["why"]
     assert of_kind(due(t, "2026-11-16"), "review_offer_letter").empty  # accepted: nothing left to review
     t = world(
-        empty_store,
         applications=[accepted, *others],
         interviews=[interview()],
         offers=[offer(**deal, approved_on="2026-11-16")],
@@ -645,21 +553,18 @@ def test_await_approval_until_approved(empty_store):
     assert of_kind(due(t, "2026-11-16"), "await_approval").empty
 
 
-def test_await_approval_does_not_count_its_own_application_as_another(empty_store):
+def test_await_approval_does_not_count_its_own_application_as_another():
     # The coach logged the acceptance but left the application marked active.
-    t = world(
-        empty_store, applications=[APP], interviews=[interview()], offers=[offer(**LETTER, accepted_on="2026-11-14")]
-    )
+    t = world(applications=[APP], interviews=[interview()], offers=[offer(**LETTER, accepted_on="2026-11-14")])
     assert "keep your 0 other applications warm" in one(due(t, "2026-11-16"), "await_approval")["why"]
 
 
 # ------------------------------------------------------------------ closed and rescinded
 
 
-def busy_application(store, status: str, **offer_over) -> dict[str, pd.DataFrame]:
+def busy_application(status: str, **offer_over) -> dict[str, pd.DataFrame]:
     """One application owing something of every kind it can."""
     return world(
-        store,
         applications=[{**APP, "status": status}],
         interviews=[interview(thank_you_sent_on="", next_step_by="2026-11-06", final_round="true")],
         references=[reference(), reference(reference_id="R2", name="Ana Ruiz")],
@@ -671,8 +576,8 @@ def busy_application(store, status: str, **offer_over) -> dict[str, pd.DataFrame
     )
 
 
-def test_an_open_application_with_that_history_owes_many_things(empty_store):
-    kinds = set(due(busy_application(empty_store, "active"), "2026-11-16")["kind"])
+def test_an_open_application_with_that_history_owes_many_things():
+    kinds = set(due(busy_application("active"), "2026-11-16")["kind"])
     assert {
         "thank_you_note",
         "brief_references",
@@ -684,13 +589,12 @@ def test_an_open_application_with_that_history_owes_many_things(empty_store):
 
 
 @pytest.mark.parametrize("status", ["rejected", "withdrawn", "hired"])
-def test_closed_applications_get_nothing(empty_store, status):
-    assert due(busy_application(empty_store, status), "2026-11-16").empty
+def test_closed_applications_get_nothing(status):
+    assert due(busy_application(status), "2026-11-16").empty
 
 
-def test_a_rescinded_offer_gets_nothing(empty_store):
+def test_a_rescinded_offer_gets_nothing():
     t = world(
-        empty_store,
         applications=[OFFER_APP],
         interviews=[interview()],
         offers=[offer(**LETTER, accepted_on="2026-11-13", rescinded_on="2026-11-14")],
@@ -698,7 +602,6 @@ def test_a_rescinded_offer_gets_nothing(empty_store):
     kinds = set(due(t, "2026-11-16")["kind"])
     assert not kinds & {"request_written_offer", "review_offer_letter", "await_approval"}
     t = world(
-        empty_store,
         applications=[OFFER_APP],
         interviews=[interview()],
         offers=[offer(verbal_on="2026-11-13", rescinded_on="2026-11-14")],
@@ -742,18 +645,18 @@ def test_the_rules_raise_no_pandas_warnings(demo_tables):
         due(demo_tables, "2026-10-01")  # few actions: some rules see no rows at all
 
 
-def test_due_actions_on_no_data_is_an_empty_frame(empty_store):
-    a = due(empty_store.load(), AS_OF)
+def test_due_actions_on_no_data_is_an_empty_frame():
+    a = due(tables(), AS_OF)
     assert a.empty and {"kind", "status", "due_on", "priority", "why"} <= set(a.columns)
 
 
-# ------------------------------------------------------------------ the JSON contract, through the CLI
+# ------------------------------------------------------------------ the JSON contract, through the CLI (in this process)
 
 CONTRACT = {"coachee_id", "application_id", "kind", "status", "due_on", "priority", "recipient", "channel", "why"}
 
 
-def test_cli_due_json_contract_for_one_coachee(cli, demo_store):
-    proc = cli(
+def test_cli_due_json_contract_for_one_coachee(followup, demo_store):
+    proc = followup(
         "due", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--format", "json", db=demo_store.url, check=True
     )
     actions = json.loads(proc.stdout)
@@ -771,8 +674,8 @@ def test_cli_due_json_contract_for_one_coachee(cli, demo_store):
     assert [a["priority"] for a in actions] == sorted(a["priority"] for a in actions)
 
 
-def test_cli_due_json_all_matches_the_library(cli, demo_store, demo_tables):
-    proc = cli("due", "--all", "--as-of", AS_OF.isoformat(), "--format", "json", db=demo_store.url, check=True)
+def test_cli_due_json_all_matches_the_library(followup, demo_store, demo_tables):
+    proc = followup("due", "--all", "--as-of", AS_OF.isoformat(), "--format", "json", db=demo_store.url, check=True)
     actions = json.loads(proc.stdout)
     assert {a["coachee_id"] for a in actions} == {"C001", "C002", "C003"}
     expected = due(demo_tables, AS_OF)

@@ -6,9 +6,9 @@ import json
 from dataclasses import fields
 
 import pytest
-from conftest import AS_OF
-from test_rules import (
+from builders import (
     APP,
+    AS_OF,
     COACHEE,
     FINAL,
     LETTER,
@@ -22,6 +22,7 @@ from test_rules import (
     one,
     ref_use,
     reference,
+    run_cli,
     world,
 )
 
@@ -43,23 +44,22 @@ def test_defaults_are_the_coaching_guidance():
     ) == (1, 2, 7, 3, 5, 7)
 
 
-def test_setting_thank_you_within_days(empty_store):
-    t = world(empty_store, interviews=[interview(thank_you_sent_on="")])
+def test_setting_thank_you_within_days():
+    t = world(interviews=[interview(thank_you_sent_on="")])
     assert one(due(t, "2026-11-03"), "thank_you_note")["due_on"] == day("2026-11-03")
     a = one(due(t, "2026-11-03", Settings(thank_you_within_days=3)), "thank_you_note")
     assert a["due_on"] == day("2026-11-05") and a["status"] == "upcoming" and "within 3 days" in a["why"]
 
 
-def test_setting_grace_business_days(empty_store):
-    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")])  # a Friday
+def test_setting_grace_business_days():
+    t = world(interviews=[interview(next_step_by="2026-11-06")])  # a Friday
     assert one(due(t, "2026-11-09"), "status_inquiry")["due_on"] == day("2026-11-10")
     assert one(due(t, "2026-11-09", Settings(grace_business_days=0)), "status_inquiry")["due_on"] == day("2026-11-06")
     assert one(due(t, "2026-11-09", Settings(grace_business_days=4)), "status_inquiry")["due_on"] == day("2026-11-12")
 
 
-def test_setting_status_inquiry_repeat_days(empty_store):
+def test_setting_status_inquiry_repeat_days():
     t = world(
-        empty_store,
         interviews=[interview(next_step_by="2026-11-06")],
         messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")],
     )
@@ -68,9 +68,8 @@ def test_setting_status_inquiry_repeat_days(empty_store):
     assert one(due(t, "2026-11-13", s), "status_inquiry")["due_on"] == day("2026-11-20")
 
 
-def test_setting_max_status_inquiries(empty_store):
+def test_setting_max_status_inquiries():
     t = world(
-        empty_store,
         interviews=[interview(next_step_by="2026-11-06")],
         messages=[message("Q1", "2026-11-10", "sent", "status_inquiry")],
     )
@@ -78,28 +77,24 @@ def test_setting_max_status_inquiries(empty_store):
     assert of_kind(due(t, "2026-11-17", Settings(max_status_inquiries=1)), "status_inquiry").empty
 
 
-def test_setting_checkin_every_days(empty_store):
-    t = world(empty_store, interviews=[interview(**FINAL)])
+def test_setting_checkin_every_days():
+    t = world(interviews=[interview(**FINAL)])
     assert one(due(t, "2026-11-09"), "offer_checkin")["due_on"] == day("2026-11-09")
     assert one(due(t, "2026-11-09", Settings(checkin_every_days=10)), "offer_checkin")["due_on"] == day("2026-11-12")
 
 
-def test_setting_max_checkins(empty_store):
-    t = world(
-        empty_store, interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")]
-    )
+def test_setting_max_checkins():
+    t = world(interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")])
     assert len(of_kind(due(t, "2026-11-16"), "offer_checkin")) == 1
     assert of_kind(due(t, "2026-11-16", Settings(max_checkins=1)), "offer_checkin").empty
     assert of_kind(
-        due(world(empty_store, interviews=[interview(**FINAL)]), "2026-11-16", Settings(max_checkins=0)),
+        due(world(interviews=[interview(**FINAL)]), "2026-11-16", Settings(max_checkins=0)),
         "offer_checkin",
     ).empty
 
 
-def test_setting_pester_gap_business_days(empty_store):
-    t = world(
-        empty_store, interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")]
-    )
+def test_setting_pester_gap_business_days():
+    t = world(interviews=[interview(**FINAL)], messages=[message("K1", "2026-11-09", "sent", "offer_checkin")])
     s = Settings(checkin_every_days=2)
     assert one(due(t, "2026-11-11", s), "offer_checkin")["due_on"] == day("2026-11-16")
     gap0 = Settings(checkin_every_days=2, pester_gap_business_days=0)
@@ -110,9 +105,8 @@ def test_setting_pester_gap_business_days(empty_store):
     assert one(due(t, "2026-11-12", gap8), "offer_checkin")["due_on"] == day("2026-11-19")
 
 
-def test_setting_reference_checkin_every_days(empty_store):
+def test_setting_reference_checkin_every_days():
     t = world(
-        empty_store,
         interviews=[interview()],
         references=[reference()],
         reference_uses=[ref_use(briefed_on="2026-11-03")],
@@ -122,9 +116,8 @@ def test_setting_reference_checkin_every_days(empty_store):
     assert a["due_on"] == day("2026-11-06") and a["status"] == "overdue"
 
 
-def test_setting_written_offer_followup_business_days(empty_store):
+def test_setting_written_offer_followup_business_days():
     t = world(
-        empty_store,
         applications=[OFFER_APP],
         interviews=[interview()],
         offers=[offer(verbal_on="2026-11-12", written_requested_on="2026-11-13")],
@@ -134,9 +127,8 @@ def test_setting_written_offer_followup_business_days(empty_store):
     assert one(due(t, "2026-11-16", s), "request_written_offer")["due_on"] == day("2026-11-16")
 
 
-def test_setting_deadline_warning_days(empty_store):
+def test_setting_deadline_warning_days():
     t = world(
-        empty_store,
         applications=[OFFER_APP],
         interviews=[interview()],
         offers=[offer(**LETTER, response_deadline="2026-11-18")],
@@ -146,9 +138,8 @@ def test_setting_deadline_warning_days(empty_store):
     assert one(due(t, "2026-11-16", Settings(deadline_warning_days=0)), "review_offer_letter")["priority"] == 3
 
 
-def test_setting_upcoming_days(empty_store):
+def test_setting_upcoming_days():
     t = world(
-        empty_store,
         interviews=[interview()],
         promises=[dict(promise_id="P1", application_id="A1", what="a list", due_on="2026-11-20")],
     )
@@ -166,14 +157,14 @@ def test_every_setting_has_a_test_here():
 # ------------------------------------------------------------------ per coach
 
 
-def test_per_coach_settings_apply_to_that_coachs_coachees(empty_store):
+def test_per_coach_settings_apply_to_that_coachs_coachees():
     coachees = [COACHEE, {**COACHEE, "coachee_id": "C2", "name": "Jordan Okafor", "coach": "Lee Chen"}]
     apps = [APP, {**APP, "application_id": "A2", "coachee_id": "C2", "company": "Lumen Software"}]
     ivs = [
         interview(next_step_by="2026-11-06"),
         interview(interview_id="I2", application_id="A2", next_step_by="2026-11-06"),
     ]
-    t = world(empty_store, coachees=coachees, applications=apps, interviews=ivs)
+    t = world(coachees=coachees, applications=apps, interviews=ivs)
     a = due(t, "2026-11-09", Settings(), coach_settings={"Lee Chen": Settings(grace_business_days=4)})
     inquiries = of_kind(a, "status_inquiry").set_index("coachee_id")["due_on"]
     assert inquiries["C1"] == day("2026-11-10") and inquiries["C2"] == day("2026-11-12")
@@ -181,8 +172,8 @@ def test_per_coach_settings_apply_to_that_coachs_coachees(empty_store):
     assert a["priority"].is_monotonic_increasing
 
 
-def test_one_coach_override_for_everyone_still_applies(empty_store):
-    t = world(empty_store, interviews=[interview(next_step_by="2026-11-06")])
+def test_one_coach_override_for_everyone_still_applies():
+    t = world(interviews=[interview(next_step_by="2026-11-06")])
     a = due(t, "2026-11-09", Settings(), coach_settings={"Dana Reyes": Settings(grace_business_days=4)})
     assert one(a, "status_inquiry")["due_on"] == day("2026-11-12")
 
@@ -237,21 +228,23 @@ def _northwind_inquiry(proc) -> dict:
     return next(a for a in actions if a["kind"] == "status_inquiry" and a["application_id"] == "A001")
 
 
-def test_cli_uses_the_coachs_settings_file(cli, demo_store, tmp_path):
+def test_cli_uses_the_coachs_settings_file(followup, demo_store, tmp_path):
     args = ("due", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--format", "json")
-    assert _northwind_inquiry(cli(*args, db=demo_store.url, check=True))["due_on"] == "2026-11-10"
+    assert _northwind_inquiry(followup(*args, db=demo_store.url, check=True))["due_on"] == "2026-11-10"
     f = tmp_path / "settings.toml"
     f.write_text('[coach."Dana Reyes"]\ngrace_business_days = 5\n')
-    proc = cli(*args, db=demo_store.url, env={"FOLLOWUP_SETTINGS": str(f)}, check=True)
+    proc = followup(*args, db=demo_store.url, env={"FOLLOWUP_SETTINGS": str(f)}, check=True)
     assert _northwind_inquiry(proc)["due_on"] == "2026-11-13"  # Friday 6 Nov + 5 business days
-    shown = cli("settings", env={"FOLLOWUP_SETTINGS": str(f)}, check=True).stdout
+    shown = followup("settings", env={"FOLLOWUP_SETTINGS": str(f)}, check=True).stdout
     assert '[coach."Dana Reyes"]' in shown and "grace_business_days = 5" in shown
 
 
-def test_cli_bad_settings_file_exits_with_a_message(cli, demo_store, tmp_path):
+def test_cli_bad_settings_file_exits_with_a_message(demo_store, tmp_path):
+    # A real process, on purpose: the exit code, stderr and empty stdout exactly as a
+    # user's shell sees them (every other command test runs ``main`` in this process).
     f = tmp_path / "settings.toml"
     f.write_text("[defaults]\ncheckin_every = 5\n")
-    proc = cli("due", "--all", "--as-of", AS_OF.isoformat(), db=demo_store.url, env={"FOLLOWUP_SETTINGS": str(f)})
+    proc = run_cli("due", "--all", "--as-of", AS_OF.isoformat(), db=demo_store.url, env={"FOLLOWUP_SETTINGS": str(f)})
     assert proc.returncode == 2
     assert "unknown setting 'checkin_every'" in proc.stderr and str(f) in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""

@@ -1,8 +1,8 @@
 """The store on a real SQLite file: migrations, upserts, row versions, two writers,
 backups and restores, and a store made by the first schema version.
 
-The helpers at the top read the file with the plain ``sqlite3`` module, never with
-the code under test, and are shared by the other store-level test files.
+The file is read with the plain ``sqlite3`` module (``builders.table_contents`` and
+friends), never with the code under test.
 """
 
 from __future__ import annotations
@@ -18,57 +18,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from builders import FIXTURES, data_contents, db_path, file_bytes, table_contents
 
 from followup_lib.data.store import SCHEMA_VERSION, ConflictError, StoreError, open_store
 from followup_lib.schema import TABLE_ORDER, TABLES
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STORE_V1 = FIXTURES / "store_v1.db"
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def db_path(url_or_store) -> Path:
-    url = getattr(url_or_store, "url", url_or_store)
-    return Path(str(url).removeprefix("sqlite:///"))
-
-
-def table_contents(db, tables=None) -> dict[str, list[tuple]]:
-    """Every row of every table (or the ones named), sorted, read with plain sqlite3."""
-    conn = sqlite3.connect(db_path(db))
-    try:
-        names = tables or [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-            )
-        ]
-        out = {}
-        for name in names:
-            cur = conn.execute(f'SELECT * FROM "{name}"')
-            cols = [d[0] for d in cur.description]
-            rows = cur.fetchall()
-            out[name] = [tuple(cols)] + sorted(rows, key=repr)
-        return out
-    finally:
-        conn.close()
-
-
-def data_contents(db) -> dict[str, list[tuple]]:
-    """The eight tables of the workbook (with row_version), not the migration log."""
-    return table_contents(db, TABLE_ORDER)
-
-
-def file_bytes(db) -> bytes:
-    """The store file's bytes once its write-ahead log is folded in."""
-    path = db_path(db)
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
-    return path.read_bytes()
 
 
 def python_script(tmp_path: Path, name: str, body: str) -> Path:
@@ -152,7 +110,7 @@ def test_store_made_at_version_1_upgrades_and_keeps_its_data(db_url):
         store.save_row("coachees", coachee("C1", name="Ada Stale"), expected_version=1)
 
 
-def test_committed_version_1_store_opens_with_current_code(tmp_path, demo_store, cli):
+def test_committed_version_1_store_opens_with_current_code(tmp_path, demo_store, followup):
     """tests/fixtures/store_v1.db was made by schema version 1 and holds the demo practice."""
     old = tmp_path / "old.db"
     shutil.copy(STORE_V1, old)
@@ -166,8 +124,8 @@ def test_committed_version_1_store_opens_with_current_code(tmp_path, demo_store,
         pd.testing.assert_frame_equal(upgraded[name], current[name], check_dtype=True, obj=name)
     store.engine.dispose()
     # The command line sees the same practice in both.
-    a = cli("export", str(tmp_path / "from_old"), db=str(old), check=True)
-    b = cli("export", str(tmp_path / "from_new"), db=demo_store.url, check=True)
+    a = followup("export", str(tmp_path / "from_old"), db=str(old), check=True)
+    b = followup("export", str(tmp_path / "from_new"), db=demo_store.url, check=True)
     assert a.returncode == b.returncode == 0
     for p in sorted((tmp_path / "from_new").iterdir()):
         assert (tmp_path / "from_old" / p.name).read_bytes() == p.read_bytes(), p.name
@@ -401,7 +359,7 @@ def _complete_batches(db) -> int:
 
 
 @pytest.mark.slow
-def test_backup_while_another_process_writes_is_consistent_and_restores(demo_store, tmp_path, cli):
+def test_backup_while_another_process_writes_is_consistent_and_restores(demo_store, tmp_path, followup):
     stop = tmp_path / "stop"
     writer = spawn(python_script(tmp_path, "batcher.py", BATCHER), demo_store.url, stop)
     backups = []
@@ -410,7 +368,7 @@ def test_backup_while_another_process_writes_is_consistent_and_restores(demo_sto
         assert writer.poll() is None and time.monotonic() < deadline, "the writer did not start"
         time.sleep(0.05)
     for i in range(3):
-        proc = cli("backup", str(tmp_path / f"copy{i}.db"), db=demo_store.url)
+        proc = followup("backup", str(tmp_path / f"copy{i}.db"), db=demo_store.url)
         assert proc.returncode == 0, proc.stderr
         assert "Traceback" not in proc.stderr
         backups.append(tmp_path / f"copy{i}.db")
@@ -424,20 +382,20 @@ def test_backup_while_another_process_writes_is_consistent_and_restores(demo_sto
     # A backup to a folder gets a dated name.
     folder = tmp_path / "backups"
     folder.mkdir()
-    assert cli("backup", str(folder), db=demo_store.url).returncode == 0
+    assert followup("backup", str(folder), db=demo_store.url).returncode == 0
     assert len(list(folder.glob("followup-*.db"))) == 1
 
     # Restore brings the chosen copy back, whole.
     chosen = backups[0]
     expected = table_contents(chosen)
     demo_store.engine.dispose()
-    proc = cli("restore", str(chosen), db=demo_store.url)
+    proc = followup("restore", str(chosen), db=demo_store.url)
     assert proc.returncode == 0, proc.stderr
     assert table_contents(demo_store) == expected
     assert _complete_batches(demo_store) == caught[0] < total
 
 
-def test_restore_refuses_a_file_that_is_not_a_store(demo_store, tmp_path, cli):
+def test_restore_refuses_a_file_that_is_not_a_store(demo_store, tmp_path, followup):
     before = file_bytes(demo_store)
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database at all" * 100)
@@ -445,13 +403,13 @@ def test_restore_refuses_a_file_that_is_not_a_store(demo_store, tmp_path, cli):
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
     demo_store.engine.dispose()
     for source in (junk, other):
-        proc = cli("restore", str(source), db=demo_store.url)
+        proc = followup("restore", str(source), db=demo_store.url)
         assert proc.returncode != 0
         assert "nothing was restored" in proc.stderr and "Traceback" not in proc.stderr
     assert file_bytes(demo_store) == before
 
 
-def test_restore_refuses_a_missing_file_and_a_backup_from_newer_code(demo_store, tmp_path, cli):
+def test_restore_refuses_a_missing_file_and_a_backup_from_newer_code(demo_store, tmp_path, followup):
     newer = tmp_path / "newer.db"
     shutil.copy(STORE_V1, newer)
     conn = sqlite3.connect(newer)
@@ -461,16 +419,20 @@ def test_restore_refuses_a_missing_file_and_a_backup_from_newer_code(demo_store,
     before = file_bytes(demo_store)
     demo_store.engine.dispose()
     for source, message in ((tmp_path / "missing.db", "does not exist"), (newer, "newer workbook")):
-        proc = cli("restore", str(source), db=demo_store.url)
+        proc = followup("restore", str(source), db=demo_store.url)
         assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
         assert message in proc.stderr and "nothing was restored" in proc.stderr
     assert file_bytes(demo_store) == before
 
 
-def test_restore_of_a_version_1_backup_upgrades_it(empty_store, tmp_path, demo_store):
+def test_restore_of_a_version_1_backup_upgrades_it(empty_store, tmp_path):
+    upgraded = tmp_path / "upgraded.db"  # the same file, upgraded in place by opening it
+    shutil.copy(STORE_V1, upgraded)
+    open_store(str(upgraded)).engine.dispose()
     empty_store.restore(STORE_V1)
     assert empty_store.schema_version() == SCHEMA_VERSION
-    assert data_contents(empty_store) == data_contents(demo_store)
+    assert data_contents(empty_store) == data_contents(upgraded)
+    assert len(data_contents(upgraded)["applications"]) > 1  # the demo practice, not two empty stores
 
 
 def test_backup_then_restore_round_trip_in_process(demo_store, tmp_path):
