@@ -10,6 +10,12 @@ import os
 import shutil
 
 import pytest
+from hypothesis import settings as _hypothesis_settings
+
+from followup_lib import paths
+from followup_lib.data.demo import load_demo
+from followup_lib.data.store import open_store
+
 from builders import (  # noqa: F401 (the others are still imported from here by some test modules)
     AS_OF,
     ROOT,
@@ -19,11 +25,6 @@ from builders import (  # noqa: F401 (the others are still imported from here by
     run_main,
     write_csvs,
 )
-from hypothesis import settings as _hypothesis_settings
-
-from followup_lib import paths
-from followup_lib.data.demo import load_demo
-from followup_lib.data.store import open_store
 
 # At the end of the run, no process started by a test may still be running.
 pytest_plugins = ["process_check"]

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from builders import AS_OF, app, iv, make_tables, msg
 
 from followup_lib.logic import analysis
 from followup_lib.logic.charts import WAITING_COLOURS
+
+from builders import AS_OF, app, iv, make_tables, msg
 
 # ------------------------------------------------------------------ response times
 

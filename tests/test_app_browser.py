@@ -14,11 +14,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from builders import AS_OF, ROOT, require_chromium
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
 from followup_lib.faces.app import stop_process_group
+
+from builders import AS_OF, ROOT, require_chromium
 
 pytestmark = [pytest.mark.browser]
 OUTPUT = ROOT / "tests" / "output"

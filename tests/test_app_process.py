@@ -20,10 +20,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from builders import AS_OF, ROOT
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
+
+from builders import AS_OF, ROOT
 
 pytestmark = [pytest.mark.slow]
 FOLLOWUP = Path(sys.executable).with_name("followup")

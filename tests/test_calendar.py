@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from builders import AS_OF
 from icalendar import Calendar
 
 from followup_lib.logic.drafts import render_drafts
 from followup_lib.logic.ics import build_calendar, write_calendar
 from followup_lib.logic.rules import action_uid, due_actions
+
+from builders import AS_OF
 
 
 def events(data: bytes) -> list:

@@ -6,10 +6,11 @@ import re
 
 import plotly.graph_objects as go
 import pytest
-from builders import AS_OF, app, iv, make_tables, msg
 
 from followup_lib.faces.report import external_references
 from followup_lib.logic import analysis, charts
+
+from builders import AS_OF, app, iv, make_tables, msg
 
 HOSTILE = "<b>Acme</b>"
 

@@ -13,9 +13,10 @@ import json
 import shlex
 
 import pytest
-from builders import AS_OF
 
 from followup_lib.faces.cli import build_parser, main
+
+from builders import AS_OF
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:

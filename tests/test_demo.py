@@ -7,7 +7,6 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from builders import data_contents, store_rows, world_rows
 
 from followup_lib.data.demo import DEMO_AS_OF, generate_practice, load_demo, load_generated, week_shift
 from followup_lib.data.store import open_store
@@ -15,6 +14,8 @@ from followup_lib.data.validation import RawTable, validate_tables
 from followup_lib.kinds import ACTION_KINDS
 from followup_lib.logic.rules import due_actions
 from followup_lib.schema import DATE, TABLE_ORDER, TABLES
+
+from builders import data_contents, store_rows, world_rows
 
 
 def test_the_committed_demo_shows_every_kind_of_action(demo_tables):

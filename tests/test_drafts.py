@@ -9,13 +9,14 @@ from email.utils import parseaddr
 
 import pandas as pd
 import pytest
-from builders import APP, AS_OF, COACHEE, LETTER, OFFER_APP, interview, offer, world
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
 from followup_lib.kinds import MESSAGE_KINDS
 from followup_lib.logic.drafts import facts_for, render_draft, render_drafts, template_environment, write_drafts
 from followup_lib.logic.rules import due_actions
+
+from builders import APP, AS_OF, COACHEE, LETTER, OFFER_APP, interview, offer, world
 
 BANNED = ("just checking in", "touching base", "circling back", "just following up")
 LEFTOVERS = ("{{", "}}", "{%", "%}", "None", "nan", "NaT", "<NA>", "undefined")

@@ -21,7 +21,6 @@ import icalendar
 import openpyxl
 import pandas as pd
 import pytest
-from builders import AS_OF, run_cli, write_csvs
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
@@ -29,6 +28,8 @@ from followup_lib.data.transfer import export_store, import_path
 from followup_lib.faces.session import WorkingSession
 from followup_lib.logic.drafts import DraftError, facts_for, render_draft, template_environment
 from followup_lib.logic.rules import due_actions
+
+from builders import AS_OF, run_cli, write_csvs
 
 DAY = AS_OF.isoformat()
 CID = "C007"

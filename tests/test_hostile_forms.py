@@ -26,7 +26,6 @@ import ipywidgets as w
 import pandas as pd
 import pytest
 import traitlets
-from builders import AS_OF
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -39,6 +38,8 @@ from followup_lib.faces.session_state import SessionState
 from followup_lib.kinds import MESSAGE_KINDS
 from followup_lib.logic.drafts import Draft, DraftError, render_draft, template_environment, write_draft
 from followup_lib.schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES
+
+from builders import AS_OF
 
 PROPERTY = settings(
     max_examples=40,

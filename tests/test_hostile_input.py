@@ -16,7 +16,6 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from builders import data_contents, file_bytes
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -25,6 +24,8 @@ from followup_lib.data.store import open_store
 from followup_lib.data.transfer import export_store, import_path
 from followup_lib.data.validation import ValidationError, validate_row
 from followup_lib.schema import TABLES
+
+from builders import data_contents, file_bytes
 
 FAST = settings(
     max_examples=40,

@@ -16,12 +16,13 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from builders import data_contents, file_bytes
 
 from followup_lib.data.store import open_store
 from followup_lib.data.transfer import export_store, import_path
 from followup_lib.data.validation import ValidationError
 from followup_lib.schema import TABLE_ORDER
+
+from builders import data_contents, file_bytes
 
 # ------------------------------------------------------------------ helpers
 

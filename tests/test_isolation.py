@@ -24,7 +24,6 @@ import icalendar
 import ipywidgets as w
 import pandas as pd
 import pytest
-from builders import AS_OF, run_cli, write_csvs
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.logbook import save_record
@@ -33,6 +32,8 @@ from followup_lib.data.transfer import import_path
 from followup_lib.faces import cli
 from followup_lib.faces.session import WorkingSession
 from followup_lib.kinds import MESSAGE_KINDS
+
+from builders import AS_OF, run_cli, write_csvs
 
 DAY = AS_OF.isoformat()
 COACHEES = ["C001", "C002", "C003", "C004", "C005", "C006"]

@@ -13,12 +13,13 @@ import re
 
 import nbformat
 import pytest
-from builders import AS_OF, app, iv, make_tables, msg, require_chromium, run_cli, write_csvs
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
 from followup_lib.data.transfer import import_path
 from followup_lib.faces.report import external_references, render_report, run_reports
+
+from builders import AS_OF, app, iv, make_tables, msg, require_chromium, run_cli, write_csvs
 
 WEEK = AS_OF.isoformat()
 COACHEES = ["C001", "C002", "C003"]

@@ -14,6 +14,13 @@ import warnings
 
 import pandas as pd
 import pytest
+
+from followup_lib.data.validation import validate_tables
+from followup_lib.kinds import ACTION_KINDS, BASE_PRIORITY
+from followup_lib.logic.rules import add_business_days
+from followup_lib.schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES
+from followup_lib.settings import Settings
+
 from builders import (
     APP,
     AS_OF,
@@ -35,12 +42,6 @@ from builders import (
     world,
     world_rows,
 )
-
-from followup_lib.data.validation import validate_tables
-from followup_lib.kinds import ACTION_KINDS, BASE_PRIORITY
-from followup_lib.logic.rules import add_business_days
-from followup_lib.schema import BOOL, CHOICE, DATE, TABLE_ORDER, TABLES
-from followup_lib.settings import Settings
 
 # ------------------------------------------------------------------ the world, in memory and in a store
 

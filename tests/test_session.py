@@ -17,7 +17,6 @@ import sys
 
 import pandas as pd
 import pytest
-from builders import AS_OF
 
 from followup_lib.data.logbook import log_received, mark_sent, new_id, save_record
 from followup_lib.data.validation import Problem
@@ -27,6 +26,8 @@ from followup_lib.faces.session import WorkingSession, error_text
 from followup_lib.faces.session_state import NO_COACHEES, SessionState
 from followup_lib.logic.rules import due_actions
 from followup_lib.schema import TABLES
+
+from builders import AS_OF
 
 DAY = pd.Timestamp(AS_OF)
 

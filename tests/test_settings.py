@@ -6,6 +6,9 @@ import json
 from dataclasses import fields
 
 import pytest
+
+from followup_lib.settings import Settings, SettingsError, load_settings
+
 from builders import (
     APP,
     AS_OF,
@@ -25,8 +28,6 @@ from builders import (
     run_cli,
     world,
 )
-
-from followup_lib.settings import Settings, SettingsError, load_settings
 
 # Each setting below has a test named test_setting_<name>; the last test checks
 # that no setting is left without one.

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from builders import FIXTURES, data_contents, db_path, file_bytes, table_contents
 
 from followup_lib.data.store import SCHEMA_VERSION, ConflictError, StoreError, open_store
 from followup_lib.schema import TABLE_ORDER, TABLES
+
+from builders import FIXTURES, data_contents, db_path, file_bytes, table_contents
 
 STORE_V1 = FIXTURES / "store_v1.db"
 
