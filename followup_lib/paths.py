@@ -6,7 +6,10 @@ every path the workbook uses is worked out here.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import unicodedata
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -58,3 +61,50 @@ def store_url(url: str | None = None) -> str:
     the default."""
     url = url or default_db_url()
     return url if "://" in url else f"sqlite:///{Path(url).expanduser().resolve()}"
+
+
+# ------------------------------------------------------------------ safe names
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_SLUG = 40
+
+
+def safe_name(user_text: str, suffix: str = "") -> str:
+    """A file or folder name made from user data (an id, a name): a readable slug
+    plus a short hash of the exact text, so two different texts never share a name
+    ("a/b", "a\\\\b" and "a_b" differ; "С001" and "Ж001" differ) and no text can
+    name a path ("..", "/etc", "C001/" are all plain names here).
+
+    The one function every writer uses to turn user data into a name.
+    """
+    text = str(user_text)
+    slug = _UNSAFE.sub("-", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()).strip(".-")
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{slug[:MAX_SLUG] or 'x'}-{digest}{suffix}"
+
+
+def inside(folder: str | Path, name: str) -> Path:
+    """``folder / name``, refusing anything that would land outside ``folder``."""
+    base = Path(folder).resolve()
+    path = (base / name).resolve()
+    if path.parent != base:
+        raise ValueError(f"{name!r} would be written outside {base}")
+    return path
+
+
+def write_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, renamed
+    into place: a crash never leaves half a file under the real name, and the
+    temporary file is removed whatever happens."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

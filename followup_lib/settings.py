@@ -64,6 +64,39 @@ class Settings:
 #: Settings whose value is text rather than a whole number.
 TEXT_SETTINGS = ("country",)
 
+#: The sane range of each number (a year of days at most, a handful of repeats):
+#: beyond them a typo (1000000) would push dates past what a calendar can hold.
+RANGES = {
+    "thank_you_within_days": (0, 30),
+    "grace_business_days": (0, 60),
+    "status_inquiry_repeat_days": (1, 90),
+    "max_status_inquiries": (0, 10),
+    "no_date_followup_business_days": (1, 120),
+    "checkin_every_days": (1, 90),
+    "max_checkins": (0, 10),
+    "pester_gap_business_days": (0, 60),
+    "reference_checkin_every_days": (1, 90),
+    "max_reference_checkins": (0, 10),
+    "written_offer_followup_business_days": (1, 60),
+    "deadline_warning_days": (0, 60),
+    "upcoming_days": (0, 365),
+}
+
+
+def as_toml(base: Settings, per_coach: dict[str, Settings], source: str = "") -> str:
+    """The settings in force as valid TOML (tomli-w quotes what needs quoting: a
+    coach named 'Dana "DJ" Reyes' is still a valid table name)."""
+    import tomli_w
+
+    doc: dict = {"defaults": base.as_dict()}
+    coaches = {
+        coach: {k: v for k, v in s.as_dict().items() if v != base.as_dict()[k]} for coach, s in per_coach.items()
+    }
+    if coaches:
+        doc["coach"] = coaches
+    head = f"# from {source}\n" if source else ""
+    return head + tomli_w.dumps(doc)
+
 
 def settings_file() -> Path:
     return Path(os.environ.get("FOLLOWUP_SETTINGS") or paths.data_dir() / "settings.toml")
@@ -88,8 +121,9 @@ def _checked(values, where: str) -> dict:
                 )
             out[name] = value
             continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SettingsError(f"{where}: {name} must be a whole number of 0 or more, not {value!r}")
+        low, high = RANGES.get(name, (0, 365))
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise SettingsError(f"{where}: {name} must be a whole number from {low} to {high}, not {value!r}")
         out[name] = value
     return out
 

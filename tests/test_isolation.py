@@ -32,6 +32,7 @@ from followup_lib.data.transfer import import_path
 from followup_lib.faces import cli
 from followup_lib.faces.session import WorkingSession
 from followup_lib.kinds import MESSAGE_KINDS
+from followup_lib.paths import safe_name
 
 from builders import AS_OF, run_cli, write_csvs
 
@@ -598,8 +599,8 @@ def test_weekly_report_for_one_coachee_names_no_one_else(practice):
     out = root / "reports"
     proc = run_cli("report", "--coachee", "C005", "--week-ending", DAY, "--out", str(out), db=url, env=env_for(root))
     assert proc.returncode == 0, proc.stderr
-    page = (out / f"weekly-C005-{DAY}.html").read_text(encoding="utf-8")
-    notebook = (out / f"weekly-C005-{DAY}.ipynb").read_text(encoding="utf-8")
+    page = (out / safe_name("C005", f"-weekly-{DAY}.html")).read_text(encoding="utf-8")
+    notebook = (out / safe_name("C005", f"-weekly-{DAY}.ipynb")).read_text(encoding="utf-8")
     assert leaks(page, foreign["C005"]) == []
     assert leaks(notebook, foreign["C005"]) == []
     for own in ("Persephone Yarrow-Kimura", "Quokka Dynamics", "Northwind Analytics", "Evander Holyoake"):

@@ -18,6 +18,7 @@ from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
 from followup_lib.data.transfer import import_path
 from followup_lib.faces.report import external_references, render_report, run_reports
+from followup_lib.paths import safe_name
 
 from builders import AS_OF, app, iv, make_tables, msg, require_chromium, run_cli, write_csvs
 
@@ -110,7 +111,7 @@ def rendered(practice):
 
 def page_of(rendered, cid: str) -> str:
     proc, out = rendered
-    path = out / f"weekly-{cid}-{WEEK}.html"
+    path = out / safe_name(cid, f"-weekly-{WEEK}.html")
     assert path.exists(), f"no report for {cid}:\n{proc.stdout}\n{proc.stderr}"
     return path.read_text(encoding="utf-8")
 
@@ -143,7 +144,7 @@ def test_report_all_writes_every_coachee_with_a_progress_bar(rendered):
     proc, out = rendered
     assert proc.returncode == 0, proc.stderr
     for cid in COACHEES:
-        html, nb = out / f"weekly-{cid}-{WEEK}.html", out / f"weekly-{cid}-{WEEK}.ipynb"
+        html, nb = out / safe_name(cid, f"-weekly-{WEEK}.html"), out / safe_name(cid, f"-weekly-{WEEK}.ipynb")
         assert html.exists() and nb.exists(), f"{cid}: the page and the executed notebook sit side by side"
         assert f"{cid}: {html}" in proc.stdout
     assert "weekly reports" in proc.stderr and "3/3" in proc.stderr, "no progress bar"
@@ -153,7 +154,7 @@ def test_report_all_writes_every_coachee_with_a_progress_bar(rendered):
 
 def test_executed_notebook_got_the_parameters(rendered):
     _, out = rendered
-    nb = nbformat.read(out / f"weekly-C002-{WEEK}.ipynb", as_version=4)
+    nb = nbformat.read(out / safe_name("C002", f"-weekly-{WEEK}.ipynb"), as_version=4)
     assert nb.metadata.papermill.parameters["coachee_id"] == "C002"
     assert nb.metadata.papermill.parameters["week_ending"] == WEEK
     assert nb.metadata.kernelspec.name == "python3"
@@ -291,7 +292,7 @@ def test_pages_draw_every_chart_with_the_network_off(rendered):
                 page.on("pageerror", lambda e, problems=problems: problems.append(str(e)))
                 page.on("console", lambda m, problems=problems: problems.append(m.text) if m.type == "error" else None)
                 page.on("dialog", lambda d, dialogs=dialogs: (dialogs.append(d.message), d.dismiss()))
-                page.goto((out / f"weekly-{cid}-{WEEK}.html").as_uri())
+                page.goto((out / safe_name(cid, f"-weekly-{WEEK}.html")).as_uri())
                 page.wait_for_load_state("load")
                 total = page.locator(".plotly-graph-div").count()
                 assert total == CHARTS_PER_REPORT
@@ -333,7 +334,7 @@ def test_render_report_writes_html_beside_the_notebook(practice, tmp_path):
     url, _, _ = practice
     result = render_report(url, "C003", dt.date(2026, 11, 16), tmp_path / "out")
     assert result.error is None
-    assert result.html == tmp_path / "out" / f"weekly-C003-{WEEK}.html"
+    assert result.html == tmp_path / "out" / safe_name("C003", f"-weekly-{WEEK}.html")
     assert result.notebook == result.html.with_suffix(".ipynb")
     assert result.html.exists() and result.notebook.exists()
     assert "Weekly progress: Sofia Marchetti" in result.html.read_text(encoding="utf-8")
@@ -345,10 +346,10 @@ def test_one_failed_report_does_not_stop_the_others(practice, tmp_path, capsys):
     code = run_reports(url, ["C404", "C001"], WEEK, out, jobs=2)
     captured = capsys.readouterr()
     assert code != 0
-    assert (out / f"weekly-C001-{WEEK}.html").exists()
-    assert not (out / f"weekly-C404-{WEEK}.html").exists()
+    assert (out / safe_name("C001", f"-weekly-{WEEK}.html")).exists()
+    assert not (out / safe_name("C404", f"-weekly-{WEEK}.html")).exists()
     assert re.search(r"C404: FAILED .*no coachee 'C404'", captured.err), captured.err
-    assert f"C001: {out / f'weekly-C001-{WEEK}.html'}" in captured.out
+    assert f"C001: {out / safe_name('C001', f'-weekly-{WEEK}.html')}" in captured.out
     assert "2/2" in captured.err  # the bar counts the failure as done
 
 

@@ -25,6 +25,7 @@ from followup_lib.faces import session as session_module
 from followup_lib.faces.session import WorkingSession, error_text
 from followup_lib.faces.session_state import NO_COACHEES, SessionState
 from followup_lib.logic.rules import due_actions
+from followup_lib.paths import safe_name
 from followup_lib.schema import TABLES
 
 from builders import AS_OF
@@ -167,7 +168,7 @@ def test_an_email_draft_opened_edited_and_saved_as_an_eml_file(state, tmp_path):
     )
     assert "Reporting Analyst" in draft.subject and draft.body.startswith("Dear Elena")
     path = state.save_draft("Thank you, Elena", draft.body + "\n\nP.S. The wait-times report is attached.")
-    assert path.parent == tmp_path / "drafts" / "C001" and list(path.parent.iterdir()) == [path]
+    assert path.parent == tmp_path / "drafts" / safe_name("C001") and list(path.parent.iterdir()) == [path]
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert msg["To"] == "Elena Voss <elena.voss@harborhealth.example>"
     assert msg["Subject"] == "Thank you, Elena"
@@ -564,7 +565,7 @@ def test_open_edit_save_and_mark_sent_through_the_buttons(view, demo_store, tmp_
     assert "fw-error" not in view.action_status.value
     view.draft_subject.value = "Thank you, Elena"
     view.save_button.click()
-    (path,) = (tmp_path / "drafts" / "C001").glob("*.eml")
+    (path,) = (tmp_path / "drafts" / safe_name("C001")).glob("*.eml")
     assert email.message_from_bytes(path.read_bytes(), policy=email.policy.default)["Subject"] == "Thank you, Elena"
     assert str(path) in view.draft_status.value and "fw-ok" in view.draft_status.value
     view.sent_button.click()

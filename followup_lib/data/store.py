@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from .. import paths
-from ..errors import ConflictError, StoreError  # noqa: F401 (re-exported)
+from ..errors import ConflictError, StoreError, UserError  # noqa: F401 (re-exported)
 from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, Table
 
 ROW_VERSION = "row_version"
@@ -123,7 +123,7 @@ def _migrate(engine: sa.Engine, upto: int = SCHEMA_VERSION) -> None:
 
 
 def make_engine(url: str) -> sa.Engine:
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+    if _sqlite_path(url) is not None:
         Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     if engine.dialect.name == "sqlite":
@@ -327,6 +327,13 @@ class Store:
                     f"{source} was made by a newer workbook (schema version {version}, this code knows "
                     f"{SCHEMA_VERSION}); update the workbook first; nothing was restored"
                 )
+            # A crafted backup (a trigger that deletes rows on the next import, a
+            # table missing, a version that does not exist) is refused, naming it.
+            problems = schema_problems(check)
+            if problems:
+                raise StoreError(
+                    f"{source} is not a store this workbook wrote ({'; '.join(problems)}); nothing was restored"
+                )
         except sqlite3.DatabaseError as exc:
             check.close()
             raise StoreError(f"{source} is not a SQLite store ({exc}); nothing was restored") from exc
@@ -343,19 +350,113 @@ class Store:
         _migrate(self.engine)
 
 
-def open_store(url: str | None = None, upto: int = SCHEMA_VERSION) -> Store:
+def open_store(url: str | None = None, upto: int = SCHEMA_VERSION, create: bool = True) -> Store:
     """Open (creating and upgrading as needed) the store at ``url``.
 
     ``url`` is a SQLAlchemy URL or a plain file path; None means ``FOLLOWUP_DB`` or
-    the default SQLite file under ``data/``.
+    the default SQLite file under ``data/``. With ``create=False`` a SQLite file
+    that does not exist is refused, naming it (a mistyped --db must not answer
+    "Nothing due." from a new empty store). A SQLite file that is not this
+    workbook's (another application's, or one whose schema was tampered with) is
+    refused and never altered.
     """
     url = paths.store_url(url)
+    sqlite_path = _sqlite_path(url)
+    if sqlite_path is not None:
+        _check_sqlite_file(sqlite_path, create)
     try:
         engine = make_engine(url)
         _migrate(engine, upto)
+        if engine.dialect.name == "sqlite":
+            raw = engine.raw_connection()
+            try:
+                problems = schema_problems(raw.driver_connection)
+            finally:
+                raw.close()
+            if problems:
+                engine.dispose()
+                raise StoreError(f"the store at {sqlite_path} has been altered: {'; '.join(problems)}")
     except sa.exc.DatabaseError as exc:
         raise StoreError(f"cannot open the store at {url}: {exc.orig}") from exc
+    except sa.exc.NoSuchModuleError as exc:
+        raise StoreError(f"cannot open the store at {url}: no database driver for it ({exc})") from exc
+    except ModuleNotFoundError as exc:
+        raise StoreError(
+            f"cannot open the store at {url}: its database driver is not installed ({exc.name}); "
+            "for PostgreSQL: pip install -e '.[postgres]'"
+        ) from exc
     return Store(engine, url)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url.removeprefix("sqlite:///")).expanduser()
+    return None
+
+
+def _check_sqlite_file(path: Path, create: bool) -> None:
+    """Refuse what must not be opened as a store: a missing file (unless creating),
+    something that is not a regular file, or another application's SQLite file."""
+    if not path.exists():
+        if not create:
+            raise UserError(
+                f"no store at {path}: check --db (or FOLLOWUP_DB); `followup import` or `followup demo` creates one"
+            )
+        return
+    if not path.is_file():
+        raise StoreError(f"{path} is not a store file (a folder or a device)")
+    try:
+        con = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=60)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+    try:
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} is not a Follow-up Workbook store ({exc}); it was left as it is") from exc
+    finally:
+        con.close()
+    if names and "followup_schema" not in names:
+        raise StoreError(
+            f"{path} is not a Follow-up Workbook store (it holds other tables: "
+            f"{', '.join(sorted(names)[:5])}); it was left as it is"
+        )
+
+
+def schema_problems(con: sqlite3.Connection) -> list[str]:
+    """How a SQLite store's schema differs from what this workbook writes at its
+    recorded version: missing or unknown tables and columns, triggers, views, a
+    version that does not exist. Empty when it is exactly ours."""
+    try:
+        versions = [r[0] for r in con.execute("SELECT version FROM followup_schema")]
+    except sqlite3.DatabaseError:
+        return ["no followup_schema table"]
+    known = {v for v, _, _ in MIGRATIONS}
+    if not versions or any(v not in known for v in versions):
+        return [f"schema versions {sorted(versions)} are not this workbook's (1–{SCHEMA_VERSION})"]
+    version = max(versions)
+    if sorted(versions) != sorted(v for v in known if v <= version):
+        return [f"schema versions {sorted(versions)} skip a step"]
+    problems = []
+    objects = con.execute("SELECT type, name, tbl_name FROM sqlite_master").fetchall()
+    for kind, name, _table in objects:
+        if kind in ("trigger", "view"):
+            problems.append(f"a {kind} {name!r} that this workbook never makes")
+    tables = {name for kind, name, _ in objects if kind == "table"}
+    expected = {t for t in TABLE_ORDER if TABLES[t].added_in <= version} | {"followup_schema"}
+    for t in sorted(tables - expected - {"sqlite_sequence", "sqlite_stat1"}):
+        problems.append(f"an unknown table {t!r}")
+    for t in sorted(expected - tables):
+        problems.append(f"the table {t!r} is missing")
+    for t in sorted((expected & tables) - {"followup_schema"}):
+        have = {r[1] for r in con.execute(f'PRAGMA table_info("{t}")')}
+        want = {c.name for c in TABLES[t].columns if c.added_in <= version}
+        if version >= 2:
+            want.add(ROW_VERSION)
+        for c in sorted(want - have):
+            problems.append(f"{t}.{c} is missing")
+        for c in sorted(have - want):
+            problems.append(f"{t}.{c} is not a column of this workbook")
+    return problems
 
 
 # ---------------------------------------------------------------- internals

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import UserError
 from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, TEXT
 from .store import Store
 from .validation import Problem, RawTable, ValidationError, guard_formula, sort_problems, validate_tables
@@ -290,9 +291,28 @@ _XLSX_EPOCH = (1980, 1, 1, 0, 0, 0)
 _XLSX_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
 
 
+# A sheet holds 1,048,576 rows, the header included.
+XLSX_MAX_ROWS = 1_048_575
+
+
 def _write_xlsx(frames: dict[str, pd.DataFrame], dest: Path) -> None:
     """One sheet a table, every cell text, byte-for-byte the same for the same data."""
+    for name, df in frames.items():
+        if len(df) > XLSX_MAX_ROWS:
+            raise UserError(
+                f"the table {name} has {len(df):,} rows, more than a spreadsheet sheet holds "
+                f"({XLSX_MAX_ROWS:,}); export to a folder of CSVs instead (a DIR not ending in .xlsx)"
+            )
     tmp = dest.with_name(dest.name + ".partial.xlsx")
+    final = dest.with_name(dest.name + ".partial")
+    try:
+        _write_xlsx_files(frames, dest, tmp, final)
+    finally:  # nothing half-written is left behind, whatever happened
+        tmp.unlink(missing_ok=True)
+        final.unlink(missing_ok=True)
+
+
+def _write_xlsx_files(frames: dict[str, pd.DataFrame], dest: Path, tmp: Path, final: Path) -> None:
     with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
         for name, df in frames.items():
             df.to_excel(xl, sheet_name=name, index=False)
@@ -306,7 +326,6 @@ def _write_xlsx(frames: dict[str, pd.DataFrame], dest: Path) -> None:
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
             out.writestr(fixed, data)
-    tmp.unlink()
     final.replace(dest)  # never leave a half-written workbook under the real name
 
 
@@ -318,6 +337,10 @@ def export_store(store: Store, dest: str | Path, coachee_id: str | None = None) 
     renamed, so a crash never leaves a half-written file behind.
     """
     dest = Path(dest)
+    if dest.suffix.lower() == ".xlsx" and dest.is_dir():
+        raise UserError(f"{dest} is a folder: name a workbook file to write (or a folder not ending in .xlsx)")
+    if dest.suffix.lower() != ".xlsx" and dest.exists() and not dest.is_dir():
+        raise UserError(f"{dest} is a file, not a folder: name a folder for the CSVs (or a .xlsx workbook)")
     frames = export_frames(store.load(coachee_id=coachee_id))
     if dest.suffix.lower() == ".xlsx":
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -328,7 +351,10 @@ def export_store(store: Store, dest: str | Path, coachee_id: str | None = None) 
     for name, df in frames.items():
         p = dest / f"{name}.csv"
         tmp = dest / f".{name}.csv.partial"
-        df.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
-        tmp.replace(p)
+        try:
+            df.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+            tmp.replace(p)
+        finally:
+            tmp.unlink(missing_ok=True)
         written.append(p)
     return written

@@ -49,7 +49,7 @@ def app_environment(db_url: str | None, coachee_id: str | None, as_of=None) -> d
     env = dict(os.environ)
     from ..data.store import open_store
 
-    store = open_store(db_url)  # creates and upgrades it before any kernel opens it
+    store = open_store(db_url, create=False)  # upgrades it before any kernel opens it; never makes one
     env["FOLLOWUP_DB"] = store.url
     store.engine.dispose()
     if coachee_id:

@@ -17,16 +17,55 @@ from ..errors import FollowupError, UserError, describe
 
 
 def iso_date(text: str) -> dt.date:
+    """A day given as YYYY-MM-DD (or a whole, valid ISO datetime: its day). Strict:
+    "2026-11-16T99:99" is refused, not read as the 16th."""
+    text = text.strip()
     try:
-        return dt.date.fromisoformat(text.strip()[:10])
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.fromisoformat(text).date()
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def count(text: str) -> int:
+    """A number of things: a whole number from 0 to 100,000."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= n <= 100_000:
+        raise argparse.ArgumentTypeError(f"{n} is not between 0 and 100,000")
+    return n
+
+
+# Only these commands may create a store; every other one refuses a store that does
+# not exist (a mistyped --db must not answer "Nothing due." from a new empty one).
+CREATES_STORE = ("import", "demo", "restore")
 
 
 def _store(args):
     from ..data.store import open_store
 
-    return open_store(args.db)
+    return open_store(args.db, create=getattr(args, "command", None) in CREATES_STORE)
+
+
+def _output_file(path: str | Path, store, force: bool) -> Path:
+    """A file a command is about to write: never the store itself, never an existing
+    file unless --force, never a folder."""
+    path = Path(path).expanduser()
+    db = str(getattr(store, "url", "") or "")
+    if db.startswith("sqlite:///"):
+        store_file = Path(db.removeprefix("sqlite:///")).resolve()
+        if path.resolve() in {store_file, Path(f"{store_file}-wal"), Path(f"{store_file}-shm")}:
+            raise UserError(f"{path} is the store itself: write somewhere else")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder: name a file to write")
+    if path.exists() and not force:
+        raise UserError(f"{path} already exists: nothing was written (use --force to replace it)")
+    return path
 
 
 def _settings():
@@ -70,7 +109,10 @@ def cmd_import(args) -> int:
 def cmd_export(args) -> int:
     from ..data.transfer import export_store
 
-    written = export_store(_store(args), args.dir, coachee_id=args.coachee)
+    store = _store(args)
+    if str(args.dir).lower().endswith(".xlsx"):
+        _output_file(args.dir, store, args.force)
+    written = export_store(store, args.dir, coachee_id=args.coachee)
     print(f"wrote {len(written)} file(s) to {Path(args.dir).resolve()}")
     return 0
 
@@ -129,10 +171,14 @@ def cmd_drafts(args) -> int:
     result = render_drafts(actions, tables, as_of=args.as_of, upcoming=args.upcoming)
     if args.all:
         # Each coachee's drafts go in a folder of their own.
+        from ..paths import inside, safe_name
+
         for coachee_id in actions["coachee_id"].drop_duplicates():
             mine = DraftResult([d for d in result.drafts if d.coachee_id == coachee_id])
-            paths = write_drafts(mine, out / coachee_id)
-            print(f"wrote {len(paths)} draft(s) to {(out / coachee_id).resolve()}")
+            # A coachee's folder is named from their id by the one safe-name function.
+            folder = inside(out, safe_name(coachee_id))
+            paths = write_drafts(mine, folder)
+            print(f"wrote {len(paths)} draft(s) to {folder}")
     else:
         paths = write_drafts(result, out)
         print(f"wrote {len(paths)} draft(s) to {out.resolve()}")
@@ -157,7 +203,8 @@ def cmd_sent(args) -> int:
 
 def cmd_calendar(args) -> int:
     from ..logic.drafts import render_drafts
-    from ..logic.ics import build_calendar, completed_actions, write_calendar
+    from ..logic.ics import build_calendar, completed_actions
+    from ..paths import write_atomic
 
     store = _store(args)
     actions, tables = _actions(store, args)
@@ -166,7 +213,7 @@ def cmd_calendar(args) -> int:
     cal = build_calendar(
         actions, args.as_of, rendered.by_action(), done=completed_actions(tables, args.as_of), coachee_names=names
     )
-    path = write_calendar(cal, args.out)
+    path = write_atomic(_output_file(args.out, store, args.force), cal.to_ical())
     print(f"wrote {len(actions)} entr{'y' if len(actions) == 1 else 'ies'} to {Path(path).resolve()}")
     for problem in rendered.problems:
         print(f"  entry without a draft: {problem}", file=sys.stderr)
@@ -191,18 +238,11 @@ def cmd_demo(args) -> int:
 
 
 def cmd_settings(args) -> int:
-    from ..settings import settings_file
+    from ..settings import as_toml, settings_file
 
     base, per_coach = _settings()
-    print(f"# from {settings_file()}{'' if settings_file().exists() else ' (not present: every default applies)'}")
-    print("[defaults]")
-    for k, v in base.as_dict().items():
-        print(f"{k} = {v}")
-    for coach, s in per_coach.items():
-        print(f'\n[coach."{coach}"]')
-        for k, v in s.as_dict().items():
-            if v != base.as_dict()[k]:
-                print(f"{k} = {v}")
+    where = f"{settings_file()}{'' if settings_file().exists() else ' (not present: every default applies)'}"
+    print(as_toml(base, per_coach, where), end="")
     return 0
 
 
@@ -239,7 +279,11 @@ def cmd_app(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    dest = _store(args).backup(args.dest)
+    store = _store(args)
+    dest = Path(args.dest)
+    if not dest.is_dir():
+        _output_file(dest, store, args.force)
+    dest = store.backup(dest)
     print(f"backed up the store to {dest.resolve()}")
     return 0
 
@@ -361,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("dir", metavar="DIR", help="the folder to write (created if needed), or a file ending in .xlsx")
     sp.add_argument("--coachee", metavar="ID", help="only this coachee's rows (default: everyone's)")
+    sp.add_argument("--force", action="store_true", help="replace the file if it already exists (default: refuse)")
 
     sp = _command(
         sub,
@@ -450,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     _who(sp)
     _as_of(sp)
     sp.add_argument("--out", required=True, metavar="FILE.ics", help="the calendar file to write")
+    sp.add_argument("--force", action="store_true", help="replace the file if it already exists (default: refuse)")
 
     sp = _command(
         sub,
@@ -478,7 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", default=None, metavar="DIR", help="the folder to write the reports to (default: reports/)")
     sp.add_argument(
         "--jobs",
-        type=int,
+        type=lambda text: max(1, min(count(text), 64)) if count(text) else count("-1"),
         default=max(1, min(4, os.cpu_count() or 1)),
         metavar="N",
         help="reports rendered at once with --all (default: the number of CPUs, at most 4; here %(default)s)",
@@ -504,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--coachees",
-        type=int,
+        type=count,
         default=0,
         metavar="N",
         help="generate a practice of N coachees instead of loading the demo (default: 0, load the demo)",
@@ -582,6 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_backup,
     )
     sp.add_argument("dest", metavar="DEST", help="a file, or a folder to put a dated copy in")
+    sp.add_argument("--force", action="store_true", help="replace the file if it already exists (default: refuse)")
 
     sp = _command(
         sub,

@@ -128,8 +128,8 @@ def render_report(
     week = str(week_ending)[:10]
     out = Path(out_dir) if out_dir else paths.reports_dir()
     out.mkdir(parents=True, exist_ok=True)
-    safe_id = re.sub(r"[^A-Za-z0-9_.-]+", "_", coachee_id)
-    nb_out = out / f"weekly-{safe_id}-{week}.ipynb"
+    # One name per coachee id, whatever it holds ("a/b", "a\\b", "С001"): never shared, never a path.
+    nb_out = paths.inside(out, paths.safe_name(coachee_id, f"-weekly-{week}.ipynb"))
     html_out = nb_out.with_suffix(".html")
     # A page left from an earlier run must not pass for this week's if this run fails.
     html_out.unlink(missing_ok=True)

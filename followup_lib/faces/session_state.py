@@ -221,7 +221,9 @@ class SessionState:
     def save_draft(self, subject: str | None = None, body: str | None = None) -> Path:
         """Write the open draft, as edited, to the coachee's drafts folder; returns the
         file (an OSError if the folder cannot be written)."""
-        return write_draft(self.edited_draft(subject, body), self.drafts_dir / str(self.coachee_id))
+        return write_draft(
+            self.edited_draft(subject, body), paths.inside(self.drafts_dir, paths.safe_name(self.coachee_id))
+        )
 
     def mark_sent(self, subject: str | None = None, body: str | None = None) -> Logged:
         """Log the open draft as sent today (and what its kind records); the draft
