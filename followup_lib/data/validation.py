@@ -123,7 +123,31 @@ def _parse_any_dates(s: pd.Series) -> pd.Series:
 # ------------------------------------------------------------- the schemas
 
 
+def is_email_column(c: Column) -> bool:
+    return c.name == "email" or c.name.endswith("_email")
+
+
+def valid_email(value) -> bool:
+    """One plain address (name@domain.tld), checked by email-validator: no display
+    name, no second address, no line break — what a draft's To may carry."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(str(value), check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
 def _column_checks(c: Column) -> list[pa.Check]:
+    if is_email_column(c):
+        return [
+            pa.Check(
+                lambda s: s.map(valid_email).astype(bool),
+                ignore_na=True,
+                error="is not one email address (expected name@example.com, with nothing else)",
+            )
+        ]
     if c.kind == DATE:
         return [
             pa.Check(
