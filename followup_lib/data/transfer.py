@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import re
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,14 +38,81 @@ class ImportResult:
 # ---------------------------------------------------------------- reading
 
 
-def decode(data: bytes) -> str:
-    """Text of a CSV file: UTF-8 (with or without BOM), else Windows-1252, else Latin-1."""
-    for encoding in ("utf-8-sig", "cp1252"):
+# What one import may hold: past these a file is refused by name, never read
+# until the memory runs out (a 2 KB .xlsx can claim a million rows).
+MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_ROWS = 1_000_000
+MAX_COLUMNS = 200
+MAX_CELL_CHARS = 100_000
+MAX_CELLS = 20_000_000
+
+
+def decode(data: bytes, table: str = "(import)", source: str = "") -> str:
+    """Text of a CSV file: UTF-8 (with or without BOM), else Windows-1252, else
+    Latin-1 — one encoding for the whole file. A file whose rows mix UTF-8 and
+    another encoding is refused, naming the first row that is not UTF-8, rather
+    than turning "José" into "JosÃ©" without a word."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    lines = data.split(b"\n")
+    utf8_lines = bad = None
+    for i, line in enumerate(lines):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8_lines = utf8_lines or i + 1
+        except UnicodeDecodeError:
+            bad = bad or i + 1
+    if utf8_lines and bad:
+        raise ValidationError(
+            [
+                Problem(
+                    table,
+                    bad,
+                    None,
+                    f"is not UTF-8 while row {utf8_lines} is: the file mixes encodings; "
+                    "save it again as UTF-8 (in Excel: CSV UTF-8)",
+                    source,
+                )
+            ]
+        )
+    for encoding in ("cp1252",):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1")
+
+
+def read_file_bytes(path: Path, table: str = "(import)") -> bytes:
+    """A regular file's bytes, refusing a pipe, a device (or a link to one) and a
+    file past MAX_FILE_BYTES, by name: none of them may hang or exhaust the import."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ValidationError([Problem(table, None, None, f"cannot be read: {exc.strerror}", path.name)]) from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise ValidationError(
+            [Problem(table, None, None, "is not a regular file (a pipe, a device or a folder); not read", path.name)]
+        )
+    if st.st_size > MAX_FILE_BYTES:
+        raise ValidationError(
+            [
+                Problem(
+                    table,
+                    None,
+                    None,
+                    f"is {st.st_size / 2**20:.0f} MB, more than an import takes "
+                    f"({MAX_FILE_BYTES / 2**20:.0f} MB); split it",
+                    path.name,
+                )
+            ]
+        )
+    with open(path, "rb") as f:
+        return f.read(MAX_FILE_BYTES + 1)
 
 
 def _sniff_separator(text: str) -> str:
@@ -125,6 +193,23 @@ def table_from_records(records: list[list], table: str, source: str) -> RawTable
     width = len(header)
     body = [[_cell_text(v) for v in record] for record in records[1:]]
     problems = []
+    # A spreadsheet keeps a long number (a 20-digit id) as a float: its last digits
+    # are already gone. Say so rather than store a rounded id.
+    id_cols = [j for j, h in enumerate(header) if h.strip().lower().endswith("_id")]
+    for i, record in enumerate(records[1:]):
+        for j in id_cols:
+            v = record[j] if j < len(record) else None
+            if isinstance(v, int | float) and not isinstance(v, bool) and abs(v) >= 2**53:
+                problems.append(
+                    Problem(
+                        table,
+                        i + 2,
+                        header[j],
+                        f"{v!r} was stored by the spreadsheet as a number and has lost digits; "
+                        "format the column as text and type the id again",
+                        source,
+                    )
+                )
     for i, record in enumerate(body):
         if len(record) > width and any(cell.strip() for cell in record[width:]):
             problems.append(
@@ -153,10 +238,80 @@ def table_from_records(records: list[list], table: str, source: str) -> RawTable
     return RawTable(frame, source)
 
 
+def _check_workbook_size(path: Path) -> None:
+    """Refuse a workbook whose parts unpack past MAX_FILE_BYTES (a 1 MB file can
+    expand to a 1 GB string) before anything is unpacked."""
+    read_file_bytes(path)  # a regular file, of a sane size
+    try:
+        with zipfile.ZipFile(path) as z:
+            unpacked = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValidationError(
+            [Problem("(import)", None, None, f"{path.name} cannot be read as a workbook: {exc}")]
+        ) from exc
+    if unpacked > MAX_FILE_BYTES:
+        raise ValidationError(
+            [
+                Problem(
+                    "(import)",
+                    None,
+                    None,
+                    f"{path.name} unpacks to {unpacked / 2**20:.0f} MB, more than an import takes "
+                    f"({MAX_FILE_BYTES / 2**20:.0f} MB); not read",
+                )
+            ]
+        )
+
+
+def _sheet_rows(ws, source: str, table: str) -> list[list]:
+    """A sheet's rows, streamed and bounded: a sheet that claims more rows or
+    columns than it holds costs nothing; one that really holds too many is refused."""
+    ws.reset_dimensions()  # never trust the dimension the file claims
+    rows: list[list] = []
+    cells = 0
+    for r in ws.iter_rows(values_only=True):
+        row = list(r)
+        while row and row[-1] is None:
+            row.pop()
+        if len(row) > MAX_COLUMNS:
+            raise ValidationError(
+                [Problem(table, len(rows) + 1, None, f"has more than {MAX_COLUMNS} columns; not read", source)]
+            )
+        for value in row:
+            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+                raise ValidationError(
+                    [
+                        Problem(
+                            table,
+                            len(rows) + 1,
+                            None,
+                            f"has a cell of {len(value):,} characters (at most {MAX_CELL_CHARS:,}); not read",
+                            source,
+                        )
+                    ]
+                )
+        rows.append(row)
+        cells += len(row)
+        if len(rows) > MAX_ROWS + 1 or cells > MAX_CELLS:
+            raise ValidationError(
+                [
+                    Problem(
+                        table, None, None, f"has more than {MAX_ROWS:,} rows (or {MAX_CELLS:,} cells); split it", source
+                    )
+                ]
+            )
+    # Trailing empty rows are spreadsheet leftovers.
+    while rows and not any(v is not None and str(v).strip() for v in rows[-1]):
+        rows.pop()
+    return rows
+
+
 def read_workbook(path: Path) -> dict[str, list[list]]:
-    """Every sheet of an .xlsx as rows of cell values (cached values, not formulas)."""
+    """Every sheet of an .xlsx as rows of cell values (cached values, not formulas),
+    read in streaming mode within the limits above."""
     import openpyxl
 
+    _check_workbook_size(path)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
@@ -164,7 +319,12 @@ def read_workbook(path: Path) -> dict[str, list[list]]:
             [Problem("(import)", None, None, f"{path.name} cannot be read as a workbook: {exc}")]
         ) from exc
     try:
-        return {ws.title: [list(r) for r in ws.iter_rows(min_row=1, values_only=True)] for ws in wb.worksheets}
+        return {
+            ws.title: _sheet_rows(ws, f"{path.name}, sheet {ws.title}", str(ws.title).strip().lower())
+            for ws in wb.worksheets
+        }
+    except ValidationError:
+        raise
     except Exception as exc:
         raise ValidationError(
             [Problem("(import)", None, None, f"{path.name} cannot be read as a workbook: {exc}")]
@@ -189,12 +349,32 @@ def _read_tables(path: Path) -> tuple[dict[str, RawTable], list[str], list[Probl
 
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv")
+        by_table: dict[str, list[Path]] = {}
+        for p in files:
+            by_table.setdefault(p.stem.strip().lower(), []).append(p)
+        for name, same in by_table.items():
+            if len(same) > 1 and name in TABLES:
+                # coachees.csv beside COACHEES.csv: which one is meant cannot be guessed.
+                problems.append(
+                    Problem(
+                        name,
+                        None,
+                        None,
+                        f"{' and '.join(p.name for p in same)} are the same table; keep one file",
+                        same[0].name,
+                    )
+                )
+                unreadable.add(name)
         for p in files:
             name = p.stem.strip().lower()
             if name not in TABLES:
                 warnings.append(f"{p.name}: not a table of the workbook ({', '.join(TABLE_ORDER)}); skipped")
                 continue
-            add(name, lambda p=p, name=name: read_csv_text(decode(p.read_bytes()), name, p.name))
+            if len(by_table[name]) > 1:
+                continue
+            add(
+                name, lambda p=p, name=name: read_csv_text(decode(read_file_bytes(p, name), name, p.name), name, p.name)
+            )
         if not files:
             problems.append(Problem("(import)", None, None, f"{path} holds no .csv files named after a table"))
     elif path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -213,7 +393,7 @@ def _read_tables(path: Path) -> tuple[dict[str, RawTable], list[str], list[Probl
             )
     elif path.suffix.lower() == ".csv" and path.stem.strip().lower() in TABLES and path.is_file():
         name = path.stem.strip().lower()
-        add(name, lambda: read_csv_text(decode(path.read_bytes()), name, path.name))
+        add(name, lambda: read_csv_text(decode(read_file_bytes(path, name), name, path.name), name, path.name))
     elif not path.exists():
         problems.append(Problem("(import)", None, None, f"{path} does not exist"))
     else:

@@ -33,6 +33,7 @@ _DECISION_CHECK = "decision_after_interview"
 # Characters an .xlsx cannot hold (XML 1.0), apart from tab and line feed.
 # Invisible control characters, non-characters and lone surrogates (which no
 # encoding can store) are dropped from text.
+_INVISIBLE = re.compile("[\ufeff\u200b\u200c\u200d\u2060\u00ad]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
@@ -316,6 +317,15 @@ def validate_tables(
         frame = frame[present]
         for c in present:
             frame[c] = _clean_text(frame[c])
+            if c.endswith("_id"):
+                # An id is compared character by character: a byte-order mark or a
+                # zero-width space would make a look-alike second "C001".
+                frame[c] = pd.Series(
+                    [_INVISIBLE.sub("", v) if isinstance(v, str) else v for v in frame[c].tolist()],
+                    index=frame.index,
+                    dtype=object,
+                    name=c,
+                )
         try:
             _schema(t, present).validate(frame, lazy=True)
         except pa.errors.SchemaErrors as err:
