@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -373,3 +374,63 @@ def require_chromium() -> str:
             pytest.fail("CI=true but no chromium on PATH: .ci/run must install it")
         pytest.skip("Chromium is not installed (apt-get install -y chromium); browser test skipped")
     return path
+
+
+# ------------------------------------------------------------------ the app
+
+
+APP_LINE = re.compile(r"Follow-up Workbook app: (http://127\.0\.0\.1:(\d+)/(?:\?token=(\S+))?)")
+
+
+class RunningApp(dict):
+    """``followup app`` started for a test: ``url`` (with its token), ``base``,
+    ``token``, ``port``, ``proc``, ``log``. Stop it with ``stop()``."""
+
+    def stop(self) -> None:
+        from followup_lib.faces.app import stop_process_group
+
+        stop_process_group(self["proc"], timeout=20)
+        self["log_file"].close()
+
+
+def start_app(folder: Path, db: str, *extra: str, timeout: float = 90) -> RunningApp:
+    """``followup app --port 0`` in a process group of its own: waits for the
+    address it prints (the real port, and the token) and for Voilà to answer."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    exe = Path(sys.executable).with_name("followup")
+    log_path = folder / f"app-{time.monotonic_ns()}.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [str(exe), "--db", db, "app", "--no-browser", "--port", "0", "--as-of", AS_OF.isoformat(), *extra],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "FOLLOWUP_TEMPLATES": str(folder / "none")},
+        start_new_session=True,  # a process group of its own, stopped as a whole
+    )
+    app = RunningApp(proc=proc, log=log_path, log_file=log)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"the app exited with {proc.returncode}: {log_path.read_text()}")
+            m = APP_LINE.search(log_path.read_text())
+            if m and "url" not in app:
+                app.update(url=m.group(1), port=int(m.group(2)), token=m.group(3) or "")
+                app["base"] = f"http://127.0.0.1:{app['port']}/"
+            if "url" in app:
+                try:
+                    # A static file: asking for the page would start (and abandon) a kernel.
+                    with urllib.request.urlopen(app["base"] + "voila/static/voila.js", timeout=2) as r:
+                        if r.status == 200:
+                            return app
+                except OSError:
+                    pass
+            time.sleep(0.3)
+        raise AssertionError(f"the app did not answer within {timeout}s: {log_path.read_text()}")
+    except BaseException:
+        app.stop()
+        raise

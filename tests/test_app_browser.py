@@ -4,22 +4,14 @@ Playwright, as a person would: wait for widgets, click, type, read the page.
 
 from __future__ import annotations
 
-import os
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
-from followup_lib.faces.app import stop_process_group
 
-from builders import AS_OF, ROOT, require_chromium
+from builders import AS_OF, ROOT, require_chromium, start_app
 
 pytestmark = [pytest.mark.browser]
 OUTPUT = ROOT / "tests" / "output"
@@ -33,68 +25,23 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the app exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"the app did not answer at {url} within {timeout}s")
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    """``followup app`` on a free port, over a fresh demo store, as of the demo's today."""
+    """``followup app`` (with its token, on the port it picked) over a fresh demo
+    store, as of the demo's today."""
     require_chromium()
     folder = tmp_path_factory.mktemp("app")
     db = f"sqlite:///{folder / 'followup.db'}"
     store = open_store(db)
     load_demo(store, shift=False)
     store.engine.dispose()
-    port = _free_port()
-    exe = Path(sys.executable).with_name("followup")
-    log = open(folder / "app.log", "w")
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "--db",
-            db,
-            "app",
-            "--no-browser",
-            "--port",
-            str(port),
-            "--coachee",
-            "C001",
-            "--as-of",
-            AS_OF.isoformat(),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "FOLLOWUP_TEMPLATES": str(folder / "none")},
-        start_new_session=True,  # a process group of its own, stopped as a whole below
-    )
-    url = f"http://127.0.0.1:{port}/"
+    running = start_app(folder, db, "--coachee", "C001")
     try:
-        # Probe a static file: asking for the page itself would start (and then
-        # abandon) a kernel, which can hold up the browser's own first request.
-        _wait_http(url + "voila/static/voila.js", proc)
-        yield {"url": url, "db": db, "folder": folder}
+        yield {**running, "db": db, "folder": folder}
     finally:
         # SIGTERM to the group (followup app then stops Voilà and its kernels), up
         # to 20 s, then SIGKILL to whatever is left of the group.
-        stop_process_group(proc, timeout=20)
-        log.close()
+        running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +60,7 @@ def page(browser, app):
     # Offline, as on a laptop with no network: only the app itself answers.
     # (Voilà's page links Font Awesome from a CDN; its bundled copy is used instead.)
     context.route(
-        "**/*", lambda route: route.continue_() if route.request.url.startswith(app["url"]) else route.abort()
+        "**/*", lambda route: route.continue_() if route.request.url.startswith(app["base"]) else route.abort()
     )
     pg = context.new_page()
     pg.goto(app["url"], wait_until="commit", timeout=120_000)
@@ -225,7 +172,7 @@ def test_bad_form_value_shows_message_and_writes_nothing(page, app):
     form.get_by_role("button", name="Save").click()
     page.wait_for_selector(".fw-form-applications .fw-error", timeout=30_000)
     message = form.locator(".fw-error").inner_text()
-    assert "company" in message and "required" in message
+    assert "Company: is required" in message  # the field named as the form labels it
     assert _dump(app["db"]) == before
 
 

@@ -7,13 +7,16 @@ notebook's ``session.start`` reads.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from .. import paths
+from ..errors import UserError
 
 HOST = "127.0.0.1"
 
@@ -22,11 +25,17 @@ def session_notebook() -> Path:
     return paths.notebooks_dir() / "working_session.ipynb"
 
 
-def voila_command(port: int, open_browser: bool = False) -> list[str]:
+# A page left (or reloaded) leaves its kernel behind (Voilà's shutdown request
+# fails its xsrf check): a kernel with no page connected and idle this long is stopped.
+CULL_IDLE_SECONDS = 45
+CULL_INTERVAL_SECONDS = 10
+
+
+def voila_command(port: int, open_browser: bool = False, token: str = "") -> list[str]:
     return [
         sys.executable,
         "-m",
-        "voila",
+        "followup_lib.faces.voila_guard",  # Voilà, refusing other Hosts/Origins and CDN links
         str(session_notebook()),
         f"--port={port}",
         f"--Voila.ip={HOST}",
@@ -39,19 +48,36 @@ def voila_command(port: int, open_browser: bool = False) -> list[str]:
         # Kernels talk over local sockets, not TCP ports: no port races with other
         # kernels starting at the same moment, and nothing listening on the network.
         "--KernelManager.transport=ipc",
-        # A tab closed without goodbye leaves its kernel behind: stop it after two idle hours.
-        "--MappingKernelManager.cull_idle_timeout=7200",
-        "--MappingKernelManager.cull_interval=300",
+        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
+        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
+        "--MappingKernelManager.cull_connected=False",  # a page still open keeps its kernel
+        # Without a token anyone on this machine could open the app (and every coachee's data).
+        f"--token={token}",
     ]
 
 
-def app_environment(db_url: str | None, coachee_id: str | None, as_of=None) -> dict:
+def free_port() -> int:
+    """A port nothing listens on now (for --port 0): the address printed is the real one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def app_environment(db_url: str | None, coachee_id: str | None, as_of=None, client: bool = False) -> dict:
     env = dict(os.environ)
+    env.pop("FOLLOWUP_CLIENT", None)
+    if client:
+        if not coachee_id:
+            raise UserError("--client needs --coachee ID: the client sees their own work and no one else's")
+        env["FOLLOWUP_CLIENT"] = "1"
     from ..data.store import open_store
 
     store = open_store(db_url, create=False)  # upgrades it before any kernel opens it; never makes one
     env["FOLLOWUP_DB"] = store.url
+    known = store.coachee_ids()
     store.engine.dispose()
+    if coachee_id and coachee_id not in known:
+        raise UserError(f"no coachee {coachee_id!r} in the store")
     if coachee_id:
         env["FOLLOWUP_COACHEE"] = coachee_id
     if as_of:
@@ -81,7 +107,13 @@ def _raise_stop(signum, frame):
 
 
 def serve_app(
-    db_url: str | None, coachee_id: str | None = None, port: int = 8866, open_browser: bool = True, as_of=None
+    db_url: str | None,
+    coachee_id: str | None = None,
+    port: int = 8866,
+    open_browser: bool = True,
+    as_of=None,
+    token: bool = True,
+    client: bool = False,
 ) -> int:
     """Serve until interrupted (Ctrl+C, SIGTERM or SIGHUP), then stop Voilà and its
     kernels before returning. Prints the address to open.
@@ -92,12 +124,23 @@ def serve_app(
     Returns Voilà's exit code if it stopped by itself, 0 after Ctrl+C, and
     128 + the signal's number after SIGTERM or SIGHUP.
     """
-    env = app_environment(db_url, coachee_id, as_of)
-    print(f"Follow-up Workbook app: http://{HOST}:{port}/  (store: {env['FOLLOWUP_DB']}; Ctrl+C to stop)", flush=True)
+    env = app_environment(db_url, coachee_id, as_of, client=client)
+    port = port or free_port()
+    secret = secrets.token_urlsafe(24) if token else ""
+    if not token:
+        print(
+            "WARNING: --no-token: anyone who can reach this machine's loopback address can open the app "
+            "and read every coachee's data",
+            file=sys.stderr,
+            flush=True,
+        )
+    url = f"http://{HOST}:{port}/" + (f"?token={secret}" if secret else "")
+    who = f"; only {coachee_id}'s work" if client else ""
+    print(f"Follow-up Workbook app: {url}  (store: {env['FOLLOWUP_DB']}{who}; Ctrl+C to stop)", flush=True)
     previous = {sig: signal.signal(sig, _raise_stop) for sig in STOP_SIGNALS}
     proc = None
     try:
-        proc = subprocess.Popen(voila_command(port, open_browser), env=env, start_new_session=True)
+        proc = subprocess.Popen(voila_command(port, open_browser, secret), env=env, start_new_session=True)
         code = proc.wait()
     except _Stop as stop:
         code = 0 if stop.signum == signal.SIGINT else 128 + stop.signum

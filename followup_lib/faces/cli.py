@@ -274,7 +274,13 @@ def cmd_app(args) -> int:
     from .app import serve_app
 
     return serve_app(
-        args.db, coachee_id=args.coachee, port=args.port, open_browser=not args.no_browser, as_of=args.as_of
+        args.db,
+        coachee_id=args.coachee,
+        port=args.port,
+        open_browser=not args.no_browser,
+        as_of=args.as_of,
+        token=not args.no_token,
+        client=args.client,
     )
 
 
@@ -588,7 +594,23 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_app,
     )
     sp.add_argument("--coachee", metavar="ID", help="open on this coachee (default: the first in the store)")
-    sp.add_argument("--port", type=int, default=8866, metavar="N", help="the port to serve on (default: %(default)s)")
+    sp.add_argument(
+        "--port",
+        type=count,
+        default=8866,
+        metavar="N",
+        help="the port to serve on; 0 picks a free one, printed (default: %(default)s)",
+    )
+    sp.add_argument(
+        "--client",
+        action="store_true",
+        help="for the client alone: locked to --coachee, with no picker and no one else's data",
+    )
+    sp.add_argument(
+        "--no-token",
+        action="store_true",
+        help="serve without the random token in the address (anyone on this machine could open it; default: a token)",
+    )
     sp.add_argument("--no-browser", action="store_true", help="only print the address; do not open a browser")
     sp.add_argument(
         "--as-of",

@@ -80,6 +80,7 @@ def session_defaults() -> dict:
         "db_url": os.environ.get("FOLLOWUP_DB") or None,
         "coachee_id": os.environ.get("FOLLOWUP_COACHEE") or None,
         "as_of": dt.date.fromisoformat(as_of) if as_of else None,
+        "client": os.environ.get("FOLLOWUP_CLIENT") == "1",
     }
 
 
@@ -283,9 +284,14 @@ class WorkingSession:
     ``.state`` (a SessionState) holds it."""
 
     def __init__(
-        self, db_url: str | None = None, coachee_id: str | None = None, as_of=None, drafts_dir: str | Path | None = None
+        self,
+        db_url: str | None = None,
+        coachee_id: str | None = None,
+        as_of=None,
+        drafts_dir: str | Path | None = None,
+        client: bool = False,
     ):
-        self.state = s = SessionState(db_url, coachee_id, as_of, drafts_dir)
+        self.state = s = SessionState(db_url, coachee_id, as_of, drafts_dir, client=client)
         # What the widgets show now; show() redraws only what changed since.
         self._showing = False  # show() is setting widgets: not the user
         self._shown_coachee: object = object()
@@ -295,6 +301,8 @@ class WorkingSession:
 
         # -- who and when
         self.picker = w.Dropdown(description="Coachee", layout=w.Layout(width="28em"))
+        if client:  # the client's own app: no picker, only their work
+            self.picker.layout.display = "none"
         self.day = w.DatePicker(description="Today is", value=s.as_of)
         self.top_status = w.HTML()
         # Someone else (the coach in JupyterLab, the client in the app) may have
@@ -522,6 +530,9 @@ class WorkingSession:
 def start(db_url: str | None = None, coachee_id: str | None = None, as_of=None) -> WorkingSession:
     """The session for a notebook cell: arguments win over what ``followup app`` set."""
     defaults = session_defaults()
+    if defaults["client"]:
+        # The client's app: what `followup app --client` set cannot be overridden.
+        return WorkingSession(defaults["db_url"], defaults["coachee_id"], as_of or defaults["as_of"], client=True)
     return WorkingSession(
         db_url or defaults["db_url"], coachee_id or defaults["coachee_id"], as_of or defaults["as_of"]
     )

@@ -78,7 +78,14 @@ class SessionState:
         coachee_id: str | None = None,
         as_of: dt.date | str | None = None,
         drafts_dir: str | Path | None = None,
+        client: bool = False,
     ):
+        # The client's own app (`followup app --client`): locked to one coachee, and
+        # no other coachee's rows are ever read into this session.
+        self.client = client
+        if client and not coachee_id:
+            raise UserError("A client session needs its coachee.")
+        self._locked_to = coachee_id if client else None
         self.store = open_store(db_url)
         self.settings, self.coach_settings = load_settings()
         self.as_of: dt.date = pd.Timestamp(as_of or dt.date.today()).date()
@@ -93,7 +100,7 @@ class SessionState:
         self.figure = None
         self.chart_sentence = ""
         self.notice: str | None = None
-        self.coachees = self.store.coachees()
+        self.coachees = self._visible_coachees()
         ids = self.coachee_ids()
         # The app opens on the coachee it was started with; a wrong id still opens
         # the session (on the first coachee), saying so.
@@ -107,6 +114,11 @@ class SessionState:
         self.store.engine.dispose()
 
     # ------------------------------------------------------------ who and when
+    def _visible_coachees(self) -> pd.DataFrame:
+        if self._locked_to is not None:
+            return self.store.load(["coachees"], coachee_id=self._locked_to)["coachees"]
+        return self.store.coachees()
+
     def coachee_ids(self) -> list[str]:
         return list(self.coachees["coachee_id"])
 
@@ -136,7 +148,7 @@ class SessionState:
     def refresh(self) -> None:
         """Read the coachees and this coachee's rows again: someone else (the coach in
         JupyterLab, the client in the app) may have changed the store."""
-        self.coachees = self.store.coachees()
+        self.coachees = self._visible_coachees()
         ids = self.coachee_ids()
         if self.coachee_id in ids:
             self.reload()
