@@ -1,4 +1,4 @@
-"""The due-action rules: each of the nine kinds on both sides of its rule.
+"""The due-action rules: each of the eleven kinds on both sides of its rule.
 
 Every case is a tiny job search typed in memory exactly as ``Store.load`` types
 it (``builders.world``), with no SQLite; ``test_in_memory_tables_are_what_the_store_loads``
@@ -224,18 +224,20 @@ def test_brief_references_not_needed_once_briefed_after_the_interview():
 
 
 def test_brief_references_again_after_a_later_interview():
-    t = world(
-        interviews=[
-            interview(),
-            interview(interview_id="I2", held_on="2026-11-09", round="2", thank_you_sent_on="2026-11-10"),
-        ],
-        references=[reference()],
-        reference_uses=[ref_use(briefed_on="2026-11-03")],
-    )
+    rounds = [
+        interview(),
+        interview(interview_id="I2", held_on="2026-11-09", round="2", thank_you_sent_on="2026-11-10", **FINAL),
+    ]
+    t = world(interviews=rounds, references=[reference()], reference_uses=[ref_use(briefed_on="2026-11-03")])
     a = one(due(t, "2026-11-10"), "brief_references")
     assert a["interview_id"] == "I2" and a["due_on"] == day("2026-11-10")
-    # ...and that pending briefing replaces the reference's check-in.
+    # ...and that pending briefing replaces the reference's check-in (a week after
+    # the 3 Nov briefing, after a final round, one would be due that day)...
     assert of_kind(due(t, "2026-11-10"), "reference_checkin").empty
+    # ...which comes back a week after the new briefing.
+    t = world(interviews=rounds, references=[reference()], reference_uses=[ref_use(briefed_on="2026-11-10")])
+    assert of_kind(due(t, "2026-11-10"), "brief_references").empty
+    assert one(due(t, "2026-11-17"), "reference_checkin")["due_on"] == day("2026-11-17")
 
 
 def test_brief_references_by_phone_when_the_reference_has_only_a_phone():
@@ -313,12 +315,27 @@ def test_status_inquiry_uses_the_channel_the_interviewer_prefers():
     assert one(due(t, "2026-11-16"), "status_inquiry")["channel"] == "phone"
 
 
-def test_no_status_inquiry_when_the_employer_replied_since_the_interview():
+def test_a_reply_without_a_new_date_counts_the_silence_from_the_reply():
+    # Contract v2: a word from the employer answers their date but no longer silences
+    # follow-ups for good; the no-date silence rule counts from it (Thu 5 Nov + 7
+    # business days = Mon 16 Nov), not the date's grace period (Tue 10 Nov).
     t = world(
         interviews=[interview(next_step_by="2026-11-06")],
         messages=[message("M1", "2026-11-05", "received")],
     )
-    assert of_kind(due(t, "2026-11-16"), "status_inquiry").empty
+    early = one(due(t, "2026-11-10"), "status_inquiry")
+    assert early["status"] == "upcoming" and early["due_on"] == day("2026-11-16")
+    a = one(due(t, "2026-11-16"), "status_inquiry")
+    assert a["status"] == "due" and a["due_on"] == day("2026-11-16")
+    assert "last wrote on 5 Nov without a date and has been silent since" in a["why"]
+    assert "said you would hear by" not in a["why"]
+    # Each further word starts the count again: Thu 12 Nov + 7 = Mon 23 Nov.
+    t = world(
+        interviews=[interview(next_step_by="2026-11-06")],
+        messages=[message("M1", "2026-11-05", "received"), message("M2", "2026-11-12", "received")],
+    )
+    later = one(due(t, "2026-11-16"), "status_inquiry")
+    assert later["status"] == "upcoming" and later["due_on"] == day("2026-11-23")
 
 
 def test_word_from_before_the_interview_does_not_count_as_a_reply():
@@ -356,9 +373,19 @@ def test_status_inquiry_respects_the_pester_gap():
     assert a["due_on"] == day("2026-11-16") and a["status"] == "upcoming"
 
 
-def test_no_status_inquiry_without_a_date_from_the_employer():
+def test_without_a_date_a_status_inquiry_after_seven_business_days_of_silence():
+    # Contract v2 (the no-date silence rule): silence after a non-final round always
+    # gets a follow-up. Mon 2 Nov + 7 business days = Wed 11 Nov.
     t = world(interviews=[interview(next_step_by="")])
-    assert of_kind(due(t, "2026-11-30"), "status_inquiry").empty
+    assert one(due(t, "2026-11-10"), "status_inquiry")["status"] == "upcoming"
+    a = one(due(t, "2026-11-11"), "status_inquiry")
+    assert a["status"] == "due" and a["due_on"] == day("2026-11-11")
+    assert "gave no date at your interview on 2 Nov and has been silent since" in a["why"]
+    assert a["recipient"] == "Priya Natarajan"
+    # After a final round with no date, decision check-ins take over instead.
+    t = world(interviews=[interview(**FINAL)])
+    actions = due(t, "2026-11-30")
+    assert of_kind(actions, "status_inquiry").empty and len(of_kind(actions, "offer_checkin")) == 1
 
 
 # ------------------------------------------------------------------ 5. offer check-in
@@ -422,9 +449,9 @@ def test_final_round_with_a_date_asks_first_then_checks_in():
 # ------------------------------------------------------------------ 6. reference check-in
 
 
-def test_reference_checkin_a_week_after_the_briefing():
+def test_reference_checkin_a_week_after_the_briefing_from_the_final_round_on():
     t = world(
-        interviews=[interview()],
+        interviews=[interview(**FINAL)],
         references=[reference()],
         reference_uses=[ref_use(briefed_on="2026-11-03")],
     )
@@ -433,11 +460,18 @@ def test_reference_checkin_a_week_after_the_briefing():
     assert a["status"] == "due" and a["due_on"] == day("2026-11-10") and a["recipient"] == "Tom Becker"
     assert "Northwind Analytics" in a["why"] and "3 Nov" in a["why"]
     assert one(due(t, "2026-11-12"), "reference_checkin")["status"] == "overdue"
+    # Contract v2: after an earlier round (a phone screen, say) references are not pinged.
+    t = world(
+        interviews=[interview()],
+        references=[reference()],
+        reference_uses=[ref_use(briefed_on="2026-11-03")],
+    )
+    assert of_kind(due(t, "2026-11-12"), "reference_checkin").empty
 
 
 def test_reference_checkin_counts_from_the_last_checkin():
     t = world(
-        interviews=[interview()],
+        interviews=[interview(**FINAL)],
         references=[reference()],
         reference_uses=[ref_use(briefed_on="2026-11-03", last_checkin_on="2026-11-10")],
     )
@@ -446,15 +480,21 @@ def test_reference_checkin_counts_from_the_last_checkin():
 
 def test_reference_checkin_stops_once_the_reference_was_contacted():
     t = world(
-        interviews=[interview()],
+        interviews=[interview(**FINAL)],
         references=[reference()],
-        reference_uses=[ref_use(briefed_on="2026-11-03", contacted_on="2026-11-12")],
+        reference_uses=[ref_use(briefed_on="2026-11-03", last_checkin_on="2026-11-10")],
+    )
+    assert len(of_kind(due(t, "2026-11-30"), "reference_checkin")) == 1
+    t = world(
+        interviews=[interview(**FINAL)],
+        references=[reference()],
+        reference_uses=[ref_use(briefed_on="2026-11-03", last_checkin_on="2026-11-10", contacted_on="2026-11-12")],
     )
     assert of_kind(due(t, "2026-11-30"), "reference_checkin").empty
 
 
 def test_no_reference_checkin_before_the_briefing():
-    t = world(interviews=[interview()], references=[reference()], reference_uses=[ref_use()])
+    t = world(interviews=[interview(**FINAL)], references=[reference()], reference_uses=[ref_use()])
     actions = due(t, "2026-11-30")
     assert of_kind(actions, "reference_checkin").empty
     assert len(of_kind(actions, "brief_references")) == 1
@@ -499,16 +539,24 @@ def test_review_offer_letter_lists_the_missing_terms():
     t = world(applications=[OFFER_APP], interviews=[interview()], offers=[offer(**LETTER)])
     a = one(due(t, "2026-11-13"), "review_offer_letter")
     assert a["status"] == "overdue" and a["due_on"] == day("2026-11-12")
-    assert "It does not state: benefits, expense reimbursement" in a["why"]
+    assert "It does not state: benefits, expense reimbursement, requirements" in a["why"]
     assert "salary" not in a["why"].split("does not state")[1]
     assert "12 Nov" in a["why"] and "Northwind Analytics" in a["why"]
 
 
 def test_review_offer_letter_with_every_term():
-    full = {**LETTER, "benefits": "Health", "expense_reimbursement": "Home office"}
+    # Contract v2: the job's requirements are a term the letter should state too.
+    full = {
+        **LETTER,
+        "benefits": "Health",
+        "expense_reimbursement": "Home office",
+        "requirements": "Onsite twice a week",
+    }
     t = world(applications=[OFFER_APP], interviews=[interview()], offers=[offer(**full)])
     a = one(due(t, "2026-11-13"), "review_offer_letter")
     assert "does not state" not in a["why"] and "every term" in a["why"]
+    t = world(applications=[OFFER_APP], interviews=[interview()], offers=[offer(**{**full, "requirements": ""})])
+    assert "It does not state: requirements" in one(due(t, "2026-11-13"), "review_offer_letter")["why"]
 
 
 def test_review_offer_letter_is_priority_one_near_the_deadline():
@@ -543,7 +591,7 @@ def test_await_approval_until_approved():
     t = world(applications=[accepted, *others], interviews=[interview()], offers=[offer(**deal)])
     a = one(due(t, "2026-11-16"), "await_approval")
     assert a["status"] == "due" and a["priority"] == BASE_PRIORITY["await_approval"]
-    assert "accepted Northwind Analytics's offer on 14 Nov" in a["why"]
+    assert "accepted Northwind Analytics' offer on 14 Nov" in a["why"]
     assert "keep your 2 other applications warm" in a["why"]
     assert of_kind(due(t, "2026-11-16"), "review_offer_letter").empty  # accepted: nothing left to review
     t = world(
@@ -551,13 +599,17 @@ def test_await_approval_until_approved():
         interviews=[interview()],
         offers=[offer(**deal, approved_on="2026-11-16")],
     )
-    assert of_kind(due(t, "2026-11-16"), "await_approval").empty
+    after = due(t, "2026-11-16")
+    assert of_kind(after, "await_approval").empty
+    # Contract v2 (guidance 9): once approved, a courteous withdrawal from each other application.
+    assert sorted(of_kind(after, "withdraw_application")["application_id"]) == ["A2", "A3"]
 
 
 def test_await_approval_does_not_count_its_own_application_as_another():
     # The coach logged the acceptance but left the application marked active.
     t = world(applications=[APP], interviews=[interview()], offers=[offer(**LETTER, accepted_on="2026-11-14")])
-    assert "keep your 0 other applications warm" in one(due(t, "2026-11-16"), "await_approval")["why"]
+    why = one(due(t, "2026-11-16"), "await_approval")["why"]
+    assert "no other application is open" in why and "other applications warm" not in why
 
 
 # ------------------------------------------------------------------ closed and rescinded
@@ -583,15 +635,35 @@ def test_an_open_application_with_that_history_owes_many_things():
         "thank_you_note",
         "brief_references",
         "keep_promise",
-        "status_inquiry",
         "reference_checkin",
         "await_approval",
     } <= kinds
+    # Contract v2 (guidance 7): once an offer exists, the offer actions take over from
+    # status inquiries and check-ins, even on an application still marked active...
+    assert not kinds & {"status_inquiry", "offer_checkin"}
+    # ...which the same history without the offer does get (its date passed on 6 Nov).
+    no_offer = {**busy_application("active"), "offers": world()["offers"]}
+    assert "status_inquiry" in set(due(no_offer, "2026-11-16")["kind"])
 
 
 @pytest.mark.parametrize("status", ["rejected", "withdrawn", "hired"])
-def test_closed_applications_get_nothing(status):
-    assert due(busy_application(status), "2026-11-16").empty
+def test_closed_applications_get_only_close_the_loop(status):
+    # Contract v2 (guidance 10): a closed application owes its references a word on
+    # how it ended, one each, and nothing else; nothing once they are thanked.
+    actions = due(busy_application(status), "2026-11-16")
+    assert set(actions["kind"]) == {"close_the_loop"}
+    assert sorted(actions["recipient"]) == ["Ana Ruiz", "Tom Becker"]
+    assert set(actions["application_id"]) == {"A1"}
+    thanked = {
+        **busy_application(status),
+        "reference_uses": world(
+            reference_uses=[
+                ref_use(thanked_on="2026-11-14"),
+                ref_use(reference_id="R2", briefed_on="2026-11-03", thanked_on="2026-11-14"),
+            ]
+        )["reference_uses"],
+    }
+    assert due(thanked, "2026-11-16").empty
 
 
 def test_a_rescinded_offer_gets_nothing():
@@ -615,7 +687,12 @@ def test_a_rescinded_offer_gets_nothing():
 
 def test_demo_actions_are_sorted_most_urgent_first(demo_tables):
     a = due(demo_tables, AS_OF)
-    key = list(zip(a["priority"], a["status"].map({"overdue": 0, "due": 1, "upcoming": 2}), a["due_on"]))
+    # Guidance 8: a response deadline passed unanswered is the most urgent of all,
+    # ahead of everything else of priority 1.
+    passed = a["kind"].eq("review_offer_letter") & a["why"].str.contains("has passed unanswered")
+    assert passed.sum() == 1 and passed.iloc[0]
+    status = a["status"].map({"overdue": 0, "due": 1, "upcoming": 2})
+    key = list(zip(a["priority"], ~passed, status, a["due_on"]))
     assert key == sorted(key)
     assert a.iloc[0]["priority"] == 1
     assert set(a["status"]) == {"overdue", "due", "upcoming"}
@@ -670,8 +747,10 @@ def test_cli_due_json_contract_for_one_coachee(followup, demo_store):
         assert dt.date.fromisoformat(a["due_on"])
         assert isinstance(a["priority"], int) and a["priority"] >= 1
         assert a["recipient"] and a["why"]
+    # Northwind moved its date to 11 Nov in a message from Chloe, the point of contact.
     northwind = [a for a in actions if a["kind"] == "status_inquiry" and a["application_id"] == "A001"]
-    assert northwind and "Northwind Analytics said you would hear by 6 Nov; it is now 16 Nov" in northwind[0]["why"]
+    assert len(northwind) == 1 and northwind[0]["recipient"] == "Chloe Adams"
+    assert "they said on 6 Nov you would hear by 11 Nov; it is now 16 Nov" in northwind[0]["why"]
     assert [a["priority"] for a in actions] == sorted(a["priority"] for a in actions)
 
 

@@ -38,11 +38,14 @@ def test_defaults_are_the_coaching_guidance():
     assert (
         s.thank_you_within_days,
         s.grace_business_days,
+        s.no_date_followup_business_days,
         s.checkin_every_days,
         s.max_checkins,
         s.pester_gap_business_days,
         s.reference_checkin_every_days,
-    ) == (1, 2, 7, 3, 5, 7)
+        s.max_reference_checkins,
+    ) == (1, 2, 7, 7, 3, 5, 7, 3)
+    assert s.country == ""  # no country: weekends only
 
 
 def test_setting_thank_you_within_days():
@@ -78,6 +81,20 @@ def test_setting_max_status_inquiries():
     assert of_kind(due(t, "2026-11-17", Settings(max_status_inquiries=1)), "status_inquiry").empty
 
 
+def test_setting_no_date_followup_business_days():
+    # No date given after a non-final round: Mon 2 Nov + 7 business days = Wed 11 Nov.
+    t = world(interviews=[interview(next_step_by="")])
+    assert one(due(t, "2026-11-10"), "status_inquiry")["due_on"] == day("2026-11-11")
+    s = Settings(no_date_followup_business_days=3)
+    a = one(due(t, "2026-11-10", s), "status_inquiry")
+    assert a["due_on"] == day("2026-11-05") and a["status"] == "overdue"
+    later = one(due(t, "2026-11-10", Settings(no_date_followup_business_days=10)), "status_inquiry")
+    assert later["due_on"] == day("2026-11-16") and later["status"] == "upcoming"
+    # A date the employer gave is followed up after the grace period, whatever this says.
+    dated = world(interviews=[interview(next_step_by="2026-11-06")])
+    assert one(due(dated, "2026-11-09", s), "status_inquiry")["due_on"] == day("2026-11-10")
+
+
 def test_setting_checkin_every_days():
     t = world(interviews=[interview(**FINAL)])
     assert one(due(t, "2026-11-09"), "offer_checkin")["due_on"] == day("2026-11-09")
@@ -108,13 +125,36 @@ def test_setting_pester_gap_business_days():
 
 def test_setting_reference_checkin_every_days():
     t = world(
-        interviews=[interview()],
+        interviews=[interview(**FINAL)],
         references=[reference()],
         reference_uses=[ref_use(briefed_on="2026-11-03")],
     )
     assert one(due(t, "2026-11-10"), "reference_checkin")["due_on"] == day("2026-11-10")
     a = one(due(t, "2026-11-10", Settings(reference_checkin_every_days=3)), "reference_checkin")
     assert a["due_on"] == day("2026-11-06") and a["status"] == "overdue"
+
+
+def test_setting_max_reference_checkins():
+    # Two check-ins already sent to Tom about Northwind (10 and 17 Nov).
+    sent = [
+        {**message(f"RC{i}", on, "sent", "reference_checkin"), "reference_id": "R1"}
+        for i, on in enumerate(["2026-11-10", "2026-11-17"], 1)
+    ]
+    t = world(
+        interviews=[interview(**FINAL)],
+        references=[reference()],
+        reference_uses=[ref_use(briefed_on="2026-11-03", last_checkin_on="2026-11-17")],
+        messages=sent,
+    )
+    a = one(due(t, "2026-11-24"), "reference_checkin")
+    assert a["due_on"] == day("2026-11-24") and (a["attempt"], a["attempts_max"]) == (3, 3)
+    assert of_kind(due(t, "2026-11-24", Settings(max_reference_checkins=2)), "reference_checkin").empty
+    assert len(of_kind(due(t, "2026-11-24", Settings(max_reference_checkins=4)), "reference_checkin")) == 1
+    never = world(
+        interviews=[interview(**FINAL)], references=[reference()], reference_uses=[ref_use(briefed_on="2026-11-03")]
+    )
+    assert len(of_kind(due(never, "2026-11-10"), "reference_checkin")) == 1
+    assert of_kind(due(never, "2026-11-10", Settings(max_reference_checkins=0)), "reference_checkin").empty
 
 
 def test_setting_written_offer_followup_business_days():
@@ -148,6 +188,25 @@ def test_setting_upcoming_days():
     assert len(of_kind(due(t, "2026-11-10", Settings(upcoming_days=10)), "keep_promise")) == 1
     none_ahead = due(t, "2026-11-19", Settings(upcoming_days=0))
     assert of_kind(none_ahead, "keep_promise").empty and "upcoming" not in set(none_ahead["status"])
+
+
+def test_setting_country():
+    # Tue 24 Nov + 2 business days: Thanksgiving (Thu 26 Nov) is a US public holiday.
+    iv = [interview(held_on="2026-11-20", next_step_by="2026-11-24", thank_you_sent_on="2026-11-20")]
+    t = world(interviews=iv)
+    assert one(due(t, "2026-11-25"), "status_inquiry")["due_on"] == day("2026-11-26")  # weekends only
+    assert one(due(t, "2026-11-25", Settings(country="US")), "status_inquiry")["due_on"] == day("2026-11-27")
+    assert one(due(t, "2026-11-25", Settings(country="GB")), "status_inquiry")["due_on"] == day("2026-11-26")
+    # It is only the default: a coachee's own country wins.
+    in_gb = world(coachees=[{**COACHEE, "country": "GB"}], interviews=iv)
+    assert one(due(in_gb, "2026-11-25", Settings(country="US")), "status_inquiry")["due_on"] == day("2026-11-26")
+
+
+def test_country_setting_in_the_file_is_checked_and_upper_cased(tmp_path):
+    f = tmp_path / "settings.toml"
+    f.write_text('[defaults]\ncountry = "us"\n\n[coach."Dana Reyes"]\ncountry = ""\n')
+    base, per_coach = load_settings(f)
+    assert base.country == "US" and per_coach["Dana Reyes"].country == ""
 
 
 def test_every_setting_has_a_test_here():
@@ -206,6 +265,10 @@ def test_settings_file_named_by_the_environment(tmp_path, monkeypatch):
         ("[defaults]\ngrace_business_days = 2.5\n", "grace_business_days must be a whole number"),
         ('[defaults]\ngrace_business_days = "2"\n', "grace_business_days must be a whole number"),
         ("[defaults]\nmax_checkins = true\n", "max_checkins must be a whole number"),
+        ("[defaults]\nmax_reference_checkins = -1\n", "max_reference_checkins must be a whole number"),
+        ('[defaults]\nno_date_followup_business_days = "7"\n', "no_date_followup_business_days must be a whole number"),
+        ('[defaults]\ncountry = "ZZ"\n', "country 'ZZ' is not a country code"),
+        ("[defaults]\ncountry = 1\n", "country must be text"),
         ('[coach."Dana Reyes"]\npester_gap = 3\n', "[coach.\"Dana Reyes\"]: unknown setting 'pester_gap'"),
         ("[default]\ngrace_business_days = 3\n", "unknown section 'default'"),
         ("defaults = 3\n", "[defaults] must be a table"),
@@ -230,12 +293,14 @@ def _northwind_inquiry(proc) -> dict:
 
 
 def test_cli_uses_the_coachs_settings_file(followup, demo_store, tmp_path):
+    # Northwind moved its date to Wednesday 11 Nov, Veterans Day (Maya is in the US):
+    # + 2 business days is Friday 13 Nov, + 5 is Wednesday 18 Nov.
     args = ("due", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--format", "json")
-    assert _northwind_inquiry(followup(*args, db=demo_store.url, check=True))["due_on"] == "2026-11-10"
+    assert _northwind_inquiry(followup(*args, db=demo_store.url, check=True))["due_on"] == "2026-11-13"
     f = tmp_path / "settings.toml"
     f.write_text('[coach."Dana Reyes"]\ngrace_business_days = 5\n')
     proc = followup(*args, db=demo_store.url, env={"FOLLOWUP_SETTINGS": str(f)}, check=True)
-    assert _northwind_inquiry(proc)["due_on"] == "2026-11-13"  # Friday 6 Nov + 5 business days
+    assert _northwind_inquiry(proc)["due_on"] == "2026-11-18"
     shown = followup("settings", env={"FOLLOWUP_SETTINGS": str(f)}, check=True).stdout
     assert '[coach."Dana Reyes"]' in shown and "grace_business_days = 5" in shown
 

@@ -19,12 +19,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from followup_lib.data.store import SCHEMA_VERSION, ConflictError, StoreError, open_store
+from followup_lib.data.store import ROW_VERSION, SCHEMA_VERSION, ConflictError, StoreError, open_store
 from followup_lib.schema import TABLE_ORDER, TABLES
 
 from builders import FIXTURES, data_contents, db_path, file_bytes, table_contents
 
 STORE_V1 = FIXTURES / "store_v1.db"
+# The first release's demo practice (data/demo as it was then), from which
+# store_v1.db was made: the demo has grown since, the fixture has not.
+DEMO_V1 = FIXTURES / "demo_v1"
 
 
 # ------------------------------------------------------------------ helpers
@@ -111,25 +114,47 @@ def test_store_made_at_version_1_upgrades_and_keeps_its_data(db_url):
         store.save_row("coachees", coachee("C1", name="Ada Stale"), expected_version=1)
 
 
-def test_committed_version_1_store_opens_with_current_code(tmp_path, demo_store, followup):
-    """tests/fixtures/store_v1.db was made by schema version 1 and holds the demo practice."""
+def test_committed_version_1_store_opens_with_current_code(tmp_path, empty_store, followup):
+    """tests/fixtures/store_v1.db was made by schema version 1 and holds the first
+    release's demo practice (tests/fixtures/demo_v1)."""
     old = tmp_path / "old.db"
     shutil.copy(STORE_V1, old)
-    assert table_contents(old, ["followup_schema"])["followup_schema"][1:][-1][0] == 1
+    before = table_contents(old)
+    assert before["followup_schema"][1:][-1][0] == 1
+    assert len(before["applications"]) - 1 == 12  # the practice, not an empty store
 
     store = open_store(str(old))
     assert store.schema_version() == SCHEMA_VERSION
     assert store.integrity_ok()
-    upgraded, current = store.load(), demo_store.load()
+    # Read with plain sqlite3: every row it held, every value as it was; what later
+    # versions added is blank (row_version 1), and the tables they added are empty.
+    after = table_contents(old)
+    for name in TABLE_ORDER:
+        if name not in before:
+            assert after[name][1:] == [], name
+            continue
+        old_cols, new_cols = before[name][0], after[name][0]
+        added = [c for c in new_cols if c not in old_cols]
+        assert set(old_cols) < set(new_cols) and ROW_VERSION in added, name
+        at = [new_cols.index(c) for c in old_cols]
+        kept = sorted((tuple(r[i] for i in at) for r in after[name][1:]), key=repr)
+        assert kept == before[name][1:], name
+        for r in after[name][1:]:
+            assert {c: r[new_cols.index(c)] for c in added} == {c: (1 if c == ROW_VERSION else None) for c in added}
+    # The current code reads it exactly as it reads the same first-release files imported today.
+    followup("import", str(DEMO_V1), db=empty_store.url, check=True)
+    upgraded, current = store.load(), empty_store.load()
     for name in TABLE_ORDER:
         pd.testing.assert_frame_equal(upgraded[name], current[name], check_dtype=True, obj=name)
     store.engine.dispose()
     # The command line sees the same practice in both.
     a = followup("export", str(tmp_path / "from_old"), db=str(old), check=True)
-    b = followup("export", str(tmp_path / "from_new"), db=demo_store.url, check=True)
+    b = followup("export", str(tmp_path / "from_new"), db=empty_store.url, check=True)
     assert a.returncode == b.returncode == 0
-    for p in sorted((tmp_path / "from_new").iterdir()):
-        assert (tmp_path / "from_old" / p.name).read_bytes() == p.read_bytes(), p.name
+    exported = sorted(p.name for p in (tmp_path / "from_new").iterdir())
+    assert exported == sorted(p.name for p in (tmp_path / "from_old").iterdir()) and len(exported) == len(TABLE_ORDER)
+    for name in exported:
+        assert (tmp_path / "from_old" / name).read_bytes() == (tmp_path / "from_new" / name).read_bytes(), name
 
 
 # ------------------------------------------------------------------ upsert and row versions
