@@ -28,6 +28,8 @@ from followup_lib.data.transfer import export_store, import_path
 from followup_lib.faces.session import WorkingSession
 from followup_lib.logic.drafts import DraftError, facts_for, render_draft, template_environment
 from followup_lib.logic.rules import due_actions
+from followup_lib.logic.wording import topic_phrase
+from followup_lib.paths import safe_name
 
 from builders import AS_OF, run_cli, write_csvs
 
@@ -40,6 +42,9 @@ REFERENCE = "</textarea><b>x</b>"
 NO_EMAIL_REFERENCE = "<img src=x onerror=alert(3)>"
 COACHEE = 'Ruth "Rue" O\'Neil & Sons'
 TOPICS = "\"quotes\" & 'apostrophes' <i>and</i> &amp; ampersands"
+# Topics are separated by ';' (the contract), so the drafts and whys read them as an
+# English list: '"quotes" & 'apostrophes' <i>and</i> &amp and ampersands', literally.
+TOPIC_LIST = topic_phrase(TOPICS)
 # Stored cells a spreadsheet would run as formulas; export must guard them with one quote.
 FORMULAS = {
     ("applications", "notes"): '=HYPERLINK("http://evil.example","click")',
@@ -211,7 +216,10 @@ def assert_shown_as_text(markup: str, *literals: str) -> Parsed:
 def test_drafts_print_store_text_literally_never_evaluated(hostile, followup, tmp_path):
     url, root, _ = hostile
     out = tmp_path / "drafts"
-    proc = followup("drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), db=url, env=env_for(root))
+    # With the promise due tomorrow, drafted for its own day.
+    proc = followup(
+        "drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), "--upcoming", db=url, env=env_for(root)
+    )
     assert proc.returncode == 0, proc.stderr
     messages = {
         p.name: email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted(out.glob("*.eml"))
@@ -228,7 +236,7 @@ def test_drafts_print_store_text_literally_never_evaluated(hostile, followup, tm
     assert thank_you["To"].addresses[0].display_name == INTERVIEWER
     # (Python's folding may move a long subject to a continuation line: compare it unfolded.)
     assert str(thank_you["Subject"]).strip() == f"Thank you for our conversation about the {ROLE} role"
-    assert TOPICS in thank_you.get_content() and f"role at {COMPANY}." in thank_you.get_content()
+    assert TOPIC_LIST in thank_you.get_content() and f"role at {COMPANY}." in thank_you.get_content()
     briefing = next(m for n, m in messages.items() if "brief_references" in n)
     assert briefing["To"].addresses[0].display_name == REFERENCE
     assert f"Hi {REFERENCE}," in briefing.get_content()
@@ -252,7 +260,7 @@ def test_calendar_parses_and_carries_the_literal_text(hostile, followup, tmp_pat
     assert f"Brief {REFERENCE} (reference) — {COMPANY}" in summaries
     assert f"Brief {NO_EMAIL_REFERENCE} (reference) — {COMPANY}" in summaries
     assert any(f"You interviewed with {INTERVIEWER} at {COMPANY}" in d for d in descriptions)
-    assert any(TOPICS in d for d in descriptions)
+    assert any(TOPIC_LIST in d for d in descriptions)
     assert any(f"Hi {REFERENCE}," in d for d in descriptions)  # the draft's first lines
     assert not any("49" in s for s in summaries + descriptions)
 
@@ -267,8 +275,8 @@ def test_weekly_report_escapes_store_text(hostile):
     out = root / "report"
     proc = run_cli("report", "--coachee", CID, "--week-ending", DAY, "--out", str(out), db=url, env=env_for(root))
     assert proc.returncode == 0, proc.stderr
-    page = (out / f"weekly-{CID}-{DAY}.html").read_text(encoding="utf-8")
-    parsed = assert_shown_as_text(page, COACHEE, COMPANY, INTERVIEWER, REFERENCE, TOPICS, NO_EMAIL_REFERENCE)
+    page = (out / safe_name(CID, f"-weekly-{DAY}.html")).read_text(encoding="utf-8")
+    parsed = assert_shown_as_text(page, COACHEE, COMPANY, INTERVIEWER, REFERENCE, TOPIC_LIST, NO_EMAIL_REFERENCE)
     assert "alert(1)</script>" not in page, "the company's markup reached the page raw"
     assert ROLE in page  # in the chart's labels: text, never run by the page's own template
     # Inside scripts (plotly and the chart data) the company is data: escaped text in a string.
@@ -497,7 +505,16 @@ def test_followup_drafts_refuses_an_unsafe_coach_template_and_writes_the_rest(ho
     (folder / "keep_promise.email.j2").write_text("Subject: Hello\n{{ ''.__class__.__mro__ }}\n")
     out = tmp_path / "drafts"
     proc = followup(
-        "drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), db=url, env=env_for(root, templates=folder)
+        "drafts",
+        "--coachee",
+        CID,
+        "--as-of",
+        DAY,
+        "--out",
+        str(out),
+        "--upcoming",
+        db=url,
+        env=env_for(root, templates=folder),
     )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -516,7 +533,16 @@ def test_followup_drafts_reports_a_coach_template_that_fails_while_running(hosti
     (folder / "thank_you_note.email.j2").write_text("Subject: Hello\n{% for x in range(10**9) %}{{ x }}{% endfor %}\n")
     out = tmp_path / "drafts"
     proc = followup(
-        "drafts", "--coachee", CID, "--as-of", DAY, "--out", str(out), db=url, env=env_for(root, templates=folder)
+        "drafts",
+        "--coachee",
+        CID,
+        "--as-of",
+        DAY,
+        "--out",
+        str(out),
+        "--upcoming",
+        db=url,
+        env=env_for(root, templates=folder),
     )
     assert "Traceback" not in proc.stderr, proc.stderr[-600:]
     assert proc.returncode == 0

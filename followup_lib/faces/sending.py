@@ -33,12 +33,17 @@ def complete_draft(
         raise UserError(f"this draft's coachee {draft.coachee_id!r} is not in the store")
     base, per_coach = settings or (Settings(), {})
     tables = store.load(coachee_id=draft.coachee_id)
-    as_of = pd.Timestamp(draft.as_of or on)
+    try:
+        as_of = pd.Timestamp(dt.date.fromisoformat(draft.as_of) if draft.as_of else on)
+    except ValueError:
+        raise UserError(f"this draft's day {draft.as_of!r} (X-Followup-As-Of) is not a date (YYYY-MM-DD)") from None
     actions = due_actions(tables, as_of, base, per_coach)
     by_id = {a["action_id"]: a for a in actions.to_dict(orient="records")}
     logged = tables["messages"][tables["messages"]["action_id"].isin(draft.action_ids)]
     if len(logged):
-        first = logged.iloc[0]
+        # Named in the draft's own order: its first action already logged.
+        order = {a: i for i, a in enumerate(draft.action_ids)}
+        first = logged.iloc[logged["action_id"].map(order).argsort(kind="stable")].iloc[0]
         raise ConflictError(
             f"{first['action_id']} was already marked sent on {first['on']:%Y-%m-%d} (message {first['message_id']}); "
             "nothing was logged twice"

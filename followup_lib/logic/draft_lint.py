@@ -79,11 +79,22 @@ def _third_person(draft) -> list[str]:
 
 
 def lint_drafts(drafts: Iterable, as_of) -> list[str]:
-    """Problems of a day's drafts: each one's, and two drafts to one person."""
+    """Problems of a day's drafts: each one's, and two drafts to one person on one
+    day (a draft's own ``as_of`` where it has one, so upcoming drafts for later
+    days are not counted against today's)."""
     drafts = list(drafts)
     problems = [f"{d.filename or d.action_id}: {p}" for d in drafts for p in lint_draft(d, as_of)]
-    seen = Counter((getattr(d, "coachee_id", ""), d.channel, d.to_address.strip().lower()) for d in drafts)
-    for (_coachee, _channel, address), n in seen.items():
+    seen = Counter((getattr(d, "coachee_id", ""), getattr(d, "as_of", ""), *_recipient(d)) for d in drafts)
+    for (_coachee, _day, _channel, who), n in seen.items():
         if n > 1:
-            problems.append(f"{n} drafts to {address} on one day: one message per person per day")
+            problems.append(f"{n} drafts to {who} on one day: one message per person per day")
     return problems
+
+
+def _recipient(draft) -> tuple[str, str]:
+    """Who a draft goes to: an email address (case aside), or a phone number and the
+    person's name (a switchboard is shared by several people)."""
+    if draft.channel == "phone":
+        digits = re.sub(r"[^0-9+]", "", draft.to_address)
+        return "phone", f"{' '.join((draft.to_name or '').split())} on {digits}"
+    return "email", draft.to_address.strip().lower()

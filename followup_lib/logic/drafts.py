@@ -1,10 +1,14 @@
-"""Drafts: one message per action, in the channel the recipient asked for.
+"""Drafts: one message per person per day, in the channel the recipient asked for.
 
 Templates are Jinja2 files, ``<kind>.<channel>.j2``, shipped in
 ``followup_lib/templates`` and overridable by a file of the same name in
 ``data/templates``. They render in a sandbox with strict undefined values: a fact
 the store lacks is an error naming it, never a blank "Dear ,". An email template
 starts with a ``Subject:`` line.
+
+Every action due to the same person on one day becomes one draft: each kind's
+template writes its part, told where the part stands (``PART_FLAGS``: no second
+greeting, no role named twice, the closing courtesy said once, by the last part).
 """
 
 from __future__ import annotations
@@ -349,7 +353,8 @@ def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | No
         raise DraftError(f"{label}: {_missing_contact(action, channel)}")
     try:
         template = env.get_template(f"{kind}.{channel}.j2")
-        text = template.render(**facts).strip()
+        # A message of one part unless told otherwise (PART_FLAGS).
+        text = template.render(**{**dict.fromkeys(PART_FLAGS, False), **facts}).strip()
     except TemplateNotFound as exc:
         raise DraftError(f"{label}: no template {exc.name}") from exc
     except UndefinedError as exc:
@@ -401,6 +406,13 @@ _GREETING = re.compile(r'^"(?:Hello|Hi|Good (?:morning|afternoon))\b[^.!?]*[.!?]
 # The order a bundled message takes: thanks first, then what was promised, then the rest.
 _BUNDLE_ORDER = {"thank_you_note": 0, "keep_promise": 1}
 
+#: Where a part stands in a bundled message, given to every template (each False
+#: for a message of one part): ``continued`` (a part comes before it: no greeting
+#: or introduction of its own), ``same_application`` (the part just before is about
+#: the same application: no need to name the role, company and day again) and
+#: ``more_follows`` (a part comes after it: the closing courtesy is left to the last).
+PART_FLAGS = ("continued", "same_application", "more_follows")
+
 
 def render_drafts(
     actions: pd.DataFrame,
@@ -415,10 +427,12 @@ def render_drafts(
 
     With ``upcoming=False`` only what is due or overdue is drafted. With ``bundle``
     (the default), every action due or overdue to the same person — the same email
-    address, or the same phone number for a call — becomes one draft covering them
-    all (one message per person per day); an upcoming action is drafted for its own
-    day. ``as_of`` is the day the drafts are written on (default: each action's due
-    day), so nothing that has passed is written as still ahead.
+    address, or the same phone number and name for a call — becomes one draft
+    covering them all (one message per person per day), each part written by its
+    kind's template (a coach's own, where there is one) knowing where it stands
+    (``PART_FLAGS``); an upcoming action is drafted for its own day. ``as_of`` is
+    the day the drafts are written on (default: each action's due day), so nothing
+    that has passed is written as still ahead.
     """
     env = template_environment(override_dir)
     lookups = _lookups(tables)
@@ -426,7 +440,7 @@ def render_drafts(
     todo = actions[actions["kind"].isin(MESSAGE_KINDS)]
     if not upcoming:
         todo = todo[todo["status"].isin(["due", "overdue"])]
-    singles: list[tuple[dict, Draft]] = []
+    singles: list[tuple[dict, dict, Draft]] = []
     for action in todo.to_dict(orient="records"):
         action = {k: (None if not present(v) else v) for k, v in action.items()}
         day = _draft_day(action, as_of)
@@ -437,8 +451,8 @@ def render_drafts(
         except DraftError as exc:
             result.problems.append(str(exc))
             continue
-        singles.append((action, draft))
-    drafts = _bundled(singles) if bundle else [d for _, d in singles]
+        singles.append((action, facts, draft))
+    drafts = _bundled(singles, env) if bundle else [d for _, _, d in singles]
     used: set[tuple] = set()  # file names already taken, per coachee (each has a folder)
     for draft in drafts:
         stem = f"{draft.as_of}-{draft.kind}-{_slug(draft.company)}-{_slug(draft.to_name)}"
@@ -461,23 +475,41 @@ def _draft_day(action: Mapping, as_of) -> pd.Timestamp:
     return max(due, day)
 
 
-def _bundled(singles: list[tuple[dict, Draft]]) -> list[Draft]:
-    """One draft per person per day: drafts to the same address (or phone) for the
-    same coachee on the same day merged, in a natural order."""
-    groups: dict[tuple, list[tuple[dict, Draft]]] = {}
-    for action, draft in singles:
-        key = (draft.coachee_id, draft.channel, _address_key(draft), draft.as_of)
-        groups.setdefault(key, []).append((action, draft))
+def _bundled(singles: list[tuple[dict, dict, Draft]], env: SandboxedEnvironment) -> list[Draft]:
+    """One draft per person per day: drafts to the same address (or phone and name)
+    for the same coachee on the same day merged, in a natural order, each part
+    rendered again knowing where it stands in the message."""
+    groups: dict[tuple, list[tuple[dict, dict, Draft]]] = {}
+    for part in singles:
+        draft = part[2]
+        key = (draft.coachee_id, draft.channel, bundle_key(draft), draft.as_of)
+        groups.setdefault(key, []).append(part)
     out = []
     for parts in groups.values():
-        parts.sort(key=lambda p: (_BUNDLE_ORDER.get(p[1].kind, 2), int(p[0].get("priority") or 9), p[1].action_id))
-        out.append(parts[0][1] if len(parts) == 1 else merge_drafts([d for _, d in parts]))
+        if len(parts) == 1:
+            out.append(parts[0][2])
+            continue
+        parts.sort(key=lambda p: (_BUNDLE_ORDER.get(p[2].kind, 2), int(p[0].get("priority") or 9), p[2].action_id))
+        placed = []
+        for i, (action, facts, alone) in enumerate(parts):
+            flags = {
+                "continued": i > 0,
+                "same_application": i > 0 and parts[i - 1][0].get("application_id") == action.get("application_id"),
+                "more_follows": i < len(parts) - 1,
+            }
+            try:
+                placed.append(render_draft(action, {**facts, **flags}, env))
+            except DraftError:  # a coach's template that cannot stand inside a message: as it is alone
+                placed.append(alone)
+        out.append(merge_drafts(placed))
     return out
 
 
-def _address_key(draft: Draft) -> str:
+def bundle_key(draft: Draft) -> str:
+    """Who a draft goes to, as one message per person per day counts people: an
+    email address (case aside), or a phone number and a name (a switchboard is
+    shared: one call per person at it, not one for all)."""
     if draft.channel == "phone":
-        # A switchboard number is shared: one call per person at it, not one for all.
         return re.sub(r"[^0-9+]", "", draft.to_address) + "/" + " ".join(draft.to_name.lower().split())
     return draft.to_address.strip().lower()
 
@@ -485,20 +517,19 @@ def _address_key(draft: Draft) -> str:
 def merge_drafts(parts: list[Draft]) -> Draft:
     """Several drafts to one person as one message: the first's greeting and
     sign-off around every part's middle (an email), or one call covering each
-    part in turn (a phone script)."""
+    part in turn (a phone script). Each part says only what is its own: the shipped
+    templates leave out their greeting and closing courtesy by ``PART_FLAGS``."""
     first = parts[0]
     if first.channel == "email":
         paragraphs = [p.body.strip().split("\n\n") for p in parts]
         if all(len(ps) >= 3 for ps in paragraphs):
-            # Each part's closing courtesy ("I would be glad to…") is said once, by the last.
-            middles = [ps[1:-1] for ps in paragraphs]
-            middles = [m[:-1] if len(m) >= 2 and i < len(middles) - 1 else m for i, m in enumerate(middles)]
-            middle = [para for m in middles for para in m]
+            middle = [para for ps in paragraphs for para in ps[1:-1]]
             body = "\n\n".join([paragraphs[0][0], *middle, paragraphs[0][-1]]) + "\n"
         else:  # a coach's template of another shape: keep each whole
             body = "\n\n".join(p.body.strip() for p in parts) + "\n"
     else:
-        # Later parts of one call skip their own "Hello Theo, this is Maya." opening.
+        # Later parts of one call skip their own "Hello Theo, this is Maya." opening
+        # (the shipped templates already do; a coach's own may not).
         later = [_GREETING.sub('"', p.body.strip(), count=1) for p in parts[1:]]
         body = first.body.rstrip("\n") + "".join("\n\nIn the same call:\n" + text for text in later) + "\n"
     why = " ".join(p.why for p in parts if p.why)

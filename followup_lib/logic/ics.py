@@ -14,6 +14,7 @@ import pandas as pd
 from icalendar import Calendar, Event
 
 from ..kinds import KINDS
+from ..schema import present
 from .drafts import Draft
 from .rules import action_uid
 from .wording import long_date
@@ -22,12 +23,16 @@ from .wording import long_date
 def completed_actions(tables: Mapping[str, pd.DataFrame], as_of, days: int = 60) -> pd.DataFrame:
     """Actions marked sent in the ``days`` before ``as_of`` (their messages carry the
     action id): a calendar exported earlier may still hold them."""
+    columns = ["action_id", "on", "kind", "application_id", "coachee_id", "company"]
     m = tables["messages"]
     if "action_id" not in m:
-        return pd.DataFrame(columns=["action_id", "on", "kind", "application_id"])
+        return pd.DataFrame(columns=columns)
     day = pd.Timestamp(as_of).normalize()
     m = m[m["action_id"].notna() & m["on"].notna() & (m["on"] <= day) & (m["on"] > day - pd.Timedelta(days=days))]
-    return m.sort_values("on").drop_duplicates("action_id", keep="last")[["action_id", "on", "kind", "application_id"]]
+    m = m.sort_values("on", kind="stable").drop_duplicates("action_id", keep="last")
+    # Whose it was and with which company, to name them as the live entries do.
+    apps = tables["applications"][["application_id", "coachee_id", "company"]]
+    return m[["action_id", "on", "kind", "application_id"]].merge(apps, on="application_id", how="left")[columns]
 
 
 def build_calendar(
@@ -91,7 +96,10 @@ def build_calendar(
         ev.add("dtstart", day)
         ev.add("dtend", day + dt.timedelta(days=1))
         label = KINDS[d["kind"]].label if d["kind"] in KINDS else str(d["kind"])
-        ev.add("summary", f"Done: {label}")
+        coachee = d.get("coachee_id")
+        who = f"{coachee_names.get(coachee, coachee)}: " if coachee_names and present(coachee) else ""
+        company = d.get("company") if present(d.get("company")) else ""
+        ev.add("summary", who + f"Done: {label} — {company}".strip(" —"))
         ev.add("description", f"Marked sent on {long_date(day, day0)}.")
         ev.add("status", "CANCELLED")
         cal.add_component(ev)
