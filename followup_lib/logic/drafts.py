@@ -166,11 +166,86 @@ def decode_action_ids(value: str) -> list[str]:
 # ---------------------------------------------------------------- rendering
 
 
+# A draft is a short message: past these, a coach's template is stopped and
+# reported (a loop that never ends, "{{ 'x' * 10**8 }}").
+MAX_DRAFT_CHARS = 20_000
+MAX_RENDER_SECONDS = 2.0
+
+
+class _TooSlow(SecurityError):
+    """A template that ran past MAX_RENDER_SECONDS."""
+
+
+class _InsideLoader(FileSystemLoader):
+    """A FileSystemLoader that serves only files inside its folder: a symlink (or
+    an include) pointing elsewhere is refused, not followed."""
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        roots = [Path(p).resolve() for p in self.searchpath]
+        real = Path(filename).resolve()
+        if not any(real.is_relative_to(root) for root in roots):
+            raise SecurityError(f"the template {template!r} lies outside the templates folder")
+        return source, filename, uptodate
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """Jinja2's sandbox, with ``*`` and ``**`` kept from building huge values."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Templates that already ran out of time: refused at once after the first.
+        self.too_slow: dict[str, str] = {}
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(n, int) and len(seq) * n > MAX_DRAFT_CHARS:
+                    raise SecurityError(f"the template builds a value over {MAX_DRAFT_CHARS:,} characters")
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise SecurityError("the template raises a number to too high a power")
+        return super().call_binop(context, operator, left, right)
+
+
+def _render_bounded(template, values: Mapping) -> str:
+    """Render within MAX_DRAFT_CHARS of output and MAX_RENDER_SECONDS (checked as
+    the text is produced, and by an alarm when this runs in the main thread)."""
+    import signal
+    import threading
+    import time
+
+    def timed_out(signum, frame):
+        raise _TooSlow(f"the template ran for more than {MAX_RENDER_SECONDS:g} s")
+
+    use_alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    if use_alarm:
+        previous = signal.signal(signal.SIGALRM, timed_out)
+        signal.setitimer(signal.ITIMER_REAL, MAX_RENDER_SECONDS)
+    try:
+        parts: list[str] = []
+        size = 0
+        start = time.monotonic()
+        for piece in template.generate(**values):
+            size += len(piece)
+            if size > MAX_DRAFT_CHARS:
+                raise SecurityError(f"the template wrote more than {MAX_DRAFT_CHARS:,} characters")
+            if time.monotonic() - start > MAX_RENDER_SECONDS:
+                raise _TooSlow(f"the template ran for more than {MAX_RENDER_SECONDS:g} s")
+            parts.append(piece)
+        return "".join(parts)
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
 def template_environment(override_dir: Path | None = None) -> SandboxedEnvironment:
     override = Path(override_dir) if override_dir else paths.templates_override_dir()
-    loaders = [FileSystemLoader(str(override))] if override.is_dir() else []
-    loaders.append(FileSystemLoader(str(paths.PACKAGE_DIR / "templates")))
-    return SandboxedEnvironment(
+    loaders = [_InsideLoader(str(override))] if override.is_dir() else []
+    loaders.append(_InsideLoader(str(paths.PACKAGE_DIR / "templates")))
+    return _BoundedSandbox(
         loader=ChoiceLoader(loaders),
         undefined=StrictUndefined,
         autoescape=False,  # plain text, not HTML; values are never re-rendered
@@ -354,7 +429,15 @@ def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | No
     try:
         template = env.get_template(f"{kind}.{channel}.j2")
         # A message of one part unless told otherwise (PART_FLAGS).
-        text = template.render(**{**dict.fromkeys(PART_FLAGS, False), **facts}).strip()
+        slow = getattr(env, "too_slow", {})
+        if template.name in slow:
+            raise SecurityError(slow[template.name])
+        try:
+            text = _render_bounded(template, {**dict.fromkeys(PART_FLAGS, False), **facts}).strip()
+        except _TooSlow as exc:
+            if isinstance(slow, dict):
+                slow[template.name] = str(exc)
+            raise
     except TemplateNotFound as exc:
         raise DraftError(f"{label}: no template {exc.name}") from exc
     except UndefinedError as exc:
