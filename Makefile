@@ -31,7 +31,7 @@ demo: $(STAMP)
 	@$(BIN)/followup drafts --all --out reports/drafts
 	@$(BIN)/followup report --all --out reports/weekly
 	@echo
-	@echo "Drafts are in reports/drafts/<coachee>/ and weekly reports in reports/weekly/ (open the .html files)."
+	@echo "Drafts are in reports/drafts/ (a folder per coachee) and weekly reports in reports/weekly/ (open the .html files)."
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
