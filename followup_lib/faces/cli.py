@@ -201,6 +201,44 @@ def cmd_sent(args) -> int:
     return 0
 
 
+def cmd_mail(args) -> int:
+    from ..data.mailbox import apply_mail, open_mailbox
+    from ..logic.mail_match import Matcher, format_proposals, propose
+    from .sending import complete_draft
+
+    store = _store(args)
+    _coachee_ids(store, args)
+    box = open_mailbox(args.path)  # refused before anything is read if it is no mailbox
+    settings = _settings()
+    # Only this coachee's rows are read, and only their matches are ever kept.
+    matcher = Matcher(store.load(coachee_id=args.coachee), args.coachee)
+    result = propose(box.records(keep=matcher.concerns), matcher, settings)
+    print(format_proposals(result))
+    counts = result.counts()
+    print()
+    print(
+        f"{box.stats.summary()}; {len(result.proposals)} concern {args.coachee} "
+        f"({', '.join(f'{n} {status}' for status, n in counts.items()) or 'none'}), {result.ignored + box.stats.let_go} ignored"
+    )
+    chosen = result.to_write
+    if not args.apply:
+        print(f"nothing was written: --apply logs the {len(chosen)} new one{'s' if len(chosen) != 1 else ''}")
+        return 0
+    rows = [p.row for p in chosen if p.draft is None]
+    drafts = [p for p in chosen if p.draft is not None]
+
+    def complete(in_transaction) -> list[str]:
+        return [line for p in drafts for line in complete_draft(in_transaction, p.draft, p.on, settings)]
+
+    added, lines = apply_mail(store, rows, complete if drafts else None)
+    for line in lines:
+        print(line)
+    print(
+        f"logged {added} message{'s' if added != 1 else ''} and {len(drafts)} sent draft{'s' if len(drafts) != 1 else ''}"
+    )
+    return 0
+
+
 def cmd_calendar(args) -> int:
     from ..logic.drafts import render_drafts
     from ..logic.ics import build_calendar, completed_actions
@@ -482,6 +520,44 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("draft", metavar="DRAFT_FILE", help="a .eml or .txt draft written by followup drafts")
     sp.add_argument(
         "--on", type=iso_date, default=dt.date.today(), metavar=DAY, help="the day it was sent (default: today)"
+    )
+
+    sp = _command(
+        sub,
+        "mail",
+        "propose the messages of an exported mailbox to log (--apply logs them)",
+        """
+        Read a mailbox the client exported — an mbox file (Gmail Takeout, Thunderbird),
+        a Maildir, or a folder of .eml files — and propose what to log for one coachee:
+        a message from an application's contact or interviewer (or their domain) as
+        received, one the client sent them as sent, one to or from a reference on the
+        application it was given to, and a draft written by `followup drafts` and sent
+        as the completion of the actions it covers (as "Mark sent" does).
+        A message matching two applications is shown as ambiguous, never guessed;
+        everything else is ignored and nothing of it is kept. Dates in the text
+        (a new decision date) are never read: fill next_step_by in the form.
+
+        By default the proposals are printed and nothing is written. --apply logs
+        the new ones in one transaction; reading the same mailbox again adds nothing
+        (each message is keyed by its Message-ID). No mail password is ever needed.
+        """,
+        """
+        followup mail ~/Downloads/Takeout/Mail/All\\ mail.mbox --coachee C001
+        followup mail ~/Maildir --coachee C001 --apply
+        followup mail sent-items/ --coachee C002 --db sqlite:///practice.db
+        """,
+        cmd_mail,
+    )
+    sp.add_argument(
+        "path",
+        metavar="PATH",
+        help="an mbox file, a Maildir (a folder with cur/ and new/) or a folder of .eml files",
+    )
+    sp.add_argument("--coachee", required=True, metavar="ID", help="whose mail it is, by id (e.g. C001)")
+    sp.add_argument(
+        "--apply",
+        action="store_true",
+        help="log the new proposals, all in one transaction (default: only show them, write nothing)",
     )
 
     sp = _command(
