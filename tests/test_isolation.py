@@ -452,7 +452,9 @@ def test_due_json_and_export_rows_all_belong_to_the_coachee(outputs, practice, c
 
 def test_drafts_for_all_put_each_coachees_drafts_in_a_folder_of_their_own(outputs, practice):
     _, root, _, foreign = practice
-    folders = {p.name: p for p in (root / "out" / "all-drafts").iterdir()}
+    # Each folder is named from the coachee's id by the one safe-name function.
+    by_name = {safe_name(cid): cid for cid in COACHEES}
+    folders = {by_name[p.name]: p for p in (root / "out" / "all-drafts").iterdir()}
     assert set(folders) == set(COACHEES) - {NOTHING_DUE}
     for cid, folder in folders.items():
         text = folder_text(folder)

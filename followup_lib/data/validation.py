@@ -321,7 +321,7 @@ def validate_tables(
                 # An id is compared character by character: a byte-order mark or a
                 # zero-width space would make a look-alike second "C001".
                 frame[c] = pd.Series(
-                    [_INVISIBLE.sub("", v) if isinstance(v, str) else v for v in frame[c].tolist()],
+                    [(_INVISIBLE.sub("", v) or None) if isinstance(v, str) else v for v in frame[c].tolist()],
                     index=frame.index,
                     dtype=object,
                     name=c,
