@@ -202,39 +202,27 @@ def cmd_sent(args) -> int:
 
 
 def cmd_mail(args) -> int:
-    from ..data.mailbox import apply_mail, open_mailbox
-    from ..logic.mail_match import Matcher, format_proposals, propose
-    from .sending import complete_draft
+    from ..logic.mail_match import format_proposals
+    from .mail import log_mail, read_mail
 
     store = _store(args)
     _coachee_ids(store, args)
-    box = open_mailbox(args.path)  # refused before anything is read if it is no mailbox
     settings = _settings()
-    # Only this coachee's rows are read, and only their matches are ever kept.
-    matcher = Matcher(store.load(coachee_id=args.coachee), args.coachee)
-    result = propose(box.records(keep=matcher.concerns), matcher, settings)
+    result, summary = read_mail(store, args.coachee, args.path, settings)
     print(format_proposals(result))
-    counts = result.counts()
     print()
-    print(
-        f"{box.stats.summary()}; {len(result.proposals)} concern {args.coachee} "
-        f"({', '.join(f'{n} {status}' for status, n in counts.items()) or 'none'}), {result.ignored + box.stats.let_go} ignored"
-    )
+    print(summary)
     chosen = result.to_write
     if not args.apply:
         print(f"nothing was written: --apply logs the {len(chosen)} new one{'s' if len(chosen) != 1 else ''}")
         return 0
-    rows = [p.row for p in chosen if p.draft is None]
-    drafts = [p for p in chosen if p.draft is not None]
-
-    def complete(in_transaction) -> list[str]:
-        return [line for p in drafts for line in complete_draft(in_transaction, p.draft, p.on, settings)]
-
-    added, lines = apply_mail(store, rows, complete if drafts else None)
+    drafts = sum(1 for p in chosen if p.draft is not None)
+    added, lines = log_mail(store, chosen, settings)
     for line in lines:
         print(line)
+    messages = added - drafts
     print(
-        f"logged {added} message{'s' if added != 1 else ''} and {len(drafts)} sent draft{'s' if len(drafts) != 1 else ''}"
+        f"logged {messages} message{'s' if messages != 1 else ''} and {drafts} sent draft{'s' if drafts != 1 else ''}"
     )
     return 0
 

@@ -100,6 +100,8 @@ class SessionState:
         self.figure = None
         self.chart_sentence = ""
         self.notice: str | None = None
+        self.mail_proposals: list = []
+        self.mail_summary = ""
         self.coachees = self._visible_coachees()
         ids = self.coachee_ids()
         # The app opens on the coachee it was started with; a wrong id still opens
@@ -261,6 +263,37 @@ class SessionState:
         self.reload()
         what = " and ".join(dict.fromkeys(ACTION_LABELS.get(k, k).lower() for k in d.kinds))
         return Logged(", ".join(ids), f"{what[:1].upper() + what[1:]} to {d.to_name}", tuple(ids))
+
+    # ------------------------------------------------------------ the mailbox
+    def read_mail(self, path: str) -> list[tuple[str, int]]:
+        """Read the client's exported mailbox for this coachee: (label, index) for
+        each message the workbook would log; nothing is written yet."""
+        from .mail import read_mail
+
+        if not path or not str(path).strip():
+            raise UserError("Name the mailbox: an mbox file, a Maildir, or a folder of .eml files.")
+        if self.coachee_id is None:
+            raise UserError("Pick a coachee first.")
+        result, self.mail_summary = read_mail(
+            self.store, self.coachee_id, str(path).strip(), (self.settings, self.coach_settings)
+        )
+        self.mail_proposals = result.to_write
+        return [
+            (f"{p.on:%d %b} {p.what} — {p.company or '?'}: {p.subject[:60]}", i)
+            for i, p in enumerate(self.mail_proposals)
+        ]
+
+    def log_mail(self, chosen: list[int]) -> str:
+        """Log the proposals picked (by index), in one transaction; the actions are recomputed."""
+        from .mail import log_mail
+
+        picked = [self.mail_proposals[i] for i in chosen if 0 <= i < len(self.mail_proposals)]
+        if not picked:
+            raise UserError("Tick the messages to log first.")
+        added, _ = log_mail(self.store, picked, (self.settings, self.coach_settings))
+        self.mail_proposals = []
+        self.reload()
+        return f"Logged {added} message{'s' if added != 1 else ''} from the mailbox."
 
     # ------------------------------------------------------------ forms
     def new_record(self, table: str) -> dict:

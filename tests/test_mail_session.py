@@ -1,0 +1,80 @@
+"""The working session's Mail tab: proposals from the client's mailbox, a checkbox
+each, one button to log the checked ones (on the state, and through the widgets)."""
+
+from __future__ import annotations
+
+import mailbox
+from email.message import EmailMessage
+
+import pytest
+
+from followup_lib.errors import UserError
+from followup_lib.faces.session import WorkingSession
+from followup_lib.faces.session_state import SessionState
+
+from builders import AS_OF
+
+
+def reply(frm: str, subject: str, day: str, mid: str) -> EmailMessage:
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = frm, "maya.lindqvist@example.com", subject
+    m["Date"], m["Message-ID"] = f"{day} 09:00:00 +0000", mid
+    m.set_content("Thanks for checking in. We will decide soon.")
+    return m
+
+
+@pytest.fixture
+def mbox(tmp_path):
+    path = tmp_path / "maya.mbox"
+    box = mailbox.mbox(path)
+    box.add(reply("Chloe Adams <chloe.adams@northwind.example>", "Re: where things stand", "Tue, 17 Nov 2026", "<a@n>"))
+    box.add(reply("Elena Voss <elena.voss@harborhealth.example>", "Thanks", "Tue, 17 Nov 2026", "<b@h>"))
+    box.add(reply("news@jobs.example", "10 tips", "Tue, 17 Nov 2026", "<c@j>"))
+    box.flush()
+    box.close()
+    return path
+
+
+def received(store) -> int:
+    m = store.load(["messages"])["messages"]
+    return int(m["direction"].eq("received").sum())
+
+
+def test_the_state_proposes_then_logs_only_what_is_picked(demo_store, mbox):
+    s = SessionState(demo_store.url, "C001", AS_OF)
+    try:
+        before = received(demo_store)
+        options = s.read_mail(str(mbox))
+        assert len(options) == 2 and received(demo_store) == before  # nothing written yet
+        assert any("Northwind" in label for label, _ in options)
+        northwind = next(i for label, i in options if "Northwind" in label)
+        assert s.log_mail([northwind]).startswith("Logged 1 message")
+        assert received(demo_store) == before + 1
+        # Reading again: the logged one is no longer proposed.
+        assert len(s.read_mail(str(mbox))) == 1
+        with pytest.raises(UserError, match="Tick"):
+            s.log_mail([])
+        with pytest.raises(UserError, match="Name the mailbox"):
+            s.read_mail("  ")
+    finally:
+        s.close()
+
+
+def test_the_tab_reads_ticks_and_logs(demo_store, mbox):
+    session = WorkingSession(demo_store.url, "C001", AS_OF)
+    try:
+        before = received(demo_store)
+        session.mail_path.value = str(mbox)
+        session.mail_read.click()
+        boxes = session.mail_list.children
+        assert len(boxes) == 2 and all(b.value for b in boxes)
+        boxes[1].value = False  # untick one
+        session.mail_log.click()
+        assert "Logged 1 message" in session.mail_status.value
+        assert received(demo_store) == before + 1 and session.mail_list.children == ()
+        # A mailbox that is not one is a message, not a traceback.
+        session.mail_path.value = str(mbox.parent / "nothing-here.mbox")
+        session.mail_read.click()
+        assert "fw-error" in session.mail_status.value
+    finally:
+        session.state.close()
