@@ -168,7 +168,7 @@ def decode_action_ids(value: str) -> list[str]:
 
 # A draft is a short message: past these, a coach's template is stopped and
 # reported (a loop that never ends, "{{ 'x' * 10**8 }}").
-MAX_DRAFT_CHARS = 20_000
+MAX_DRAFT_CHARS = 500_000  # generous for a long store value, far from "100 MB"
 MAX_RENDER_SECONDS = 2.0
 
 
