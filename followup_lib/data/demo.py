@@ -2,8 +2,9 @@
 
 The committed practice (``data/demo``, import format) is written as of
 ``DEMO_AS_OF``; loading it shifts every date by whole weeks so that its "today"
-falls on the latest same weekday on or before the day it is loaded, keeping the
-business-day rules exactly as written. Tests load it unshifted and pass
+falls on the latest same weekday on or before the day it is loaded, so weekends
+fall where they did (public holidays do not move with it: a shifted demo may meet
+one its dates were not written around). Tests load it unshifted and pass
 ``DEMO_AS_OF``.
 """
 
