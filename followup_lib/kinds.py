@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .schema import present
+
 
 @dataclass(frozen=True)
 class SentRecord:
@@ -44,20 +46,9 @@ class ActionKind:
     def sent_record_for(self, action) -> SentRecord | None:
         """The record that marking ``action`` (a mapping) sent sets, or None."""
         for record in self.sent_records:
-            if all(_given(action.get(k)) for k in record.key):
+            if all(present(action.get(k)) for k in record.key):
                 return record
         return None
-
-
-def _given(value) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return value.strip() != ""
-    try:
-        return not bool(value != value)  # NaN and NaT are not equal to themselves
-    except TypeError:  # pandas' NA refuses to be a bool: a blank
-        return False
 
 
 def _on(table: str, column: str, *key: str, values: tuple[tuple[str, str], ...] = ()) -> tuple[SentRecord, ...]:

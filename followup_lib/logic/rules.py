@@ -26,6 +26,7 @@ from ..kinds import (  # noqa: F401 (ACTION_KINDS, ACTION_LABELS and MESSAGE_KIN
 )
 from ..schema import CLOSED_STATUSES, OFFER_TERMS
 from ..settings import Settings
+from . import wording
 from .business_days import add_business_days as _add_business_days
 from .business_days import calendars_of
 
@@ -92,19 +93,11 @@ def fmt_day(dates: pd.Series, as_of: pd.Timestamp) -> pd.Series:
     return days.map(dict(zip(unique, labels, strict=True))).astype(object).where(d.notna(), "")
 
 
-def english_list(items: list[str]) -> str:
-    """'A', 'A and B', 'A, B and C'."""
-    items = [i for i in items if i]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def topic_list(topics: pd.Series) -> pd.Series:
     """Topics typed as 'A; B; C' read as 'A, B and C' ('' when none)."""
     text = _text(topics)
     # Distinct values are few: phrase each once, then map.
-    phrased = {t: english_list([p.strip() for p in t.split(";")]) for t in text.unique()}
+    phrased = {t: wording.topic_phrase(t) for t in text.unique()}
     return text.map(phrased).astype(object)
 
 
