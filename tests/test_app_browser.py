@@ -114,6 +114,26 @@ def test_actions_listed_and_no_code_visible(page):
     assert (OUTPUT / "app.png").stat().st_size > 10_000
 
 
+def test_no_version_warnings_in_the_console(browser, app):
+    """Voilà's bundled JupyterLab packages and the widget extensions agree on
+    versions: the page logs no "Unsatisfied version" warning (ipywidgets and
+    jupyterlab_widgets are pinned to the releases built against Voilà's JupyterLab)."""
+    context = browser.new_context()
+    context.route(
+        "**/*", lambda route: route.continue_() if route.request.url.startswith(app["base"]) else route.abort()
+    )
+    messages: list[str] = []
+    pg = context.new_page()
+    pg.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+    try:
+        pg.goto(app["url"], wait_until="commit", timeout=120_000)
+        pg.wait_for_selector(".fw-actions select option", timeout=120_000)
+    finally:
+        context.close()
+    unsatisfied = [m for m in messages if "Unsatisfied version" in m]
+    assert not unsatisfied, unsatisfied
+
+
 def test_log_interview_then_draft_and_mark_sent(page, app):
     form = page.locator(".fw-form-interviews")
     form.locator("select").nth(1).select_option(label="Northwind Analytics — Senior Data Analyst")

@@ -88,6 +88,15 @@ def test_another_host_or_origin_is_refused(app):
     assert get(app["port"], path, {"Origin": "http://evil.example"})[0] == 403
 
 
+def test_a_template_or_theme_in_the_url_is_ignored(app):
+    """Voilà's template and theme overrides are off (faces/voila_guard.py): a crafted
+    name in the URL never reaches the file system, the page is the app's own."""
+    for query in ("template=../../../../../../etc", "template=lab", "theme=../../../../etc"):
+        status, body = get(app["port"], f"/?token={app['token']}&{query}")
+        assert status == 200, (query, status, body[:500])
+        assert "voila" in body.lower() and "Traceback" not in body, query
+
+
 def page_of(browser, url: str, base: str, seen: list[str]):
     context = browser.new_context(viewport={"width": 1366, "height": 2000})
     context.on("request", lambda r: seen.append(r.url))

@@ -7,6 +7,9 @@
 - **No CDN.** Voilà's page template links Font Awesome from a CDN; the link is
   dropped from the page (the icons the app uses come with JupyterLab's own CSS),
   so the app makes no request off this machine.
+- **No template or theme from the URL.** ``?template=`` and ``?theme=`` are
+  ignored (Voilà's overrides are off): the app always renders with its own
+  template, and a crafted template name can never reach the file system.
 
 Run as ``python -m followup_lib.faces.voila_guard`` with Voilà's own arguments.
 """
@@ -21,6 +24,11 @@ from urllib.parse import urlsplit
 import tornado.web
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# Given last on Voilà's command line, so nothing before it can turn them back on.
+LOCKED_CONFIGURATION = [
+    "--VoilaConfiguration.allow_template_override=NO",
+    "--VoilaConfiguration.allow_theme_override=NO",
+]
 _CDN_LINK = re.compile(rb'<link[^>]+href="https://cdn\.jsdelivr\.net/[^"]*"[^>]*>\s*', re.IGNORECASE)
 
 
@@ -98,6 +106,7 @@ def main() -> int:
     from voila.app import main as voila_main
 
     sys.argv[0] = "voila"
+    sys.argv += LOCKED_CONFIGURATION
     return voila_main() or 0
 
 
