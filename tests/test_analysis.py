@@ -51,21 +51,29 @@ def test_early_answer_is_negative_lateness():
     assert r["late_by_business_days"] == -5
 
 
-def test_next_round_counts_as_an_answer_and_final_round_is_labelled():
+def test_next_round_is_not_the_day_the_invitation_came_and_final_round_is_labelled():
     t = make_tables(
-        applications=[app("A1")],
+        applications=[app("A1"), app("A2", "Bluefin Logistics"), app("A3", "Granite", status="withdrawn")],
         interviews=[
             iv("I1", "A1", "2026-11-02", "2026-11-06"),
             iv("I2", "A1", "2026-11-09", "2026-11-13", round="2", final="true"),
+            iv("J1", "A2", "2026-10-26"),
+            iv("J2", "A2", "2026-11-09", round="2"),
+            iv("W1", "A3", "2026-11-02"),
         ],
+        messages=[msg("M1", "A2", "2026-10-30")],  # Bluefin's invitation, logged
     )
     rt = analysis.response_times(t, AS_OF).set_index("interview_id")
-    assert rt.loc["I1", "answered_on"] == pd.Timestamp("2026-11-09")
-    assert rt.loc["I1", "round_label"] == "round 1"
+    # I1 was followed by a round with no invitation logged: when word came is not
+    # known, so it is left out (the second round's day is not an answer); the
+    # withdrawn application is left out too.
+    assert set(rt.index) == {"I2", "J1", "J2"}
+    assert rt.loc["J1", "answered_on"] == pd.Timestamp("2026-10-30") and rt.loc["J1", "days_to_answer"] == 4
+    assert rt.loc["J1", "round_label"] == "round 1"
     assert rt.loc["I2", "round_label"] == "final round"
     assert not rt.loc["I2", "answered"]
     assert rt.loc["I2", "waited_days"] == 7
-    assert pd.isna(rt.loc["I1", "waited_days"])
+    assert pd.isna(rt.loc["J1", "waited_days"])
 
 
 def test_response_times_as_of_ignores_the_future():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
@@ -120,20 +121,73 @@ def test_lateness_is_counted_in_business_days_against_the_grace_period(practice)
 
 def test_sentences_read_the_data_in_front_of_them(practice):
     s = all_sentences(practice, grace=2)
-    # I1 after 8 days, I2 after 7; the silent Harbor Health and Cedar Bank interviews.
-    assert s["response"] == (
-        "Employers answered 2 of 4 interviews, in a median of 8 days (longest 8); 2 are still without an answer."
-    )
+    # I1 after 8 days, I2 after 7; the silent Harbor Health interview has waited 7 days.
+    assert s["response"].startswith("Employers answered 2 of ")
+    assert "in a median of 8 days among those answered (longest 8 days)" in s["response"]
+    # Acme answered 2 business days late, within the grace period; Bluefin early,
+    # which is on time, not "within the grace period".
     assert s["lateness"] == (
-        "1 of 2 answers came by the promised date; the late ones were a median of "
-        "2 business days late, and 2 came within the 2-business-day grace period."
+        "1 of 2 answers came by the promised date; the 1 late one came a median of 2 business days late, "
+        "1 of them within the 2-business-day grace period: the grace period covers most late answers, "
+        "so a follow-up after it is rarely premature."
     )
     assert s["followup"] == "1 of 2 follow-ups got an answer, in a median of 1 day."
     assert s["pipeline"] == (
         "Of 4 applications, 4 reached an interview; 0 open applications are still waiting for a first interview."
     )
-    # Both employers whose date passed have said something since: neither "let their date pass".
-    assert s["days_since"] == "3 open applications with an interview; the longest wait is Bluefin Logistics at 21 days."
+    # Acme has heard back since (not a silent wait); Bluefin waits on a final decision.
+    assert s["days_since"] == (
+        "3 open applications with an interview; the longest wait for the employer is Bluefin Logistics at 21 days."
+    )
+
+
+def test_the_longest_wait_counts_the_unanswered():
+    rt = pd.DataFrame(
+        {
+            "answered": [True, True, False, False],
+            "days_to_answer": [3.0, 14.0, None, None],
+            "waited_days": [None, None, 27.0, 5.0],
+        }
+    )
+    assert charts.response_time_sentence(rt) == (
+        "Employers answered 2 of 4 interviews, in a median of 8 days among those answered (longest 14 days); "
+        "2 are still without an answer, the longest for 27 days so far, so the typical wait is longer than "
+        "the answered ones alone suggest."
+    )
+
+
+def test_an_on_time_answer_is_not_within_the_grace_period():
+    t = make_tables(
+        applications=[app("A1"), app("A2", "Bluefin Logistics")],
+        interviews=[iv("I1", "A1", "2026-11-02", "2026-11-06"), iv("I2", "A2", "2026-11-02", "2026-11-06")],
+        messages=[msg("M1", "A1", "2026-11-05"), msg("M2", "A2", "2026-11-06")],
+    )
+    sentence = charts.lateness_sentence(analysis.response_times(t, AS_OF), 2)
+    assert sentence.startswith("2 of 2 answers came by the promised date:")
+    assert "grace period" not in sentence.split(":")[0]
+
+
+def test_an_application_with_an_offer_is_not_the_longest_wait():
+    t = make_tables(
+        applications=[app("A1", "Quarry Labs", status="offer"), app("A2", "Northwind Analytics")],
+        interviews=[iv("I1", "A1", "2026-10-20"), iv("I2", "A2", "2026-11-09")],
+        offers=[dict(application_id="A1", verbal_on="2026-11-10")],
+    )
+    sentence = charts.days_since_sentence(analysis.waiting_on(t, AS_OF))
+    assert sentence == (
+        "2 open applications with an interview (1 with an offer, waiting on your answer); "
+        "the longest wait for the employer is Northwind Analytics at 7 days."
+    )
+
+
+def test_reference_lines_are_drawn_with_a_visible_width(practice):
+    """simple_white gives shapes a zero line width: each line says its own."""
+    fig = all_figures(practice)["lateness"]
+    assert len(fig.layout.shapes) == 2
+    for shape in fig.layout.shapes:
+        assert shape.line.width and shape.line.width >= 1
+        assert shape.line.color
+    assert fig.layout.template.layout.shapedefaults.line.width == 0  # why it must be explicit
 
 
 # ------------------------------------------------------------------ empty data

@@ -5,7 +5,7 @@ nbval runs every notebook on the demo practice with a fixed day; the cells marke
 notebook, every other cell must simply run. When the demo or a sentence changes
 on purpose, store the new expected outputs with::
 
-    .venv/bin/python tests/test_notebooks.py --refresh-outputs
+    .venv/bin/python tests/test_notebooks.py --refresh-outputs [NOTEBOOK.ipynb ...]
 """
 
 from __future__ import annotations
@@ -36,6 +36,21 @@ def _checked(cell) -> bool:
     return cell.cell_type == "code" and CHECK in cell.source
 
 
+def _sentence_output(o) -> bool:
+    """What a checked cell may store: printed text, or a Markdown sentence (the
+    readable form the reports use; nbval compares it too)."""
+    if o.output_type == "stream":
+        return True
+    return o.output_type in ("execute_result", "display_data") and set(o.get("data", {})) <= {
+        "text/plain",
+        "text/markdown",
+    }
+
+
+def _text(o) -> str:
+    return o.get("text") or o.get("data", {}).get("text/markdown", "")
+
+
 def notebook_env(db_url: str, home: Path) -> dict:
     """The environment a notebook runs in under test: the given store, the demo's
     day, default settings (never the user's own data/settings.toml)."""
@@ -62,7 +77,7 @@ def test_committed_notebook_has_only_checked_outputs(name):
             continue
         if _checked(cell):
             assert cell.outputs, f"{name} cell {i} is checked by nbval but has no expected output stored"
-            assert all(o.output_type == "stream" for o in cell.outputs), f"{name} cell {i}: store text only"
+            assert all(_sentence_output(o) for o in cell.outputs), f"{name} cell {i}: store text or Markdown only"
             assert cell.execution_count is not None, f"{name} cell {i}: nbval skips a cell not marked as run"
         else:
             assert cell.outputs == [], f"{name} cell {i} is committed with outputs: strip them"
@@ -84,10 +99,18 @@ def test_response_times_checks_each_sentence():
     # The practice summary (it names the day, so the fixed day is in force) and
     # one sentence per chart.
     assert len(checked) >= 5
-    text = "".join(o.text for c in checked for o in c.outputs)
+    text = "".join(_text(o) for c in checked for o in c.outputs)
     assert "as of Monday 16 November 2026" in text
-    for needle in ("Employers answered", "came by the promised date", "follow-ups got an answer", "applications"):
-        assert needle in text
+    needles = (
+        "half hear back within",
+        "still waiting count as waiting",
+        "Employers gave",
+        "grace_business_days",
+        "follow-ups got an answer",
+        "applications",
+    )
+    for needle in needles:
+        assert needle in text, needle
 
 
 # ------------------------------------------------------------ executed
@@ -134,8 +157,8 @@ def test_notebooks_run_under_nbval_and_checked_outputs_match(demo_store, tmp_pat
     tampered = tmp_path / "elsewhere" / "response_times_tampered.ipynb"
     tampered.parent.mkdir()
     nb = _read("response_times.ipynb")
-    victim = next(i for i, c in enumerate(nb.cells) if _checked(c) and "Employers answered" in c.outputs[0].text)
-    nb.cells[victim].outputs[0].text = "Employers answered every interview the same day.\n"
+    victim = next(i for i, c in enumerate(nb.cells) if _checked(c) and "half hear back within" in _text(c.outputs[0]))
+    nb.cells[victim].outputs[0].data["text/markdown"] = "Employers answered every interview the same day."
     nbformat.write(nb, tampered)
 
     proc, outcomes = _nbval([NOTEBOOKS / n for n in ALL] + [tampered], notebook_env(demo_store.url, tmp_path), tmp_path)
@@ -174,7 +197,15 @@ def refresh_checked_outputs(name: str = "response_times.ipynb") -> None:
             continue
         cell.metadata.pop("execution", None)
         if _checked(cell):  # nbval only compares a cell it sees was run
-            cell.outputs = [o for o in cell.outputs if o.output_type == "stream"]
+            kept = []
+            for o in cell.outputs:
+                if o.output_type == "stream":
+                    kept.append(o)
+                elif o.output_type in ("execute_result", "display_data") and "text/markdown" in o.data:
+                    o.data = {k: v for k, v in o.data.items() if k in ("text/plain", "text/markdown")}
+                    o.metadata = {}
+                    kept.append(o)
+            cell.outputs = kept
         else:
             cell.outputs, cell.execution_count = [], None
     nb.metadata.pop("widgets", None)
@@ -183,7 +214,8 @@ def refresh_checked_outputs(name: str = "response_times.ipynb") -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--refresh-outputs"]:
-        refresh_checked_outputs()
+    if sys.argv[1:2] == ["--refresh-outputs"]:
+        for name in sys.argv[2:] or ALL:
+            refresh_checked_outputs(name)
     else:
         sys.exit(__doc__)

@@ -6,7 +6,10 @@ and the notebooks draw what these return.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -54,45 +57,199 @@ def _business_days_between(start: pd.Series, end: pd.Series) -> pd.Series:
     return out
 
 
+def _column(df: pd.DataFrame, name: str, dtype=object) -> pd.Series:
+    """A column a first-release table may lack, as missing values."""
+    return df[name] if name in df else pd.Series(None, index=df.index, dtype=dtype)
+
+
+def employer_words(tables: Mapping[str, pd.DataFrame], as_of=None) -> pd.DataFrame:
+    """Every dated word from an employer, one row per (application_id, on, how):
+
+    - "message": a received message not from a reference (PRODUCT.md: any word from
+      the employer, a moved date included);
+    - "offer": an offer made (verbal_on), its letter received, or the offer rescinded;
+    - "closed": the day a rejected or hired application was closed (closed_on).
+
+    A withdrawal is the candidate's word, not the employer's. With ``as_of``, only
+    words on or before that day.
+    """
+    msgs = tables["messages"]
+    received = msgs[msgs["direction"].eq("received") & _column(msgs, "reference_id").isna()]
+    parts = [received[["application_id", "on"]].assign(how="message")]
+    offers = tables["offers"]
+    for col in ("verbal_on", "written_received_on", "rescinded_on"):
+        parts.append(offers[["application_id", col]].rename(columns={col: "on"}).assign(how="offer"))
+    apps = tables["applications"]
+    ended = apps[apps["status"].isin(["rejected", "hired"])]
+    parts.append(
+        pd.DataFrame(
+            {"application_id": ended["application_id"], "on": _column(ended, "closed_on", "datetime64[ns]")}
+        ).assign(how="closed")
+    )
+    words = pd.concat(parts, ignore_index=True)
+    words["on"] = pd.to_datetime(words["on"]).dt.normalize()
+    words = words[words["on"].notna()]
+    if as_of is not None:
+        words = words[words["on"] <= pd.Timestamp(as_of).normalize()]
+    return words.reset_index(drop=True)
+
+
+#: How an interview's wait is grouped: the first round, a later one, the final one.
+ROUND_GROUPS = ("first round", "later round", "final round")
+
+#: What became of the wait after an interview (``first_words``' ``state``).
+FIRST_WORD_STATES = ("heard", "waiting", "unknown", "withdrawn")
+
+
+def round_groups(interviews: pd.DataFrame) -> pd.Series:
+    """Each interview's ROUND_GROUPS entry: "final round" when marked final; else
+    its ``round`` number when it is one (1: "first round", more: "later round");
+    else its order among its application's interviews (the first held is the first
+    round). A ``round`` of "2" wins over the order: the first round may not be logged."""
+    final = interviews["final_round"].fillna(False).astype(bool)
+    number = pd.to_numeric(interviews["round"], errors="coerce")
+    order = (
+        interviews.sort_values(["application_id", "held_on", "interview_id"], kind="stable")
+        .groupby("application_id")
+        .cumcount()
+        .add(1)
+        .reindex(interviews.index)
+    )
+    number = number.where(number.notna(), order)
+    return pd.Series(
+        np.where(final, "final round", np.where(number <= 1, "first round", "later round")),
+        index=interviews.index,
+        dtype=object,
+    )
+
+
+def first_words(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
+    """One row per interview held by ``as_of``: when the employer's first word came
+    after it, or how long it has waited so far — the data of a survival curve.
+
+    The first word is the first of ``employer_words`` after the interview day: a
+    message, an offer, a rejection. ``state`` says what is known on ``as_of``:
+
+    - "heard": a first word came on ``heard_on``, ``days`` (calendar days) after;
+    - "waiting": no word yet and the application is open: ``days`` counts to
+      ``as_of`` (a censored time: the wait is at least that long);
+    - "unknown": word came, but on a day not in the store — another round was held
+      with no invitation logged before it (its own date is not the day the
+      invitation came), or the application shows an outcome (rejected, offer…)
+      with no date; ``days`` is missing;
+    - "withdrawn": the candidate withdrew; the wait says nothing about the employer.
+
+    ``event`` is True for "heard". Columns: interview_id, application_id,
+    coachee_id, company, role, status, round_group, held_on, next_step_by,
+    heard_on, heard_how, next_round_on, state, days, event.
+    """
+    day = pd.Timestamp(as_of).normalize()
+    apps = tables["applications"]
+    iv = tables["interviews"]
+    iv = iv[iv["held_on"].notna() & (iv["held_on"] <= day)].copy()
+    iv["held_on"] = iv["held_on"].dt.normalize()
+    iv["round_group"] = round_groups(iv)
+    a = apps[["application_id", "coachee_id", "company", "role", "status"]].assign(
+        closed_on=_column(apps, "closed_on", "datetime64[ns]")
+    )
+    out = iv[["interview_id", "application_id", "round_group", "held_on", "next_step_by"]].merge(
+        a, on="application_id", how="left"
+    )
+    out = out.reset_index(drop=True)
+
+    words = employer_words(tables, day).sort_values(["on", "how"], kind="stable")
+    pairs = out[["interview_id", "application_id", "held_on"]].merge(words, on="application_id", how="inner")
+    pairs = pairs[pairs["on"] > pairs["held_on"]].drop_duplicates("interview_id", keep="first")
+    first = pairs.set_index("interview_id")
+    out["heard_on"] = first["on"].reindex(out["interview_id"]).to_numpy()
+    out["heard_how"] = first["how"].reindex(out["interview_id"]).to_numpy()
+
+    # The next round of the same application held after this one (by as_of).
+    later = out[["interview_id", "application_id", "held_on"]].merge(
+        out[["application_id", "held_on"]].rename(columns={"held_on": "next_on"}), on="application_id"
+    )
+    later = later[later["next_on"] > later["held_on"]].groupby("interview_id")["next_on"].min()
+    out["next_round_on"] = later.reindex(out["interview_id"]).to_numpy()
+    out["next_round_on"] = pd.to_datetime(out["next_round_on"])
+    out["heard_on"] = pd.to_datetime(out["heard_on"])
+
+    # A word on the next round's own day came too late to be its invitation.
+    heard = out["heard_on"].notna() & (out["next_round_on"].isna() | (out["heard_on"] < out["next_round_on"]))
+    withdrawn = out["status"].eq("withdrawn") & (out["closed_on"].isna() | (out["closed_on"] <= day))
+    # An outcome the store shows without a date on or before as_of (closed_on after
+    # as_of means it had not happened yet on that day).
+    outcome = out["status"].isin(["offer", "accepted"]) | (
+        out["status"].isin(["rejected", "hired"]) & out["closed_on"].isna()
+    )
+    # … unless a dated word after the interview exists in the store, if only after as_of.
+    every = employer_words(tables)
+    dated = out[["interview_id", "application_id", "held_on"]].merge(every, on="application_id")
+    dated = out["interview_id"].isin(dated.loc[dated["on"] > dated["held_on"], "interview_id"])
+    latest = out["next_round_on"].isna()
+    unknown = ~heard & (out["next_round_on"].notna() | (latest & outcome & ~dated))
+    out["state"] = np.select([withdrawn, heard, unknown], ["withdrawn", "heard", "unknown"], default="waiting")
+    out["heard_on"] = out["heard_on"].where(heard)
+    out["heard_how"] = out["heard_how"].where(heard)
+    end = out["heard_on"].where(heard, day).where(out["state"].isin(["heard", "waiting"]))
+    out["days"] = (end - out["held_on"]).dt.days
+    out["event"] = out["state"].eq("heard")
+    cols = [
+        "interview_id",
+        "application_id",
+        "coachee_id",
+        "company",
+        "role",
+        "status",
+        "round_group",
+        "held_on",
+        "next_step_by",
+        "heard_on",
+        "heard_how",
+        "next_round_on",
+        "state",
+        "days",
+        "event",
+    ]
+    return out[cols]
+
+
 def response_times(tables: Mapping[str, pd.DataFrame], as_of=None) -> pd.DataFrame:
-    """One row per interview: how long the employer took to send any word, and
-    how that compares with the date they gave.
+    """One row per interview whose wait is known (``first_words``: heard or still
+    waiting; withdrawn applications and words on an unknown day left out): how long
+    the employer took to send their first word, and how that compares with the
+    date they gave.
 
     Columns: interview_id, application_id, coachee_id, company, round, final_round,
-    held_on, next_step_by, answered_on, answered (bool), days_to_answer,
+    round_group, held_on, next_step_by, answered_on, answered (bool), days_to_answer,
     late_by_days (answered_on - next_step_by in calendar days; negative = early),
-    late_by_business_days (the same in business days, the unit of the grace
-    period setting), round_label, and with ``as_of``: waited_days (for unanswered
-    interviews, days since the interview). With ``as_of``, only interviews held
-    and answers received on or before that day count.
+    late_by_business_days (the same in business days, weekends only: see
+    ``survival.late_answers`` for each coachee's holidays), round_label, and
+    waited_days (for unanswered interviews, days since the interview to ``as_of``).
+    Only interviews held and words received on or before ``as_of`` count (None: the
+    latest day in the store).
     """
-    interviews, messages = tables["interviews"], tables["messages"]
-    if as_of is not None:
-        day = pd.Timestamp(as_of).normalize()
-        interviews = interviews[interviews["held_on"] <= day]
-        messages = messages[messages["on"] <= day]
-    iv = interviews.merge(
-        tables["applications"][["application_id", "coachee_id", "company"]], on="application_id", how="left"
-    )
-    iv = iv.reset_index(drop=True)
-    answered_on = _first_received_after(iv, messages, "held_on")
-    # The next interview of the same application is an answer too.
-    nxt = iv.sort_values(["application_id", "held_on"]).groupby("application_id")["held_on"].shift(-1)
-    answered_on = pd.concat([answered_on, nxt.reindex(iv.index)], axis=1).min(axis=1).astype("datetime64[ns]")
-    out = iv[
-        ["interview_id", "application_id", "coachee_id", "company", "round", "final_round", "held_on", "next_step_by"]
-    ].copy()
-    out["answered_on"] = answered_on
-    out["answered"] = answered_on.notna()
-    out["days_to_answer"] = (answered_on - out["held_on"]).dt.days
-    out["late_by_days"] = (answered_on - out["next_step_by"]).dt.days
-    out["late_by_business_days"] = _business_days_between(out["next_step_by"], answered_on)
-    if as_of is not None:
-        out["waited_days"] = np.where(out["answered"], np.nan, (day - out["held_on"]).dt.days)
+    if as_of is None:
+        dates = [tables["interviews"]["held_on"].max(), employer_words(tables)["on"].max()]
+        dates = [d for d in dates if pd.notna(d)]
+        as_of = max(dates) if dates else pd.Timestamp("2000-01-01")
+    fw = first_words(tables, as_of)
+    fw = fw[fw["state"].isin(["heard", "waiting"])]
+    iv = tables["interviews"].set_index("interview_id")
+    out = fw[["interview_id", "application_id", "coachee_id", "company"]].copy()
+    out["round"] = iv["round"].reindex(fw["interview_id"]).to_numpy()
+    out["final_round"] = iv["final_round"].reindex(fw["interview_id"]).to_numpy()
+    for col in ("round_group", "held_on", "next_step_by"):
+        out[col] = fw[col]
+    out["answered_on"] = fw["heard_on"]
+    out["answered"] = fw["event"]
+    out["days_to_answer"] = fw["days"].where(fw["event"])
+    out["late_by_days"] = (out["answered_on"] - out["next_step_by"]).dt.days
+    out["late_by_business_days"] = _business_days_between(out["next_step_by"], out["answered_on"])
+    out["waited_days"] = fw["days"].where(~fw["event"])
     out["round_label"] = np.where(
         out["final_round"].fillna(False).astype(bool), "final round", "round " + out["round"].fillna("?").astype(str)
     )
-    return out
+    return out.reset_index(drop=True)
 
 
 def followup_outcomes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -187,3 +344,152 @@ def waiting_on(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
     )
     last["label"] = last["company"] + " · " + last["role"]
     return last.sort_values(["days_since", "label"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+# ----------------------------------------------------------- how long a wait is
+
+
+#: A round group's times are read only when at least this many of its interviews
+#: have been answered: below it, one fast or slow employer moves the median.
+MIN_ANSWERED = 5
+
+_PLURAL = {"first round": "first rounds", "later round": "later rounds", "final round": "final rounds"}
+
+
+def md_escape(text) -> str:
+    """Store text safe inside a Markdown sentence: shown as typed, never as markup
+    (an HTML tag, a *star*, a [link]) and never as code."""
+    out = html.escape(str(text), quote=False)
+    return re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", out)
+
+
+def km_times(durations, events, qs=(0.5, 0.2)) -> list[float]:
+    """Kaplan–Meier point estimates: for each share ``q`` in ``qs``, the first time
+    at which the estimated share still waiting is at most ``q`` (0.5: the median;
+    0.2: the time by which 80% heard back); inf when the curve never gets there.
+
+    The same estimate as ``lifelines.KaplanMeierFitter`` (the tests compare them),
+    in a few lines of numpy: the weekly report needs only these points, and
+    importing lifelines would cost each report most of a second.
+    """
+    d = np.asarray(durations, dtype=float)
+    e = np.asarray(events, dtype=bool)
+    times = np.unique(d[e])
+    if times.size == 0:
+        return [np.inf for _ in qs]
+    at_risk = (d[None, :] >= times[:, None]).sum(axis=1)
+    answered = ((d[None, :] == times[:, None]) & e[None, :]).sum(axis=1)
+    still_waiting = np.cumprod(1.0 - answered / at_risk)
+    out = []
+    for q in qs:
+        # A tolerance: 3 of 6 still waiting is 0.5 exactly, whatever the rounding.
+        hit = np.nonzero(still_waiting <= q + 1e-9)[0]
+        out.append(float(times[hit[0]]) if hit.size else np.inf)
+    return out
+
+
+@dataclass(frozen=True)
+class RoundTimes:
+    """How long the first word takes after one round group, across the practice
+    (calendar days; inf: the curve has not come down that far)."""
+
+    round_group: str
+    interviews: int
+    answered: int
+    median: float
+    p80: float
+    #: The longest time followed so far (answered or still waiting).
+    longest: float
+
+    @property
+    def enough(self) -> bool:
+        return self.answered >= MIN_ANSWERED
+
+
+def round_times(fw: pd.DataFrame) -> dict[str, RoundTimes]:
+    """``RoundTimes`` per round group, from ``first_words`` (heard and waiting rows)."""
+    known = fw[fw["state"].isin(["heard", "waiting"])]
+    out = {}
+    for group in ROUND_GROUPS:
+        g = known[known["round_group"].eq(group)]
+        median, p80 = km_times(g["days"], g["event"])
+        out[group] = RoundTimes(
+            group,
+            len(g),
+            int(g["event"].sum()),
+            median,
+            p80,
+            float(g["days"].max()) if len(g) else 0.0,
+        )
+    return out
+
+
+def _days(n: float) -> str:
+    n = int(n)
+    return f"{n} day{'' if n == 1 else 's'}"
+
+
+def wait_sentence(company: str, group: str, days: int, rt: RoundTimes, their_date=None, as_of=None) -> str:
+    """One Markdown sentence: how a wait of ``days`` after a ``group`` compares with
+    the practice (``rt``), ending in what it means for the coach."""
+    plural = _PLURAL[group]
+    head = f"{md_escape(company)} ({group}), day {int(days)}: "
+    ask = "a brief check-in is fair" if group == "final round" else "a polite status inquiry is fair"
+    if not rt.enough:
+        if rt.answered == 0:
+            so_far = f"no {group} in this practice has had an answer yet"
+        elif rt.answered == 1:
+            so_far = f"only 1 {group} in this practice has had an answer so far"
+        else:
+            so_far = f"only {rt.answered} {plural} in this practice have had an answer so far"
+        return (
+            head + so_far + ", too few to say whether this wait is unusual — for now, go by the employer's "
+            "own date and the workbook's follow-up reminders."
+        )
+    if days >= rt.p80:
+        text = head + f"past the point by which 80% of {plural} in this practice hear back (day {int(rt.p80)}) — "
+        if their_date is not None and pd.notna(their_date) and as_of is not None and their_date > pd.Timestamp(as_of):
+            d = pd.Timestamp(their_date)
+            return text + f"but they said you would hear by {d.day} {d:%b}: wait for that date, then ask."
+        return text + ask + "."
+    if np.isinf(rt.median):
+        return (
+            head + f"fewer than half of {plural} in this practice have heard back within {_days(rt.longest)} — "
+            "long waits are normal here; keep to the follow-ups the workbook lists."
+        )
+    half = f"half of {plural} in this practice hear back within {_days(rt.median)}"
+    if days < rt.median:
+        return head + f"still early — {half}; nothing to chase yet."
+    most = (
+        f"80% within {_days(rt.p80)}"
+        if np.isfinite(rt.p80)
+        else f"too few have answered to say when 80% do (after more than {_days(rt.longest)})"
+    )
+    return (
+        head + f"longer than most — {half}, {most}; a wait this long is still common, "
+        "so keep to the follow-ups the workbook lists."
+    )
+
+
+def waiting_sentences(tables: Mapping[str, pd.DataFrame], as_of, coachee_id: str) -> list[str]:
+    """One Markdown sentence per application of ``coachee_id`` still waiting for the
+    employer's first word after its latest interview (open, no offer), longest
+    wait first, each compared with the practice-wide times of its round group.
+
+    ``tables`` are the whole practice's (``load_practice``): the coachee's own rows
+    are part of it. Days are calendar days since the interview, as the client
+    feels them.
+    """
+    day = pd.Timestamp(as_of).normalize()
+    fw = first_words(tables, day)
+    times = round_times(fw)
+    offers = tables["offers"]
+    with_offer = offers.loc[offers["verbal_on"].notna() | offers["written_received_on"].notna(), "application_id"]
+    mine = fw[fw["coachee_id"].eq(coachee_id) & fw["status"].eq("active") & ~fw["application_id"].isin(with_offer)]
+    latest = latest_interviews(mine)
+    waiting = latest[latest["state"].eq("waiting")]
+    waiting = waiting.sort_values(["days", "company", "application_id"], ascending=[False, True, True], kind="stable")
+    return [
+        wait_sentence(r.company, r.round_group, int(r.days), times[r.round_group], r.next_step_by, day)
+        for r in waiting.itertuples()
+    ]

@@ -111,16 +111,23 @@ def days_since_interview_figure(waiting: pd.DataFrame) -> go.Figure:
 
 
 def days_since_sentence(waiting: pd.DataFrame) -> str:
+    """How many open applications had an interview, and the longest wait for the
+    employer: an application at the offer stage waits on the client's answer, and
+    one that has heard back since (with no new date) is not waiting in silence."""
     if waiting.empty:
         return "No open application has had an interview yet."
-    late = waiting[waiting["waiting_on"].eq("employer's date passed")]
-    longest = waiting.iloc[0]
-    text = (
-        f"{len(waiting)} open application{'s' if len(waiting) != 1 else ''} with an interview; "
-        f"the longest wait is {longest['company']} at {int(longest['days_since'])} days"
-    )
+    offers = waiting["waiting_on"].eq("offer stage")
+    silent = waiting[~offers & ~waiting["waiting_on"].eq("heard back since")]
+    text = f"{_n(len(waiting), 'open application')} with an interview"
+    if offers.any():
+        text += f" ({int(offers.sum())} with an offer, waiting on your answer)"
+    if silent.empty:
+        return text + "; none is waiting on the employer."
+    longest = silent.iloc[0]  # waiting_on sorts the longest wait first
+    text += f"; the longest wait for the employer is {longest['company']} at {_n(longest['days_since'], 'day')}"
+    late = silent[silent["waiting_on"].eq("employer's date passed")]
     if len(late):
-        text += f", and {len(late)} employer{'s have' if len(late) != 1 else ' has'} let their own date pass"
+        text += f", and {_n(len(late), 'employer has', 'employers have')} let their own date pass with no word"
     return text + "."
 
 
@@ -189,16 +196,23 @@ def response_time_figure(rt: pd.DataFrame) -> go.Figure:
 
 
 def response_time_sentence(rt: pd.DataFrame) -> str:
+    """The answered interviews' median, and the longest wait counting the unanswered
+    ones (``waited_days``, when ``rt`` was computed with an ``as_of``)."""
     answered = rt[rt["answered"]]
     if answered.empty:
         return "No employer has answered after an interview yet."
     med = answered["days_to_answer"].median()
-    silent = int((~rt["answered"]).sum())
-    return (
+    silent = rt[~rt["answered"]]
+    text = (
         f"Employers answered {len(answered)} of {_n(len(rt), 'interview')}, in a median of "
-        f"{_n(round(med), 'day')} (longest {int(answered['days_to_answer'].max())}); "
-        f"{silent} {'is' if silent == 1 else 'are'} still without an answer."
+        f"{_n(round(med), 'day')} among those answered (longest {_n(answered['days_to_answer'].max(), 'day')})"
     )
+    if silent.empty:
+        return text + "."
+    text += f"; {len(silent)} {'is' if len(silent) == 1 else 'are'} still without an answer"
+    if "waited_days" in silent and silent["waited_days"].notna().any():
+        text += f", the longest for {_n(silent['waited_days'].max(), 'day')} so far"
+    return text + ", so the typical wait is longer than the answered ones alone suggest."
 
 
 def lateness_figure(rt: pd.DataFrame, grace_business_days: int = 2) -> go.Figure:
@@ -216,14 +230,18 @@ def lateness_figure(rt: pd.DataFrame, grace_business_days: int = 2) -> go.Figure
         hovertemplate="%{x} business days: %{y} answers<extra></extra>",
         name="answers",
     )
+    # Explicit line widths: the simple_white template draws shapes with width 0,
+    # so the reference lines would be invisible in JupyterLab.
     fig.add_vline(
-        x=0, line_dash="dash", line_color="black", annotation_text="their date", annotation_position="top left"
+        x=0,
+        line=dict(width=2, color="black", dash="dash"),
+        annotation_text="their date",
+        annotation_position="top left",
     )
     fig.add_vline(
         x=grace_business_days,
-        line_dash="dot",
-        line_color="#ff7f0e",
-        annotation_text="grace period",
+        line=dict(width=2, color="#ff7f0e", dash="dot"),
+        annotation_text="end of the grace period",
         annotation_position="top right",
     )
     fig.update_layout(showlegend=False, bargap=0.1)
@@ -232,17 +250,24 @@ def lateness_figure(rt: pd.DataFrame, grace_business_days: int = 2) -> go.Figure
 
 
 def lateness_sentence(rt: pd.DataFrame, grace_business_days: int = 2) -> str:
+    """How many answers kept the employer's date, and of the late ones how many came
+    within the grace period (an on-time answer is not "within the grace period")."""
     d = rt[rt["answered"] & rt["next_step_by"].notna()]
     if d.empty:
         return "No employer with a promised date has answered yet."
     late = d[d["late_by_business_days"] > 0]
-    within = int((d["late_by_business_days"] <= grace_business_days).sum())
     text = f"{len(d) - len(late)} of {_n(len(d), 'answer')} came by the promised date"
-    if len(late):
-        text += (
-            f"; the late ones were a median of {_n(round(late['late_by_business_days'].median()), 'business day')} late"
-        )
-    return text + f", and {within} came within the {grace_business_days}-business-day grace period."
+    if late.empty:
+        return text + ": employers here keep their dates, so a follow-up right after the date is fair."
+    within = int((late["late_by_business_days"] <= grace_business_days).sum())
+    text += (
+        f"; the {_n(len(late), 'late one')} came a median of "
+        f"{_n(round(late['late_by_business_days'].median()), 'business day')} late, "
+        f"{within} of them within the {grace_business_days}-business-day grace period"
+    )
+    if within * 4 >= len(late) * 3:
+        return text + ": the grace period covers most late answers, so a follow-up after it is rarely premature."
+    return text + ": most late answers come after the grace period, so a follow-up right after it is often early."
 
 
 def followup_figure(outcomes: pd.DataFrame) -> go.Figure:

@@ -1,0 +1,494 @@
+"""How long employers really take: Kaplan–Meier curves of the time to the
+employer's first word, and the grace period the practice's own late answers call for.
+
+A wait still open on the as-of day is not left out (that would make the typical
+time read too short): it counts as "at least this long", a censored time, which is
+what ``lifelines.KaplanMeierFitter`` is for. Waits are counted in calendar days, as
+the client feels them; lateness against the employer's own date is counted in
+business days, the unit of the ``grace_business_days`` setting.
+
+Pure functions of the typed tables and a day (see ``analysis.first_words``); the
+sentences are Markdown (store text escaped), each ending in what it means for the
+coach. lifelines is imported only when a curve is fitted: it costs most of a second.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..settings import RANGES, Settings
+from .analysis import MIN_ANSWERED, ROUND_GROUPS, employer_words, first_words, md_escape, waiting_sentences
+from .business_days import calendars_of, holiday_dates
+
+#: The confidence of the intervals around the median and the 80% time.
+CONFIDENCE = 0.95
+#: The share of late answers the suggested grace period covers…
+GRACE_COVERS = 0.75
+#: … and the fewest late answers it rests on.
+MIN_GRACE_CASES = 20
+
+ROUND_COLOURS = {"first round": "#1f77b4", "later round": "#ff7f0e", "final round": "#2ca02c"}
+_PLURAL = {"first round": "first rounds", "later round": "later rounds", "final round": "final rounds"}
+FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
+
+
+def _n(count, noun: str, plural: str | None = None) -> str:
+    count = int(count)
+    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
+
+
+# ----------------------------------------------------------- Kaplan–Meier by round
+
+
+def fit_rounds(fw: pd.DataFrame) -> dict:
+    """One fitted ``KaplanMeierFitter`` per round group that has interviews whose
+    wait is known (``first_words`` rows heard or still waiting)."""
+    from lifelines import KaplanMeierFitter
+
+    known = fw[fw["state"].isin(["heard", "waiting"])]
+    fits = {}
+    for group in ROUND_GROUPS:
+        g = known[known["round_group"].eq(group)]
+        if g.empty:
+            continue
+        kmf = KaplanMeierFitter(alpha=1 - CONFIDENCE, label=group)
+        fits[group] = kmf.fit(g["days"].astype(float), g["event"].astype(bool))
+    return fits
+
+
+def _time_at(q: float, curve: pd.Series) -> float:
+    """The first time ``curve`` (share still waiting, indexed by day) is at most
+    ``q``; inf if it never gets there.
+
+    lifelines' own ``qth_survival_time`` does the same with no tolerance, and misses
+    an exact level by float rounding: 3 of 6 still waiting computes as
+    0.5000000000000001, which would move the median to the next answer.
+    """
+    hit = np.nonzero(curve.to_numpy(dtype=float) <= q + 1e-9)[0]
+    return float(curve.index[hit[0]]) if hit.size else math.inf
+
+
+def round_summary(fw: pd.DataFrame) -> pd.DataFrame:
+    """One row per round group with interviews: how many, how many answered and
+    still waiting, the median and the 80% time (days by which 80% heard back) with
+    their confidence intervals, and the longest wait followed so far.
+
+    A time the curve has not come down to is inf (a bound "more than ``longest``
+    days"); the low end of an interval comes from the curve's lower band, the high
+    end from its upper band.
+    """
+    rows = []
+    known = fw[fw["state"].isin(["heard", "waiting"])]
+    for group, kmf in fit_rounds(fw).items():
+        g = known[known["round_group"].eq(group)]
+        sf = kmf.survival_function_.iloc[:, 0]
+        ci = kmf.confidence_interval_
+        low, high = ci.iloc[:, 0], ci.iloc[:, 1]
+        rows.append(
+            dict(
+                round_group=group,
+                interviews=len(g),
+                answered=int(g["event"].sum()),
+                waiting=int((~g["event"]).sum()),
+                median=_time_at(0.5, sf),
+                median_low=_time_at(0.5, low),
+                median_high=_time_at(0.5, high),
+                p80=_time_at(0.2, sf),
+                p80_low=_time_at(0.2, low),
+                p80_high=_time_at(0.2, high),
+                longest=float(g["days"].max()),
+            )
+        )
+    cols = ["round_group", "interviews", "answered", "waiting", "median", "median_low", "median_high"]
+    cols += ["p80", "p80_low", "p80_high", "longest"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _days(n: float, longest: float) -> str:
+    """ "10 days", or "more than 42 days" for a time the curve has not reached."""
+    if math.isinf(n):
+        return f"more than {_n(longest, 'day')}"
+    return _n(n, "day")
+
+
+def _interval(low: float, high: float, longest: float) -> str:
+    pct = f"{CONFIDENCE:.0%}"
+    if math.isinf(low):
+        return f"{pct} interval: not yet known"
+    if math.isinf(high):
+        return f"{pct} interval: from {_n(low, 'day')} to more than {int(longest)}"
+    if low == high:
+        return f"{pct} interval: {_n(low, 'day')}"
+    return f"{pct} interval: {int(low)} to {_n(high, 'day')}"
+
+
+def method_sentence(fw: pd.DataFrame, as_of) -> str:
+    """What the curves count and leave out, and why (Markdown)."""
+    day = pd.Timestamp(as_of)
+    n = fw["state"].value_counts()
+    waiting, unknown, withdrawn = (int(n.get(s, 0)) for s in ("waiting", "unknown", "withdrawn"))
+    text = (
+        f"Each interview counts in calendar days (the wait as the client feels it) from its day to the "
+        f"employer's first word — a message, an offer or a rejection. "
+        f"{_n(int(n.get('heard', 0)), 'interview')} had that word by {day:%A %d %B %Y}; "
+        f"the {_n(waiting, 'interview')} still waiting count as waiting up to that day, not as left out."
+    )
+    if withdrawn:
+        text += (
+            f" {_n(withdrawn, 'interview')} of withdrawn applications {'is' if withdrawn == 1 else 'are'} "
+            "left out: the candidate ended the wait."
+        )
+    if unknown:
+        text += (
+            f" For {_n(unknown, 'interview')}, word came on a day the store does not hold (another round "
+            "followed with no invitation logged, or an outcome has no date), so they are left out too — "
+            "log the invitation as a received message to count them."
+        )
+    return text
+
+
+def round_sentences(summary: pd.DataFrame) -> list[str]:
+    """One Markdown sentence per round group of ``round_summary``: its median and
+    80% time with their intervals, and what a silence of that length means."""
+    out = []
+    for r in summary.itertuples():
+        plural = _PLURAL[r.round_group]
+        counts = (
+            f"**{plural.capitalize()}** ({_n(r.interviews, 'interview')}, {r.answered} answered, "
+            f"{r.waiting} still waiting)"
+        )
+        if r.answered == 0:
+            out.append(
+                counts + ": no answer yet, so nothing to compare a silence with — rely on the employer's own date."
+            )
+            continue
+        median = f"half hear back within {_days(r.median, r.longest)}"
+        if not math.isinf(r.median):
+            median += f" ({_interval(r.median_low, r.median_high, r.longest)})"
+        if math.isinf(r.p80):
+            p80 = f"when 80% have heard back is not known yet (after more than {_n(r.longest, 'day')})"
+        else:
+            p80 = f"80% within {_n(r.p80, 'day')} ({_interval(r.p80_low, r.p80_high, r.longest)})"
+        text = f"{counts}: {median}; {p80}."
+        ask = "a brief check-in" if r.round_group == "final round" else "a polite status inquiry"
+        if r.answered < MIN_ANSWERED:
+            text += (
+                f" With {r.answered} answered, too few to lean on (the weekly report waits for {MIN_ANSWERED}): "
+                "read it as a first hint and go by the employer's own date."
+            )
+        elif math.isinf(r.p80):
+            text += (
+                f" A silence of {_n(r.median, 'day')} is ordinary here; when 80% hear back is not known yet, "
+                "so keep to the workbook's follow-up reminders rather than a rule of thumb."
+            )
+        else:
+            text += (
+                f" A silence of up to {_n(r.median, 'day')} is ordinary here; past {_n(r.p80, 'day')} it is "
+                f"unusual, and {ask} is fair."
+            )
+        out.append(text)
+    return out
+
+
+def waiting_now_markdown(tables: Mapping[str, pd.DataFrame], as_of) -> str:
+    """Every coachee's applications still waiting for a first word (the weekly
+    report's ``waiting_sentences``), as one Markdown list per coachee."""
+    parts = []
+    for r in tables["coachees"].sort_values("name", kind="stable").itertuples():
+        lines = waiting_sentences(tables, as_of, r.coachee_id)
+        if lines:
+            parts.append(f"**{md_escape(r.name)}**\n\n" + "\n".join(f"- {line}" for line in lines))
+    if not parts:
+        return "No open application is waiting for the employer's first word after its latest interview."
+    return "\n\n".join(parts)
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=html.escape(title), x=0, xanchor="left"),
+        xaxis_title=x,
+        yaxis_title=y,
+        template="simple_white",
+        font=FONT,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, title=None),
+        margin=dict(l=10, r=10, t=70, b=40),
+        height=height,
+    )
+    return fig
+
+
+def _reference_line(fig: go.Figure, horizontal: bool, at: float, text: str, colour: str, dash: str) -> None:
+    # simple_white gives shapes a line width of 0: set it, or the line is invisible.
+    line = dict(color=colour, dash=dash, width=1.5)
+    if horizontal:
+        fig.add_hline(y=at, line=line, annotation_text=text, annotation_position="top right")
+    else:
+        fig.add_vline(x=at, line=line, annotation_text=text, annotation_position="top right")
+
+
+def still_waiting_figure(fw: pd.DataFrame) -> go.Figure:
+    """ "Share still waiting by day N": one Kaplan–Meier step line per round group,
+    its confidence band shaded, the 50% and 20% levels marked."""
+    title = "Share of interviews still waiting for the employer's first word"
+    fig = go.Figure()
+    fits = fit_rounds(fw)
+    if not fits:
+        fig.add_annotation(text="No interview held yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        return _layout(fig, title, "", "", 220)
+    for group, kmf in fits.items():
+        colour = ROUND_COLOURS[group]
+        t = kmf.survival_function_.index.to_numpy()
+        ci = kmf.confidence_interval_
+        fig.add_scatter(
+            x=np.concatenate([t, t[::-1]]),
+            y=np.concatenate([ci.iloc[:, 1].to_numpy(), ci.iloc[::-1, 0].to_numpy()]) * 100,
+            fill="toself",
+            fillcolor=colour,
+            opacity=0.12,
+            line=dict(width=0, shape="hv"),
+            hoverinfo="skip",
+            showlegend=False,
+        )
+        fig.add_scatter(
+            x=t,
+            y=kmf.survival_function_.iloc[:, 0].to_numpy() * 100,
+            mode="lines",
+            line=dict(color=colour, width=2.5, shape="hv"),
+            name=group,
+            hovertemplate="day %{x}: %{y:.0f}% still waiting<extra>" + group + "</extra>",
+        )
+    _reference_line(fig, True, 50, "half heard back", "#555", "dash")
+    _reference_line(fig, True, 20, "80% heard back", "#555", "dot")
+    fig.update_yaxes(range=[0, 102], ticksuffix="%")
+    fig.update_xaxes(rangemode="tozero")
+    return _layout(fig, title, "Days since the interview (calendar days)", "Still waiting", 380)
+
+
+# ----------------------------------------------------------- lateness and the grace period
+
+
+def _business_days_late(their_date: pd.Series, answered_on: pd.Series, calendars: pd.Series, around) -> pd.Series:
+    """Business days from the employer's date to the answer, counted as the rules
+    count the grace period: an answer on ``add_business_days(date, g)`` is g late
+    (a date on a weekend or holiday counts from the business day before it)."""
+    out = pd.Series(np.nan, index=their_date.index)
+    ok = their_date.notna() & answered_on.notna()
+    if not ok.any():
+        return out
+    year = pd.Timestamp(around).year
+    codes, uniques = pd.factorize(pd.Series(calendars[ok].to_numpy(), dtype=object))
+    start = their_date[ok].to_numpy().astype("datetime64[D]")
+    end = answered_on[ok].to_numpy().astype("datetime64[D]")
+    late = np.zeros(len(start))
+    for i, cal in enumerate(uniques):
+        rows = codes == i
+        hol = holiday_dates(tuple(cal), year - 3, year + 2)
+        rolled = np.busday_offset(start[rows], 0, roll="backward", holidays=hol)
+        late[rows] = np.busday_count(rolled, end[rows], holidays=hol)
+    out[ok] = np.where(end > start, late, np.minimum(late, 0))
+    return out
+
+
+def late_answers(tables: Mapping[str, pd.DataFrame], settings: Settings, as_of) -> pd.DataFrame:
+    """One row per date an employer gave (at an interview, or in a message that
+    moved it), with what became of it by ``as_of``.
+
+    ``state`` is "kept" (first word on or before the date), "late" (after it:
+    ``late_business_days`` counted in the coachee's business days, their country's
+    holidays skipped, as the grace period is), "passed" (the date has passed with no
+    word yet), "ahead" (not yet reached) or "unknown" (word came on a day the store
+    does not hold). Interviews of withdrawn applications are left out.
+    """
+    day = pd.Timestamp(as_of).normalize()
+    fw = first_words(tables, day)
+    fw = fw[fw["state"].ne("withdrawn") & fw["next_step_by"].notna()]
+    at_interview = pd.DataFrame(
+        {
+            "application_id": fw["application_id"],
+            "coachee_id": fw["coachee_id"],
+            "company": fw["company"],
+            "given_on": fw["held_on"],
+            "their_date": fw["next_step_by"],
+            # Another round held by their date means word came by it, on some day.
+            "answered_on": fw["heard_on"].where(
+                ~(fw["state"].eq("unknown") & (fw["next_round_on"] <= fw["next_step_by"])), fw["next_round_on"]
+            ),
+            "unknown": fw["state"].eq("unknown") & ~(fw["next_round_on"] <= fw["next_step_by"]),
+        }
+    )
+    # A date moved in a message: the first word after that message answers it.
+    msgs = tables["messages"]
+    no_column = pd.Series(None, index=msgs.index, dtype=object)
+    moved = msgs[
+        msgs["direction"].eq("received")
+        & msgs.get("next_step_by", no_column).notna()
+        & (msgs["on"] <= day)
+        & msgs.get("reference_id", no_column).isna()
+    ]
+    apps = tables["applications"]
+    live = apps[apps["status"].ne("withdrawn")][["application_id", "coachee_id", "company"]]
+    moved = moved[["message_id", "application_id", "on", "next_step_by"]].merge(live, on="application_id")
+    words = employer_words(tables, day)
+    pairs = moved.merge(words.rename(columns={"on": "word_on"}), on="application_id")
+    first = pairs[pairs["word_on"] > pairs["on"]].groupby("message_id")["word_on"].min()
+    at_message = pd.DataFrame(
+        {
+            "application_id": moved["application_id"],
+            "coachee_id": moved["coachee_id"],
+            "company": moved["company"],
+            "given_on": moved["on"],
+            "their_date": moved["next_step_by"],
+            "answered_on": first.reindex(moved["message_id"]).to_numpy(),
+            "unknown": False,
+        }
+    )
+    out = pd.concat([at_interview, at_message], ignore_index=True)
+    out["their_date"] = pd.to_datetime(out["their_date"]).dt.normalize()
+    out["answered_on"] = pd.to_datetime(out["answered_on"])
+    out["unknown"] = out["unknown"].astype(bool)
+    calendars = calendars_of(tables["coachees"], settings.country)
+    cal = calendars.reindex(out["coachee_id"].to_numpy()).set_axis(out.index)
+    cal = cal.where(cal.notna(), pd.Series([("", "")] * len(cal), index=cal.index, dtype=object))
+    out["late_business_days"] = _business_days_late(out["their_date"], out["answered_on"], cal, day)
+    answered = out["answered_on"].notna()
+    out["state"] = np.select(
+        [
+            out["unknown"],
+            answered & (out["answered_on"] <= out["their_date"]),
+            answered,
+            out["their_date"] < day,
+        ],
+        ["unknown", "kept", "late", "passed"],
+        default="ahead",
+    )
+    out = out.drop(columns="unknown").sort_values(["given_on", "company"], kind="stable")
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class GraceSuggestion:
+    """The grace period the practice's late answers call for, next to the setting."""
+
+    #: Business days covering GRACE_COVERS of the late answers; None below MIN_GRACE_CASES.
+    suggested: int | None
+    #: The setting's name and its value now.
+    setting: str
+    current: int
+    #: How many late answers the suggestion rests on.
+    cases: int
+    #: A paragraph ready to print (plain text, also valid Markdown).
+    text: str
+
+
+def suggest_grace(tables: Mapping[str, pd.DataFrame], settings: Settings, as_of) -> GraceSuggestion:
+    """The grace period (business days after the employer's own date before a
+    status inquiry is due) that covers 75% of the late answers in this practice;
+    refuses (``suggested`` None, the text says why) below 20 late answers."""
+    name, current = "grace_business_days", settings.grace_business_days
+    la = late_answers(tables, settings, as_of)
+    late = np.sort(la.loc[la["state"].eq("late"), "late_business_days"].to_numpy(dtype=float))
+    cases = len(late)
+    passed = int(la["state"].eq("passed").sum())
+    pending = (
+        f" {_n(passed, 'date has', 'dates have')} passed with no word yet; they are not counted, as how late "
+        "they will be is not known."
+        if passed
+        else ""
+    )
+    if cases < MIN_GRACE_CASES:
+        seen = (
+            f"a median of {_n(round(float(np.median(late))), 'business day')} late"
+            if cases
+            else "none has answered late yet"
+        )
+        text = (
+            f"Only {_n(cases, 'employer')} in this practice answered after the date they gave ({seen}); "
+            f"at least {MIN_GRACE_CASES} such answers are needed before suggesting a grace period, so the "
+            f"current setting stays: {name} = {current}.{pending}"
+        )
+        return GraceSuggestion(None, name, current, cases, text)
+    # The smallest whole number of days with at least 75% of late answers at or under it.
+    suggested = int(late[math.ceil(GRACE_COVERS * cases) - 1])
+    low, high = RANGES[name]
+    capped = min(max(suggested, low), high)
+    within_now = int((late <= current).sum())
+    text = (
+        f"In this practice, {cases} employers answered after the date they gave: half within "
+        f"{_n(round(float(np.median(late))), 'business day')} of it, 75% within {_n(suggested, 'business day')} "
+        f"(the latest {_n(late[-1], 'business day')} late). "
+    )
+    if capped != suggested:
+        text += f"The setting allows at most {high}. "
+    text += (
+        f"The current setting, {name} = {current}, covers {within_now} of the {cases} "
+        f"({within_now / cases:.0%}): with it, a status inquiry goes out before "
+        f"{_n(cases - within_now, 'late answer')} would have come anyway. "
+    )
+    if capped == current:
+        text += "It already matches the practice: keep it."
+    else:
+        text += (
+            f"Suggested: {name} = {capped}, so the workbook asks only once most late employers would have "
+            "written on their own."
+        )
+    return GraceSuggestion(capped, name, current, cases, text + pending)
+
+
+def lateness_sentence(la: pd.DataFrame) -> str:
+    """What became of the dates employers gave (Markdown), ending in what it means."""
+    given = la[la["state"].ne("ahead")]
+    if given.empty:
+        return "No employer's date has come yet, so there is nothing to say about whether they keep it."
+    n = given["state"].value_counts()
+    kept, late, passed = (int(n.get(s, 0)) for s in ("kept", "late", "passed"))
+    text = f"Employers gave {_n(len(la), 'date')}; of the {len(given)} that can be judged now, {kept} "
+    text += f"{'was' if kept == 1 else 'were'} kept, {late} answered late"
+    if late:
+        med = float(la.loc[la["state"].eq("late"), "late_business_days"].median())
+        text += f" (a median of {_n(round(med), 'business day')} after the date)"
+    text += f" and {passed} passed with no word yet"
+    unknown = int(n.get("unknown", 0))
+    if unknown:
+        text += f"; for {unknown}, word came on a day the store does not hold"
+    text += ". "
+    if late + passed > kept:
+        text += "Employers here miss their own date more often than not: the date is a hope, not a promise."
+    else:
+        text += "Employers here mostly keep their date: a missed one is worth a polite question."
+    return text
+
+
+def lateness_figure(la: pd.DataFrame, grace: int, suggested: int | None = None) -> go.Figure:
+    """The distribution of how many business days late the late answers came, with
+    the current grace period and the suggested one marked."""
+    title = "How late the late answers came (business days after the employer's date)"
+    late = la.loc[la["state"].eq("late"), "late_business_days"]
+    fig = go.Figure()
+    if late.empty:
+        fig.add_annotation(text="No late answer yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        return _layout(fig, title, "", "", 220)
+    fig.add_histogram(
+        x=late,
+        xbins=dict(start=0.5, size=1),
+        marker_color="#1f77b4",
+        hovertemplate="%{x} business days late: %{y} answers<extra></extra>",
+        name="late answers",
+    )
+    _reference_line(fig, False, grace + 0.5, f"grace now ({grace})", "#d62728", "dash")
+    if suggested is not None and suggested != grace:
+        _reference_line(fig, False, suggested + 0.5, f"suggested ({suggested})", "#2ca02c", "dot")
+    counts = late.value_counts().max()
+    fig.update_yaxes(tick0=0, dtick=max(1, math.ceil(counts / 6)), rangemode="tozero")
+    fig.update_layout(showlegend=False, bargap=0.1)
+    return _layout(fig, title, "Business days late", "Answers", 340)
