@@ -7,11 +7,13 @@ code, never a traceback, and nothing written where it must not be.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
 import shutil
 import sqlite3
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -414,15 +416,75 @@ def test_a_postgresql_url_without_its_driver_is_one_line(capsys, monkeypatch):
     assert code == 1 and "pip install" in err and "Traceback" not in err
 
 
-def test_a_read_only_store_is_a_message(demo_store, tmp_path, capsys):
-    if os.geteuid() == 0:
-        pytest.skip("root writes to read-only files: run as a user to see this")
+@contextlib.contextmanager
+def read_only(*targets: Path):
+    """Make files and folders read-only for whoever runs the tests: permissions
+    for a user, the immutable attribute for root (root ignores permissions). The
+    test is skipped, saying why, only where neither can be set."""
+    if os.geteuid() != 0:
+        modes = {t: t.stat().st_mode for t in targets}
+        for t in targets:
+            t.chmod(0o555 if t.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for t, mode in modes.items():
+                t.chmod(mode)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(targets[0])], capture_output=True).returncode != 0:
+        pytest.skip("running as root where chattr +i is not allowed: nothing can be made read-only for root")
+    try:
+        for t in targets[1:]:
+            subprocess.run([chattr, "+i", str(t)], check=True, capture_output=True)
+        yield
+    finally:
+        for t in targets:
+            subprocess.run([chattr, "-i", str(t)], capture_output=True)
+
+
+def test_a_read_only_store_is_a_message_and_stays_as_it_was(demo_store, tmp_path, capsys):
     db = Path(demo_store.url.removeprefix("sqlite:///"))
     demo_store.engine.dispose()
-    shutil.copy(db, tmp_path / "ro.db")
-    (tmp_path / "ro.db").chmod(0o444)
-    code, _, err = run(capsys, "--db", str(tmp_path / "ro.db"), "import", str(paths.demo_dir()))
-    assert code in (1, 2) and "Traceback" not in err
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    # A store at rest (no WAL files beside it), as a backup copy or a shared drive holds it.
+    src = sqlite3.connect(db)
+    dst = sqlite3.connect(folder / "ro.db")
+    src.backup(dst)
+    src.close()
+    dst.execute("PRAGMA journal_mode=DELETE")
+    dst.close()
+    before = (folder / "ro.db").read_bytes()
+    with read_only(folder / "ro.db", folder):
+        code, _, err = run(capsys, "--db", str(folder / "ro.db"), "import", str(paths.demo_dir()))
+        assert code in (1, 2), (code, err)
+        assert "Traceback" not in err, err
+        assert "read-only" in err.lower() or "readonly" in err.lower() or "read only" in err.lower(), err
+        assert str(folder / "ro.db") in err or "ro.db" in err, err
+    assert (folder / "ro.db").read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["ro.db"]
+
+
+def test_a_read_only_output_folder_is_a_message(demo_store, tmp_path, capsys):
+    out = tmp_path / "locked"
+    out.mkdir()
+    with read_only(out):
+        code, _, err = run(
+            capsys,
+            "--db",
+            demo_store.url,
+            "drafts",
+            "--coachee",
+            "C001",
+            "--as-of",
+            AS_OF.isoformat(),
+            "--out",
+            str(out / "c001"),
+        )
+        assert code in (1, 2) and "Traceback" not in err, (code, err)
+        assert "locked" in err, err
+    assert list(out.iterdir()) == []
 
 
 def test_a_user_error_is_exit_2():
