@@ -551,6 +551,21 @@ def test_two_actions_due_to_one_person_become_one_draft_thanks_first(tmp_path):
     assert [d.action_ids for d in alone.drafts] == [["keep_promise:A1:P1"], ["thank_you_note:A1:I1"]]
 
 
+@pytest.mark.parametrize("channel", ["email", "phone"])
+def test_a_late_bundle_apologises_once(channel):
+    """A late thank-you and a late promise to one person: one message, one "sorry"."""
+    tables = promise_world()
+    if channel == "phone":
+        tables["interviews"]["interviewer_email"] = None
+        tables["interviews"]["interviewer_phone"] = "+1 555 0100"
+        tables["interviews"]["preferred_channel"] = "phone"
+    result = today(tables, as_of="2026-11-10")
+    (draft,) = [d for d in result.drafts if set(d.kinds) == {"thank_you_note", "keep_promise"}]
+    assert draft.channel == channel
+    assert draft.body.lower().count("sorry") == 1, draft.body
+    assert lint_draft(draft, "2026-11-10") == []
+
+
 def test_a_bundle_keeps_every_parts_ask():
     """A reference briefed on a new interview and asked about another application on
     the same day gets one message asking both things."""

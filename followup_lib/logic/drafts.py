@@ -492,9 +492,10 @@ _BUNDLE_ORDER = {"thank_you_note": 0, "keep_promise": 1}
 #: Where a part stands in a bundled message, given to every template (each False
 #: for a message of one part): ``continued`` (a part comes before it: no greeting
 #: or introduction of its own), ``same_application`` (the part just before is about
-#: the same application: no need to name the role, company and day again) and
-#: ``more_follows`` (a part comes after it: the closing courtesy is left to the last).
-PART_FLAGS = ("continued", "same_application", "more_follows")
+#: the same application: no need to name the role, company and day again),
+#: ``more_follows`` (a part comes after it: the closing courtesy is left to the last)
+#: and ``apologised`` (a late part before it already said sorry: once is enough).
+PART_FLAGS = ("continued", "same_application", "more_follows", "apologised")
 
 
 def render_drafts(
@@ -579,6 +580,7 @@ def _bundled(singles: list[tuple[dict, dict, Draft]], env: SandboxedEnvironment)
                 "continued": i > 0,
                 "same_application": i > 0 and parts[i - 1][0].get("application_id") == action.get("application_id"),
                 "more_follows": i < len(parts) - 1,
+                "apologised": any(bool(p[1].get("late")) for p in parts[:i]),
             }
             try:
                 placed.append(render_draft(action, {**facts, **flags}, env))
