@@ -57,6 +57,12 @@ class Settings:
     #: an ISO 3166-1 alpha-2 code (US, GB, DE…); "" means weekends only.
     country: str = ""
 
+    def __post_init__(self):
+        # The same checks as the settings file: Settings(thank_you_within_days=10**6)
+        # made in code (a notebook, a test) is refused as the file would refuse it.
+        for name, value in _checked(asdict(self), "Settings").items():
+            object.__setattr__(self, name, value)
+
     def as_dict(self) -> dict[str, int | str]:
         return asdict(self)
 

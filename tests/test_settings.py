@@ -314,3 +314,14 @@ def test_cli_bad_settings_file_exits_with_a_message(demo_store, tmp_path):
     assert proc.returncode == 2
     assert "unknown setting 'checkin_every'" in proc.stderr and str(f) in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"thank_you_within_days": 1_000_000}, {"grace_business_days": -1}, {"max_checkins": True}, {"country": "XX"}],
+)
+def test_settings_made_in_code_are_checked_as_the_file_is(values):
+    """A notebook or a test making Settings(...) gets the file's ranges, not a crash later."""
+    with pytest.raises(SettingsError):
+        Settings(**values)
+    assert Settings(country="de").country == "DE"
