@@ -31,7 +31,13 @@ CULL_IDLE_SECONDS = 45
 CULL_INTERVAL_SECONDS = 10
 
 
-def voila_command(port: int, open_browser: bool = False, token: str = "") -> list[str]:
+def voila_command(port: int, open_browser: bool = False, token: str = "", preheat: int = 0) -> list[str]:
+    """Voilà's command line. ``preheat`` > 0 keeps that many kernels that have
+    already run the working session ahead of the next page load (Voilà's preheated
+    kernels): the page then shows its actions in a fraction of the time, but what
+    it shows was read from the store when the kernel was heated, not when the page
+    opened. Off (0) by default: see ``benchmarks/bench_app.py``."""
+    heat = ["--preheat_kernel=True", f"--pool_size={preheat}"] if preheat > 0 else []
     return [
         sys.executable,
         "-m",
@@ -53,6 +59,7 @@ def voila_command(port: int, open_browser: bool = False, token: str = "") -> lis
         "--MappingKernelManager.cull_connected=False",  # a page still open keeps its kernel
         # Without a token anyone on this machine could open the app (and every coachee's data).
         f"--token={token}",
+        *heat,
     ]
 
 
@@ -114,6 +121,7 @@ def serve_app(
     as_of=None,
     token: bool = True,
     client: bool = False,
+    preheat: int = 0,
 ) -> int:
     """Serve until interrupted (Ctrl+C, SIGTERM or SIGHUP), then stop Voilà and its
     kernels before returning. Prints the address to open.
@@ -140,7 +148,9 @@ def serve_app(
     previous = {sig: signal.signal(sig, _raise_stop) for sig in STOP_SIGNALS}
     proc = None
     try:
-        proc = subprocess.Popen(voila_command(port, open_browser, secret), env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            voila_command(port, open_browser, secret, preheat=preheat), env=env, start_new_session=True
+        )
         code = proc.wait()
     except _Stop as stop:
         code = 0 if stop.signum == signal.SIGINT else 128 + stop.signum

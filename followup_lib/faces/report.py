@@ -1,16 +1,24 @@
-"""Running the weekly report: papermill executes the notebook, nbconvert turns it
-into one self-contained HTML page (in this process), no code, no network.
+"""Running the weekly report: a fresh kernel executes the notebook (nbclient, with
+the parameters injected as papermill would), nbconvert turns it into one
+self-contained HTML page (in this process), no code, no network; Chromium prints
+it to PDF on request (``pdf``). Many reports run one after another, in a process
+pool (``jobs``) or on a Dask cluster (``dask_batch``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import datetime as dt
+import functools
+import json
 import re
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -42,6 +50,7 @@ class ReportResult:
     html: Path | None = None
     notebook: Path | None = None
     error: str | None = None
+    pdf: Path | None = None
 
 
 def report_notebook() -> Path:
@@ -50,25 +59,244 @@ def report_notebook() -> Path:
 
 def notebook_to_html(nb) -> str:
     """The executed notebook (a path or a NotebookNode) as one HTML page: outputs
-    only, nothing fetched."""
-    import nbformat
-    from nbconvert import HTMLExporter
+    only, nothing fetched, plotly.js and the stylesheet cut to what the page uses."""
+    with _light_imports():
+        import nbformat
 
     if not isinstance(nb, nbformat.NotebookNode):
         nb = nbformat.read(nb, as_version=4)
-    exporter = HTMLExporter(
-        template_file=str(TEMPLATE_DIR / "index.html.j2"),
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-    )
-    exporter.template_paths = [str(TEMPLATE_DIR)] + exporter.template_paths
+    nb = slim_notebook_outputs(nb)
     title = nb.metadata.get("title") or "Weekly progress report"
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    with _EXPORT_LOCK:
+        body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body = slim_page(body)
     external = external_references(body)
     if external:
         raise ReportError(f"the report would load {len(external)} external resource(s): {external[:3]}")
     return body
+
+
+# ------------------------------------------------------------------ a smaller page
+#
+# A report is mailed: plotly.js in full is 4.8 MB of the page's 5.1 MB, and the
+# JupyterLab stylesheet another 240 kB, mostly for parts of JupyterLab's own
+# interface that a report never shows. Both are cut here, on the converted page,
+# whatever the notebook's cells hold: the charts keep working (the partial bundle
+# is used only when every trace on the page is one it draws), and a rule is
+# dropped only when the page has no element it could apply to.
+
+PLOTLY_ASSETS = Path(__file__).resolve().parent / "plotly_js"
+# plotly.js-basic-dist-min from npm (MIT licence, in PLOTLY_ASSETS), the same
+# release as the plotly.js bundled in the Python package this was written for.
+BASIC_BUNDLE = PLOTLY_ASSETS / "plotly-basic.min.js"
+BASIC_TRACES = frozenset({"scatter", "bar", "pie"})
+_BUNDLE_VERSION = re.compile(r"\A\s*/\*\*\s*\*\s*plotly\.js\b[^\n]*?\bv(\d[\w.\-]*)")
+_PLOTLY_SCRIPT = re.compile(r"(<script\b[^>]*>)(\s*/\*\*\s*\*\s*plotly\.js\b)")
+_NEW_PLOT = re.compile(r"Plotly\.newPlot\(\s*\"[^\"]*\",\s*")
+_STYLE = re.compile(r"(<style\b[^>]*>)(.*?)(</style>)", re.DOTALL | re.IGNORECASE)
+_CLASS_ATTR = re.compile(r"<[a-zA-Z][^>]*?\bclass\s*=\s*[\"']([^\"']*)[\"']")
+
+
+def trace_types(page: str) -> set[str] | None:
+    """The plotly trace types drawn on ``page``; None if a chart's data cannot be read."""
+    found: set[str] = set()
+    decoder = json.JSONDecoder()
+    for call in _NEW_PLOT.finditer(page):
+        try:
+            data, _ = decoder.raw_decode(page, call.end())
+        except ValueError:
+            return None
+        if not isinstance(data, list):
+            return None
+        for trace in data:
+            if not isinstance(trace, dict):
+                return None
+            found.add(str(trace.get("type", "scatter")))
+    return found
+
+
+def bundle_version(script: str) -> str | None:
+    m = _BUNDLE_VERSION.match(script)
+    return m.group(1) if m else None
+
+
+@functools.lru_cache(maxsize=1)
+def _basic_bundle() -> str | None:
+    try:
+        return BASIC_BUNDLE.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _plotly_bundles(text: str) -> list[tuple[int, int]]:
+    """Where each inlined plotly.js bundle's code starts and ends in ``text``: a
+    script whose body opens with plotly.js's licence header."""
+    spans, at = [], 0
+    while (m := _PLOTLY_SCRIPT.search(text, at)) is not None:
+        end = text.find("</script>", m.end(2))
+        if end < 0:
+            break
+        spans.append((m.start(2), end))
+        at = end
+    return spans
+
+
+def swap_plotly(text: str, types: set[str] | None) -> str:
+    """``text`` with its inlined plotly.js replaced by the basic partial bundle,
+    when that bundle is the same release and draws every trace type in ``types``
+    (those of the whole page); otherwise as it was (correct first, small second)."""
+    basic = _basic_bundle()
+    spans = _plotly_bundles(text)
+    if basic is None or len(spans) != 1 or types is None or not types <= BASIC_TRACES:
+        return text
+    start, end = spans[0]
+    code = text[start:end]
+    if "(basic" in code[:200] or bundle_version(code) != bundle_version(basic):
+        return text
+    return text[:start] + "\n" + basic + "\n" + text[end:]
+
+
+def slim_plotly(page: str) -> str:
+    """The page with the basic plotly.js bundle instead of the full one, if it draws every chart."""
+    return swap_plotly(page, trace_types(page))
+
+
+def slim_notebook_outputs(nb):
+    """A copy of the executed notebook whose inlined plotly.js is already the basic
+    bundle where it can be (the converter then handles 1.2 MB, not 4.8): the .ipynb
+    on disk keeps what the kernel produced."""
+    outputs = [
+        o
+        for c in nb.cells
+        if c.get("cell_type") == "code"
+        for o in c.get("outputs", [])
+        if isinstance(o.get("data", {}).get("text/html"), str)
+    ]
+    holders = [o for o in outputs if _PLOTLY_SCRIPT.search(o["data"]["text/html"])]
+    if len(holders) != 1:
+        return nb
+    types = trace_types("\n".join(o["data"]["text/html"] for o in outputs))
+    slim = copy.deepcopy(nb)  # strings are shared, not copied: cheap
+    for cell in slim.cells:
+        for o in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            html = o.get("data", {}).get("text/html")
+            if isinstance(html, str) and _PLOTLY_SCRIPT.search(html):
+                o["data"]["text/html"] = swap_plotly(html, types)
+    return slim
+
+
+def page_classes(page: str) -> set[str]:
+    return {c for attr in _CLASS_ATTR.findall(page) for c in attr.split()}
+
+
+def _blocks(css: str) -> Iterator[tuple[str, str | None]]:
+    """Top-level pieces of a stylesheet: (prelude, body) for a block,
+    (statement, None) for a statement such as ``@import ...;``."""
+    i, n = 0, len(css)
+    while i < n:
+        j, depth, quote, start_body = i, 0, "", -1
+        while j < n:
+            ch = css[j]
+            if quote:
+                if ch == "\\":
+                    j += 1
+                elif ch == quote:
+                    quote = ""
+            elif ch in "\"'":
+                quote = ch
+            elif ch == ";" and depth == 0 and start_body < 0:
+                break
+            elif ch == "{":
+                if depth == 0:
+                    start_body = j
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth <= 0:
+                    break
+            j += 1
+        if start_body < 0:
+            piece = css[i : j + 1].strip()
+            if piece and piece != "}":
+                yield piece, None
+        else:
+            yield css[i:start_body].strip(), css[start_body + 1 : j]
+        i = j + 1
+
+
+def _split_selectors(prelude: str) -> list[str]:
+    out, depth, start = [], 0, 0
+    for k, ch in enumerate(prelude):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(prelude[start:k])
+            start = k + 1
+    out.append(prelude[start:])
+    return [s.strip() for s in out if s.strip()]
+
+
+_NOT_REQUIRED = re.compile(r":(?:not|is|where|has)\((?:[^()]|\([^()]*\))*\)|\[[^\]]*\]")
+_CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_css(css: str) -> tuple:
+    """A stylesheet as a tree of ("rule", [(selector, its classes)], body),
+    ("group", prelude, children) and ("keep", text) items: parsed once per
+    stylesheet (every report has the same JupyterLab one)."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    items = []
+    for prelude, body in _blocks(css):
+        if body is None:
+            items.append(("keep", prelude))
+        elif prelude.startswith("@"):
+            if re.match(r"@(media|supports|layer)\b", prelude, re.IGNORECASE):
+                items.append(("group", prelude, _parsed_css(body)))
+            else:
+                items.append(("keep", f"{prelude}{{{body.strip()}}}"))
+        else:
+            selectors = [
+                (sel, frozenset(_CLASS.findall(_NOT_REQUIRED.sub("", sel)))) for sel in _split_selectors(prelude)
+            ]
+            items.append(("rule", selectors, re.sub(r"\s+", " ", body).strip()))
+    return tuple(items)
+
+
+def _pruned(items: tuple, used: set[str]) -> str:
+    out = []
+    for item in items:
+        if item[0] == "keep":
+            out.append(item[1])
+        elif item[0] == "group":
+            inner = _pruned(item[2], used)
+            if inner:
+                out.append(f"{item[1]}{{{inner}}}")
+        else:
+            # A selector is dropped only when it needs a class no element of the page has.
+            kept = [sel for sel, needs in item[1] if needs <= used]
+            if kept:
+                out.append(",".join(kept) + "{" + item[2] + "}")
+    return "\n".join(out)
+
+
+def prune_css(css: str, used: set[str]) -> str:
+    """The stylesheet without comments, blank space and the rules that cannot
+    apply to an element with only ``used`` classes (inside @media and @supports
+    too); other at-rules (@font-face, @keyframes, ...) are kept whole."""
+    return _pruned(_parsed_css(css), used)
+
+
+def slim_css(page: str) -> str:
+    used = page_classes(page)
+    return _STYLE.sub(lambda m: m.group(1) + prune_css(m.group(2), used) + m.group(3), page)
+
+
+def slim_page(page: str) -> str:
+    """The converted page, smaller: see above."""
+    return slim_css(slim_plotly(page))
 
 
 # A Unix socket's path holds at most 107 bytes; a report kernel's are
@@ -119,89 +347,446 @@ def report_kernel_manager() -> type:
     return ReportKernelManager
 
 
-def render_report(
-    db_url: str, coachee_id: str, week_ending: dt.date | str, out_dir: str | Path | None = None
-) -> ReportResult:
-    """Execute the report notebook for one coachee and write ``.ipynb`` and ``.html`` side by side."""
-    import papermill as pm
+# ------------------------------------------------------------------ executing
+#
+# One fresh kernel per report (isolation), started before anything else and told
+# to import what the notebook imports while this process reads and parameterises
+# the notebook and loads nbconvert: the two start-ups overlap instead of adding up.
+# nbclient runs the cells (papermill's own imports cost more than the little it
+# would do here: parameters are injected below, in papermill's format).
 
-    week = str(week_ending)[:10]
+
+def _notebook_imports(source: dict) -> list[str]:
+    """The modules the notebook's code cells import at their top level, in order."""
+    import ast
+
+    found: list[str] = []
+    for cell in source.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        text = cell.get("source", "")
+        text = "".join(text) if isinstance(text, list) else str(text)
+        text = "\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                found += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                # "from package import module" imports the module too; a name that is
+                # not a module is simply not found (quickly) by the warm-up.
+                found.append(node.module)
+                found += [f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*"]
+    return list(dict.fromkeys(found))
+
+
+def _warmup_argument(modules: list[str]) -> str:
+    call = f"__import__('followup_lib.faces.kernel_warmup', fromlist=['warm']).warm(*{modules!r})"
+    return f"--IPKernelApp.exec_lines={json.dumps([call])}"
+
+
+class ReportKernel:
+    """One report's kernel: started (and warming up) at once, stopped by ``stop``.
+    Its sockets live in a temporary folder of its own, removed with it."""
+
+    def __init__(self, modules: list[str]):
+        self._ipc = kernel_over_ipc()
+        config = self._ipc.__enter__()
+        try:
+            self.km = report_kernel_manager()(kernel_name=KERNEL, config=config)
+        except BaseException:
+            self._ipc.__exit__(None, None, None)
+            raise
+        self._modules = modules
+
+    async def start(self) -> ReportKernel:
+        try:
+            await self.km.start_kernel(extra_arguments=[_warmup_argument(self._modules)] if self._modules else [])
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def stop(self) -> None:
+        try:
+            if self.km.has_kernel:
+                await self.km.shutdown_kernel()  # its connection file and sockets too
+        finally:
+            self._ipc.__exit__(None, None, None)
+
+
+@contextmanager
+def _light_imports() -> Iterator[None]:
+    """nbformat imports jsonschema, which builds a grammar for the "iri" string
+    format (rfc3987_syntax, ~0.9 s) when that package is installed; notebook schemas
+    use no such format, so it is left out while the notebook tools are imported."""
+    blocked = "rfc3987_syntax" not in sys.modules
+    if blocked:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # "import" raises ImportError
+    try:
+        import nbclient  # noqa: F401
+        import nbconvert  # noqa: F401
+        import nbformat  # noqa: F401
+    finally:
+        if blocked and sys.modules.get("rfc3987_syntax", 0) is None:
+            del sys.modules["rfc3987_syntax"]
+    yield
+
+
+def _python_literal(value) -> str:
+    # JSON's string syntax is also Python's: double quotes, as papermill writes them.
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
+
+
+def parameterize(nb, parameters: dict, input_path: Path, output_path: Path) -> None:
+    """Inject ``parameters`` as papermill does: a cell tagged "injected-parameters"
+    after the one tagged "parameters" (first if there is none), replacing an earlier
+    injection, and ``metadata.papermill`` recording them."""
+    import nbformat
+
+    cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    source = "# Parameters\n" + "\n".join(f"{k} = {_python_literal(v)}" for k, v in parameters.items()) + "\n"
+    injected = nbformat.v4.new_code_cell(source=source, metadata={"tags": ["injected-parameters"]})
+    at = next((i + 1 for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), 0)
+    nb.cells = cells[:at] + [injected] + cells[at:]
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+    nb.metadata["papermill"] = {
+        "parameters": dict(parameters),
+        "input_path": str(input_path),
+        "output_path": str(output_path),
+        "environment_variables": {},
+        "exception": None,
+    }
+
+
+def _cell_error(exc: BaseException) -> str:
+    """One line for a failed report: the kernel's exception as it was raised."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        evalue = " ".join(str(evalue or "").split())  # one line, whatever the message held
+        return f"{ename}: {evalue}" if evalue else str(ename)
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[-1] if text else exc!r}"
+
+
+_EXPORT_LOCK = threading.Lock()
+_EXPORTER = None
+
+
+def _exporter():
+    """One HTML exporter per process (its templates are loaded once)."""
+    global _EXPORTER
+    if _EXPORTER is None:
+        from nbconvert import HTMLExporter
+
+        exporter = HTMLExporter(
+            template_file=str(TEMPLATE_DIR / "index.html.j2"),
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+        )
+        exporter.template_paths = [str(TEMPLATE_DIR)] + exporter.template_paths
+        _EXPORTER = exporter
+    return _EXPORTER
+
+
+_WARMED = False
+
+
+def warm_exporter() -> None:
+    """Load and compile the HTML templates (one empty notebook converted), so the
+    report's own conversion does not pay for it: run while the kernel works."""
+    global _WARMED
+    import nbformat
+
+    with _EXPORT_LOCK:
+        if not _WARMED:
+            _exporter().from_notebook_node(nbformat.v4.new_notebook())
+            _WARMED = True
+
+
+def _read_source() -> tuple[str, list[str]]:
+    """The report notebook's text, and the modules it imports (for the warm-up)."""
+    path = report_notebook()
+    try:
+        text = path.read_text(encoding="utf-8")
+        modules = _notebook_imports(json.loads(text))
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read the report notebook {path}: {exc}") from None
+    return text, modules
+
+
+def _targets(coachee_id: str, week: str, out_dir) -> tuple[Path, Path]:
     out = Path(out_dir) if out_dir else paths.reports_dir()
     out.mkdir(parents=True, exist_ok=True)
     # One name per coachee id, whatever it holds ("a/b", "a\\b", "С001"): never shared, never a path.
     nb_out = paths.inside(out, paths.safe_name(coachee_id, f"-weekly-{week}.ipynb"))
-    html_out = nb_out.with_suffix(".html")
-    # A page left from an earlier run must not pass for this week's if this run fails.
-    html_out.unlink(missing_ok=True)
+    return nb_out, nb_out.with_suffix(".html")
+
+
+async def _render_with(kernel: ReportKernel, source: str, db_url: str, coachee_id: str, week: str, out_dir):
+    """Run the notebook on ``kernel`` (already started) and write the .ipynb and
+    .html; the kernel is stopped before returning, whatever happened."""
     try:
-        # Saved once at the end: the charts make the notebook megabytes, and
-        # papermill would otherwise rewrite it after every cell.
-        with kernel_over_ipc() as kernel_config:
-            executed = pm.execute_notebook(
-                str(report_notebook()),
-                str(nb_out),
-                kernel_name=KERNEL,
-                progress_bar=False,
-                log_output=False,
-                request_save_on_cell_execute=False,
-                parameters={"coachee_id": coachee_id, "week_ending": week, "db_url": db_url},
-                # Passed by papermill to nbclient's NotebookClient, and by it to the kernel manager.
-                config=kernel_config,
-                kernel_manager_class=report_kernel_manager(),
-            )
-    except Exception as exc:  # papermill wraps the kernel's error; keep its last line
-        return ReportResult(
-            coachee_id,
-            notebook=nb_out,
-            error=f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}",
-        )
+        nb_out, html_out = _targets(coachee_id, week, out_dir)
+        # A page left from an earlier run must not pass for this week's if this run fails.
+        html_out.unlink(missing_ok=True)
+        with _light_imports():
+            import nbformat
+            from nbclient import NotebookClient
+
+        nb = nbformat.reads(source, as_version=4)  # multi-line sources joined, as any reader sees them
+        parameterize(nb, {"coachee_id": coachee_id, "week_ending": week, "db_url": db_url}, report_notebook(), nb_out)
+        client = NotebookClient(nb, km=kernel.km, kernel_name=KERNEL, allow_errors=False, startup_timeout=120)
+        error = None
+        # The templates load in a thread while the kernel runs the cells (2 cores: both busy).
+        warming = asyncio.get_running_loop().run_in_executor(None, warm_exporter)
+        try:
+            await client.async_execute(cleanup_kc=True)
+        except Exception as exc:  # noqa: BLE001 — a failed cell is this coachee's failure, reported
+            error = _cell_error(exc)
+            nb.metadata["papermill"]["exception"] = True
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
+        try:
+            await warming
+        except Exception:  # noqa: BLE001, S110 — the conversion below loads them itself, and says what failed
+            pass
+        # Saved once, at the end, failed or not: kept for inspection.
+        paths.write_atomic(nb_out, nbformat.writes(nb).encode("utf-8"))
+        if error:
+            return ReportResult(coachee_id, notebook=nb_out, error=error)
+    finally:
+        await kernel.stop()
     try:
         tmp = html_out.with_suffix(".html.partial")
-        tmp.write_text(notebook_to_html(executed), encoding="utf-8")
+        tmp.write_text(notebook_to_html(nb), encoding="utf-8")
         tmp.replace(html_out)
     except Exception as exc:  # noqa: BLE001 — reported per coachee
         return ReportResult(coachee_id, notebook=nb_out, error=f"{type(exc).__name__}: {exc}")
     return ReportResult(coachee_id, html=html_out, notebook=nb_out)
 
 
-def run_reports(db_url: str, coachee_ids: list[str], week_ending, out_dir=None, jobs: int = 1) -> int:
-    """Render each coachee's report (in parallel with ``jobs`` > 1), with a progress
-    bar; one failure is reported and the others still run. Returns an exit code."""
+async def _render_sequence(db_url: str, coachee_ids: list[str], week: str, out_dir, on_result) -> None:
+    """Render one report after another, each in a fresh kernel; the next kernel is
+    started (and imports) while the current report runs."""
+    source, modules = _read_source()
+    upcoming = None
+    try:
+        upcoming = await ReportKernel(modules).start()
+        for i, cid in enumerate(coachee_ids):
+            kernel, upcoming = upcoming, None
+            if i + 1 < len(coachee_ids):
+                upcoming = await ReportKernel(modules).start()
+            try:
+                result = await _render_with(kernel, source, db_url, cid, week, out_dir)
+            except Exception as exc:  # noqa: BLE001 — one failed report, the others still run
+                result = ReportResult(cid, error=f"{type(exc).__name__}: {exc}")
+            await on_result(result)
+    finally:
+        if upcoming is not None:
+            await upcoming.stop()
+
+
+def _week(week_ending) -> str:
+    return str(week_ending)[:10]
+
+
+def render_report(
+    db_url: str,
+    coachee_id: str,
+    week_ending: dt.date | str,
+    out_dir: str | Path | None = None,
+    fmt: str = "html",
+) -> ReportResult:
+    """Execute the report notebook for one coachee and write ``.ipynb`` and
+    ``.html`` side by side (and ``.pdf`` with ``fmt`` "pdf" or "both"; "pdf" keeps
+    no .html)."""
+    _check_format(fmt)
+    results: list[ReportResult] = []
+
+    async def keep(result: ReportResult) -> None:
+        results.append(result)
+
+    asyncio.run(_render_sequence(db_url, [coachee_id], _week(week_ending), out_dir, keep))
+    result = results[0]
+    if fmt != "html" and not result.error:
+        with open_printer() as printer:
+            _print_pdf(printer, result, db_url, fmt, _papers(db_url, [coachee_id]))
+    return result
+
+
+# ------------------------------------------------------------------ PDF
+
+
+FORMATS = ("html", "pdf", "both")
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ReportError(f"unknown report format {fmt!r}: one of {', '.join(FORMATS)}")
+
+
+def open_printer():
+    from .pdf import PdfPrinter
+
+    return PdfPrinter()
+
+
+def _papers(db_url: str, coachee_ids: list[str]) -> dict[str, str]:
+    """Each coachee's paper size: by their country, else their coach's settings', else the locale."""
+    from .pdf import paper_for
+
+    countries: dict[str, str] = {}
+    try:
+        from ..data.store import open_store
+        from ..settings import load_settings
+
+        store = open_store(db_url, create=False)
+        try:
+            coachees = store.coachees()
+        finally:
+            store.engine.dispose()
+        base, per_coach = load_settings()
+        for row in coachees.itertuples(index=False):
+            own = getattr(row, "country", None)
+            coach = per_coach.get(getattr(row, "coach", None) or "", base)
+            countries[row.coachee_id] = own if isinstance(own, str) and own.strip() else coach.country
+    except Exception:  # noqa: BLE001 — the paper size is a nicety: the locale's then
+        pass
+    return {cid: paper_for(countries.get(cid)) for cid in coachee_ids}
+
+
+def _print_pdf(printer, result: ReportResult, db_url: str, fmt: str, papers: dict[str, str]) -> None:
+    """Print ``result``'s page to a PDF beside it (in place: the result gets its
+    ``pdf``, or its ``error``); with ``fmt`` "pdf" the page is removed afterwards."""
+    html = result.html
+    pdf_out = html.with_suffix(".pdf")
+    pdf_out.unlink(missing_ok=True)
+    try:
+        printer.print_pdf(html, pdf_out, papers.get(result.coachee_id, "A4"))
+    except Exception as exc:  # noqa: BLE001 — reported per coachee
+        result.error = f"PDF: {_cell_error(exc)}"
+        return
+    result.pdf = pdf_out
+    if fmt == "pdf":
+        html.unlink(missing_ok=True)
+        result.html = None
+
+
+# ------------------------------------------------------------------ many reports
+
+
+def run_reports(
+    db_url: str,
+    coachee_ids: list[str],
+    week_ending,
+    out_dir=None,
+    jobs: int = 1,
+    fmt: str = "html",
+    scheduler: str | None = None,
+) -> int:
+    """Render each coachee's report (in parallel with ``jobs`` > 1, on a Dask
+    cluster with ``scheduler``), with a progress bar; one failure is reported and
+    the others still run. ``fmt``: "html", "pdf" or "both" (one browser prints
+    every PDF, here). Returns an exit code."""
+    _check_format(fmt)
+    week = _week(week_ending)
     results: list[ReportResult] = []
     many = len(coachee_ids) > 1
-    if many:
-        from tqdm import tqdm
+    bar = None
+    with ExitStack() as stack:
+        printer = stack.enter_context(open_printer()) if fmt != "html" and coachee_ids else None
+        papers = _papers(db_url, coachee_ids) if printer else {}
+        if many:
+            from tqdm import tqdm
 
-        bar = tqdm(total=len(coachee_ids), desc="weekly reports", unit="report", file=sys.stderr)
-    if jobs <= 1 or not many:
-        for cid in coachee_ids:
-            try:
-                results.append(render_report(db_url, cid, week_ending, out_dir))
-            except Exception as exc:  # noqa: BLE001 — as in parallel: one failed report, the others still run
-                results.append(ReportResult(cid, error=f"{type(exc).__name__}: {exc}"))
-            if many:
+            bar = stack.enter_context(
+                tqdm(total=len(coachee_ids), desc="weekly reports", unit="report", file=sys.stderr)
+            )
+
+        def done(result: ReportResult) -> None:
+            if printer is not None and not result.error:
+                _print_pdf(printer, result, db_url, fmt, papers)
+            results.append(result)
+            if bar is not None:
                 bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(render_report, db_url, cid, week_ending, out_dir): cid for cid in coachee_ids}
-            for fut in as_completed(futures):
-                try:
-                    results.append(fut.result())
-                except Exception as exc:  # noqa: BLE001 — a crashed worker is one failed report
-                    results.append(ReportResult(futures[fut], error=f"{type(exc).__name__}: {exc}"))
-                bar.update()
-    if many:
-        bar.close()
+
+        if scheduler:
+            from .dask_batch import run_on_cluster
+
+            code = run_on_cluster(scheduler, db_url, coachee_ids, week, out_dir, done)
+            if code is not None:
+                return code
+        elif jobs <= 1 or not many:
+
+            async def each(result: ReportResult) -> None:
+                done(result)
+
+            if printer is None:
+                asyncio.run(_render_sequence(db_url, coachee_ids, week, out_dir, each))
+            else:
+                # Playwright's synchronous API refuses to run inside an event loop:
+                # the reports are rendered in a thread of their own, printed here.
+                _render_in_thread(db_url, coachee_ids, week, out_dir, done)
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(render_report, db_url, cid, week, out_dir): cid for cid in coachee_ids}
+                for fut in as_completed(futures):
+                    try:
+                        result = fut.result()
+                    except Exception as exc:  # noqa: BLE001 — a crashed worker is one failed report
+                        result = ReportResult(futures[fut], error=f"{type(exc).__name__}: {exc}")
+                    done(result)
+    return report_summary(results)
+
+
+def _render_in_thread(db_url: str, coachee_ids: list[str], week: str, out_dir, done) -> None:
+    """``_render_sequence`` in a thread with its own event loop, each result handed
+    to ``done`` in the calling thread as soon as it is ready."""
+    import queue
+
+    ready: queue.Queue = queue.Queue()
+    finished = object()
+
+    async def put(result: ReportResult) -> None:
+        ready.put(result)
+
+    def work() -> None:
+        try:
+            asyncio.run(_render_sequence(db_url, coachee_ids, week, out_dir, put))
+        except BaseException as exc:  # noqa: BLE001 — handed over, raised in the caller
+            ready.put(exc)
+        finally:
+            ready.put(finished)
+
+    thread = threading.Thread(target=work, name="followup-reports", daemon=False)
+    thread.start()
+    try:
+        while (item := ready.get()) is not finished:
+            if isinstance(item, BaseException):
+                raise item
+            done(item)
+    finally:
+        thread.join()
+
+
+def report_summary(results: list[ReportResult]) -> int:
+    """Print where each report went and what failed; the exit code."""
     failed = [r for r in results if r.error]
-    done = [r for r in results if not r.error]
-    for r in sorted(done, key=lambda r: r.coachee_id):
-        print(f"{r.coachee_id}: {r.html}")
+    written = [r for r in results if not r.error]
+    for r in sorted(written, key=lambda r: r.coachee_id):
+        print(f"{r.coachee_id}: " + ", ".join(str(p) for p in (r.html, r.pdf) if p))
     for r in failed:
         print(
             f"{r.coachee_id}: FAILED — {r.error}"
             + (f" (see {r.notebook})" if r.notebook and r.notebook.exists() else ""),
             file=sys.stderr,
         )
-    if done:
-        print(f"{len(done)} report(s) written to {Path(done[0].html).parent.resolve()}")
+    if written:
+        first = written[0].html or written[0].pdf
+        print(f"{len(written)} report(s) written to {Path(first).parent.resolve()}")
     return 1 if failed else 0
