@@ -1,12 +1,15 @@
 """Shared fixtures: a real SQLite file in a temp folder, loaded with the demo practice,
-and the ``followup`` command run in this process or in one of its own.
+the same on a real PostgreSQL server (``store_url`` and friends, parametrised over
+both engines), and the ``followup`` command run in this process or in one of its own.
 
 Helpers (row builders, typed tables, readers of the store's file) are in builders.py.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import secrets
 import shutil
 
 import pytest
@@ -120,3 +123,160 @@ def followup(capsys, monkeypatch):
 def cli():
     """The installed ``followup`` command in a process of its own (``run_cli``)."""
     return run_cli
+
+
+# ------------------------------------------------------------------ both engines
+# PostgreSQL tests run against a real server: FOLLOWUP_TEST_PG is the URL of a
+# database there to connect to as a superuser (default: the local Debian
+# cluster over its socket, as root). Each test gets a throwaway database of its
+# own, dropped after it. No server: skipped with the reason outside CI, a
+# failure in CI (CI=true), which must test both engines.
+
+PG_SERVER = os.environ.get("FOLLOWUP_TEST_PG", "postgresql+psycopg:///postgres?host=/var/run/postgresql")
+ENGINES = ["sqlite", "postgresql"]
+_pg_names = itertools.count(1)
+
+
+class PgServer:
+    """The test server: makes and drops throwaway databases (plain psycopg, autocommit)."""
+
+    def __init__(self, url: str):
+        import sqlalchemy as sa
+
+        self.url = sa.engine.make_url(url)
+        self.conninfo = self._conninfo(self.url)
+
+    @staticmethod
+    def _conninfo(url) -> dict:
+        info = {"dbname": url.database or "postgres", "connect_timeout": 5}
+        for key, value in (("user", url.username), ("password", url.password), ("host", url.host), ("port", url.port)):
+            if value is not None:
+                info[key] = value
+        info.update({k: v for k, v in url.query.items() if isinstance(v, str)})
+        return info
+
+    def connect(self, dbname: str | None = None):
+        import psycopg
+
+        info = dict(self.conninfo)
+        if dbname:
+            info["dbname"] = dbname
+        return psycopg.connect(autocommit=True, **info)
+
+    def create(self, template: str | None = None) -> str:
+        """A new empty database (or a copy of ``template``); returns its SQLAlchemy URL."""
+        name = f"followup_test_{os.getpid()}_{next(_pg_names)}_{secrets.token_hex(3)}"
+        with self.connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        return self.url_of(name)
+
+    def url_of(self, name: str) -> str:
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        import sqlalchemy as sa
+
+        name = sa.engine.make_url(url).database
+        with self.connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_pg_server: list = []
+
+
+def pg_server_or_skip() -> PgServer:
+    """The test server, checked once per run: skip (or in CI fail) when none answers."""
+    if not _pg_server:
+        try:
+            import psycopg  # noqa: F401
+
+            server = PgServer(PG_SERVER)
+            with server.connect() as conn:
+                conn.execute("SELECT 1")
+            _pg_server.append(server)
+        except Exception as exc:  # noqa: BLE001 — any reason the server cannot be used
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            _pg_server.append(f"no PostgreSQL server: {PG_SERVER} ({reason}); set FOLLOWUP_TEST_PG")
+    if isinstance(_pg_server[0], str):
+        if os.environ.get("CI") == "true":
+            pytest.fail(_pg_server[0] + " — CI must test both engines")
+        pytest.skip(_pg_server[0])
+    return _pg_server[0]
+
+
+@pytest.fixture
+def pg_server() -> PgServer:
+    return pg_server_or_skip()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    url = pg_server.create()
+    yield url
+    pg_server.drop(url)
+
+
+@pytest.fixture(params=ENGINES)
+def store_url(request, tmp_path) -> str:
+    """A store URL on each engine: a SQLite file, or a throwaway PostgreSQL database."""
+    if request.param == "sqlite":  # not db_url's file: a test may use both
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def any_store(store_url):
+    """An empty store on each engine."""
+    store = open_store(store_url)
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture
+def any_demo_store(any_store, demo_once):
+    """The demo practice (unshifted) in a store of its own, on each engine."""
+    writes, _ = demo_once
+    for frames in writes:
+        any_store.upsert({name: df.copy(deep=True) for name, df in frames.items()})
+    return any_store
+
+
+def store_contents(url_or_store, names=None) -> dict[str, list[tuple]]:
+    """Every row of every table (or the ones named), header first then sorted,
+    read with the plain driver (sqlite3 or psycopg), never with the code under test."""
+    url = str(getattr(url_or_store, "url", url_or_store))
+    if url.startswith("sqlite:///"):
+        from builders import table_contents
+
+        return table_contents(url, names)
+    import sqlalchemy as sa
+
+    server = pg_server_or_skip()
+    with server.connect(sa.engine.make_url(url).database) as conn:
+        if names is None:
+            names = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = current_schema() ORDER BY table_name"
+                )
+            ]
+        out = {}
+        for name in names:
+            cur = conn.execute(f'SELECT * FROM "{name}"')
+            out[name] = [tuple(d.name for d in cur.description)] + sorted(cur.fetchall(), key=repr)
+    return out
+
+
+def store_data(url_or_store) -> dict[str, list[tuple]]:
+    """``store_contents`` of the data tables only (not the migration log)."""
+    from followup_lib.schema import TABLE_ORDER
+
+    return store_contents(url_or_store, TABLE_ORDER)
+
+
+@pytest.fixture
+def contents():
+    """``contents(store_or_url)``: every table, read with the plain driver of its engine."""
+    return store_contents

@@ -1,5 +1,6 @@
 """Import and export through the ``followup`` command (its ``main``, run in this
-process by the ``followup`` fixture), against a real SQLite file.
+process by the ``followup`` fixture), against a real SQLite file and a real
+PostgreSQL database (each test that touches a store runs on both engines).
 
 The contract (PRODUCT.md): keyed by id, all or nothing, idempotent, a lossless
 round trip, and every rejection names the table, the spreadsheet row (header = 1)
@@ -22,7 +23,8 @@ from followup_lib.data.transfer import export_store, import_path
 from followup_lib.data.validation import ValidationError
 from followup_lib.schema import TABLE_ORDER
 
-from builders import data_contents, file_bytes
+from builders import file_bytes
+from conftest import store_contents, store_data
 
 # ------------------------------------------------------------------ helpers
 
@@ -74,6 +76,20 @@ def assert_rejected(proc, *expected: str) -> None:
         assert text in proc.stderr, f"{text!r} not in:\n{proc.stderr}"
 
 
+def same_tables(a, b) -> None:
+    """Two stores (URLs or stores, on either engine) hold the same rows, row_version
+    included, compared as typed tables (each engine stores dates its own way)."""
+    stores = [x if hasattr(x, "load") else open_store(x) for x in (a, b)]
+    try:
+        left, right = (st.load() for st in stores)
+        for name in TABLE_ORDER:
+            pd.testing.assert_frame_equal(left[name], right[name], obj=name)
+    finally:
+        for st, given in zip(stores, (a, b)):
+            if st is not given:
+                st.engine.dispose()
+
+
 def assert_same_files(a: Path, b: Path) -> None:
     names = sorted(p.name for p in a.iterdir())
     assert names == sorted(p.name for p in b.iterdir())
@@ -84,7 +100,7 @@ def assert_same_files(a: Path, b: Path) -> None:
 # ------------------------------------------------------------------ keyed by id, idempotent
 
 
-def test_import_replaces_by_id_adds_new_and_deletes_nothing(demo_store, tmp_path, followup):
+def test_import_replaces_by_id_adds_new_and_deletes_nothing(any_demo_store, tmp_path, followup):
     folder = tmp_path / "update"
     folder.mkdir()
     write_rows(
@@ -103,13 +119,13 @@ def test_import_replaces_by_id_adds_new_and_deletes_nothing(demo_store, tmp_path
             ["A100", "C010", "Quarry Labs", "Analyst"],
         ],
     )
-    before = demo_store.load()
-    proc = followup("import", str(folder), db=demo_store.url)
+    before = any_demo_store.load()
+    proc = followup("import", str(folder), db=any_demo_store.url)
     assert proc.returncode == 0, proc.stderr
     assert "coachees: 1 added, 1 changed" in proc.stdout
     assert "applications: 1 added, 1 changed" in proc.stdout
 
-    after = demo_store.load()
+    after = any_demo_store.load()
     c = after["coachees"].set_index("coachee_id")
     assert c.loc["C001", "name"] == "Maya Lindqvist-Berg" and c.loc["C001", "row_version"] == 2
     assert c.loc["C010", "name"] == "Noor Haddad" and c.loc["C010", "row_version"] == 1
@@ -124,46 +140,49 @@ def test_import_replaces_by_id_adds_new_and_deletes_nothing(demo_store, tmp_path
         pd.testing.assert_frame_equal(before[name], after[name], obj=name)
 
 
-def test_importing_the_same_folder_twice_changes_nothing(empty_store, followup):
-    empty_store.engine.dispose()
+def test_importing_the_same_folder_twice_changes_nothing(any_store, followup):
+    any_store.engine.dispose()
     from followup_lib import paths
 
-    first = followup("import", str(paths.demo_dir()), db=empty_store.url)
+    first = followup("import", str(paths.demo_dir()), db=any_store.url)
     assert first.returncode == 0, first.stderr
-    contents, raw = data_contents(empty_store), file_bytes(empty_store)
+    contents, raw = store_data(any_store), store_contents(any_store)
+    raw_bytes = file_bytes(any_store) if any_store.engine_name == "sqlite" else None
     versions = [r[contents[name][0].index("row_version")] for name in TABLE_ORDER for r in contents[name][1:]]
     assert versions and all(v == 1 for v in versions)
-    second = followup("import", str(paths.demo_dir()), db=empty_store.url)
+    second = followup("import", str(paths.demo_dir()), db=any_store.url)
     assert second.returncode == 0, second.stderr
     assert all(line.endswith(": 0 added, 0 changed") for line in second.stdout.strip().splitlines())
-    assert data_contents(empty_store) == contents
-    assert file_bytes(empty_store) == raw
+    assert store_data(any_store) == contents
+    assert store_contents(any_store) == raw
+    if any_store.engine_name == "sqlite":  # not a byte of the file moved
+        assert file_bytes(any_store) == raw_bytes
 
 
-def test_importing_the_same_workbook_twice_changes_nothing(demo_store, tmp_path):
+def test_importing_the_same_workbook_twice_changes_nothing(any_demo_store, tmp_path):
     book = tmp_path / "practice.xlsx"
-    export_store(demo_store, book)
+    export_store(any_demo_store, book)
     edit = open_store(f"sqlite:///{tmp_path / 'other.db'}")
     import_path(edit, book)
-    once = data_contents(edit)
+    once = store_data(edit)
     counts = import_path(edit, book).counts
     assert all(c == {"added": 0, "changed": 0} for c in counts.values())
-    assert data_contents(edit) == once
+    assert store_data(edit) == once
 
 
 # ------------------------------------------------------------------ lossless round trip
 
 
-def test_round_trip_through_a_csv_folder_is_byte_identical(tmp_path, followup):
+def test_round_trip_through_a_csv_folder_is_byte_identical(store_url, tmp_path, followup):
     from followup_lib import paths
 
-    first, second = f"sqlite:///{tmp_path / 'first.db'}", f"sqlite:///{tmp_path / 'second.db'}"
+    first, second = store_url, f"sqlite:///{tmp_path / 'second.db'}"
     followup("import", str(paths.demo_dir()), db=first, check=True)
     followup("export", str(tmp_path / "out1"), db=first, check=True)
     followup("import", str(tmp_path / "out1"), db=second, check=True)
     followup("export", str(tmp_path / "out2"), db=second, check=True)
     assert_same_files(tmp_path / "out1", tmp_path / "out2")
-    assert data_contents(first) == data_contents(second)
+    same_tables(first, second)
     # The export is the import format: every table, the contract's columns in order.
     for name in TABLE_ORDER:
         header = next(csv.reader((tmp_path / "out1" / f"{name}.csv").open(encoding="utf-8")))
@@ -171,30 +190,31 @@ def test_round_trip_through_a_csv_folder_is_byte_identical(tmp_path, followup):
         assert header == demo_header, name
 
 
-def test_round_trip_through_an_xlsx_is_byte_identical(tmp_path, followup):
+def test_round_trip_through_an_xlsx_is_byte_identical(store_url, tmp_path, followup):
     from followup_lib import paths
 
-    first, second = f"sqlite:///{tmp_path / 'first.db'}", f"sqlite:///{tmp_path / 'second.db'}"
+    first, second = store_url, f"sqlite:///{tmp_path / 'second.db'}"
     followup("import", str(paths.demo_dir()), db=first, check=True)
     followup("export", str(tmp_path / "one.xlsx"), db=first, check=True)
     followup("import", str(tmp_path / "one.xlsx"), db=second, check=True)
     followup("export", str(tmp_path / "two.xlsx"), db=second, check=True)
     assert (tmp_path / "one.xlsx").read_bytes() == (tmp_path / "two.xlsx").read_bytes()
-    assert data_contents(first) == data_contents(second)
+    same_tables(first, second)
     assert sorted(openpyxl.load_workbook(tmp_path / "one.xlsx").sheetnames) == sorted(TABLE_ORDER)
     assert not list(tmp_path.glob("*.partial*"))
 
 
-def test_csv_and_xlsx_exports_hold_the_same_data(demo_store, tmp_path):
-    export_store(demo_store, tmp_path / "csv")
-    export_store(demo_store, tmp_path / "book.xlsx")
+def test_csv_and_xlsx_exports_hold_the_same_data(any_demo_store, tmp_path):
+    export_store(any_demo_store, tmp_path / "csv")
+    export_store(any_demo_store, tmp_path / "book.xlsx")
     via_csv, via_xlsx = (open_store(f"sqlite:///{tmp_path / n}") for n in ("a.db", "b.db"))
     import_path(via_csv, tmp_path / "csv")
     import_path(via_xlsx, tmp_path / "book.xlsx")
-    assert data_contents(via_csv) == data_contents(via_xlsx) == data_contents(demo_store)
+    assert store_data(via_csv) == store_data(via_xlsx)
+    same_tables(via_csv, any_demo_store)
 
 
-def test_a_hand_made_workbook_with_real_dates_and_booleans_imports(demo_csv_dir, tmp_path, empty_store):
+def test_a_hand_made_workbook_with_real_dates_and_booleans_imports(demo_csv_dir, tmp_path, any_store):
     """Excel stores dates, datetimes, numbers and TRUE/FALSE as typed cells, not text."""
     book = csv_folder_to_xlsx(demo_csv_dir, tmp_path / "typed.xlsx")
     wb = openpyxl.load_workbook(book)
@@ -207,8 +227,8 @@ def test_a_hand_made_workbook_with_real_dates_and_booleans_imports(demo_csv_dir,
     ws.cell(4, final).value = True
     ws.cell(2, rnd).value = 1
     wb.save(book)
-    import_path(empty_store, book)
-    iv = empty_store.load()["interviews"].set_index("interview_id")
+    import_path(any_store, book)
+    iv = any_store.load()["interviews"].set_index("interview_id")
     assert iv.loc["I001", "held_on"] == pd.Timestamp("2026-11-02")
     assert iv.loc["I002", "held_on"] == pd.Timestamp("2026-10-22")
     assert [iv.loc[i, "final_round"] for i in ("I001", "I003")] == [False, True]
@@ -225,10 +245,10 @@ def test_a_hand_made_workbook_with_real_dates_and_booleans_imports(demo_csv_dir,
         "2026-11-02T09:30:00.123456",
     ],
 )
-def test_a_datetime_is_accepted_where_a_date_is(demo_csv_dir, empty_store, value):
+def test_a_datetime_is_accepted_where_a_date_is(demo_csv_dir, any_store, value):
     edit_cell(demo_csv_dir, "interviews", "I001", "held_on", value)
-    import_path(empty_store, demo_csv_dir)
-    iv = empty_store.load()["interviews"].set_index("interview_id")
+    import_path(any_store, demo_csv_dir)
+    iv = any_store.load()["interviews"].set_index("interview_id")
     assert iv.loc["I001", "held_on"] == pd.Timestamp("2026-11-02")
 
 
@@ -293,24 +313,29 @@ BAD_INPUT = [
 ]
 
 
-def _store_for_rejection(demo_store, folder):
+def _store_for_rejection(any_demo_store, folder):
     """A loaded store, and a folder whose good rows would change it if anything were written."""
     edit_cell(folder, "coachees", "C001", "name", "Changed Name")
     edit_cell(folder, "applications", "A001", "notes", "changed notes")
     with (folder / "coachees.csv").open("a", encoding="utf-8") as f:
         f.write("C099,A New Coachee,,,\n")
-    demo_store.engine.dispose()
-    return file_bytes(demo_store), data_contents(demo_store)
+    any_demo_store.engine.dispose()
+    return snapshot(any_demo_store), store_data(any_demo_store)
+
+
+def snapshot(store) -> tuple:
+    """Every table read with the plain driver, and for SQLite the file's bytes too."""
+    return store_contents(store), (file_bytes(store) if store.engine_name == "sqlite" else None)
 
 
 @pytest.mark.parametrize("bad", BAD_INPUT, ids=lambda f: f.__name__.strip("_"))
-def test_bad_csv_stops_the_whole_import(bad, demo_store, demo_csv_dir, followup):
-    before_bytes, before = _store_for_rejection(demo_store, demo_csv_dir)
+def test_bad_csv_stops_the_whole_import(bad, any_demo_store, demo_csv_dir, followup):
+    before_state, before = _store_for_rejection(any_demo_store, demo_csv_dir)
     where, what = bad(demo_csv_dir)
-    proc = followup("import", str(demo_csv_dir), db=demo_store.url)
+    proc = followup("import", str(demo_csv_dir), db=any_demo_store.url)
     assert_rejected(proc, f"{where}: ", what)
-    assert data_contents(demo_store) == before
-    assert file_bytes(demo_store) == before_bytes
+    assert store_data(any_demo_store) == before
+    assert snapshot(any_demo_store) == before_state
 
 
 @pytest.mark.parametrize(
@@ -318,116 +343,116 @@ def test_bad_csv_stops_the_whole_import(bad, demo_store, demo_csv_dir, followup)
     [_missing_column, _date_that_does_not_exist, _same_id_twice, _decision_before_interview],
     ids=lambda f: f.__name__.strip("_"),
 )
-def test_bad_workbook_names_the_sheet_row_and_column(bad, demo_store, demo_csv_dir, tmp_path, followup):
-    before_bytes, before = _store_for_rejection(demo_store, demo_csv_dir)
+def test_bad_workbook_names_the_sheet_row_and_column(bad, any_demo_store, demo_csv_dir, tmp_path, followup):
+    before_state, before = _store_for_rejection(any_demo_store, demo_csv_dir)
     where, what = bad(demo_csv_dir)
     book = csv_folder_to_xlsx(demo_csv_dir, tmp_path / "practice.xlsx")
     table, rest = where.split(".csv", 1)
-    proc = followup("import", str(book), db=demo_store.url)
+    proc = followup("import", str(book), db=any_demo_store.url)
     assert_rejected(proc, f"practice.xlsx, sheet {table}{rest}: ", what)
-    assert file_bytes(demo_store) == before_bytes and data_contents(demo_store) == before
+    assert snapshot(any_demo_store) == before_state and store_data(any_demo_store) == before
 
 
-def test_every_problem_of_an_import_is_reported_at_once(demo_store, demo_csv_dir, followup):
-    before_bytes, _ = _store_for_rejection(demo_store, demo_csv_dir)
+def test_every_problem_of_an_import_is_reported_at_once(any_demo_store, demo_csv_dir, followup):
+    before_state, _ = _store_for_rejection(any_demo_store, demo_csv_dir)
     expected = [bad(demo_csv_dir) for bad in BAD_INPUT if bad is not _missing_column]
-    proc = followup("import", str(demo_csv_dir), db=demo_store.url)
+    proc = followup("import", str(demo_csv_dir), db=any_demo_store.url)
     assert_rejected(proc, f"{len(expected)} problems to fix", *[f"{w}: " for w, _ in expected])
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("  ")]
     assert len(lines) == len(expected), proc.stderr
-    assert file_bytes(demo_store) == before_bytes
+    assert snapshot(any_demo_store) == before_state
 
 
-def test_problems_in_several_rows_of_one_file_each_named(demo_store, demo_csv_dir, followup):
-    _store_for_rejection(demo_store, demo_csv_dir)
+def test_problems_in_several_rows_of_one_file_each_named(any_demo_store, demo_csv_dir, followup):
+    _store_for_rejection(any_demo_store, demo_csv_dir)
     rows = [edit_cell(demo_csv_dir, "promises", pid, "due_on", "2026-13-01") for pid in ("P001", "P003", "P004")]
-    proc = followup("import", str(demo_csv_dir), db=demo_store.url)
+    proc = followup("import", str(demo_csv_dir), db=any_demo_store.url)
     assert_rejected(proc, *[f"promises.csv, row {r}, column due_on: '2026-13-01'" for r in rows])
 
 
-def test_row_numbers_count_blank_lines_as_a_spreadsheet_does(demo_store, demo_csv_dir, followup):
+def test_row_numbers_count_blank_lines_as_a_spreadsheet_does(any_demo_store, demo_csv_dir, followup):
     path = demo_csv_dir / "promises.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
     # header, P001, blank, blank, P002, P003, P004 -> P004 is on spreadsheet row 7
     lines = lines[:2] + ["", ",,,,"] + lines[2:]
     lines[6] = lines[6].replace("A011", "A404")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    proc = followup("import", str(demo_csv_dir), db=demo_store.url)
+    proc = followup("import", str(demo_csv_dir), db=any_demo_store.url)
     assert_rejected(proc, "promises.csv, row 7, column application_id: 'A404'")
 
 
-def test_a_row_with_more_cells_than_the_header_is_refused_not_shifted(demo_store, demo_csv_dir, followup):
+def test_a_row_with_more_cells_than_the_header_is_refused_not_shifted(any_demo_store, demo_csv_dir, followup):
     """An unquoted comma in a cell must not slide the rest of the row into the next columns."""
-    before = data_contents(demo_store)
+    before = store_data(any_demo_store)
     path = demo_csv_dir / "coachees.csv"
     text = path.read_text(encoding="utf-8").replace("Dana Reyes,Data analyst", "Dana Reyes,Data analyst, retail", 1)
     path.write_text(text, encoding="utf-8")
-    proc = followup("import", str(demo_csv_dir), db=demo_store.url)
+    proc = followup("import", str(demo_csv_dir), db=any_demo_store.url)
     assert_rejected(proc, "coachees.csv, row 2: ", "quoted")
-    assert data_contents(demo_store) == before
+    assert store_data(any_demo_store) == before
 
 
-def test_a_quote_that_is_never_closed_is_refused(demo_store, demo_csv_dir, followup):
+def test_a_quote_that_is_never_closed_is_refused(any_demo_store, demo_csv_dir, followup):
     path = demo_csv_dir / "messages.csv"
     path.write_text(
         path.read_text(encoding="utf-8").replace("Thank-you to Priya", '"Thank-you to Priya', 1), encoding="utf-8"
     )
-    proc = followup("import", str(demo_csv_dir), db=demo_store.url)
+    proc = followup("import", str(demo_csv_dir), db=any_demo_store.url)
     assert_rejected(proc, "messages.csv, row 2: ", "quote")
 
 
-def test_problems_across_files_that_cannot_be_read_and_files_that_can(demo_store, demo_csv_dir, followup):
+def test_problems_across_files_that_cannot_be_read_and_files_that_can(any_demo_store, demo_csv_dir, followup):
     (demo_csv_dir / "offers.csv").write_text("", encoding="utf-8")
     edit_cell(demo_csv_dir, "applications", "A002", "status", "pending")
-    proc = followup("import", str(demo_csv_dir), db=demo_store.url)
+    proc = followup("import", str(demo_csv_dir), db=any_demo_store.url)
     assert_rejected(proc, "offers.csv: the file is empty", "applications.csv, row 3, column status")
     # links into the unreadable file are not blamed on every row that points there
     assert proc.stderr.count("offers") == 1
 
 
-def test_a_missing_parent_column_is_not_blamed_on_every_child(demo_store, demo_csv_dir, followup):
+def test_a_missing_parent_column_is_not_blamed_on_every_child(any_demo_store, demo_csv_dir, followup):
     drop_column(demo_csv_dir, "references", "name")
-    proc = followup("import", str(demo_csv_dir), db=demo_store.url)
+    proc = followup("import", str(demo_csv_dir), db=any_demo_store.url)
     assert_rejected(proc, "1 problem to fix", "references.csv, row 1, column name")
 
 
-def test_import_of_something_that_is_not_there_or_not_a_table(tmp_path, empty_store, followup):
-    proc = followup("import", str(tmp_path / "nowhere"), db=empty_store.url)
+def test_import_of_something_that_is_not_there_or_not_a_table(tmp_path, any_store, followup):
+    proc = followup("import", str(tmp_path / "nowhere"), db=any_store.url)
     assert_rejected(proc, "does not exist")
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
-    proc = followup("import", str(tmp_path / "broken.xlsx"), db=empty_store.url)
+    proc = followup("import", str(tmp_path / "broken.xlsx"), db=any_store.url)
     assert_rejected(proc, "broken.xlsx cannot be read as a workbook")
     (tmp_path / "empty").mkdir()
-    proc = followup("import", str(tmp_path / "empty"), db=empty_store.url)
+    proc = followup("import", str(tmp_path / "empty"), db=any_store.url)
     assert_rejected(proc, "holds no .csv files")
-    assert empty_store.is_empty()
+    assert any_store.is_empty()
 
 
-def test_unknown_files_and_columns_are_named_but_do_not_stop_the_import(demo_csv_dir, empty_store, followup):
+def test_unknown_files_and_columns_are_named_but_do_not_stop_the_import(demo_csv_dir, any_store, followup):
     # contacts.csv was such a file before contract v2; now it is a table.
     (demo_csv_dir / "contact_log.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     path = demo_csv_dir / "coachees.csv"
     rows = list(csv.reader(path.open(encoding="utf-8")))
     write_rows(path, [r + ["extra"] for r in rows])
-    proc = followup("import", str(demo_csv_dir), db=empty_store.url)
+    proc = followup("import", str(demo_csv_dir), db=any_store.url)
     assert proc.returncode == 0, proc.stderr
     assert "contact_log.csv: not a table" in proc.stdout and "contacts.csv: not a table" not in proc.stdout
     assert "columns extra are not part of coachees" in proc.stdout
-    stored = empty_store.load(["coachees", "contacts"])
+    stored = any_store.load(["coachees", "contacts"])
     assert len(stored["coachees"]) == 3 and len(stored["contacts"]) == 4
 
 
-def test_validation_error_lists_problems_in_the_api_too(demo_csv_dir, empty_store):
+def test_validation_error_lists_problems_in_the_api_too(demo_csv_dir, any_store):
     edit_cell(demo_csv_dir, "interviews", "I001", "held_on", "2026-02-30")
     with pytest.raises(ValidationError) as info:
-        import_path(empty_store, demo_csv_dir)
+        import_path(any_store, demo_csv_dir)
     [p] = info.value.problems
     assert (p.table, p.row, p.column) == ("interviews", 2, "held_on")
-    assert empty_store.is_empty()
+    assert any_store.is_empty()
 
 
-def test_export_of_one_coachee_holds_only_their_rows(demo_store, tmp_path, followup):
-    followup("export", str(tmp_path / "c2"), "--coachee", "C002", db=demo_store.url, check=True)
+def test_export_of_one_coachee_holds_only_their_rows(any_demo_store, tmp_path, followup):
+    followup("export", str(tmp_path / "c2"), "--coachee", "C002", db=any_demo_store.url, check=True)
     coachees = list(csv.DictReader((tmp_path / "c2" / "coachees.csv").open(encoding="utf-8")))
     assert [c["coachee_id"] for c in coachees] == ["C002"]
     text = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "c2").iterdir())
@@ -435,10 +460,10 @@ def test_export_of_one_coachee_holds_only_their_rows(demo_store, tmp_path, follo
         assert other not in text
 
 
-def test_an_export_overwrites_an_older_one_in_place(demo_store, tmp_path):
+def test_an_export_overwrites_an_older_one_in_place(any_demo_store, tmp_path):
     out = tmp_path / "out"
-    export_store(demo_store, out)
-    demo_store.save_row("coachees", {"coachee_id": "C004", "name": "Late Arrival"})
-    export_store(demo_store, out)
+    export_store(any_demo_store, out)
+    any_demo_store.save_row("coachees", {"coachee_id": "C004", "name": "Late Arrival"})
+    export_store(any_demo_store, out)
     assert "Late Arrival" in (out / "coachees.csv").read_text(encoding="utf-8")
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.csv" for n in TABLE_ORDER)

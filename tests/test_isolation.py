@@ -9,6 +9,10 @@ shows them; one weekly report is rendered. Each output is searched for every
 *other* coachee's identifying text: name, email, companies, reference names and
 emails, interviewer names and emails. A first test proves that none of those
 strings occurs in any other coachee's own rows, so a hit is always a leak.
+
+The whole module runs on both engines (the store a SQLite file, then a PostgreSQL
+database): the per-coachee reads (``Store.load(coachee_id=…)``), the exports and
+the session's scoped queries are the store's SQL, which differs between them.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import ipywidgets as w
 import pandas as pd
 import pytest
 
+from followup_lib.data.copy import copy_store
 from followup_lib.data.demo import load_demo
 from followup_lib.data.logbook import save_record
 from followup_lib.data.store import open_store
@@ -35,6 +40,7 @@ from followup_lib.kinds import MESSAGE_KINDS
 from followup_lib.paths import safe_name
 
 from builders import AS_OF, run_cli, write_csvs
+from conftest import ENGINES, pg_server_or_skip
 
 DAY = AS_OF.isoformat()
 COACHEES = ["C001", "C002", "C003", "C004", "C005", "C006"]
@@ -290,11 +296,11 @@ def all_text(t: dict[str, pd.DataFrame]) -> str:
     return "\n".join(df.astype(str).to_csv(index=False) for df in t.values())
 
 
-@pytest.fixture(scope="module")
-def practice(tmp_path_factory):
+@pytest.fixture(scope="module", params=ENGINES)
+def practice(request, tmp_path_factory):
     """(store URL, work folder, {coachee: their tables}, {coachee: other coachees' identifying text})."""
     root = tmp_path_factory.mktemp("isolation")
-    url = f"sqlite:///{root / 'followup.db'}"
+    url = f"sqlite:///{root / 'followup.db'}" if request.param == "sqlite" else pg_server_or_skip().create()
     store = open_store(url)
     try:
         load_demo(store, shift=False)
@@ -307,7 +313,9 @@ def practice(tmp_path_factory):
         store.engine.dispose()
     own = {cid: identifying(t) for cid, t in tables.items()}
     foreign = {cid: set().union(*(own[o] for o in COACHEES if o != cid)) - own[cid] for cid in COACHEES}
-    return url, root, tables, foreign
+    yield url, root, tables, foreign
+    if request.param != "sqlite":
+        pg_server_or_skip().drop(url)
 
 
 def env_for(root: Path) -> dict:
@@ -536,11 +544,20 @@ def quiet_chart(monkeypatch):
 def session_store(practice, tmp_path):
     """A copy of the practice's store, for sessions that write (mark sent, save)."""
     url, root, _, _ = practice
-    db = tmp_path / "session.db"
     source = open_store(url)
-    source.backup(db)
-    source.engine.dispose()
-    return f"sqlite:///{db}"
+    try:
+        if source.engine_name == "sqlite":
+            db = tmp_path / "session.db"
+            source.backup(db)
+            copy = f"sqlite:///{db}"
+        else:
+            copy = pg_server_or_skip().create()
+            copy_store(source, copy)
+    finally:
+        source.engine.dispose()
+    yield copy
+    if not copy.startswith("sqlite:///"):
+        pg_server_or_skip().drop(copy)
 
 
 @pytest.mark.parametrize("cid", COACHEES)

@@ -1,8 +1,11 @@
-"""The store on a real SQLite file: migrations, upserts, row versions, two writers,
-backups and restores, and a store made by the first schema version.
+"""The store on both engines (a real SQLite file, a real PostgreSQL database):
+migrations, upserts, row versions, two writers, backups and restores, and a store
+made by the first schema version.
 
-The file is read with the plain ``sqlite3`` module (``builders.table_contents`` and
-friends), never with the code under test.
+What a store holds is read with the plain driver of its engine (``sqlite3`` through
+``builders.table_contents`` and friends, psycopg through ``conftest.store_contents``),
+never with the code under test. Tests of the SQLite file itself (its bytes, WAL,
+the committed fixtures, which are SQLite files) stay SQLite-only.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from followup_lib.data.store import ROW_VERSION, SCHEMA_VERSION, ConflictError, StoreError, open_store
 from followup_lib.schema import TABLE_ORDER, TABLES
 
-from builders import FIXTURES, data_contents, db_path, file_bytes, table_contents
+from builders import FIXTURES, db_path, file_bytes, table_contents
+from conftest import store_contents, store_data
 
 STORE_V1 = FIXTURES / "store_v1.db"
 # The first release's demo practice (data/demo as it was then), from which
@@ -67,44 +72,56 @@ def coachee(cid: str, **values) -> dict:
 # ------------------------------------------------------------------ migrations
 
 
-def test_new_store_is_at_current_schema_with_every_step_recorded(empty_store):
-    assert empty_store.schema_version() == SCHEMA_VERSION
-    log = table_contents(empty_store, ["followup_schema"])["followup_schema"][1:]
-    assert [r[0] for r in log] == list(range(1, SCHEMA_VERSION + 1))
-    conn = sqlite3.connect(db_path(empty_store))
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_new_store_is_at_current_schema_with_every_step_recorded(any_store):
+    assert any_store.schema_version() == SCHEMA_VERSION
+    tables = store_contents(any_store)
+    log = tables["followup_schema"][1:]
+    assert sorted(r[0] for r in log) == list(range(1, SCHEMA_VERSION + 1))
     for name in TABLE_ORDER:
-        cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{name}")')]
+        cols = list(tables[name][0])
         # Columns added by later migrations come after row_version: compare as sets.
         assert sorted(cols) == sorted(TABLES[name].column_names + ["row_version"]), name
         assert len(cols) == len(set(cols)), name
+
+
+def test_a_new_sqlite_store_is_in_wal_mode(empty_store):
+    # SQLite only: WAL is how a SQLite store's readers never wait for its writer.
+    conn = sqlite3.connect(db_path(empty_store))
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
 
 
-def test_reopening_a_store_changes_nothing(demo_store):
+def test_reopening_a_store_changes_nothing(any_demo_store):
+    before = store_contents(any_demo_store)
+    any_demo_store.engine.dispose()
+    open_store(any_demo_store.url).engine.dispose()
+    assert store_contents(any_demo_store) == before
+
+
+def test_reopening_a_sqlite_store_changes_not_a_byte(demo_store):
     before = file_bytes(demo_store)
     demo_store.engine.dispose()
     open_store(demo_store.url).engine.dispose()
     assert file_bytes(demo_store) == before
 
 
-def test_a_store_newer_than_the_code_is_refused(empty_store):
-    with empty_store.writing() as conn:
+def test_a_store_newer_than_the_code_is_refused(any_store):
+    with any_store.writing() as conn:
         conn.exec_driver_sql("INSERT INTO followup_schema VALUES (99, 'from the future', 'x')")
-    empty_store.engine.dispose()
+    any_store.engine.dispose()
     with pytest.raises(StoreError, match="newer than this code"):
-        open_store(empty_store.url)
+        open_store(any_store.url)
 
 
-def test_store_made_at_version_1_upgrades_and_keeps_its_data(db_url):
-    old = open_store(db_url, upto=1)
+def test_store_made_at_version_1_upgrades_and_keeps_its_data(store_url):
+    old = open_store(store_url, upto=1)
     assert old.schema_version() == 1
     with old.writing() as conn:
         conn.exec_driver_sql("INSERT INTO coachees (coachee_id, name) VALUES ('C1', 'Ada Old')")
-        assert "row_version" not in [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(coachees)")]
     old.engine.dispose()
+    assert "row_version" not in store_contents(store_url, ["coachees"])["coachees"][0]
 
-    store = open_store(db_url)
+    store = open_store(store_url)
     assert store.schema_version() == SCHEMA_VERSION
     row = store.row("coachees", {"coachee_id": "C1"})
     assert row["name"] == "Ada Old" and row["row_version"] == 1
@@ -112,6 +129,7 @@ def test_store_made_at_version_1_upgrades_and_keeps_its_data(db_url):
     store.save_row("coachees", coachee("C1", name="Ada New"), expected_version=1)
     with pytest.raises(ConflictError):
         store.save_row("coachees", coachee("C1", name="Ada Stale"), expected_version=1)
+    store.engine.dispose()
 
 
 def test_committed_version_1_store_opens_with_current_code(tmp_path, empty_store, followup):
@@ -160,56 +178,56 @@ def test_committed_version_1_store_opens_with_current_code(tmp_path, empty_store
 # ------------------------------------------------------------------ upsert and row versions
 
 
-def test_upsert_replaces_by_key_adds_new_and_keeps_the_rest(demo_store):
-    before = demo_store.load()["coachees"].set_index("coachee_id")
+def test_upsert_replaces_by_key_adds_new_and_keeps_the_rest(any_demo_store):
+    before = any_demo_store.load()["coachees"].set_index("coachee_id")
     frame = pd.DataFrame([coachee("C001", name="Maya L.", notes="renamed"), coachee("C900", name="New Person")])
-    counts = demo_store.upsert({"coachees": frame})
+    counts = any_demo_store.upsert({"coachees": frame})
     assert counts == {"coachees": {"added": 1, "changed": 1}}
-    after = demo_store.load()["coachees"].set_index("coachee_id")
+    after = any_demo_store.load()["coachees"].set_index("coachee_id")
     assert after.loc["C001", "name"] == "Maya L." and after.loc["C001", "row_version"] == 2
     assert after.loc["C900", "row_version"] == 1
     pd.testing.assert_frame_equal(after.loc[["C002", "C003"]], before.loc[["C002", "C003"]])
 
 
-def test_upsert_of_identical_rows_moves_no_row_version(demo_store):
-    tables = demo_store.load()
-    before = data_contents(demo_store)
-    counts = demo_store.upsert({n: df.drop(columns="row_version") for n, df in tables.items()})
+def test_upsert_of_identical_rows_moves_no_row_version(any_demo_store):
+    tables = any_demo_store.load()
+    before = store_data(any_demo_store)
+    counts = any_demo_store.upsert({n: df.drop(columns="row_version") for n, df in tables.items()})
     assert all(c == {"added": 0, "changed": 0} for c in counts.values()), counts
-    assert data_contents(demo_store) == before
+    assert store_data(any_demo_store) == before
 
 
-def test_upsert_with_some_columns_keeps_the_others(demo_store):
-    demo_store.upsert({"coachees": pd.DataFrame([{"coachee_id": "C001", "notes": "only notes"}])})
-    row = demo_store.row("coachees", {"coachee_id": "C001"})
+def test_upsert_with_some_columns_keeps_the_others(any_demo_store):
+    any_demo_store.upsert({"coachees": pd.DataFrame([{"coachee_id": "C001", "notes": "only notes"}])})
+    row = any_demo_store.row("coachees", {"coachee_id": "C001"})
     assert row["notes"] == "only notes" and row["name"] == "Maya Lindqvist"
 
 
-def test_upsert_is_all_or_nothing(demo_store):
-    before = data_contents(demo_store)
+def test_upsert_is_all_or_nothing(any_demo_store):
+    before = store_data(any_demo_store)
     good = pd.DataFrame([coachee("C777")])
     bad = pd.DataFrame([{"application_id": None, "coachee_id": "C001", "company": "X", "role": "Y"}])
     with pytest.raises(Exception):  # noqa: B017 — whatever the driver raises, nothing may be written
-        demo_store.upsert({"coachees": good, "applications": bad})
-    assert data_contents(demo_store) == before
+        any_demo_store.upsert({"coachees": good, "applications": bad})
+    assert store_data(any_demo_store) == before
 
 
-def test_save_row_new_then_edit_then_stale_edit(empty_store):
-    v = empty_store.save_row("coachees", coachee("C1", name="Ada"))
+def test_save_row_new_then_edit_then_stale_edit(any_store):
+    v = any_store.save_row("coachees", coachee("C1", name="Ada"))
     assert v == 1
     with pytest.raises(ConflictError, match="already exists"):
-        empty_store.save_row("coachees", coachee("C1", name="Someone else"))
-    assert empty_store.save_row("coachees", coachee("C1", name="Ada B"), expected_version=1) == 2
-    before = data_contents(empty_store)
+        any_store.save_row("coachees", coachee("C1", name="Someone else"))
+    assert any_store.save_row("coachees", coachee("C1", name="Ada B"), expected_version=1) == 2
+    before = store_data(any_store)
     with pytest.raises(ConflictError, match="changed elsewhere"):
-        empty_store.save_row("coachees", coachee("C1", name="Ada from an old form"), expected_version=1)
-    assert data_contents(empty_store) == before
-    assert empty_store.row("coachees", {"coachee_id": "C1"})["name"] == "Ada B"
+        any_store.save_row("coachees", coachee("C1", name="Ada from an old form"), expected_version=1)
+    assert store_data(any_store) == before
+    assert any_store.row("coachees", {"coachee_id": "C1"})["name"] == "Ada B"
 
 
-def test_two_forms_open_on_one_record_second_save_is_told(db_url):
+def test_two_forms_open_on_one_record_second_save_is_told(store_url):
     """Two connections (a notebook and the app): both open version 1, both save."""
-    first, second = open_store(db_url), open_store(db_url)
+    first, second = open_store(store_url), open_store(store_url)
     first.save_row("coachees", coachee("C1", name="Ada"))
     seen_by_first = first.row("coachees", {"coachee_id": "C1"})["row_version"]
     seen_by_second = second.row("coachees", {"coachee_id": "C1"})["row_version"]
@@ -221,11 +239,11 @@ def test_two_forms_open_on_one_record_second_save_is_told(db_url):
     second.engine.dispose()
 
 
-def test_load_for_one_coachee_holds_only_their_rows(demo_store):
-    tables = demo_store.load(coachee_id="C002")
+def test_load_for_one_coachee_holds_only_their_rows(any_demo_store):
+    tables = any_demo_store.load(coachee_id="C002")
     assert set(tables["coachees"]["coachee_id"]) == {"C002"}
     apps = set(tables["applications"]["application_id"])
-    assert apps and set(demo_store.load()["applications"].query("coachee_id == 'C002'")["application_id"]) == apps
+    assert apps and set(any_demo_store.load()["applications"].query("coachee_id == 'C002'")["application_id"]) == apps
     for name in ("interviews", "promises", "messages", "offers", "reference_uses"):
         assert set(tables[name]["application_id"]) <= apps, name
 
@@ -276,20 +294,20 @@ WRITER = """
 
 
 @pytest.mark.slow
-def test_two_writer_processes_lose_nothing(demo_store, tmp_path):
-    demo_store.save_row("coachees", coachee("SHARED", name="Shared", notes="0"))
+def test_two_writer_processes_lose_nothing(any_demo_store, tmp_path):
+    any_demo_store.save_row("coachees", coachee("SHARED", name="Shared", notes="0"))
     script = python_script(tmp_path, "writer.py", WRITER)
-    procs = [spawn(script, demo_store.url, name, 3) for name in ("session", "app")]
+    procs = [spawn(script, any_demo_store.url, name, 3) for name in ("session", "app")]
     # A third party reads all along (the weekly report): never blocked, never an error.
     reads = 0
     while any(p.poll() is None for p in procs):
-        tables = demo_store.load()
+        tables = any_demo_store.load()
         assert len(tables["coachees"]) >= 4
         reads += 1
     results = [json.loads(finish(p)) for p in procs]
     assert reads > 0
 
-    stored = demo_store.load()
+    stored = any_demo_store.load()
     names = stored["coachees"].set_index("coachee_id")["name"]
     for r in results:
         assert r["mine"], "a writer saved nothing"
@@ -301,7 +319,7 @@ def test_two_writer_processes_lose_nothing(demo_store, tmp_path):
     # Every increment of the shared record survived: none was silently overwritten.
     total = sum(r["increments"] for r in results)
     assert int(stored["coachees"].set_index("coachee_id").loc["SHARED", "notes"]) == total
-    assert demo_store.integrity_ok()
+    assert any_demo_store.integrity_ok()
 
 
 RACER = """
@@ -323,9 +341,9 @@ RACER = """
 """
 
 
-def test_same_record_saved_by_two_processes_at_once_one_is_told(demo_store, tmp_path):
+def test_same_record_saved_by_two_processes_at_once_one_is_told(any_demo_store, tmp_path):
     script = python_script(tmp_path, "racer.py", RACER)
-    procs = [spawn(script, demo_store.url, me, tmp_path) for me in ("session", "app")]
+    procs = [spawn(script, any_demo_store.url, me, tmp_path) for me in ("session", "app")]
     deadline = time.monotonic() + 60
     while not all((tmp_path / f"ready-{me}").exists() for me in ("session", "app")):
         assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "writers did not start"
@@ -337,7 +355,7 @@ def test_same_record_saved_by_two_processes_at_once_one_is_told(demo_store, tmp_
     assert len(saved) == 1 and len(told) == 1, results
     assert "changed elsewhere" in told[0]["conflict"]
     winner = ("session", "app")[results.index(saved[0])]
-    row = demo_store.row("coachees", {"coachee_id": "C001"})
+    row = any_demo_store.row("coachees", {"coachee_id": "C001"})
     assert row["name"] == f"saved by {winner}" and row["row_version"] == saved[0]["saved"] == 2
 
 
@@ -364,28 +382,60 @@ BATCHER = """
 """
 
 
+def _batch_counts(url: str) -> tuple[dict, tuple | None]:
+    """(rows per batch, the COUNTER row) read in one snapshot with the plain driver."""
+    if url.startswith("sqlite:///"):
+        conn = sqlite3.connect(db_path(url), isolation_level=None)
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            conn.execute("BEGIN")  # one snapshot for both reads, while the writer goes on
+            counts = dict(conn.execute(BATCH_SQL))
+            row = conn.execute(COUNTER_SQL).fetchone()
+        finally:
+            conn.close()
+        return counts, row
+    from conftest import pg_server_or_skip
+
+    with pg_server_or_skip().connect(sa.engine.make_url(url).database) as conn:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            counts = dict(conn.execute(BATCH_SQL).fetchall())
+            row = conn.execute(COUNTER_SQL).fetchone()
+    return counts, row
+
+
+BATCH_SQL = "SELECT substr(message_id, 1, 6), COUNT(*) FROM messages WHERE message_id LIKE 'B%' GROUP BY 1"
+COUNTER_SQL = "SELECT notes FROM coachees WHERE coachee_id = 'COUNTER'"
+
+
 def _complete_batches(db) -> int:
-    """How many whole batches a store holds; fails if any batch is partly there."""
-    conn = sqlite3.connect(db_path(db), isolation_level=None)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        conn.execute("BEGIN")  # one snapshot for both reads, while the writer goes on
-        counts = dict(
-            conn.execute(
-                "SELECT substr(message_id, 1, 6), COUNT(*) FROM messages WHERE message_id LIKE 'B%' GROUP BY 1"
-            )
-        )
-        row = conn.execute("SELECT notes FROM coachees WHERE coachee_id = 'COUNTER'").fetchone()
-    finally:
-        conn.close()
+    """How many whole batches a store (a URL, a store, or a SQLite file) holds;
+    fails if any batch is partly there."""
+    url = str(getattr(db, "url", db))
+    counts, row = _batch_counts(url if "://" in url else f"sqlite:///{url}")
     counter = int(row[0]) if row else 0
     assert all(n == 200 for n in counts.values()), "a batch is half there"
     assert len(counts) == counter, (len(counts), counter)
     return counter
 
 
+def same_tables(a, b) -> None:
+    """Two stores (or SQLite files) hold the same rows, row_version included, read
+    as typed tables (the engines store dates and booleans each their own way)."""
+    stores = [x if hasattr(x, "load") else open_store(str(x)) for x in (a, b)]
+    try:
+        left, right = (st.load() for st in stores)
+        for name in TABLE_ORDER:
+            pd.testing.assert_frame_equal(left[name], right[name], obj=name)
+    finally:
+        for st, given in zip(stores, (a, b)):
+            if st is not given:
+                st.engine.dispose()
+
+
 @pytest.mark.slow
-def test_backup_while_another_process_writes_is_consistent_and_restores(demo_store, tmp_path, followup):
+def test_backup_while_another_process_writes_is_consistent_and_restores(any_demo_store, tmp_path, followup):
+    demo_store = any_demo_store
     stop = tmp_path / "stop"
     writer = spawn(python_script(tmp_path, "batcher.py", BATCHER), demo_store.url, stop)
     backups = []
@@ -413,59 +463,62 @@ def test_backup_while_another_process_writes_is_consistent_and_restores(demo_sto
 
     # Restore brings the chosen copy back, whole.
     chosen = backups[0]
-    expected = table_contents(chosen)
     demo_store.engine.dispose()
     proc = followup("restore", str(chosen), db=demo_store.url)
     assert proc.returncode == 0, proc.stderr
-    assert table_contents(demo_store) == expected
     assert _complete_batches(demo_store) == caught[0] < total
+    same_tables(demo_store, chosen)
+    if demo_store.engine_name == "sqlite":  # the very same file contents
+        assert table_contents(demo_store) == table_contents(chosen)
 
 
-def test_restore_refuses_a_file_that_is_not_a_store(demo_store, tmp_path, followup):
-    before = file_bytes(demo_store)
+def test_restore_refuses_a_file_that_is_not_a_store(any_demo_store, tmp_path, followup):
+    before = store_contents(any_demo_store)
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database at all" * 100)
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
-    demo_store.engine.dispose()
+    any_demo_store.engine.dispose()
     for source in (junk, other):
-        proc = followup("restore", str(source), db=demo_store.url)
+        proc = followup("restore", str(source), db=any_demo_store.url)
         assert proc.returncode != 0
         assert "nothing was restored" in proc.stderr and "Traceback" not in proc.stderr
-    assert file_bytes(demo_store) == before
+    assert store_contents(any_demo_store) == before
 
 
-def test_restore_refuses_a_missing_file_and_a_backup_from_newer_code(demo_store, tmp_path, followup):
+def test_restore_refuses_a_missing_file_and_a_backup_from_newer_code(any_demo_store, tmp_path, followup):
     newer = tmp_path / "newer.db"
     shutil.copy(STORE_V1, newer)
     conn = sqlite3.connect(newer)
     with conn:
         conn.execute("INSERT INTO followup_schema VALUES (99, 'from the future', 'x')")
     conn.close()
-    before = file_bytes(demo_store)
-    demo_store.engine.dispose()
+    before = store_contents(any_demo_store)
+    any_demo_store.engine.dispose()
     for source, message in ((tmp_path / "missing.db", "does not exist"), (newer, "newer workbook")):
-        proc = followup("restore", str(source), db=demo_store.url)
+        proc = followup("restore", str(source), db=any_demo_store.url)
         assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
         assert message in proc.stderr and "nothing was restored" in proc.stderr
-    assert file_bytes(demo_store) == before
+    assert store_contents(any_demo_store) == before
 
 
-def test_restore_of_a_version_1_backup_upgrades_it(empty_store, tmp_path):
+def test_restore_of_a_version_1_backup_upgrades_it(any_store, tmp_path):
     upgraded = tmp_path / "upgraded.db"  # the same file, upgraded in place by opening it
     shutil.copy(STORE_V1, upgraded)
     open_store(str(upgraded)).engine.dispose()
-    empty_store.restore(STORE_V1)
-    assert empty_store.schema_version() == SCHEMA_VERSION
-    assert data_contents(empty_store) == data_contents(upgraded)
-    assert len(data_contents(upgraded)["applications"]) > 1  # the demo practice, not two empty stores
+    before = STORE_V1.read_bytes()
+    any_store.restore(STORE_V1)
+    assert STORE_V1.read_bytes() == before  # the backup itself is never changed
+    assert any_store.schema_version() == SCHEMA_VERSION
+    same_tables(any_store, upgraded)
+    assert len(table_contents(upgraded)["applications"]) > 1  # the demo practice, not two empty stores
 
 
-def test_backup_then_restore_round_trip_in_process(demo_store, tmp_path):
-    copy = demo_store.backup(tmp_path / "b.db")
-    before = table_contents(demo_store)
-    demo_store.save_row("coachees", coachee("C500"))
-    assert table_contents(demo_store) != before
-    demo_store.restore(copy)
-    assert table_contents(demo_store) == before
-    assert demo_store.integrity_ok()
+def test_backup_then_restore_round_trip_in_process(any_demo_store, tmp_path):
+    copy = any_demo_store.backup(tmp_path / "b.db")
+    before = store_contents(any_demo_store)
+    any_demo_store.save_row("coachees", coachee("C500"))
+    assert store_contents(any_demo_store) != before
+    any_demo_store.restore(copy)
+    assert store_contents(any_demo_store) == before
+    assert any_demo_store.integrity_ok()

@@ -1,7 +1,9 @@
-"""Reading the coachee ids of a SQLite store with the standard library alone.
+"""Reading the coachee ids of a store, for ``followup report``.
 
-``followup report`` only needs the ids to start its notebooks; loading pandas and
-SQLAlchemy for that would cost a second before the first kernel starts.
+The report command only needs the ids to start its notebooks: for a SQLite store
+they are read with the standard library alone (loading pandas and SQLAlchemy for
+that would cost a second before the first kernel starts); any other store
+(PostgreSQL) is asked through the store itself.
 """
 
 from __future__ import annotations
@@ -10,6 +12,22 @@ import sqlite3
 from pathlib import Path
 
 from ..errors import UserError
+
+
+def coachee_ids(url: str) -> list[str]:
+    """The coachee ids of the store at ``url``, sorted (by code point, on every engine).
+
+    Raises UserError when there is no store there, or it is not this workbook's.
+    """
+    if url.startswith("sqlite:///"):
+        return sqlite_coachee_ids(url)
+    from .store import open_store
+
+    store = open_store(url, create=False)
+    try:
+        return store.coachee_ids()
+    finally:
+        store.engine.dispose()
 
 
 def sqlite_coachee_ids(url: str) -> list[str]:

@@ -380,10 +380,7 @@ def apply_mail(
     with store.writing() as conn:
         if frame is not None:
             key = TABLES["messages"].key[0]
-            wanted = list(frame[key])
-            marks = ", ".join("?" * len(wanted))
-            raw = conn.connection.driver_connection
-            stored = {r[0] for r in raw.execute(f"SELECT {key} FROM messages WHERE {key} IN ({marks})", wanted)}
+            stored = store.existing(conn, "messages", frame[key])
             new = frame[~frame[key].isin(stored)]
             if len(new):
                 added = store.upsert({"messages": new}, conn)["messages"]["added"]

@@ -1,15 +1,24 @@
-"""The store: SQLAlchemy over SQLite, with migrations, WAL and atomic writes.
+"""The store: SQLAlchemy Core over SQLite (the default) or PostgreSQL, with
+migrations and atomic writes.
 
 Tables come out as pandas DataFrames typed from ``schema`` (dates as datetime64,
-``final_round`` as nullable boolean) and go in the same way. Every write is one
-transaction opened with ``BEGIN IMMEDIATE``: it waits its turn (busy timeout) rather
-than failing with "database is locked", and a crash mid-write leaves the old state.
+``final_round`` as nullable boolean) and go in the same way. Every query is a
+SQLAlchemy Core statement with bound parameters, the same on both engines; what
+differs between them is in one section below ("What differs between the engines").
+
+Every write is one transaction that first takes the store's write lock (SQLite:
+``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock): writers wait
+their turn rather than failing half-way, a check made inside the transaction (the
+row_version of ``save_row``) cannot be overtaken by another writer, and a crash
+mid-write leaves the old state. Readers are never blocked and read one snapshot.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.pool import NullPool
 
 from .. import paths
 from ..errors import ConflictError, StoreError, UserError  # noqa: F401 (re-exported)
@@ -44,6 +54,21 @@ def _table_at(t: Table, version: int, metadata: sa.MetaData) -> sa.Table:
 # An ordered list of small named steps, each applied once and recorded in
 # followup_schema. Never edit a released step: add a new one.
 
+_LOG_MD = sa.MetaData()
+SCHEMA_LOG = sa.Table(
+    "followup_schema",
+    _LOG_MD,
+    sa.Column("version", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("applied_at", sa.Text(), nullable=False),
+)
+
+
+def _add_column(conn: sa.Connection, table: str, column: str, sql_type: str) -> None:
+    """``ALTER TABLE … ADD COLUMN`` (standard SQL; SQLAlchemy Core has no construct for it)."""
+    q = conn.dialect.identifier_preparer.quote
+    conn.execute(sa.text(f"ALTER TABLE {q(table)} ADD COLUMN {q(column)} {sql_type}"))
+
 
 def _m1_create_tables(conn: sa.Connection) -> None:
     md = sa.MetaData()
@@ -57,7 +82,7 @@ def _m2_row_versions(conn: sa.Connection) -> None:
     # A counter per row, so an edit made from a stale copy is detected (ConflictError).
     for name in TABLE_ORDER:
         if TABLES[name].added_in <= 2:  # later tables are created with it
-            conn.exec_driver_sql(f'ALTER TABLE "{name}" ADD COLUMN {ROW_VERSION} INTEGER NOT NULL DEFAULT 1')
+            _add_column(conn, name, ROW_VERSION, "INTEGER NOT NULL DEFAULT 1")
 
 
 def _added_columns(version: int) -> Callable[[sa.Connection], None]:
@@ -77,10 +102,47 @@ def _added_columns(version: int) -> Callable[[sa.Connection], None]:
                 continue
             for c in TABLES[name].columns:
                 if c.added_in == version:
-                    sql_type = _sql_type(c.kind).compile(dialect=conn.dialect)
-                    conn.exec_driver_sql(f'ALTER TABLE "{name}" ADD COLUMN "{c.name}" {sql_type}')
+                    _add_column(conn, name, c.name, _sql_type(c.kind).compile(dialect=conn.dialect))
 
     return step
+
+
+# Migration 5: an index on every column that links to another table (unless it
+# leads the table's key, whose index already serves it) and on the columns rows
+# are looked up or filtered by: the coachee an application or reference belongs
+# to (Store.load for one coachee), the action a message carried out
+# (message_for_action), an application's status (open or closed) and a coachee's
+# coach (one coach's caseload). Written out, not derived from the schema: a
+# released step must not change when the schema grows.
+M5_INDEXES: tuple[tuple[str, str], ...] = (
+    ("coachees", "coach"),
+    ("applications", "coachee_id"),
+    ("applications", "status"),
+    ("contacts", "application_id"),
+    ("interviews", "application_id"),
+    ("interview_contacts", "contact_id"),
+    ("references", "coachee_id"),
+    ("reference_uses", "application_id"),
+    ("promises", "application_id"),
+    ("promises", "contact_id"),
+    ("messages", "application_id"),
+    ("messages", "contact_id"),
+    ("messages", "reference_id"),
+    ("messages", "action_id"),
+)
+
+
+def index_name(table: str, column: str) -> str:
+    return f"ix_{table}_{column}"
+
+
+def _m5_indexes(conn: sa.Connection) -> None:
+    md = sa.MetaData()
+    for table, column in M5_INDEXES:
+        t = md.tables[table] if table in md.tables else sa.Table(table, md)
+        if column not in t.c:
+            t.append_column(sa.Column(column, sa.Text()))
+        sa.Index(index_name(table, column), t.c[column]).create(conn)
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
@@ -93,17 +155,16 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
         "and closing the loop",
         _added_columns(4),
     ),
+    (5, "indexes on every link between tables and on the columns rows are looked up by", _m5_indexes),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 def _migrate(engine: sa.Engine, upto: int = SCHEMA_VERSION) -> None:
+    # A write transaction: two processes opening a new store at once take turns.
     with engine.connect().execution_options(write=True) as conn, conn.begin():
-        conn.exec_driver_sql(
-            "CREATE TABLE IF NOT EXISTS followup_schema "
-            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-        )
-        done = {row[0] for row in conn.exec_driver_sql("SELECT version FROM followup_schema")}
+        SCHEMA_LOG.create(conn, checkfirst=True)
+        done = set(conn.execute(sa.select(SCHEMA_LOG.c.version)).scalars())
         if done and max(done) > SCHEMA_VERSION:
             raise StoreError(
                 f"this store is at schema version {max(done)}, newer than this code "
@@ -113,20 +174,73 @@ def _migrate(engine: sa.Engine, upto: int = SCHEMA_VERSION) -> None:
             if version in done or version > upto:
                 continue
             step(conn)
-            conn.exec_driver_sql(
-                "INSERT INTO followup_schema VALUES (?, ?, ?)",
-                (version, name, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
+            conn.execute(
+                sa.insert(SCHEMA_LOG).values(
+                    version=version, name=name, applied_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+                )
             )
 
 
-# --------------------------------------------------------------------- engine
+# Every table at the current version, with its row_version: what rows are written
+# through (SQLAlchemy's types turn dates and booleans into each engine's own).
+_CURRENT_MD = sa.MetaData()
+CURRENT: dict[str, sa.Table] = {}
+for _name in TABLE_ORDER:
+    CURRENT[_name] = _table_at(TABLES[_name], SCHEMA_VERSION, _CURRENT_MD)
+    CURRENT[_name].append_column(sa.Column(ROW_VERSION, sa.Integer(), nullable=False, server_default=sa.text("1")))
+
+
+# ====================================================================
+# What differs between the engines: everything SQLite- or PostgreSQL-specific
+# in the store is in this section (outside it, only ids.py reads a SQLite
+# file's coachee ids with the standard library, to start reports quickly).
+#
+# SQLite: WAL (readers never wait for the writer), a busy timeout, BEGIN
+# IMMEDIATE for writers, the online backup API, and the checks that a file is
+# one of ours before anything writes to it.
+#
+# PostgreSQL: a writer takes ``pg_advisory_xact_lock`` (one lock per database,
+# released at commit or rollback) as its transaction begins, under READ
+# COMMITTED. That is BEGIN IMMEDIATE's guarantee: one writer at a time, waiting
+# its turn (lock_timeout as the busy timeout), and each statement after the lock
+# sees every earlier writer's commit — so save_row's row_version check and the
+# write after it cannot be overtaken. SERIALIZABLE would also be correct but
+# fails the later of two writers with a serialization error that every caller
+# would have to retry; writes here are small and short, so waiting is simpler.
+# Readers use REPEATABLE READ: one snapshot for a whole load, never blocked.
+# Backups are a SQLite file written by copy.py (no pg_dump), restored through
+# the same copy.
+# ====================================================================
+
+POSTGRES_INSTALL = "pip install -e '.[postgres]'"
+# The store's write lock on PostgreSQL: an advisory lock key ("Followup" in ASCII).
+_PG_WRITE_LOCK = 0x466F6C6C6F777570
+
+
+def _driver_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` without a driver mean psycopg 3 (the
+    ``postgres`` extra), not SQLAlchemy's default psycopg2."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url.removeprefix(plain)
+    return url
+
+
+def shown_url(url: str) -> str:
+    """The URL for a message: any password replaced by ***."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
 
 
 def make_engine(url: str) -> sa.Engine:
+    url = _driver_url(url)
     if _sqlite_path(url) is not None:
         Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-    if engine.dialect.name == "sqlite":
+    backend = sa.engine.make_url(url).get_backend_name()
+    if backend == "sqlite":
+        engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):
@@ -144,254 +258,81 @@ def make_engine(url: str) -> sa.Engine:
             # busy timeout instead of failing half-way with SQLITE_BUSY.
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
 
+    elif backend == "postgresql":
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 10})
+
+        @event.listens_for(engine, "begin")
+        def _on_pg_begin(conn):
+            if conn.get_execution_options().get("write"):
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{BUSY_TIMEOUT_MS}ms'")
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITE_LOCK})")
+
+    else:
+        raise StoreError(
+            f"cannot open the store at {shown_url(url)}: only SQLite (sqlite:///PATH) and PostgreSQL "
+            "(postgresql+psycopg://USER@HOST/DB) stores are supported"
+        )
     return engine
 
 
-@dataclass
-class Store:
-    engine: sa.Engine
-    url: str
-
-    # ------------------------------------------------------------ reading
-    def schema_version(self) -> int:
-        with self.engine.connect() as conn:
-            return conn.exec_driver_sql("SELECT MAX(version) FROM followup_schema").scalar() or 0
-
-    def is_empty(self) -> bool:
-        with self.engine.connect() as conn:
-            return not any(conn.exec_driver_sql(f'SELECT 1 FROM "{name}" LIMIT 1').first() for name in TABLE_ORDER)
-
-    def coachee_ids(self) -> list[str]:
-        with self.engine.connect() as conn:
-            return [r[0] for r in conn.exec_driver_sql("SELECT coachee_id FROM coachees ORDER BY coachee_id")]
-
-    def stored_keys(self) -> tuple[dict[str, set], dict[str, dict]]:
-        """Ids already stored (links may point there) and what each belongs to.
-
-        Returns ``({table: ids}, links)``: ``links["applications"]`` and
-        ``links["references"]`` map an id to its coachee; ``links["interviews"]``
-        and ``links["contacts"]`` map an id to its application;
-        ``links["points_of_contact"]`` maps each contact marked point of contact
-        to its application.
-        """
-        with self.engine.connect() as conn:
-            raw = conn.connection.driver_connection
-
-            def pairs(sql: str) -> dict:
-                return dict(raw.execute(sql).fetchall())
-
-            links = {
-                "applications": pairs("SELECT application_id, coachee_id FROM applications"),
-                "references": pairs('SELECT reference_id, coachee_id FROM "references"'),
-                "interviews": pairs("SELECT interview_id, application_id FROM interviews"),
-                "contacts": pairs("SELECT contact_id, application_id FROM contacts"),
-                "points_of_contact": pairs(
-                    "SELECT contact_id, application_id FROM contacts WHERE point_of_contact = 1"
-                ),
-            }
-            ids = {
-                "coachees": {r[0] for r in raw.execute("SELECT coachee_id FROM coachees")},
-                **{name: set(links[name]) for name in ("applications", "references", "interviews", "contacts")},
-            }
-        return ids, links
-
-    def message_for_action(self, conn: sa.Connection, action_id: str) -> tuple[str, str] | None:
-        """(message_id, on) of the message already logged for ``action_id``, or None;
-        read inside the caller's write transaction."""
-        row = conn.exec_driver_sql('SELECT message_id, "on" FROM messages WHERE action_id = ?', (action_id,)).first()
-        return None if row is None else (row[0], row[1])
-
-    def coachees(self) -> pd.DataFrame:
-        return self.load(["coachees"])["coachees"]
-
-    def load(
-        self, tables: Iterable[str] | None = None, coachee_id: str | list[str] | None = None
-    ) -> dict[str, pd.DataFrame]:
-        """Every table (or the ones named) as typed DataFrames, read in one snapshot.
-
-        With ``coachee_id`` (one id or a list), only the rows that belong to those
-        coachees are read — the rest of the practice never leaves the store.
-        """
-        names = list(tables) if tables else TABLE_ORDER
-        ids = [coachee_id] if isinstance(coachee_id, str) else coachee_id
-        out = {}
-        with self.engine.connect() as conn, conn.begin():
-            for name in names:
-                out[name] = _typed(TABLES[name], _read(conn, name, ids))
-        return out
-
-    def row(self, table: str, key: dict) -> dict | None:
-        """One stored row as a dict (with its row_version), or None."""
-        t = TABLES[table]
-        where = " AND ".join(f'"{k}" = ?' for k in t.key)
-        with self.engine.connect() as conn:
-            df = pd.read_sql_query(
-                f'SELECT * FROM "{table}" WHERE {where}',
-                conn.connection.driver_connection,
-                params=tuple(key[k] for k in t.key),
-            )
-        if df.empty:
-            return None
-        return _typed(t, df).iloc[0].to_dict()
-
-    # ------------------------------------------------------------ writing
-    @contextmanager
-    def writing(self):
-        """One write transaction (BEGIN IMMEDIATE); rolled back whole on any error."""
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
-            yield conn
-
-    def upsert(self, frames: dict[str, pd.DataFrame], conn: sa.Connection | None = None) -> dict[str, dict[str, int]]:
-        """Add or replace rows by key, all tables in one transaction.
-
-        Only the columns present in each frame are written: a column missing from
-        an import keeps its stored value (a new row gets the column's default). A row identical to the stored one is left
-        untouched (its row_version does not move), so re-importing changes nothing.
-        Returns, per table, how many rows were added and how many changed.
-        """
-        if conn is None:
-            with self.writing() as c:
-                return self.upsert(frames, c)
-        counts = {}
-        for name in TABLE_ORDER:
-            if name not in frames:
-                continue
-            counts[name] = _upsert_table(conn, TABLES[name], frames[name])
-        return counts
-
-    def save_row(self, table: str, values: dict, expected_version: int | None = None) -> int:
-        """Write one validated row (a form's). Returns its new row_version.
-
-        ``expected_version`` is the row_version the form was opened with: if the
-        stored row has moved on since, ConflictError is raised and nothing is
-        written. None means "a new record": it must not exist yet unless identical.
-        """
-        t = TABLES[table]
-        frame = pd.DataFrame([{c: values.get(c) for c in t.column_names}])
-        key = {k: values[k] for k in t.key}
-        where = " AND ".join(f'"{k}" = ?' for k in t.key)
-        params = tuple(key.values())
-        with self.writing() as conn:
-            current = conn.exec_driver_sql(f'SELECT {ROW_VERSION} FROM "{table}" WHERE {where}', params).scalar()
-            if current is not None and expected_version is not None and current != expected_version:
-                raise ConflictError(
-                    f"this {t.noun} ({', '.join(map(str, params))}) was changed elsewhere after you opened it; "
-                    "nothing was saved — reload it and make your change again"
-                )
-            if current is not None and expected_version is None:
-                raise ConflictError(
-                    f"a {t.noun} with id {', '.join(map(str, params))} already exists; "
-                    "choose another id, or open that one to edit it"
-                )
-            _upsert_table(conn, t, frame)
-            return conn.exec_driver_sql(f'SELECT {ROW_VERSION} FROM "{table}" WHERE {where}', params).scalar()
-
-    # ------------------------------------------------------------ safety
-    def integrity_ok(self) -> bool:
-        with self.engine.connect() as conn:
-            return conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
-
-    def backup(self, dest: str | Path) -> Path:
-        """A consistent copy of a SQLite store, safe while others use it (online backup)."""
-        dest = Path(dest)
-        if dest.is_dir():
-            dest = dest / f"followup-{dt.datetime.now():%Y%m%d-%H%M%S}.db"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".partial")
-        tmp.unlink(missing_ok=True)
-        raw = self.engine.raw_connection()
-        try:
-            target = sqlite3.connect(tmp)
-            with target:
-                raw.driver_connection.backup(target)
-            target.close()
-        finally:
-            raw.close()
-        tmp.replace(dest)  # never leave a half-written backup under the real name
-        return dest
-
-    def restore(self, source: str | Path) -> None:
-        """Replace the whole store with a backup, in one transaction."""
-        source = Path(source)
-        if not source.is_file():
-            raise StoreError(f"{source} does not exist (or is not a file); nothing was restored")
-        check = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
-        try:
-            if check.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-                raise StoreError(f"{source} is damaged (integrity check failed); nothing was restored")
-            if not check.execute("SELECT name FROM sqlite_master WHERE name='followup_schema'").fetchone():
-                raise StoreError(f"{source} is not a Follow-up Workbook store; nothing was restored")
-            version = check.execute("SELECT MAX(version) FROM followup_schema").fetchone()[0] or 0
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{source} was made by a newer workbook (schema version {version}, this code knows "
-                    f"{SCHEMA_VERSION}); update the workbook first; nothing was restored"
-                )
-            # A crafted backup (a trigger that deletes rows on the next import, a
-            # table missing, a version that does not exist) is refused, naming it.
-            problems = schema_problems(check)
-            if problems:
-                raise StoreError(
-                    f"{source} is not a store this workbook wrote ({'; '.join(problems)}); nothing was restored"
-                )
-        except sqlite3.DatabaseError as exc:
-            check.close()
-            raise StoreError(f"{source} is not a SQLite store ({exc}); nothing was restored") from exc
-        except StoreError:
-            check.close()
-            raise
-        raw = self.engine.raw_connection()
-        try:
-            check.backup(raw.driver_connection)
-        finally:
-            raw.close()
-            check.close()
-        self.engine.dispose()
-        _migrate(self.engine)
+def _snapshot(conn: sa.Connection) -> sa.Connection:
+    """``conn`` set to read one consistent snapshot in its next transaction.
+    (SQLite's deferred BEGIN already does under WAL.)"""
+    if conn.dialect.name == "postgresql":
+        return conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn
 
 
-def open_store(url: str | None = None, upto: int = SCHEMA_VERSION, create: bool = True) -> Store:
-    """Open (creating and upgrading as needed) the store at ``url``.
-
-    ``url`` is a SQLAlchemy URL or a plain file path; None means ``FOLLOWUP_DB`` or
-    the default SQLite file under ``data/``. With ``create=False`` a SQLite file
-    that does not exist is refused, naming it (a mistyped --db must not answer
-    "Nothing due." from a new empty store). A SQLite file that is not this
-    workbook's (another application's, or one whose schema was tampered with) is
-    refused and never altered.
-    """
-    url = paths.store_url(url)
-    sqlite_path = _sqlite_path(url)
-    if sqlite_path is not None:
-        _check_sqlite_file(sqlite_path, create)
-    try:
-        engine = make_engine(url)
-        _migrate(engine, upto)
-        if engine.dialect.name == "sqlite":
-            raw = engine.raw_connection()
-            try:
-                problems = schema_problems(raw.driver_connection)
-            finally:
-                raw.close()
-            if problems:
-                engine.dispose()
-                raise StoreError(f"the store at {sqlite_path} has been altered: {'; '.join(problems)}")
-    except sa.exc.DatabaseError as exc:
-        raise StoreError(f"cannot open the store at {url}: {exc.orig}") from exc
-    except sa.exc.NoSuchModuleError as exc:
-        raise StoreError(f"cannot open the store at {url}: no database driver for it ({exc})") from exc
-    except ModuleNotFoundError as exc:
-        raise StoreError(
-            f"cannot open the store at {url}: its database driver is not installed ({exc.name}); "
-            "for PostgreSQL: pip install -e '.[postgres]'"
-        ) from exc
-    return Store(engine, url)
+def _key_order(conn: sa.Connection, column: sa.ColumnElement) -> sa.ColumnElement:
+    """Text keys sort by code point on both engines (a PostgreSQL database's own
+    collation may sort "a" before "B"), so both list rows in the same order."""
+    return column.collate("C") if conn.dialect.name == "postgresql" else column
 
 
-def _sqlite_path(url: str) -> Path | None:
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        return Path(url.removeprefix("sqlite:///")).expanduser()
-    return None
+def _upsert_insert(conn: sa.Connection, table: sa.Table):
+    """An INSERT with ``on_conflict_do_update``/``_nothing`` for this engine."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def analyze_after_bulk_load(engine: sa.Engine) -> None:
+    """Give PostgreSQL's planner the statistics of tables just filled in bulk
+    (autovacuum would only get to it later): without them it may scan whole
+    tables where an index finds one coachee's rows. SQLite plans well without."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn, conn.begin():
+            conn.exec_driver_sql("ANALYZE")
+
+
+def _integrity_ok(conn: sa.Connection) -> bool:
+    if conn.dialect.name == "sqlite":
+        return conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    return True  # the server keeps its files whole; schema_problems checks the rest
+
+
+def _foreign_objects(conn: sa.Connection) -> list[str]:
+    """Triggers, views and rewrite rules in the store, none of which this workbook makes."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')")
+        return [f"a {kind} {name!r} that this workbook never makes" for kind, name in rows]
+    found = [f"a view {v!r} that this workbook never makes" for v in sa.inspect(conn).get_view_names()]
+    found += [
+        f"a trigger {name!r} that this workbook never makes"
+        for (name,) in conn.exec_driver_sql(
+            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace"
+        )
+    ]
+    found += [
+        f"a rule {name!r} that this workbook never makes"
+        for (name,) in conn.exec_driver_sql(
+            "SELECT rulename FROM pg_rules WHERE schemaname = current_schema() AND rulename <> '_RETURN'"
+        )
+    ]
+    return found
 
 
 def _check_sqlite_file(path: Path, create: bool) -> None:
@@ -422,33 +363,369 @@ def _check_sqlite_file(path: Path, create: bool) -> None:
         )
 
 
-def schema_problems(con: sqlite3.Connection) -> list[str]:
-    """How a SQLite store's schema differs from what this workbook writes at its
-    recorded version: missing or unknown tables and columns, triggers, views, a
-    version that does not exist. Empty when it is exactly ours."""
+def _read_only_sqlite(path: Path) -> sa.Engine:
+    """An engine that can only read the SQLite file at ``path`` (a backup to check)."""
+    uri = path.resolve().as_uri() + "?mode=ro"
+    return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True), poolclass=NullPool)
+
+
+def _sqlite_backup(engine: sa.Engine, dest: Path) -> None:
+    """SQLite's online backup API: a consistent copy while others write."""
+    raw = engine.raw_connection()
     try:
-        versions = [r[0] for r in con.execute("SELECT version FROM followup_schema")]
-    except sqlite3.DatabaseError:
+        target = sqlite3.connect(dest)
+        with target:
+            raw.driver_connection.backup(target)
+        target.close()
+    finally:
+        raw.close()
+
+
+def _sqlite_restore(source: Path, engine: sa.Engine) -> None:
+    """Replace a SQLite store's whole file with ``source``, through the backup API
+    (one transaction on the target: all of it or nothing)."""
+    check = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
+    raw = engine.raw_connection()
+    try:
+        check.backup(raw.driver_connection)
+    finally:
+        raw.close()
+        check.close()
+
+
+# ====================================================================
+
+
+@dataclass
+class Store:
+    engine: sa.Engine
+    url: str
+
+    @property
+    def engine_name(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return self.engine.dialect.name
+
+    # ------------------------------------------------------------ reading
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(SCHEMA_LOG.c.version))).scalar() or 0
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return _first_table_with_rows(conn) is None
+
+    def coachee_ids(self) -> list[str]:
+        c = CURRENT["coachees"].c.coachee_id
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(c).order_by(_key_order(conn, c))).scalars())
+
+    def stored_keys(self) -> tuple[dict[str, set], dict[str, dict]]:
+        """Ids already stored (links may point there) and what each belongs to.
+
+        Returns ``({table: ids}, links)``: ``links["applications"]`` and
+        ``links["references"]`` map an id to its coachee; ``links["interviews"]``
+        and ``links["contacts"]`` map an id to its application;
+        ``links["points_of_contact"]`` maps each contact marked point of contact
+        to its application.
+        """
+        apps, refs, ivs, contacts = (CURRENT[n] for n in ("applications", "references", "interviews", "contacts"))
+        with _snapshot(self.engine.connect()) as conn, conn.begin():
+
+            def pairs(stmt) -> dict:
+                return dict(conn.execute(stmt).all())
+
+            links = {
+                "applications": pairs(sa.select(apps.c.application_id, apps.c.coachee_id)),
+                "references": pairs(sa.select(refs.c.reference_id, refs.c.coachee_id)),
+                "interviews": pairs(sa.select(ivs.c.interview_id, ivs.c.application_id)),
+                "contacts": pairs(sa.select(contacts.c.contact_id, contacts.c.application_id)),
+                "points_of_contact": pairs(
+                    sa.select(contacts.c.contact_id, contacts.c.application_id).where(
+                        contacts.c.point_of_contact.is_(True)
+                    )
+                ),
+            }
+            ids = {
+                "coachees": set(conn.execute(sa.select(CURRENT["coachees"].c.coachee_id)).scalars()),
+                **{name: set(links[name]) for name in ("applications", "references", "interviews", "contacts")},
+            }
+        return ids, links
+
+    def message_for_action(self, conn: sa.Connection, action_id: str) -> tuple[str, str] | None:
+        """(message_id, on) of the message already logged for ``action_id``, or None;
+        read inside the caller's write transaction. ``on`` is an ISO date."""
+        m = CURRENT["messages"]
+        # Read as the engine gives it (ISO text or a date), never parsed on the way.
+        on = sa.type_coerce(m.c.on, sa.Text())
+        row = conn.execute(sa.select(m.c.message_id, on).where(m.c.action_id == action_id)).first()
+        if row is None:
+            return None
+        return row[0], row[1].isoformat() if isinstance(row[1], dt.date) else str(row[1])
+
+    def existing(self, conn: sa.Connection, table: str, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are stored in ``table`` (a one-column key), read in ``conn``."""
+        key = CURRENT[table].c[TABLES[table].key[0]]
+        ids = list(ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 1000):  # well under either engine's limit of bound values
+            found |= set(conn.execute(sa.select(key).where(key.in_(ids[start : start + 1000]))).scalars())
+        return found
+
+    def coachees(self) -> pd.DataFrame:
+        return self.load(["coachees"])["coachees"]
+
+    def load(
+        self, tables: Iterable[str] | None = None, coachee_id: str | list[str] | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Every table (or the ones named) as typed DataFrames, read in one snapshot.
+
+        With ``coachee_id`` (one id or a list), only the rows that belong to those
+        coachees are read — the rest of the practice never leaves the store.
+        """
+        names = list(tables) if tables else TABLE_ORDER
+        ids = [coachee_id] if isinstance(coachee_id, str) else coachee_id
+        out = {}
+        with _snapshot(self.engine.connect()) as conn, conn.begin():
+            for name in names:
+                out[name] = _typed(TABLES[name], _read(conn, name, ids))
+        return out
+
+    def row(self, table: str, key: dict) -> dict | None:
+        """One stored row as a dict (with its row_version), or None."""
+        t, tbl = TABLES[table], CURRENT[table]
+        stmt = sa.select(sa.literal_column("*")).select_from(tbl).where(*(tbl.c[k] == key[k] for k in t.key))
+        with self.engine.connect() as conn:
+            result = conn.execute(stmt)
+            df = pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()))
+        if df.empty:
+            return None
+        return _typed(t, df).iloc[0].to_dict()
+
+    # ------------------------------------------------------------ writing
+    @contextmanager
+    def writing(self):
+        """One write transaction, holding the store's write lock (see the top of
+        this module); rolled back whole on any error."""
+        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+            yield conn
+
+    def upsert(self, frames: dict[str, pd.DataFrame], conn: sa.Connection | None = None) -> dict[str, dict[str, int]]:
+        """Add or replace rows by key, all tables in one transaction.
+
+        Only the columns present in each frame are written: a column missing from
+        an import keeps its stored value (a new row gets the column's default). A row identical to the stored one is left
+        untouched (its row_version does not move), so re-importing changes nothing.
+        Returns, per table, how many rows were added and how many changed.
+        """
+        if conn is None:
+            with self.writing() as c:
+                return self.upsert(frames, c)
+        counts = {}
+        for name in TABLE_ORDER:
+            if name not in frames:
+                continue
+            counts[name] = _upsert_table(conn, TABLES[name], frames[name])
+        return counts
+
+    def save_row(self, table: str, values: dict, expected_version: int | None = None) -> int:
+        """Write one validated row (a form's). Returns its new row_version.
+
+        ``expected_version`` is the row_version the form was opened with: if the
+        stored row has moved on since, ConflictError is raised and nothing is
+        written. None means "a new record": it must not exist yet unless identical.
+        """
+        t, tbl = TABLES[table], CURRENT[table]
+        frame = pd.DataFrame([{c: values.get(c) for c in t.column_names}])
+        params = tuple(values[k] for k in t.key)
+        version_now = sa.select(tbl.c[ROW_VERSION]).where(*(tbl.c[k] == values[k] for k in t.key))
+        with self.writing() as conn:
+            current = conn.execute(version_now).scalar()
+            if current is not None and expected_version is not None and current != expected_version:
+                raise ConflictError(
+                    f"this {t.noun} ({', '.join(map(str, params))}) was changed elsewhere after you opened it; "
+                    "nothing was saved — reload it and make your change again"
+                )
+            if current is not None and expected_version is None:
+                raise ConflictError(
+                    f"a {t.noun} with id {', '.join(map(str, params))} already exists; "
+                    "choose another id, or open that one to edit it"
+                )
+            _upsert_table(conn, t, frame)
+            return conn.execute(version_now).scalar()
+
+    # ------------------------------------------------------------ safety
+    def integrity_ok(self) -> bool:
+        """The store's files are whole (SQLite's integrity check) and its schema is this workbook's."""
+        with self.engine.connect() as conn:
+            return _integrity_ok(conn) and not schema_problems(conn)
+
+    def backup(self, dest: str | Path) -> Path:
+        """A consistent copy of the store as a SQLite file, safe while others use it:
+        SQLite's online backup, or for PostgreSQL every table copied in one snapshot
+        (``copy.copy_store``). Either restores into either engine."""
+        dest = Path(dest)
+        if dest.is_dir():
+            dest = dest / f"followup-{dt.datetime.now():%Y%m%d-%H%M%S}.db"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".partial")
+        tmp.unlink(missing_ok=True)
+        try:
+            if self.engine_name == "sqlite":
+                _sqlite_backup(self.engine, tmp)
+            else:
+                from .copy import copy_store
+
+                copy_store(self, f"sqlite:///{tmp.resolve()}")
+            tmp.replace(dest)  # never leave a half-written backup under the real name
+        finally:
+            tmp.unlink(missing_ok=True)
+        return dest
+
+    def restore(self, source: str | Path) -> None:
+        """Replace the whole store with a backup (a SQLite file), in one transaction."""
+        source = Path(source)
+        if not source.is_file():
+            raise StoreError(f"{source} does not exist (or is not a file); nothing was restored")
+        check = _read_only_sqlite(source)
+        try:
+            with check.connect() as conn:
+                if not _integrity_ok(conn):
+                    raise StoreError(f"{source} is damaged (integrity check failed); nothing was restored")
+                if not sa.inspect(conn).has_table("followup_schema"):
+                    raise StoreError(f"{source} is not a Follow-up Workbook store; nothing was restored")
+                version = conn.execute(sa.select(sa.func.max(SCHEMA_LOG.c.version))).scalar() or 0
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{source} was made by a newer workbook (schema version {version}, this code knows "
+                        f"{SCHEMA_VERSION}); update the workbook first; nothing was restored"
+                    )
+                # A crafted backup (a trigger that deletes rows on the next import, a
+                # table missing, a version that does not exist) is refused, naming it.
+                problems = schema_problems(conn)
+                if problems:
+                    raise StoreError(
+                        f"{source} is not a store this workbook wrote ({'; '.join(problems)}); nothing was restored"
+                    )
+        except sa.exc.DatabaseError as exc:
+            raise StoreError(f"{source} is not a SQLite store ({exc.orig}); nothing was restored") from exc
+        finally:
+            check.dispose()
+        if self.engine_name == "sqlite":
+            _sqlite_restore(source, self.engine)
+            self.engine.dispose()
+            _migrate(self.engine)
+            return
+        # Another engine: bring the backup to this schema version in a scratch copy
+        # (the backup itself is never changed), then replace every row in one transaction.
+        from .copy import replace_contents
+
+        with tempfile.TemporaryDirectory(prefix="followup-restore-") as scratch:
+            copy = Path(scratch) / "restore.db"
+            shutil.copyfile(source, copy)
+            upgraded = open_store(str(copy))
+            try:
+                replace_contents(upgraded, self)
+            finally:
+                upgraded.engine.dispose()
+
+    def schema_problems(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return schema_problems(conn)
+
+
+def open_store(url: str | None = None, upto: int = SCHEMA_VERSION, create: bool = True) -> Store:
+    """Open (creating and upgrading as needed) the store at ``url``.
+
+    ``url`` is a SQLAlchemy URL (``sqlite:///PATH``, ``postgresql+psycopg://…``)
+    or a plain file path; None means ``FOLLOWUP_DB`` or the default SQLite file
+    under ``data/``. With ``create=False`` a store that does not exist is refused,
+    naming it (a mistyped --db must not answer "Nothing due." from a new empty
+    store). A database that is not this workbook's (another application's, or one
+    whose schema was tampered with) is refused and never altered.
+    """
+    url = paths.store_url(url)
+    sqlite_path = _sqlite_path(url)
+    if sqlite_path is not None:
+        _check_sqlite_file(sqlite_path, create)
+    where = sqlite_path if sqlite_path is not None else shown_url(url)
+    engine = None
+    try:
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            names = set(sa.inspect(conn).get_table_names())
+        if "followup_schema" not in names:
+            if names:
+                raise StoreError(
+                    f"{where} is not a Follow-up Workbook store (it holds other tables: "
+                    f"{', '.join(sorted(names)[:5])}); it was left as it is"
+                )
+            if not create and sqlite_path is None:
+                raise UserError(
+                    f"no store in {where}: check --db (or FOLLOWUP_DB); `followup import` or `followup demo` creates one"
+                )
+        _migrate(engine, upto)
+        with engine.connect() as conn:
+            problems = schema_problems(conn)
+        if problems:
+            raise StoreError(f"the store at {where} has been altered: {'; '.join(problems)}")
+    except sa.exc.DatabaseError as exc:
+        _dispose(engine)
+        first_line = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        raise StoreError(f"cannot open the store at {where}: {first_line}") from exc
+    except sa.exc.NoSuchModuleError as exc:
+        raise StoreError(f"cannot open the store at {where}: no database driver for it ({exc})") from exc
+    except sa.exc.ArgumentError as exc:  # after NoSuchModuleError, one of its kind
+        raise StoreError(
+            f"{where} is not a database URL ({exc}); use sqlite:///PATH or postgresql+psycopg://…"
+        ) from exc
+    except ModuleNotFoundError as exc:
+        raise StoreError(
+            f"cannot open the store at {where}: its database driver is not installed ({exc.name}); "
+            f"for PostgreSQL: {POSTGRES_INSTALL}"
+        ) from exc
+    except Exception:
+        _dispose(engine)
+        raise
+    return Store(engine, url)
+
+
+def _dispose(engine: sa.Engine | None) -> None:
+    if engine is not None:
+        engine.dispose()
+
+
+def _sqlite_path(url: str) -> Path | None:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url.removeprefix("sqlite:///")).expanduser()
+    return None
+
+
+def schema_problems(conn: sa.Connection) -> list[str]:
+    """How a store's schema differs from what this workbook writes at its recorded
+    version, on either engine: missing or unknown tables and columns, triggers,
+    views and rules, a version that does not exist. Empty when it is exactly ours."""
+    insp = sa.inspect(conn)
+    if not insp.has_table("followup_schema"):
         return ["no followup_schema table"]
+    versions = list(conn.execute(sa.select(SCHEMA_LOG.c.version)).scalars())
     known = {v for v, _, _ in MIGRATIONS}
     if not versions or any(v not in known for v in versions):
         return [f"schema versions {sorted(versions)} are not this workbook's (1–{SCHEMA_VERSION})"]
     version = max(versions)
     if sorted(versions) != sorted(v for v in known if v <= version):
         return [f"schema versions {sorted(versions)} skip a step"]
-    problems = []
-    objects = con.execute("SELECT type, name, tbl_name FROM sqlite_master").fetchall()
-    for kind, name, _table in objects:
-        if kind in ("trigger", "view"):
-            problems.append(f"a {kind} {name!r} that this workbook never makes")
-    tables = {name for kind, name, _ in objects if kind == "table"}
+    problems = _foreign_objects(conn)
+    tables = set(insp.get_table_names())
     expected = {t for t in TABLE_ORDER if TABLES[t].added_in <= version} | {"followup_schema"}
     for t in sorted(tables - expected - {"sqlite_sequence", "sqlite_stat1"}):
         problems.append(f"an unknown table {t!r}")
     for t in sorted(expected - tables):
         problems.append(f"the table {t!r} is missing")
+    # Every table's columns in one query (one per table would cost PostgreSQL a round trip each).
+    columns = {key[1]: cols for key, cols in insp.get_multi_columns().items()}
     for t in sorted((expected & tables) - {"followup_schema"}):
-        have = {r[1] for r in con.execute(f'PRAGMA table_info("{t}")')}
+        have = {c["name"] for c in columns.get(t, [])}
         want = {c.name for c in TABLES[t].columns if c.added_in <= version}
         if version >= 2:
             want.add(ROW_VERSION)
@@ -462,28 +739,45 @@ def schema_problems(con: sqlite3.Connection) -> list[str]:
 # ---------------------------------------------------------------- internals
 
 
+def _first_table_with_rows(conn: sa.Connection) -> str | None:
+    for name in TABLE_ORDER:
+        if conn.execute(sa.select(sa.literal(1)).select_from(CURRENT[name]).limit(1)).first() is not None:
+            return name
+    return None
+
+
+def _belonging_to(name: str, coachee_ids: list[str]) -> sa.ColumnElement:
+    """The WHERE clause picking the rows of ``name`` that belong to these coachees."""
+    tbl = CURRENT[name]
+    apps = sa.select(CURRENT["applications"].c.application_id).where(
+        CURRENT["applications"].c.coachee_id.in_(coachee_ids)
+    )
+    if "coachee_id" in tbl.c:
+        return tbl.c.coachee_id.in_(coachee_ids)
+    if "application_id" in tbl.c:
+        return tbl.c.application_id.in_(apps)
+    # reached through its interview (interview_contacts)
+    ivs = CURRENT["interviews"]
+    return tbl.c.interview_id.in_(sa.select(ivs.c.interview_id).where(ivs.c.application_id.in_(apps)))
+
+
 def _read(conn: sa.Connection, name: str, coachee_ids: list[str] | None) -> pd.DataFrame:
-    t = TABLES[name]
-    sql = f'SELECT * FROM "{name}"'
-    params: tuple = ()
+    """The stored rows of ``name`` (every column the store has), in key order."""
+    tbl = CURRENT[name]
+    # SELECT *: a store opened at an older version (upto=) has fewer columns.
+    stmt = sa.select(sa.literal_column("*")).select_from(tbl)
     if coachee_ids is not None:
-        marks = ", ".join("?" * len(coachee_ids)) or "NULL"
-        apps = f"SELECT application_id FROM applications WHERE coachee_id IN ({marks})"
-        if name == "coachees" or "coachee_id" in t.column_names:
-            sql += f" WHERE coachee_id IN ({marks})"
-        elif "application_id" in t.column_names:
-            sql += f" WHERE application_id IN ({apps})"
-        else:  # reached through its interview (interview_contacts)
-            sql += f" WHERE interview_id IN (SELECT interview_id FROM interviews WHERE application_id IN ({apps}))"
-        params = tuple(coachee_ids)
-    sql += " ORDER BY " + ", ".join(f'"{k}"' for k in t.key)
-    cur = conn.connection.driver_connection.execute(sql, params)
-    cols = [d[0] for d in cur.description]
-    return pd.DataFrame.from_records(cur.fetchall(), columns=cols)
+        stmt = stmt.where(_belonging_to(name, coachee_ids))
+    stmt = stmt.order_by(*(_key_order(conn, tbl.c[k]) for k in TABLES[name].key))
+    result = conn.execute(stmt)
+    cols = list(result.keys())
+    return pd.DataFrame.from_records([tuple(r) for r in result.fetchall()], columns=cols)
 
 
 def _typed(t: Table, df: pd.DataFrame) -> pd.DataFrame:
-    """Stored values to the in-memory types every other module expects."""
+    """Stored values to the in-memory types every other module expects. Dates
+    arrive as ISO text (SQLite) or date objects (PostgreSQL), booleans as 0/1 or
+    True/False: the result is the same."""
     df = df.copy()
     for c in t.columns:
         if c.name not in df:
@@ -499,47 +793,49 @@ def _typed(t: Table, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _stored(kind: str, value):
-    """One in-memory value to what the driver stores."""
+    """One in-memory value to what is bound for its column (SQLAlchemy's types
+    then store it in each engine's own way)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     if kind == DATE:
-        return pd.Timestamp(value).strftime("%Y-%m-%d")
+        return pd.Timestamp(value).date()
     if kind == BOOL:
-        return int(bool(value))
+        return bool(value)
     return str(value)
 
 
 def _upsert_table(conn: sa.Connection, t: Table, frame: pd.DataFrame) -> dict[str, int]:
     cols = [c for c in t.column_names if c in frame.columns]
+    if set(t.key) <= set(cols):
+        # One row per key, the last one winning (as if written one after the other):
+        # PostgreSQL refuses to update a row twice in one statement.
+        frame = frame.drop_duplicates(subset=list(t.key), keep="last")
     kinds = [t.column(c).kind for c in cols]
-    rows = [tuple(_stored(k, v) for k, v in zip(kinds, rec)) for rec in frame[cols].itertuples(index=False)]
+    rows = [[_stored(k, v) for k, v in zip(kinds, rec)] for rec in frame[cols].itertuples(index=False)]
     if not rows:
         return {"added": 0, "changed": 0}
-    q = lambda c: f'"{c}"'  # noqa: E731
     non_key = [c for c in cols if c not in t.key]
     # A column with a default that the frame leaves out: a new row gets the
     # default, a stored row keeps its value (it is not in the update below).
     defaults = [c for c in t.columns if c.default is not None and c.name not in cols]
     if defaults:
-        rows = [row + tuple(c.default for c in defaults) for row in rows]
+        rows = [row + [c.default for c in defaults] for row in rows]
         cols = cols + [c.name for c in defaults]
-    raw = conn.connection.driver_connection
-    before = raw.total_changes
-    n_before = raw.execute(f'SELECT COUNT(*) FROM "{t.name}"').fetchone()[0]
+    tbl = CURRENT[t.name]
+    stmt = _upsert_insert(conn, tbl)
+    key = [tbl.c[k] for k in t.key]
     if non_key:
-        update = (
-            " DO UPDATE SET "
-            + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in non_key)
-            + f", {ROW_VERSION} = {ROW_VERSION} + 1 WHERE "
-            + " OR ".join(f'"{t.name}".{q(c)} IS NOT excluded.{q(c)}' for c in non_key)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=key,
+            set_={**{c: stmt.excluded[c] for c in non_key}, ROW_VERSION: tbl.c[ROW_VERSION] + 1},
+            # An identical row is left alone: its row_version does not move.
+            where=sa.or_(*(tbl.c[c].is_distinct_from(stmt.excluded[c]) for c in non_key)),
         )
     else:
-        update = " DO NOTHING"
-    sql = (
-        f'INSERT INTO "{t.name}" ({", ".join(map(q, cols))}) VALUES ({", ".join("?" * len(cols))}) '
-        f"ON CONFLICT ({', '.join(map(q, t.key))}){update}"
-    )
-    raw.executemany(sql, rows)
-    touched = raw.total_changes - before
-    added = raw.execute(f'SELECT COUNT(*) FROM "{t.name}"').fetchone()[0] - n_before
-    return {"added": added, "changed": touched - added}
+        stmt = stmt.on_conflict_do_nothing(index_elements=key)
+    # Each row written comes back with its row_version: 1 for a new row (the
+    # column's default), more for a changed one; untouched rows do not come back.
+    versions = conn.execute(stmt.returning(tbl.c[ROW_VERSION]), [dict(zip(cols, row)) for row in rows]).scalars()
+    written = list(versions)
+    added = sum(1 for v in written if v == 1)
+    return {"added": added, "changed": len(written) - added}
