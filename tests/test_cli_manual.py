@@ -132,7 +132,7 @@ def test_no_parser_accepts_abbreviations():
     "argv, abbreviation",
     [
         (["export", "out", "--coa", "C001"], "--coa"),
-        (["export", "out", "--coach", "C001"], "--coach"),
+        (["export", "out", "--coache", "C001"], "--coache"),
         (["app", "--coachee", "C001", "--po", "9000"], "--po"),
         (["due", "--all", "--form", "json"], "--form"),
         (["due", "--all", "--as", "2026-11-16"], "--as"),
@@ -146,6 +146,15 @@ def test_an_abbreviated_option_is_refused(argv, abbreviation, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "unrecognized arguments" in err and abbreviation in err, err
+
+
+def test_coach_is_its_own_option_never_read_as_coachee():
+    for argv in (["--coach", "Dana", "export", "out"], ["export", "out", "--coach", "Dana"]):
+        args = build_parser().parse_args(argv)
+        assert (args.coach, args.coachee) == ("Dana", None), argv
+    # Given after the command it wins; absent there, the one before it stands.
+    assert build_parser().parse_args(["--coach", "A", "due", "--all", "--coach", "B"]).coach == "B"
+    assert build_parser().parse_args(["--coach", "A", "due", "--all"]).coach == "A"
 
 
 def test_coachee_or_all_is_shown_as_required_where_one_is():

@@ -3,7 +3,12 @@
 ``import_path`` is all or nothing and keyed by id: it reads every table, checks
 them all (collecting every problem), and writes them in one transaction.
 ``export_store`` writes the same format back, sorted by key, so an import of an
-export exports to the same files.
+export exports to the same files; it streams each table in chunks of rows, so its
+memory does not grow with the store.
+
+With a coach named (``--coach``), both stay inside the coach's caseload: an import
+touching another coach's coachee (or their applications, interviews, messages…) is
+refused row by row, and an export holds the coach's coachees' rows only.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 
 from ..errors import UserError
-from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, TEXT
-from .store import Store
+from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, TEXT, present
+from .store import Store, _typed
 from .validation import Problem, RawTable, ValidationError, guard_formula, sort_problems, validate_tables
 
 
@@ -422,16 +428,21 @@ def read_source(path: str | Path) -> tuple[dict[str, RawTable], list[str]]:
     return raw, warnings
 
 
-def import_path(store: Store, path: str | Path) -> ImportResult:
+def import_path(store: Store, path: str | Path, coach: str | None = None) -> ImportResult:
     """Check every table at ``path``, then add or replace its rows in one transaction.
 
-    Raises ValidationError (listing every problem) and writes nothing if anything
-    is wrong.
+    With ``coach``, every row must be that coach's: a coachee imported without a
+    coach becomes theirs, and a row of (or pointing into) another coach's coachee
+    is a problem. Raises ValidationError (listing every problem) and writes
+    nothing if anything is wrong.
     """
     raw, warnings, problems, unreadable = _read_tables(Path(path))
     ids, links = store.stored_keys()
     try:
         frames = validate_tables(raw, ids, links, unreadable=unreadable)
+        if coach is not None:
+            sources = {name: r.source for name, r in raw.items()}
+            problems = problems + _outside_caseload(store, frames, links, coach, sources)
     except ValidationError as err:
         problems = problems + err.problems
     if problems:
@@ -441,28 +452,147 @@ def import_path(store: Store, path: str | Path) -> ImportResult:
     return ImportResult(counts, warnings)
 
 
+# ---------------------------------------------------------------- one coach's rows
+
+
+def _belongs(name: str, coachee_in: str) -> str:
+    """A WHERE condition: the rows of ``name`` that belong to a coachee for whom
+    ``coachee_in`` (SQL completing "<column> IN ...", e.g. "(:a, :b)") holds,
+    reached through the row's application (and interview) where it has no coachee_id."""
+    columns = TABLES[name].column_names
+    apps = f"SELECT application_id FROM applications WHERE coachee_id IN {coachee_in}"
+    if "coachee_id" in columns:
+        return f"coachee_id IN {coachee_in}"
+    if "application_id" in columns:
+        return f"application_id IN ({apps})"
+    return f"interview_id IN (SELECT interview_id FROM interviews WHERE application_id IN ({apps}))"
+
+
+# The coachees of one coach, and everyone else's (no coach counts as someone else).
+_COACH_COACHEES = "(SELECT coachee_id FROM coachees WHERE coach = :coach)"
+_OTHER_COACHEES = "(SELECT coachee_id FROM coachees WHERE coach IS NULL OR coach <> :coach)"
+
+
+def _outside_caseload(
+    store: Store, frames: dict[str, pd.DataFrame], links: dict, coach: str, sources: dict[str, str]
+) -> list[Problem]:
+    """Every row of an import that would touch another coach's coachee: a row
+    already stored as theirs (whatever the file now says), or one pointing to
+    their coachee or application. A coachee row with no coach is made ``coach``'s
+    (in ``frames``), so a coach's own import stays in their caseload."""
+    problems: list[Problem] = []
+    others: dict[str, set[tuple]] = {}
+    with store.engine.connect() as conn:
+        for name in frames:
+            key = ", ".join(f'"{k}"' for k in TABLES[name].key)
+            where = _belongs(name, _OTHER_COACHEES)
+            rows = conn.execute(sa.text(f'SELECT {key} FROM "{name}" WHERE {where}'), {"coach": coach})
+            others[name] = {tuple(r) for r in rows}
+        stored = {cid: k for cid, k in conn.execute(sa.text("SELECT coachee_id, coach FROM coachees"))}
+
+    def refuse(name: str, index, column: str, message: str) -> None:
+        problems.append(Problem(name, index + 2, column, message, sources.get(name, "")))
+
+    mine = {cid for cid, k in stored.items() if k == coach}
+    not_mine = f"is not one of coach {coach}'s coachees; with --coach, an import holds only theirs"
+    if "coachees" in frames:
+        df = frames["coachees"]
+        df["coach"] = df["coach"].where(df["coach"].map(present), coach) if "coach" in df else coach
+        for i, cid, k in zip(df.index, df["coachee_id"], df["coach"], strict=True):
+            if (cid,) in others["coachees"]:
+                refuse("coachees", i, "coachee_id", f"{cid} {not_mine}")
+            elif k != coach:
+                refuse("coachees", i, "coach", f"is {k!r}: with --coach {coach}, every coachee imported is {coach}'s")
+            else:
+                mine.add(cid)
+    # Whose each application is, after this import.
+    owner = dict(links.get("applications", {}))
+    if "applications" in frames:
+        owner.update(zip(frames["applications"]["application_id"], frames["applications"]["coachee_id"]))
+    interview_app = dict(links.get("interviews", {}))
+    if "interviews" in frames:
+        interview_app.update(zip(frames["interviews"]["interview_id"], frames["interviews"]["application_id"]))
+    for name, df in frames.items():
+        if name == "coachees":
+            continue
+        key = list(TABLES[name].key)
+        for i, row in zip(df.index, df.to_dict(orient="records"), strict=True):
+            if tuple(row[k] for k in key) in others[name]:
+                refuse(name, i, key[0], f"{' / '.join(str(row[k]) for k in key)} belongs to a coachee who {not_mine}")
+            elif "coachee_id" in row and row["coachee_id"] not in mine:
+                refuse(name, i, "coachee_id", f"{row['coachee_id']} {not_mine}")
+            elif "application_id" in row and owner.get(row["application_id"]) not in mine:
+                refuse(
+                    name, i, "application_id", f"{row['application_id']} is an application of a coachee who {not_mine}"
+                )
+            elif "interview_id" in row and owner.get(interview_app.get(row["interview_id"])) not in mine:
+                refuse(name, i, "interview_id", f"{row['interview_id']} is an interview of a coachee who {not_mine}")
+    return problems
+
+
 # ---------------------------------------------------------------- writing
 
 
 def export_frames(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """Typed tables as the text the import format holds (sorted, dates ISO, guarded)."""
-    out = {}
-    for name in TABLE_ORDER:
-        t = TABLES[name]
-        df = tables[name].reindex(columns=t.column_names).sort_values(list(t.key), kind="stable")
-        text = pd.DataFrame(index=df.index)
-        for c in t.columns:
-            s = df[c.name]
-            if c.kind == DATE:
-                text[c.name] = pd.to_datetime(s).dt.strftime("%Y-%m-%d").fillna("")
-            elif c.kind == BOOL:
-                b = s.astype("boolean")
-                text[c.name] = b.map({True: "true", False: "false"}).astype(object).where(b.notna(), "")
-            else:
-                v = s.astype(object).where(s.notna(), "").astype(str)
-                text[c.name] = v.map(guard_formula) if c.kind == TEXT else v
-        out[name] = text.reset_index(drop=True)
-    return out
+    return {name: export_frame(name, tables[name]) for name in TABLE_ORDER}
+
+
+def export_frame(name: str, typed: pd.DataFrame) -> pd.DataFrame:
+    """One typed table (or a run of its rows) as the text the import format holds."""
+    t = TABLES[name]
+    df = typed.reindex(columns=t.column_names).sort_values(list(t.key), kind="stable")
+    text = pd.DataFrame(index=df.index)
+    for c in t.columns:
+        s = df[c.name]
+        if c.kind == DATE:
+            text[c.name] = pd.to_datetime(s).dt.strftime("%Y-%m-%d").fillna("")
+        elif c.kind == BOOL:
+            b = s.astype("boolean")
+            text[c.name] = b.map({True: "true", False: "false"}).astype(object).where(b.notna(), "")
+        else:
+            v = s.astype(object).where(s.notna(), "").astype(str)
+            text[c.name] = v.map(guard_formula) if c.kind == TEXT else v
+    return text.reset_index(drop=True)
+
+
+# Rows of a table read, typed and written at a time: an export's memory follows
+# this, never the size of the store.
+EXPORT_CHUNK_ROWS = 20_000
+
+
+def _scope(coachee_id: str | None, coach: str | None) -> tuple[list[str], dict]:
+    """The coachees an export is limited to, as SQL completing "coachee_id IN ..."
+    (each condition ANDed), and their parameters."""
+    ins, params = [], {}
+    if coachee_id is not None:
+        ins.append("(:coachee_id)")
+        params["coachee_id"] = coachee_id
+    if coach is not None:
+        ins.append(_COACH_COACHEES)
+        params["coach"] = coach
+    return ins, params
+
+
+def _export_chunks(conn: sa.Connection, name: str, ins: list[str], params: dict, rows: int):
+    """The rows of ``name`` in scope, in key order, as typed frames of at most ``rows``."""
+    t = TABLES[name]
+    where = " AND ".join(_belongs(name, i) for i in ins)
+    # Ids sort by their characters on every engine (PostgreSQL's locale order would
+    # not match the key order the rows are sorted in within each chunk).
+    collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
+    order = ", ".join(f'"{k}"{collate}' for k in t.key)
+    sql = f'SELECT * FROM "{name}"' + (f" WHERE {where}" if where else "") + f" ORDER BY {order}"
+    result = conn.execution_options(yield_per=rows).execute(sa.text(sql), params)
+    for part in result.partitions(rows):
+        yield _typed(t, pd.DataFrame.from_records(part, columns=list(result.keys())))
+
+
+def _count(conn: sa.Connection, name: str, ins: list[str], params: dict) -> int:
+    where = " AND ".join(_belongs(name, i) for i in ins)
+    return conn.execute(
+        sa.text(f'SELECT COUNT(*) FROM "{name}"' + (f" WHERE {where}" if where else "")), params
+    ).scalar()
 
 
 # A fixed moment for the workbook's own timestamps, so the same data always
@@ -475,28 +605,38 @@ _XLSX_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms
 XLSX_MAX_ROWS = 1_048_575
 
 
-def _write_xlsx(frames: dict[str, pd.DataFrame], dest: Path) -> None:
-    """One sheet a table, every cell text, byte-for-byte the same for the same data."""
-    for name, df in frames.items():
-        if len(df) > XLSX_MAX_ROWS:
+def _write_xlsx(sheets, counts: dict[str, int], dest: Path) -> None:
+    """One sheet a table, every cell text, byte-for-byte the same for the same data.
+
+    ``sheets`` yields (table name, text frames of its rows in order); ``counts``
+    says how many rows each table has, checked before anything is written.
+    """
+    for name, n in counts.items():
+        if n > XLSX_MAX_ROWS:
             raise UserError(
-                f"the table {name} has {len(df):,} rows, more than a spreadsheet sheet holds "
+                f"the table {name} has {n:,} rows, more than a spreadsheet sheet holds "
                 f"({XLSX_MAX_ROWS:,}); export to a folder of CSVs instead (a DIR not ending in .xlsx)"
             )
     tmp = dest.with_name(dest.name + ".partial.xlsx")
     final = dest.with_name(dest.name + ".partial")
     try:
-        _write_xlsx_files(frames, dest, tmp, final)
+        _write_xlsx_files(sheets, dest, tmp, final)
     finally:  # nothing half-written is left behind, whatever happened
         tmp.unlink(missing_ok=True)
         final.unlink(missing_ok=True)
 
 
-def _write_xlsx_files(frames: dict[str, pd.DataFrame], dest: Path, tmp: Path, final: Path) -> None:
+def _write_xlsx_files(sheets, dest: Path, tmp: Path, final: Path) -> None:
+    # The workbook itself is held by openpyxl until it is saved (a sheet is at most
+    # XLSX_MAX_ROWS rows); the rows come in chunks, each under the ones before.
     with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
-        for name, df in frames.items():
-            df.to_excel(xl, sheet_name=name, index=False)
-    final = dest.with_name(dest.name + ".partial")
+        for name, parts in sheets:
+            row = 0  # the next row of the sheet to fill; 0 is the header's
+            for df in parts:
+                df.to_excel(xl, sheet_name=name, index=False, header=row == 0, startrow=row)
+                row += len(df) + (row == 0)
+            if row == 0:  # a table with no rows: its header alone
+                pd.DataFrame(columns=TABLES[name].column_names).to_excel(xl, sheet_name=name, index=False)
     with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(final, "w", zipfile.ZIP_DEFLATED) as out:
         for info in src.infolist():
             data = src.read(info.filename)
@@ -509,11 +649,20 @@ def _write_xlsx_files(frames: dict[str, pd.DataFrame], dest: Path, tmp: Path, fi
     final.replace(dest)  # never leave a half-written workbook under the real name
 
 
-def export_store(store: Store, dest: str | Path, coachee_id: str | None = None) -> list[Path]:
+def export_store(
+    store: Store,
+    dest: str | Path,
+    coachee_id: str | None = None,
+    coach: str | None = None,
+    chunk_rows: int | None = None,
+) -> list[Path]:
     """Write every table to ``dest``: a folder of CSVs, or one workbook if it ends in .xlsx.
 
-    The tables are read in one snapshot, so an export taken while someone else
-    writes is consistent. Each file is written under a temporary name and then
+    ``coachee_id`` and ``coach`` limit it to that coachee's rows, or that coach's
+    coachees'. The tables are read in one snapshot, so an export taken while
+    someone else writes is consistent, and streamed ``chunk_rows`` rows at a time
+    (default EXPORT_CHUNK_ROWS) in key order: the files are the same bytes
+    whatever the chunk size. Each file is written under a temporary name and then
     renamed, so a crash never leaves a half-written file behind.
     """
     dest = Path(dest)
@@ -521,20 +670,35 @@ def export_store(store: Store, dest: str | Path, coachee_id: str | None = None) 
         raise UserError(f"{dest} is a folder: name a workbook file to write (or a folder not ending in .xlsx)")
     if dest.suffix.lower() != ".xlsx" and dest.exists() and not dest.is_dir():
         raise UserError(f"{dest} is a file, not a folder: name a folder for the CSVs (or a .xlsx workbook)")
-    frames = export_frames(store.load(coachee_id=coachee_id))
-    if dest.suffix.lower() == ".xlsx":
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        _write_xlsx(frames, dest)
-        return [dest]
-    dest.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, df in frames.items():
-        p = dest / f"{name}.csv"
-        tmp = dest / f".{name}.csv.partial"
-        try:
-            df.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
-            tmp.replace(p)
-        finally:
-            tmp.unlink(missing_ok=True)
-        written.append(p)
-    return written
+    rows = max(1, chunk_rows or EXPORT_CHUNK_ROWS)
+    ins, params = _scope(coachee_id, coach)
+
+    def text_chunks(conn: sa.Connection, name: str):
+        for typed in _export_chunks(conn, name, ins, params, rows):
+            yield export_frame(name, typed)
+
+    # One snapshot for every table: SQLite's read transaction is one already;
+    # PostgreSQL needs REPEATABLE READ for its statements to see the same moment.
+    options = {"isolation_level": "REPEATABLE READ"} if store.engine.dialect.name == "postgresql" else {}
+    with store.engine.connect().execution_options(**options) as conn, conn.begin():
+        if dest.suffix.lower() == ".xlsx":
+            counts = {name: _count(conn, name, ins, params) for name in TABLE_ORDER}
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            _write_xlsx(((name, text_chunks(conn, name)) for name in TABLE_ORDER), counts, dest)
+            return [dest]
+        dest.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in TABLE_ORDER:
+            p = dest / f"{name}.csv"
+            tmp = dest / f".{name}.csv.partial"
+            try:
+                with open(tmp, "w", encoding="utf-8", newline="") as f:
+                    # The header even for a table with no rows, then each chunk under it.
+                    pd.DataFrame(columns=TABLES[name].column_names).to_csv(f, index=False, lineterminator="\n")
+                    for df in text_chunks(conn, name):
+                        df.to_csv(f, index=False, header=False, lineterminator="\n")
+                tmp.replace(p)
+            finally:
+                tmp.unlink(missing_ok=True)
+            written.append(p)
+        return written

@@ -9,8 +9,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import sys
+import tempfile
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import FollowupError, UserError, describe
@@ -39,6 +43,14 @@ def count(text: str) -> int:
     if not 0 <= n <= 100_000:
         raise argparse.ArgumentTypeError(f"{n} is not between 0 and 100,000")
     return n
+
+
+def coach_name(text: str) -> str:
+    """A coach's name as the coachees' ``coach`` column holds it (outer spaces dropped)."""
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("a coach's name cannot be blank")
+    return name
 
 
 # Only these commands may create a store; every other one refuses a store that does
@@ -74,25 +86,83 @@ def _settings():
     return load_settings()
 
 
+# Commands that act on the whole store, every coach's coachees at once: a coach
+# scoped by --coach must not back up, replace or fill another coach's data.
+WHOLE_STORE = ("demo", "backup", "restore")
+
+
+def _caseload(store, args) -> list[str]:
+    """Every coachee id the command may see, sorted: the coach's own with --coach
+    (or FOLLOWUP_COACH), else the whole store's."""
+    from ..data.practice import coach_coachee_ids
+
+    ids = coach_coachee_ids(store, args.coach)
+    if args.coach and not ids:
+        # Nothing of anyone else's is listed: not their ids, not the other coaches.
+        raise UserError(
+            f"no coachees for coach {args.coach!r} in the store "
+            "(the name must be exactly as the coachees' coach column holds it)"
+        )
+    return ids
+
+
 def _coachee_ids(store, args) -> list[str]:
-    ids = store.coachee_ids()
+    """The coachees a command works on: --all (the caseload) or --coachee ID, which
+    must be in the caseload."""
+    ids = _caseload(store, args)
     if getattr(args, "all", False):
         return ids
     if not args.coachee:
         raise UserError("say which coachee: --coachee ID, or --all")
     if args.coachee not in ids:
+        if args.coach and args.coachee in store.coachee_ids():
+            raise UserError(f"coachee {args.coachee} is not one of coach {args.coach}'s coachees")
         known = ", ".join(ids[:10]) + (" …" if len(ids) > 10 else "")
         raise UserError(f"no coachee {args.coachee!r} in the store (known: {known or 'none yet'})")
     return [args.coachee]
 
 
-def _actions(store, args):
+# How many coachees a practice-wide command reads and judges at once: the rules
+# are per coachee, so peak memory follows this, never the size of the practice.
+CHUNK_COACHEES = 1500
+
+
+def _chunked_actions(store, args) -> Iterator[tuple]:
+    """(actions, tables) for the chosen coachees, CHUNK_COACHEES at a time.
+
+    The actions come coachee by coachee, in id order, each coachee's most urgent
+    first (for one coachee: exactly what ``due_actions`` returns). A run in chunks
+    can keep that order, and gives the same output whatever the chunk size; a
+    practice-wide "most urgent first" would need every action in memory at once.
+    """
+    from ..data.practice import chunks, load_for_rules
     from ..logic.rules import due_actions
 
     ids = _coachee_ids(store, args)
-    tables = store.load(coachee_id=None if getattr(args, "all", False) else ids)
     base, per_coach = _settings()
-    return due_actions(tables, args.as_of, base, per_coach), tables
+    for chunk in chunks(ids, CHUNK_COACHEES):
+        # Without the rows no rule, draft or calendar entry of the day reads.
+        tables = load_for_rules(store, chunk, args.as_of)
+        actions = due_actions(tables, args.as_of, base, per_coach)
+        actions = actions.sort_values("coachee_id", kind="stable").reset_index(drop=True)
+        yield actions, tables
+
+
+@contextmanager
+def _atomic_output(path: Path):
+    """A binary file written piece by piece under a temporary name in the same
+    folder, renamed into place once whole: a crash never leaves half a file under
+    the real name, and the temporary file is removed whatever happens."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        with open(tmp, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------ commands
@@ -101,7 +171,7 @@ def _actions(store, args):
 def cmd_import(args) -> int:
     from ..data.transfer import import_path
 
-    result = import_path(_store(args), args.path)
+    result = import_path(_store(args), args.path, coach=args.coach)
     print(result.summary())
     return 0
 
@@ -110,15 +180,20 @@ def cmd_export(args) -> int:
     from ..data.transfer import export_store
 
     store = _store(args)
+    if args.coachee:
+        _coachee_ids(store, args)  # in the store, and in the coach's caseload
+    elif args.coach:
+        _caseload(store, args)  # a coach with no coachees is told so
     if str(args.dir).lower().endswith(".xlsx"):
         _output_file(args.dir, store, args.force)
-    written = export_store(store, args.dir, coachee_id=args.coachee)
+    written = export_store(store, args.dir, coachee_id=args.coachee, coach=args.coach)
     print(f"wrote {len(written)} file(s) to {Path(args.dir).resolve()}")
     return 0
 
 
 def format_table(actions) -> str:
-    """The human view: one block per coachee, most urgent first."""
+    """The human view: one block per coachee (in the order the actions come), each
+    coachee's most urgent first."""
     if actions.empty:
         return "Nothing due."
     lines = []
@@ -153,39 +228,52 @@ def actions_json(actions) -> str:
 
 
 def cmd_due(args) -> int:
-    actions, _ = _actions(_store(args), args)
-    if args.format == "json":
-        print(actions_json(actions))
-    else:
-        print(format_table(actions))
+    # Written chunk by chunk as it is judged: the whole practice's actions are
+    # never held at once. The bytes are those of one array (or one table) of all.
+    out = sys.stdout
+    written = 0
+    for actions, _ in _chunked_actions(_store(args), args):
+        if actions.empty:
+            continue
+        if args.format == "json":
+            inner = actions_json(actions).removeprefix("[\n").removesuffix("\n]")
+            out.write(("[\n" if not written else ",\n") + inner)
+        else:
+            out.write(("" if not written else "\n\n") + format_table(actions))
+        written += len(actions)
+        out.flush()
+    if not written:
+        out.write("[]" if args.format == "json" else "Nothing due.")
+    elif args.format == "json":
+        out.write("\n]")
+    out.write("\n")
     return 0
 
 
 def cmd_drafts(args) -> int:
     from ..logic.drafts import DraftResult, render_drafts, write_drafts
+    from ..paths import inside, safe_name
 
     store = _store(args)
-    actions, tables = _actions(store, args)
     out = Path(args.out)
-    # Once: the facts are indexed once for everyone. One draft per person per day.
-    result = render_drafts(actions, tables, as_of=args.as_of, upcoming=args.upcoming)
-    if args.all:
-        # Each coachee's drafts go in a folder of their own.
-        from ..paths import inside, safe_name
-
-        for coachee_id in actions["coachee_id"].drop_duplicates():
-            mine = DraftResult([d for d in result.drafts if d.coachee_id == coachee_id])
-            # A coachee's folder is named from their id by the one safe-name function.
-            folder = inside(out, safe_name(coachee_id))
-            paths = write_drafts(mine, folder)
-            print(f"wrote {len(paths)} draft(s) to {folder}")
-    else:
-        paths = write_drafts(result, out)
-        print(f"wrote {len(paths)} draft(s) to {out.resolve()}")
-        for p in paths:
-            print(f"  {p.name}")
-    for problem in result.problems:
-        print(f"  not drafted: {problem}", file=sys.stderr)
+    for actions, tables in _chunked_actions(store, args):
+        # Once a chunk: the facts are indexed once for its coachees. One draft per person per day.
+        result = render_drafts(actions, tables, as_of=args.as_of, upcoming=args.upcoming)
+        if args.all:
+            # Each coachee's drafts go in a folder of their own.
+            for coachee_id in actions["coachee_id"].drop_duplicates():
+                mine = DraftResult([d for d in result.drafts if d.coachee_id == coachee_id])
+                # A coachee's folder is named from their id by the one safe-name function.
+                folder = inside(out, safe_name(coachee_id))
+                paths = write_drafts(mine, folder)
+                print(f"wrote {len(paths)} draft(s) to {folder}")
+        else:
+            paths = write_drafts(result, out)
+            print(f"wrote {len(paths)} draft(s) to {out.resolve()}")
+            for p in paths:
+                print(f"  {p.name}")
+        for problem in result.problems:
+            print(f"  not drafted: {problem}", file=sys.stderr)
     return 0
 
 
@@ -195,6 +283,8 @@ def cmd_sent(args) -> int:
 
     draft = read_draft_file(args.draft)
     store = _store(args)
+    if args.coach and draft.coachee_id not in _caseload(store, args):
+        raise UserError(f"this draft's coachee {draft.coachee_id!r} is not one of coach {args.coach}'s coachees")
     logged = complete_draft(store, draft, args.on, _settings())
     for line in logged:
         print(line)
@@ -228,21 +318,40 @@ def cmd_mail(args) -> int:
 
 
 def cmd_calendar(args) -> int:
+    import pandas as pd
+
     from ..logic.drafts import render_drafts
     from ..logic.ics import build_calendar, completed_actions
-    from ..paths import write_atomic
 
     store = _store(args)
-    actions, tables = _actions(store, args)
-    rendered = render_drafts(actions, tables, as_of=args.as_of)
-    names = dict(zip(tables["coachees"]["coachee_id"], tables["coachees"]["name"])) if args.all else None
-    cal = build_calendar(
-        actions, args.as_of, rendered.by_action(), done=completed_actions(tables, args.as_of), coachee_names=names
-    )
-    path = write_atomic(_output_file(args.out, store, args.force), cal.to_ical())
-    print(f"wrote {len(actions)} entr{'y' if len(actions) == 1 else 'ies'} to {Path(path).resolve()}")
-    for problem in rendered.problems:
-        print(f"  entry without a draft: {problem}", file=sys.stderr)
+    path = _output_file(args.out, store, args.force)
+    # The calendar is written chunk by chunk: its frame (the VCALENDAR lines), every
+    # live entry, then every entry completed since (kept aside until the end) —
+    # the bytes build_calendar gives for everyone at once.
+    frame = build_calendar(pd.DataFrame(), args.as_of).to_ical()
+    end = frame.rindex(b"END:VCALENDAR")
+    entries = 0
+    with _atomic_output(path) as f, tempfile.TemporaryFile() as completed:
+        f.write(frame[:end])
+        for actions, tables in _chunked_actions(store, args):
+            rendered = render_drafts(actions, tables, as_of=args.as_of)
+            names = dict(zip(tables["coachees"]["coachee_id"], tables["coachees"]["name"])) if args.all else None
+            cal = build_calendar(
+                actions,
+                args.as_of,
+                rendered.by_action(),
+                done=completed_actions(tables, args.as_of),
+                coachee_names=names,
+            )
+            for event in cal.subcomponents:
+                (completed if str(event.get("status")) == "CANCELLED" else f).write(event.to_ical())
+            entries += len(actions)
+            for problem in rendered.problems:
+                print(f"  entry without a draft: {problem}", file=sys.stderr)
+        completed.seek(0)
+        shutil.copyfileobj(completed, f)
+        f.write(frame[end:])
+    print(f"wrote {entries} entr{'y' if entries == 1 else 'ies'} to {path.resolve()}")
     return 0
 
 
@@ -267,6 +376,8 @@ def cmd_settings(args) -> int:
     from ..settings import as_toml, settings_file
 
     base, per_coach = _settings()
+    if args.coach:  # a coach sees the defaults and their own values, not the other coaches'
+        per_coach = {name: s for name, s in per_coach.items() if name == args.coach}
     where = f"{settings_file()}{'' if settings_file().exists() else ' (not present: every default applies)'}"
     print(as_toml(base, per_coach, where), end="")
     return 0
@@ -291,7 +402,7 @@ def cmd_report(args) -> int:
     from .report import run_reports
 
     url = store_url(args.db)
-    store = _IdsOnly(url) if url.startswith("sqlite:///") else _store(args)
+    store = _IdsOnly(url) if url.startswith("sqlite:///") and not args.coach else _store(args)
     ids = _coachee_ids(store, args)
     return run_reports(store.url, ids, args.week_ending, args.out, jobs=args.jobs)
 
@@ -299,15 +410,33 @@ def cmd_report(args) -> int:
 def cmd_app(args) -> int:
     from .app import serve_app
 
-    return serve_app(
-        args.db,
-        coachee_id=args.coachee,
-        port=args.port,
-        open_browser=not args.no_browser,
-        as_of=args.as_of,
-        token=not args.no_token,
-        client=args.client,
-    )
+    if args.coach:
+        store = _store(args)
+        try:
+            if args.coachee:
+                _coachee_ids(store, args)  # the coach's own coachee, or refused
+        finally:
+            store.engine.dispose()
+    # The app's kernels read the scope from the environment it is served with
+    # (app_environment copies os.environ); restored after, for a caller in-process.
+    before = os.environ.get("FOLLOWUP_COACH")
+    if args.coach:
+        os.environ["FOLLOWUP_COACH"] = args.coach
+    try:
+        return serve_app(
+            args.db,
+            coachee_id=args.coachee,
+            port=args.port,
+            open_browser=not args.no_browser,
+            as_of=args.as_of,
+            token=not args.no_token,
+            client=args.client,
+        )
+    finally:
+        if before is None:
+            os.environ.pop("FOLLOWUP_COACH", None)
+        else:
+            os.environ["FOLLOWUP_COACH"] = before
 
 
 def cmd_backup(args) -> int:
@@ -338,29 +467,34 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 DB_HELP = "the store: a SQLAlchemy URL or a SQLite file (default: $FOLLOWUP_DB, else data/followup.db)"
+COACH_HELP = (
+    "work only on this coach's coachees (those whose coach is exactly NAME): --all, "
+    "exports, imports, the app (default: $FOLLOWUP_COACH, else every coachee)"
+)
 DAY = "YYYY-MM-DD"
 
 
 def _command(sub, name: str, summary: str, description: str, examples: str, func) -> argparse.ArgumentParser:
     """One subcommand: its line in ``followup --help``, its manual page in
-    ``followup NAME --help`` (description and examples) and ``--db``, which may come
-    before or after the command."""
+    ``followup NAME --help`` (description and examples), and ``--db`` and
+    ``--coach``, which may come before or after the command."""
     sp = sub.add_parser(
         name,
         help=summary,
         description=textwrap.dedent(description).strip(),
         epilog="examples:\n" + textwrap.indent(textwrap.dedent(examples).strip(), "  "),
         formatter_class=_Formatter,
-        allow_abbrev=False,  # a future --coach must never be read as --coachee
+        allow_abbrev=False,  # --coach must never be read as --coachee, nor --co as either
     )
     # SUPPRESS: given after the command it is set; absent, it leaves the value
     # given before the command (or the main parser's default) alone.
     sp.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=DB_HELP)
+    sp.add_argument("--coach", metavar="NAME", type=coach_name, default=argparse.SUPPRESS, help=COACH_HELP)
     sp.set_defaults(func=func)
     return sp
 
 
-def _who(sp, all_help: str = "every coachee in the store") -> None:
+def _who(sp, all_help: str = "every coachee in the store (with --coach: every one of theirs)") -> None:
     """--coachee ID or --all: exactly one is required."""
     g = sp.add_mutually_exclusive_group(required=True)
     g.add_argument("--coachee", metavar="ID", help="one coachee, by id (e.g. C001)")
@@ -379,7 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
             Follow-up Workbook: what to do after the interviews, and the drafts to do it.
 
             Every command reads and writes one store, chosen by --db (before or after
-            the command), else $FOLLOWUP_DB, else data/followup.db."""
+            the command), else $FOLLOWUP_DB, else data/followup.db. --coach NAME (or
+            $FOLLOWUP_COACH) limits every command to that coach's coachees."""
         ),
         epilog=textwrap.dedent(
             """\
@@ -388,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
               followup due --all                             today's actions for everyone
               followup drafts --coachee C001 --out drafts/   the messages to send
               followup --db sqlite:///other.db due --all     another store
+              followup --coach "Dana Reyes" due --all        one coach's caseload
 
             `followup COMMAND --help` describes each command, with examples."""
         ),
@@ -395,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     p.add_argument("--db", metavar="URL", default=None, help=DB_HELP)
+    p.add_argument("--coach", metavar="NAME", type=coach_name, default=None, help=COACH_HELP)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
     sp = _command(
@@ -446,7 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
         """
         The follow-up actions for one coachee or all of them, most urgent first: what
         to do, by when, to whom and over which channel, and why (the rule that made it
-        due). Overdue and due actions come first, then those coming up.
+        due). Overdue and due actions come first, then those coming up. With --all,
+        coachee by coachee (in id order), each one's most urgent first: the practice
+        is judged a chunk of coachees at a time, so memory stays the same at any size.
         """,
         """
         followup due --coachee C001
@@ -738,7 +877,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    # --coach (before or after the command), else FOLLOWUP_COACH; blank means none.
+    args.coach = args.coach or (os.environ.get("FOLLOWUP_COACH") or "").strip() or None
     try:
+        if args.coach and args.command in WHOLE_STORE:
+            raise UserError(
+                f"{args.command} acts on the whole store, every coach's coachees: run it without --coach "
+                "(and with FOLLOWUP_COACH unset)"
+            )
         return args.func(args)
     except KeyboardInterrupt:
         return 130

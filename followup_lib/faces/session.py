@@ -81,6 +81,7 @@ def session_defaults() -> dict:
         "coachee_id": os.environ.get("FOLLOWUP_COACHEE") or None,
         "as_of": dt.date.fromisoformat(as_of) if as_of else None,
         "client": os.environ.get("FOLLOWUP_CLIENT") == "1",
+        "coach": os.environ.get("FOLLOWUP_COACH") or None,
     }
 
 
@@ -290,8 +291,9 @@ class WorkingSession:
         as_of=None,
         drafts_dir: str | Path | None = None,
         client: bool = False,
+        coach: str | None = None,
     ):
-        self.state = s = SessionState(db_url, coachee_id, as_of, drafts_dir, client=client)
+        self.state = s = SessionState(db_url, coachee_id, as_of, drafts_dir, client=client, coach=coach)
         # What the widgets show now; show() redraws only what changed since.
         self._showing = False  # show() is setting widgets: not the user
         self._shown_coachee: object = object()
@@ -572,12 +574,24 @@ class WorkingSession:
                 display(figure)
 
 
-def start(db_url: str | None = None, coachee_id: str | None = None, as_of=None) -> WorkingSession:
-    """The session for a notebook cell: arguments win over what ``followup app`` set."""
+def start(
+    db_url: str | None = None, coachee_id: str | None = None, as_of=None, coach: str | None = None
+) -> WorkingSession:
+    """The session for a notebook cell: arguments win over what ``followup app`` set,
+    except the coach: a session started for one coach (FOLLOWUP_COACH) stays theirs."""
     defaults = session_defaults()
     if defaults["client"]:
         # The client's app: what `followup app --client` set cannot be overridden.
-        return WorkingSession(defaults["db_url"], defaults["coachee_id"], as_of or defaults["as_of"], client=True)
+        return WorkingSession(
+            defaults["db_url"],
+            defaults["coachee_id"],
+            as_of or defaults["as_of"],
+            client=True,
+            coach=defaults["coach"],
+        )
     return WorkingSession(
-        db_url or defaults["db_url"], coachee_id or defaults["coachee_id"], as_of or defaults["as_of"]
+        db_url or defaults["db_url"],
+        coachee_id or defaults["coachee_id"],
+        as_of or defaults["as_of"],
+        coach=defaults["coach"] or coach,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -64,7 +65,11 @@ class Logged:
 class SessionState:
     """One working session: a store, a coachee, a day, and what is open.
 
-    Attributes a view reads: ``coachees`` (every coachee), ``coachee_id``,
+    A coach (``coach``, else ``FOLLOWUP_COACH``, which ``followup --coach NAME app``
+    sets) sees only their own coachees: the picker lists no one else, and no
+    other coachee's rows are read or written.
+
+    Attributes a view reads: ``coachees`` (every coachee the session may show), ``coachee_id``,
     ``as_of``, ``tables`` (this coachee's rows, None without a coachee),
     ``actions`` (today's, most urgent first), ``action_id`` (the one picked),
     ``draft`` and ``draft_action`` (the draft open and its action), ``figure`` and
@@ -79,7 +84,9 @@ class SessionState:
         as_of: dt.date | str | None = None,
         drafts_dir: str | Path | None = None,
         client: bool = False,
+        coach: str | None = None,
     ):
+        self.coach = (coach or os.environ.get("FOLLOWUP_COACH") or "").strip() or None
         # The client's own app (`followup app --client`): locked to one coachee, and
         # no other coachee's rows are ever read into this session.
         self.client = client
@@ -107,8 +114,10 @@ class SessionState:
         # The app opens on the coachee it was started with; a wrong id still opens
         # the session (on the first coachee), saying so.
         if coachee_id is not None and coachee_id not in ids:
-            self.notice = f"No coachee {coachee_id!r} in the store; showing the first one."
+            self.notice = f"No coachee {coachee_id!r} {self._where()}; showing the first one."
             coachee_id = None
+        if not ids and self.coach:
+            self.notice = f"No coachees of coach {self.coach} yet: add one in the Coachee form."
         self._switch_to(coachee_id or (ids[0] if ids else None))
 
     def close(self) -> None:
@@ -118,8 +127,15 @@ class SessionState:
     # ------------------------------------------------------------ who and when
     def _visible_coachees(self) -> pd.DataFrame:
         if self._locked_to is not None:
-            return self.store.load(["coachees"], coachee_id=self._locked_to)["coachees"]
-        return self.store.coachees()
+            coachees = self.store.load(["coachees"], coachee_id=self._locked_to)["coachees"]
+        else:
+            coachees = self.store.coachees()
+        if self.coach is not None:
+            coachees = coachees[coachees["coach"].eq(self.coach)].reset_index(drop=True)
+        return coachees
+
+    def _where(self) -> str:
+        return f"among coach {self.coach}'s coachees" if self.coach else "in the store"
 
     def coachee_ids(self) -> list[str]:
         return list(self.coachees["coachee_id"])
@@ -131,7 +147,7 @@ class SessionState:
     def select_coachee(self, coachee_id: str | None) -> None:
         """Work on another coachee: the open draft is closed, their rows are read."""
         if coachee_id is not None and coachee_id not in self.coachee_ids():
-            raise UserError(f"No coachee {coachee_id!r} in the store.")
+            raise UserError(f"No coachee {coachee_id!r} {self._where()}.")
         if coachee_id != self.coachee_id:
             self._switch_to(coachee_id)
 
@@ -303,6 +319,8 @@ class SessionState:
         values: dict = {}
         if table == "messages":
             values.update(direction="received", on=self.as_of)
+        if table == "coachees" and self.coach:
+            values["coach"] = self.coach  # a coach's new coachee is theirs
         key = t.key[0]
         if len(t.key) == 1 and not t.column(key).links_to:
             values[key] = logbook.new_id(table, self.as_of)
@@ -373,6 +391,16 @@ class SessionState:
         values = dict(values)
         if "coachee_id" in t.column_names and table != "coachees":
             values["coachee_id"] = self.coachee_id
+        if table == "coachees" and self.coach:
+            # A coach saves only their own coachees: never one of another coach's
+            # (whatever id is typed), never one handed over to someone else.
+            if values.get("coach") != self.coach:
+                raise UserError(f"A coachee saved here is coach {self.coach}'s: their coach must be {self.coach}.")
+            cid = values.get("coachee_id")
+            if cid not in self.coachee_ids() and cid in self.store.coachee_ids():
+                raise ConflictError(
+                    f"A coachee with id {cid} already exists (not one of coach {self.coach}'s); choose another id."
+                )
         # An opened record whose id was changed is saved as a new record: the
         # version read belongs to the old id, never to whatever the new id names.
         if version is not None and tuple(values.get(k) for k in t.key) != opened_key:

@@ -170,6 +170,7 @@ class _Context:
     def __init__(self, tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, s: Settings):
         self.as_of = as_of
         self.s = s
+        self._people_cache: tuple[pd.DataFrame, pd.DataFrame] | None = None
         coachees = tables["coachees"]
         self.calendar_of = calendars_of(coachees, s.country)
         apps = tables["applications"].merge(
@@ -281,29 +282,7 @@ class _Context:
         the interview it was made at — the latest held on or before that day —
         comes first, and the point of contact only when there is no interview.
         """
-        c = self.contacts
-        poc = c[c["point_of_contact"].fillna(False).astype(bool)].sort_values("contact_id", kind="stable")
-        poc = poc.drop_duplicates("application_id")[
-            ["application_id", "contact_id", "name", "email", "phone", "preferred_channel"]
-        ].rename(
-            columns={
-                "contact_id": "poc_id",
-                "name": "poc_name",
-                "email": "poc_email",
-                "phone": "poc_phone",
-                "preferred_channel": "poc_channel",
-            }
-        )
-        last = latest_interviews(self.all_interviews)[
-            [
-                "application_id",
-                "interview_id",
-                "interviewer_name",
-                "interviewer_email",
-                "interviewer_phone",
-                "preferred_channel",
-            ]
-        ].rename(columns={"interview_id": "contact_interview_id", "preferred_channel": "iv_channel"})
+        poc, last = self._people()
         drop = [
             x for x in ("interviewer_name", "interviewer_email", "interviewer_phone", "preferred_channel") if x in df
         ]
@@ -333,6 +312,37 @@ class _Context:
         out["contact_id"] = out["poc_id"].where(has_poc)
         out["interview_id"] = out["contact_interview_id"]
         return out
+
+    def _people(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per application, its point of contact and the interviewer of its latest
+        interview: computed once per call of the rules (every rule that writes to
+        the employer asks for them)."""
+        if self._people_cache is None:
+            c = self.contacts
+            poc = c[c["point_of_contact"].fillna(False).astype(bool)].sort_values("contact_id", kind="stable")
+            poc = poc.drop_duplicates("application_id")[
+                ["application_id", "contact_id", "name", "email", "phone", "preferred_channel"]
+            ].rename(
+                columns={
+                    "contact_id": "poc_id",
+                    "name": "poc_name",
+                    "email": "poc_email",
+                    "phone": "poc_phone",
+                    "preferred_channel": "poc_channel",
+                }
+            )
+            last = latest_interviews(self.all_interviews)[
+                [
+                    "application_id",
+                    "interview_id",
+                    "interviewer_name",
+                    "interviewer_email",
+                    "interviewer_phone",
+                    "preferred_channel",
+                ]
+            ].rename(columns={"interview_id": "contact_interview_id", "preferred_channel": "iv_channel"})
+            self._people_cache = (poc, last)
+        return self._people_cache
 
     def _interview_at(self, df: pd.DataFrame, date_col: str) -> pd.DataFrame:
         """Per row of ``df``, the interviewer of the latest interview of its
@@ -867,7 +877,10 @@ def _due_for_group(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, s: S
     if not parts:
         return _empty_actions()
     keep = ACTION_COLUMNS + ["detail", "urgent", "first"]
-    df = pd.concat([p.reindex(columns=keep) for p in parts], ignore_index=True)
+    # A column no rule of a part filled (all missing) says nothing of its type:
+    # left out of each part, the columns keep the types of the parts that have them.
+    df = pd.concat([p.reindex(columns=keep).dropna(axis=1, how="all") for p in parts], ignore_index=True)
+    df = df.reindex(columns=keep)
     df = df[df["due_on"] <= as_of + pd.Timedelta(days=s.upcoming_days)].copy()
     df["action_id"] = df["kind"] + ":" + df["application_id"] + ":" + df["detail"].astype(str)
     standing = df["kind"].eq("await_approval")
