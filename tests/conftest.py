@@ -47,6 +47,7 @@ def no_coach_files(tmp_path, monkeypatch):
     monkeypatch.setenv("FOLLOWUP_SETTINGS", str(tmp_path / "no-settings.toml"))
     monkeypatch.setenv("FOLLOWUP_TEMPLATES", str(tmp_path / "no-templates"))
     monkeypatch.setenv("FOLLOWUP_DB", f"sqlite:///{tmp_path / 'default-store.db'}")
+    monkeypatch.delenv("FOLLOWUP_COACH", raising=False)  # a coach's own scope must not narrow a test
 
 
 @pytest.fixture

@@ -759,5 +759,6 @@ def test_cli_due_json_all_matches_the_library(followup, demo_store, demo_tables)
     actions = json.loads(proc.stdout)
     assert {a["coachee_id"] for a in actions} == {"C001", "C002", "C003"}
     expected = due(demo_tables, AS_OF)
+    expected = expected.sort_values("coachee_id", kind="stable")  # --all: coachee by coachee, each most urgent first
     assert [a["action_id"] for a in actions] == expected["action_id"].tolist()
     assert {a["kind"] for a in actions} == set(ACTION_KINDS)

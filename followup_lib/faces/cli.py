@@ -88,7 +88,7 @@ def _settings():
 
 # Commands that act on the whole store, every coach's coachees at once: a coach
 # scoped by --coach must not back up, replace or fill another coach's data.
-WHOLE_STORE = ("demo", "backup", "restore")
+WHOLE_STORE = ("demo", "backup", "restore", "copy-store")
 
 
 def _caseload(store, args) -> list[str]:
@@ -362,13 +362,15 @@ def cmd_demo(args) -> int:
     if args.coachees:
         counts = load_generated(store, args.coachees, args.seed, args.as_of)
         total = sum(c["added"] + c["changed"] for c in counts.values())
-        print(f"generated {args.coachees} coachees ({total} rows written) into {store.url}")
+        print(f"generated {args.coachees} coachees ({total} rows written) into {shown_url(store.url)}")
         return 0
     if not store.is_empty() and not args.force:
-        print(f"the store at {store.url} already holds data; the demo was not loaded (use --force to add it anyway)")
+        print(
+            f"the store at {shown_url(store.url)} already holds data; the demo was not loaded (use --force to add it anyway)"
+        )
         return 0
     days, today = load_demo(store, args.as_of or dt.date.today(), shift=not args.no_shift)
-    print(f"loaded the demo practice into {store.url} (dates moved {days} days; its today is {today})")
+    print(f"loaded the demo practice into {shown_url(store.url)} (dates moved {days} days; its today is {today})")
     return 0
 
 
@@ -376,10 +378,26 @@ def cmd_settings(args) -> int:
     from ..settings import as_toml, settings_file
 
     base, per_coach = _settings()
+    if args.suggest:
+        return _suggest_grace(args, base, per_coach)
     if args.coach:  # a coach sees the defaults and their own values, not the other coaches'
         per_coach = {name: s for name, s in per_coach.items() if name == args.coach}
     where = f"{settings_file()}{'' if settings_file().exists() else ' (not present: every default applies)'}"
     print(as_toml(base, per_coach, where), end="")
+    return 0
+
+
+def _suggest_grace(args, base, per_coach) -> int:
+    """The grace period that covers 75% of late answers in this practice (or in the
+    coach's caseload, with --coach), next to the setting in force. Too few cases is
+    an answer, not an error: exit 0."""
+    from ..logic.survival import suggest_grace
+
+    store = _store(args)
+    ids = _caseload(store, args)
+    tables = store.load(coachee_id=ids if args.coach else None)
+    settings = per_coach.get(args.coach, base) if args.coach else base
+    print(suggest_grace(tables, settings, args.as_of or dt.date.today()).text)
     return 0
 
 
@@ -404,7 +422,9 @@ def cmd_report(args) -> int:
     url = store_url(args.db)
     store = _IdsOnly(url) if url.startswith("sqlite:///") and not args.coach else _store(args)
     ids = _coachee_ids(store, args)
-    return run_reports(store.url, ids, args.week_ending, args.out, jobs=args.jobs)
+    return run_reports(
+        store.url, ids, args.week_ending, args.out, jobs=args.jobs, fmt=args.format, scheduler=args.scheduler
+    )
 
 
 def cmd_app(args) -> int:
@@ -452,8 +472,25 @@ def cmd_backup(args) -> int:
 def cmd_restore(args) -> int:
     store = _store(args)
     store.restore(args.source)
-    print(f"restored {args.source} into {store.url}")
+    print(f"restored {args.source} into {shown_url(store.url)}")
     return 0
+
+
+def cmd_copy_store(args) -> int:
+    from ..data.copy import copy_store
+    from ..paths import store_url
+
+    counts = copy_store(_store(args), store_url(args.to))
+    per_table = ", ".join(f"{name}: {n:,}" for name, n in counts.items())
+    print(f"copied {sum(counts.values()):,} rows into {shown_url(store_url(args.to))} ({per_table})")
+    return 0
+
+
+def shown_url(url: str) -> str:
+    """A store URL for a message, any password hidden."""
+    from ..data.store import shown_url as hidden
+
+    return hidden(url)
 
 
 # ------------------------------------------------------------------ parser
@@ -719,6 +756,8 @@ def build_parser() -> argparse.ArgumentParser:
         """
         followup report --coachee C001
         followup report --all --week-ending 2026-11-16 --out reports/weekly --jobs 2
+        followup report --coachee C001 --format pdf
+        followup report --all --scheduler tcp://scheduler.example:8786 --out /shared/reports
         """,
         cmd_report,
     )
@@ -737,6 +776,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=max(1, min(4, os.cpu_count() or 1)),
         metavar="N",
         help="reports rendered at once with --all (default: the number of CPUs, at most 4; here %(default)s)",
+    )
+    sp.add_argument(
+        "--format",
+        choices=("html", "pdf", "both"),
+        default="html",
+        help="html: the page; pdf: printed by headless Chromium (pip install -e '.[pdf]'); both (default: %(default)s)",
+    )
+    sp.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:8786",
+        help="render the reports on this Dask distributed cluster instead of --jobs here (pip install -e '.[dask]')",
     )
 
     sp = _command(
@@ -823,19 +874,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="work as if today were this day (default: today)",
     )
 
-    _command(
+    sp = _command(
         sub,
         "settings",
-        "show the settings in force",
+        "show the settings in force, or suggest a grace period",
         """
         Print the settings the rules use (grace periods, cadences, limits), as TOML:
         the defaults, overridden by data/settings.toml (or $FOLLOWUP_SETTINGS), and
         each coach's own values where they differ.
+
+        With --suggest, look at the employers in this practice who answered after the
+        date they gave, count how many business days late they were, and print the
+        grace_business_days that covers 75% of them next to the current setting, with
+        how many cases it rests on (below 20 it suggests nothing).
         """,
         """
         followup settings
+        followup settings --suggest
+        followup settings --suggest --coach "Dana Reyes"
         """,
         cmd_settings,
+    )
+    sp.add_argument(
+        "--suggest",
+        action="store_true",
+        help="suggest grace_business_days from this practice's late answers, instead of printing the settings",
+    )
+    _as_of(sp)
+
+    sp = _command(
+        sub,
+        "copy-store",
+        "copy every table into another, empty store (SQLite to PostgreSQL and back)",
+        """
+        Copy every table of this store, every row with its row version, into another
+        store, in one transaction there: to move a practice from SQLite to PostgreSQL
+        or back. The target must be empty: one that holds data is refused and left as
+        it was. Check the move by comparing `followup export` of both.
+        """,
+        """
+        followup copy-store --to postgresql+psycopg://dana@db.example/followup
+        followup copy-store --db postgresql+psycopg:///followup --to sqlite:///practice.db
+        """,
+        cmd_copy_store,
+    )
+    sp.add_argument(
+        "--to", required=True, metavar="URL", help="the store to copy into (a SQLAlchemy URL or a file path)"
     )
 
     sp = _command(
