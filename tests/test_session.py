@@ -760,3 +760,21 @@ def test_new_ids_are_readable_and_distinct():
     ids = {new_id("interviews", AS_OF) for _ in range(50)}
     assert all(i.startswith("I261116-") for i in ids)
     assert len(ids) > 40
+
+
+def test_offers_side_by_side_in_the_session(demo_store, tmp_path):
+    """The coachee's offers in one table, missing terms flagged; no one else's."""
+    view = WorkingSession(demo_store.url, "C002", AS_OF, drafts_dir=tmp_path / "drafts")
+    s = view.state
+    try:
+        page = s.offers_html()
+        assert "Lumen Software" in page and "Quarry Labs" in page and "Pinecrest" not in page
+        assert "missing: ask for it in writing" in page
+        for term in ("salary", "benefits", "expense reimbursement", "conditions", "requirements"):
+            assert term in page, term
+        assert view.offers.value == page
+        s.select_coachee("C001")
+        view.show()
+        assert "No offer yet." in view.offers.value and "Lumen" not in view.offers.value
+    finally:
+        s.close()

@@ -420,6 +420,8 @@ class WorkingSession:
         self.form_tabs.set_title(len(FORMS), "Mail")
         self.chart = w.Output()
         self.chart_sentence = w.HTML()
+        self.offers = w.HTML()
+        self.offers.add_class("fw-offers")
 
         self.widget = w.VBox(
             [
@@ -439,6 +441,8 @@ class WorkingSession:
                 w.HTML("<h3>Days since each interview</h3>"),
                 self.chart_sentence,
                 self.chart,
+                w.HTML("<h3>Offers side by side</h3>"),
+                self.offers,
             ],
             layout=w.Layout(max_width="1100px", width="100%"),
         )
@@ -514,6 +518,7 @@ class WorkingSession:
                     form.reset()  # a fresh id in each form, for this coachee
             self._show_draft(s.draft)
             self._show_chart(s.figure, s.chart_sentence)
+            self.offers.value = s.offers_html()
         finally:
             self._showing = False
 

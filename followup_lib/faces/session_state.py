@@ -188,6 +188,16 @@ class SessionState:
         self.figure = charts.days_since_interview_figure(waiting)
         self.chart_sentence = charts.days_since_sentence(waiting)
 
+    def offers_html(self) -> str:
+        """Every offer of this coachee side by side (salary, benefits, expenses,
+        conditions, requirements, deadline, status), a missing term flagged; escaped."""
+        from ..logic import offers, weekly
+
+        if self.tables is None:
+            return ""
+        table = offers.offers_table(self.tables, self.coachee_id)
+        return weekly.STYLE + weekly.table_html(table, "No offer yet.")
+
     # ------------------------------------------------------------ today's actions
     def summary(self) -> str:
         """How many actions are overdue, due and upcoming, in words."""
