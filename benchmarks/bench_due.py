@@ -11,7 +11,12 @@
 The 5,000-coachee store takes about a minute to generate: it is kept in
 benchmarks/output/cache/ (git-ignored) and reused by the next run.
 
-    python benchmarks/bench_due.py            # both
+The same 5,000-coachee figures are then measured on PostgreSQL, side by side
+(the cached store copied once with `followup copy-store` into a database named
+by FOLLOWUP_BENCH_PG, default a throwaway `followup_bench` on the local cluster;
+skipped, saying why, when no server answers).
+
+    python benchmarks/bench_due.py            # all
     python benchmarks/bench_due.py --big      # only the 5,000-coachee figures
 """
 
@@ -95,8 +100,32 @@ def all_against_one(coachees: int = 500) -> float:
         return ratio
 
 
-def big_practice(coachees: int = 5000, repeat: int = 3) -> tuple[float, float]:
-    url = generated_store(coachees)
+def postgres_copy(url: str, coachees: int) -> str | None:
+    """The practice at ``url`` copied into a fresh PostgreSQL database, or None
+    (saying why) when no server answers."""
+    import sqlalchemy as sa
+
+    server = os.environ.get("FOLLOWUP_BENCH_PG", "postgresql+psycopg:///postgres?host=/var/run/postgresql")
+    name = f"followup_bench_{coachees}"
+    try:
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        admin.dispose()
+    except Exception as exc:  # noqa: BLE001 — any failure to reach the server: skip, saying why
+        print(f"PostgreSQL: skipped ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+        return None
+    target = sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    print(f"copying {coachees:,} coachees into PostgreSQL ({name}) …", flush=True)
+    subprocess.run(
+        [str(BIN / "followup"), "--db", url, "copy-store", "--to", target], check=True, stdout=subprocess.DEVNULL
+    )
+    return target
+
+
+def big_practice(coachees: int = 5000, repeat: int = 3, engine: str = "SQLite", url: str | None = None):
+    url = url or generated_store(coachees)
     due = [str(BIN / "followup"), "--db", url, "due", "--all", "--as-of", AS_OF, "--format", "json"]
     floor = [sys.executable, "-c", FLOOR, url]
     run_measured(floor), run_measured(due)  # warm the disk cache for both
@@ -110,7 +139,7 @@ def big_practice(coachees: int = 5000, repeat: int = 3) -> tuple[float, float]:
         floor_peak = max(floor_peak, mb)
     d, f = statistics.median(t_due), statistics.median(t_floor)
     print(
-        f"due --all --format json ({coachees:,} coachees, SQLite): {d:.2f} s, peak {peak:.0f} MB; "
+        f"due --all --format json ({coachees:,} coachees, {engine}): {d:.2f} s, peak {peak:.0f} MB; "
         f"floor (read_sql of every table): {f:.2f} s, peak {floor_peak:.0f} MB; "
         f"time ratio {d / f:.2f} (goal <= 1.5), peak {peak:.0f} MB (goal <= 300)"
     )
@@ -121,3 +150,6 @@ if __name__ == "__main__":
     if "--big" not in sys.argv:
         all_against_one()
     big_practice()
+    pg = postgres_copy(generated_store(5000), 5000)
+    if pg:
+        big_practice(engine="PostgreSQL", url=pg)

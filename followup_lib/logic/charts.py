@@ -26,7 +26,8 @@ WAITING_COLOURS = {
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, height: int | None = None) -> go.Figure:
+def chart_layout(fig: go.Figure, title: str, x: str, y: str, height: int | None = None) -> go.Figure:
+    """The house look of every chart (title left, plain axes, legend on top)."""
     fig.update_layout(
         title=dict(text=html.escape(title), x=0, xanchor="left"),
         xaxis_title=x,
@@ -53,7 +54,7 @@ def _empty(title: str, message: str) -> go.Figure:
     )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, title, "", "", height=220)
+    return chart_layout(fig, title, "", "", height=220)
 
 
 def _whole_numbers(axis, largest) -> None:
@@ -107,7 +108,7 @@ def days_since_interview_figure(waiting: pd.DataFrame) -> go.Figure:
             hovertemplate="%{y}: they said %{x} days<extra></extra>",
         )
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1])
-    return _layout(fig, title, "Days since the interview", "", height=max(260, 60 + 34 * len(waiting)))
+    return chart_layout(fig, title, "Days since the interview", "", height=max(260, 60 + 34 * len(waiting)))
 
 
 def days_since_sentence(waiting: pd.DataFrame) -> str:
@@ -151,7 +152,7 @@ def pipeline_figure(counts: pd.DataFrame) -> go.Figure:
         )
     fig.update_layout(barmode="stack")
     _whole_numbers(fig.layout.yaxis, counts.groupby("stage", observed=False)["applications"].sum().max())
-    return _layout(fig, title, "Furthest stage reached", "Applications", height=340)
+    return chart_layout(fig, title, "Furthest stage reached", "Applications", height=340)
 
 
 def pipeline_sentence(counts: pd.DataFrame) -> str:
@@ -192,7 +193,7 @@ def response_time_figure(rt: pd.DataFrame) -> go.Figure:
             hovertemplate="%{x} days<extra></extra>",
         )
     fig.update_layout(showlegend=False)
-    return _layout(fig, title, "Days from interview to the first word", "", height=140 + 60 * len(order))
+    return chart_layout(fig, title, "Days from interview to the first word", "", height=140 + 60 * len(order))
 
 
 def response_time_sentence(rt: pd.DataFrame) -> str:
@@ -246,7 +247,7 @@ def lateness_figure(rt: pd.DataFrame, grace_business_days: int = 2) -> go.Figure
     )
     fig.update_layout(showlegend=False, bargap=0.1)
     _whole_numbers(fig.layout.yaxis, d["late_by_business_days"].value_counts().max())
-    return _layout(fig, title, "Business days late (negative: early)", "Answers", height=340)
+    return chart_layout(fig, title, "Business days late (negative: early)", "Answers", height=340)
 
 
 def lateness_sentence(rt: pd.DataFrame, grace_business_days: int = 2) -> str:
@@ -297,7 +298,7 @@ def followup_figure(outcomes: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(barmode="stack")
     _whole_numbers(fig.layout.yaxis, summary["sent"].max())
-    return _layout(fig, title, "", "Messages sent", height=320)
+    return chart_layout(fig, title, "", "Messages sent", height=320)
 
 
 def followup_sentence(outcomes: pd.DataFrame) -> str:

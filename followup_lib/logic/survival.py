@@ -14,7 +14,6 @@ coach. lifelines is imported only when a curve is fitted: it costs most of a sec
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import plotly.graph_objects as go
 from ..settings import RANGES, Settings
 from .analysis import MIN_ANSWERED, ROUND_GROUPS, employer_words, first_words, md_escape, waiting_sentences
 from .business_days import calendars_of, holiday_dates
+from .charts import chart_layout
 
 #: The confidence of the intervals around the median and the 80% time.
 CONFIDENCE = 0.95
@@ -36,7 +36,6 @@ MIN_GRACE_CASES = 20
 
 ROUND_COLOURS = {"first round": "#1f77b4", "later round": "#ff7f0e", "final round": "#2ca02c"}
 _PLURAL = {"first round": "first rounds", "later round": "later rounds", "final round": "final rounds"}
-FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
 
 def _n(count, noun: str, plural: str | None = None) -> str:
@@ -210,20 +209,6 @@ def waiting_now_markdown(tables: Mapping[str, pd.DataFrame], as_of) -> str:
     return "\n\n".join(parts)
 
 
-def _layout(fig: go.Figure, title: str, x: str, y: str, height: int) -> go.Figure:
-    fig.update_layout(
-        title=dict(text=html.escape(title), x=0, xanchor="left"),
-        xaxis_title=x,
-        yaxis_title=y,
-        template="simple_white",
-        font=FONT,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, title=None),
-        margin=dict(l=10, r=10, t=70, b=40),
-        height=height,
-    )
-    return fig
-
-
 def _reference_line(fig: go.Figure, horizontal: bool, at: float, text: str, colour: str, dash: str) -> None:
     # simple_white gives shapes a line width of 0: set it, or the line is invisible.
     line = dict(color=colour, dash=dash, width=1.5)
@@ -243,7 +228,7 @@ def still_waiting_figure(fw: pd.DataFrame) -> go.Figure:
         fig.add_annotation(text="No interview held yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
-        return _layout(fig, title, "", "", 220)
+        return chart_layout(fig, title, "", "", 220)
     for group, kmf in fits.items():
         colour = ROUND_COLOURS[group]
         t = kmf.survival_function_.index.to_numpy()
@@ -270,7 +255,7 @@ def still_waiting_figure(fw: pd.DataFrame) -> go.Figure:
     _reference_line(fig, True, 20, "80% heard back", "#555", "dot")
     fig.update_yaxes(range=[0, 102], ticksuffix="%")
     fig.update_xaxes(rangemode="tozero")
-    return _layout(fig, title, "Days since the interview (calendar days)", "Still waiting", 380)
+    return chart_layout(fig, title, "Days since the interview (calendar days)", "Still waiting", 380)
 
 
 # ----------------------------------------------------------- lateness and the grace period
@@ -477,7 +462,7 @@ def lateness_figure(la: pd.DataFrame, grace: int, suggested: int | None = None) 
         fig.add_annotation(text="No late answer yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
-        return _layout(fig, title, "", "", 220)
+        return chart_layout(fig, title, "", "", 220)
     fig.add_histogram(
         x=late,
         xbins=dict(start=0.5, size=1),
@@ -491,4 +476,4 @@ def lateness_figure(la: pd.DataFrame, grace: int, suggested: int | None = None) 
     counts = late.value_counts().max()
     fig.update_yaxes(tick0=0, dtick=max(1, math.ceil(counts / 6)), rangemode="tozero")
     fig.update_layout(showlegend=False, bargap=0.1)
-    return _layout(fig, title, "Business days late", "Answers", 340)
+    return chart_layout(fig, title, "Business days late", "Answers", 340)
