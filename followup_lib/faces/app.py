@@ -31,12 +31,16 @@ CULL_IDLE_SECONDS = 45
 CULL_INTERVAL_SECONDS = 10
 
 
-def voila_command(port: int, open_browser: bool = False, token: str = "", preheat: int = 0) -> list[str]:
-    """Voilà's command line. ``preheat`` > 0 keeps that many kernels that have
-    already run the working session ahead of the next page load (Voilà's preheated
-    kernels): the page then shows its actions in a fraction of the time, but what
-    it shows was read from the store when the kernel was heated, not when the page
-    opened. Off (0) by default: see ``benchmarks/bench_app.py``."""
+PREHEAT = 1
+
+
+def voila_command(port: int, open_browser: bool = False, token: str = "", preheat: int = PREHEAT) -> list[str]:
+    """Voilà's command line. ``preheat`` > 0 keeps that many kernels started ahead
+    of the next page load (Voilà's preheated kernels), the working session's imports
+    already done: the notebook then waits (``voila.utils.wait_for_request``) and
+    reads the store only when a page opens, so what it shows is never stale. A
+    waiting kernel is busy, so the idle culling leaves it alone; 0 turns it off.
+    See ``benchmarks/bench_app.py``."""
     heat = ["--preheat_kernel=True", f"--pool_size={preheat}"] if preheat > 0 else []
     return [
         sys.executable,
@@ -121,7 +125,7 @@ def serve_app(
     as_of=None,
     token: bool = True,
     client: bool = False,
-    preheat: int = 0,
+    preheat: int = PREHEAT,
 ) -> int:
     """Serve until interrupted (Ctrl+C, SIGTERM or SIGHUP), then stop Voilà and its
     kernels before returning. Prints the address to open.

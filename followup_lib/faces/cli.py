@@ -34,6 +34,14 @@ def iso_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (expected YYYY-MM-DD)") from None
 
 
+def few(text: str) -> int:
+    """A small number of things (kernels kept warm): a whole number from 0 to 8."""
+    n = count(text)
+    if n > 8:
+        raise argparse.ArgumentTypeError(f"{n} is more than 8")
+    return n
+
+
 def count(text: str) -> int:
     """A number of things: a whole number from 0 to 100,000."""
     try:
@@ -451,6 +459,7 @@ def cmd_app(args) -> int:
             as_of=args.as_of,
             token=not args.no_token,
             client=args.client,
+            preheat=args.preheat,
         )
     finally:
         if before is None:
@@ -866,6 +875,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve without the random token in the address (anyone on this machine could open it; default: a token)",
     )
     sp.add_argument("--no-browser", action="store_true", help="only print the address; do not open a browser")
+    sp.add_argument(
+        "--preheat",
+        type=few,
+        default=1,
+        metavar="N",
+        help="kernels started ahead of the next page, imports done, so it opens in a few seconds; "
+        "the store is still read when the page opens (0: start one per page; default: %(default)s)",
+    )
     sp.add_argument(
         "--as-of",
         type=iso_date,
