@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import pandas as pd
 import sqlalchemy as sa
@@ -20,10 +20,11 @@ from .store import open_store
 
 
 def load_practice(
-    db_url: str | None = None, as_of=None, coach: str | None = None
+    db_url: str | None = None, as_of=None, coach: str | None = None, tables: Iterable[str] | None = None
 ) -> tuple[dict[str, pd.DataFrame], pd.Timestamp, Settings]:
     """Every coachee's tables (only ``coach``'s coachees when a coach is named, by
-    argument or ``FOLLOWUP_COACH``), the day to judge from, and the default settings.
+    argument or ``FOLLOWUP_COACH``; only the ``tables`` named, when named), the day
+    to judge from, and the default settings.
 
     ``as_of`` may be text (papermill passes it so); None means ``FOLLOWUP_AS_OF``
     if set (as ``followup app`` and the tests set it), else today.
@@ -31,7 +32,8 @@ def load_practice(
     coach = coach or os.environ.get("FOLLOWUP_COACH") or None
     store = open_store(db_url or None)
     try:
-        tables = store.load() if coach is None else store.load(coachee_id=coach_coachee_ids(store, coach))
+        ids = None if coach is None else coach_coachee_ids(store, coach)
+        tables = store.load(tables, coachee_id=ids)
     finally:
         store.engine.dispose()
     as_of = as_of or os.environ.get("FOLLOWUP_AS_OF") or dt.date.today()

@@ -758,9 +758,10 @@ def build_parser() -> argparse.ArgumentParser:
         "the weekly progress report, as HTML beside the executed notebook",
         """
         The weekly progress report for one coachee or all of them: the report notebook
-        is executed (papermill) and written as .ipynb, beside one self-contained .html
-        page (no code, nothing fetched from the network) ready to send. If one report
-        fails, the others are still written and the exit code is 1.
+        is executed in a fresh kernel and written as .ipynb, beside one self-contained
+        .html page (no code, nothing fetched from the network) ready to send; with
+        --format pdf or both, a PDF printed by headless Chromium. If one report fails,
+        the others are still written and the exit code is 1.
         """,
         """
         followup report --coachee C001

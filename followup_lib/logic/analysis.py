@@ -6,8 +6,6 @@ and the notebooks draw what these return.
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +14,7 @@ import pandas as pd
 
 from ..schema import CLOSED_STATUSES
 from .rules import latest_interviews
+from .wording import markdown_text
 
 # The follow-ups whose replies the analysis counts: a question to the employer.
 FOLLOW_UP_KINDS = ("status_inquiry", "offer_checkin")
@@ -96,6 +95,9 @@ def employer_words(tables: Mapping[str, pd.DataFrame], as_of=None) -> pd.DataFra
 
 #: How an interview's wait is grouped: the first round, a later one, the final one.
 ROUND_GROUPS = ("first round", "later round", "final round")
+#: What the practice-wide waiting times are made from (``first_words``,
+#: ``waiting_sentences``): a report needs no other table of other coachees.
+FIRST_WORD_TABLES = ("applications", "interviews", "messages", "offers")
 
 #: What became of the wait after an interview (``first_words``' ``state``).
 FIRST_WORD_STATES = ("heard", "waiting", "unknown", "withdrawn")
@@ -356,11 +358,7 @@ MIN_ANSWERED = 5
 _PLURAL = {"first round": "first rounds", "later round": "later rounds", "final round": "final rounds"}
 
 
-def md_escape(text) -> str:
-    """Store text safe inside a Markdown sentence: shown as typed, never as markup
-    (an HTML tag, a *star*, a [link]) and never as code."""
-    out = html.escape(str(text), quote=False)
-    return re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", out)
+md_escape = markdown_text  # the one Markdown escaper (wording.py)
 
 
 def km_times(durations, events, qs=(0.5, 0.2)) -> list[float]:

@@ -26,6 +26,7 @@ from ..settings import RANGES, Settings
 from .analysis import MIN_ANSWERED, ROUND_GROUPS, employer_words, first_words, md_escape, waiting_sentences
 from .business_days import calendars_of, holiday_dates
 from .charts import chart_layout
+from .wording import count_noun
 
 #: The confidence of the intervals around the median and the 80% time.
 CONFIDENCE = 0.95
@@ -36,11 +37,6 @@ MIN_GRACE_CASES = 20
 
 ROUND_COLOURS = {"first round": "#1f77b4", "later round": "#ff7f0e", "final round": "#2ca02c"}
 _PLURAL = {"first round": "first rounds", "later round": "later rounds", "final round": "final rounds"}
-
-
-def _n(count, noun: str, plural: str | None = None) -> str:
-    count = int(count)
-    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
 
 
 # ----------------------------------------------------------- Kaplan–Meier by round
@@ -113,8 +109,8 @@ def round_summary(fw: pd.DataFrame) -> pd.DataFrame:
 def _days(n: float, longest: float) -> str:
     """ "10 days", or "more than 42 days" for a time the curve has not reached."""
     if math.isinf(n):
-        return f"more than {_n(longest, 'day')}"
-    return _n(n, "day")
+        return f"more than {count_noun(longest, 'day')}"
+    return count_noun(n, "day")
 
 
 def _interval(low: float, high: float, longest: float) -> str:
@@ -122,10 +118,10 @@ def _interval(low: float, high: float, longest: float) -> str:
     if math.isinf(low):
         return f"{pct} interval: not yet known"
     if math.isinf(high):
-        return f"{pct} interval: from {_n(low, 'day')} to more than {int(longest)}"
+        return f"{pct} interval: from {count_noun(low, 'day')} to more than {int(longest)}"
     if low == high:
-        return f"{pct} interval: {_n(low, 'day')}"
-    return f"{pct} interval: {int(low)} to {_n(high, 'day')}"
+        return f"{pct} interval: {count_noun(low, 'day')}"
+    return f"{pct} interval: {int(low)} to {count_noun(high, 'day')}"
 
 
 def method_sentence(fw: pd.DataFrame, as_of) -> str:
@@ -136,17 +132,17 @@ def method_sentence(fw: pd.DataFrame, as_of) -> str:
     text = (
         f"Each interview counts in calendar days (the wait as the client feels it) from its day to the "
         f"employer's first word — a message, an offer or a rejection. "
-        f"{_n(int(n.get('heard', 0)), 'interview')} had that word by {day:%A %d %B %Y}; "
-        f"the {_n(waiting, 'interview')} still waiting count as waiting up to that day, not as left out."
+        f"{count_noun(int(n.get('heard', 0)), 'interview')} had that word by {day:%A %d %B %Y}; "
+        f"the {count_noun(waiting, 'interview')} still waiting count as waiting up to that day, not as left out."
     )
     if withdrawn:
         text += (
-            f" {_n(withdrawn, 'interview')} of withdrawn applications {'is' if withdrawn == 1 else 'are'} "
+            f" {count_noun(withdrawn, 'interview')} of withdrawn applications {'is' if withdrawn == 1 else 'are'} "
             "left out: the candidate ended the wait."
         )
     if unknown:
         text += (
-            f" For {_n(unknown, 'interview')}, word came on a day the store does not hold (another round "
+            f" For {count_noun(unknown, 'interview')}, word came on a day the store does not hold (another round "
             "followed with no invitation logged, or an outcome has no date), so they are left out too — "
             "log the invitation as a received message to count them."
         )
@@ -160,7 +156,7 @@ def round_sentences(summary: pd.DataFrame) -> list[str]:
     for r in summary.itertuples():
         plural = _PLURAL[r.round_group]
         counts = (
-            f"**{plural.capitalize()}** ({_n(r.interviews, 'interview')}, {r.answered} answered, "
+            f"**{plural.capitalize()}** ({count_noun(r.interviews, 'interview')}, {r.answered} answered, "
             f"{r.waiting} still waiting)"
         )
         if r.answered == 0:
@@ -172,9 +168,9 @@ def round_sentences(summary: pd.DataFrame) -> list[str]:
         if not math.isinf(r.median):
             median += f" ({_interval(r.median_low, r.median_high, r.longest)})"
         if math.isinf(r.p80):
-            p80 = f"when 80% have heard back is not known yet (after more than {_n(r.longest, 'day')})"
+            p80 = f"when 80% have heard back is not known yet (after more than {count_noun(r.longest, 'day')})"
         else:
-            p80 = f"80% within {_n(r.p80, 'day')} ({_interval(r.p80_low, r.p80_high, r.longest)})"
+            p80 = f"80% within {count_noun(r.p80, 'day')} ({_interval(r.p80_low, r.p80_high, r.longest)})"
         text = f"{counts}: {median}; {p80}."
         ask = "a brief check-in" if r.round_group == "final round" else "a polite status inquiry"
         if r.answered < MIN_ANSWERED:
@@ -184,12 +180,12 @@ def round_sentences(summary: pd.DataFrame) -> list[str]:
             )
         elif math.isinf(r.p80):
             text += (
-                f" A silence of {_n(r.median, 'day')} is ordinary here; when 80% hear back is not known yet, "
+                f" A silence of {count_noun(r.median, 'day')} is ordinary here; when 80% hear back is not known yet, "
                 "so keep to the workbook's follow-up reminders rather than a rule of thumb."
             )
         else:
             text += (
-                f" A silence of up to {_n(r.median, 'day')} is ordinary here; past {_n(r.p80, 'day')} it is "
+                f" A silence of up to {count_noun(r.median, 'day')} is ordinary here; past {count_noun(r.p80, 'day')} it is "
                 f"unusual, and {ask} is fair."
             )
         out.append(text)
@@ -384,19 +380,19 @@ def suggest_grace(tables: Mapping[str, pd.DataFrame], settings: Settings, as_of)
     cases = len(late)
     passed = int(la["state"].eq("passed").sum())
     pending = (
-        f" {_n(passed, 'date has', 'dates have')} passed with no word yet; they are not counted, as how late "
+        f" {count_noun(passed, 'date has', 'dates have')} passed with no word yet; they are not counted, as how late "
         "they will be is not known."
         if passed
         else ""
     )
     if cases < MIN_GRACE_CASES:
         seen = (
-            f"a median of {_n(round(float(np.median(late))), 'business day')} late"
+            f"a median of {count_noun(round(float(np.median(late))), 'business day')} late"
             if cases
             else "none has answered late yet"
         )
         text = (
-            f"Only {_n(cases, 'employer')} in this practice answered after the date they gave ({seen}); "
+            f"Only {count_noun(cases, 'employer')} in this practice answered after the date they gave ({seen}); "
             f"at least {MIN_GRACE_CASES} such answers are needed before suggesting a grace period, so the "
             f"current setting stays: {name} = {current}.{pending}"
         )
@@ -408,15 +404,15 @@ def suggest_grace(tables: Mapping[str, pd.DataFrame], settings: Settings, as_of)
     within_now = int((late <= current).sum())
     text = (
         f"In this practice, {cases} employers answered after the date they gave: half within "
-        f"{_n(round(float(np.median(late))), 'business day')} of it, 75% within {_n(suggested, 'business day')} "
-        f"(the latest {_n(late[-1], 'business day')} late). "
+        f"{count_noun(round(float(np.median(late))), 'business day')} of it, 75% within {count_noun(suggested, 'business day')} "
+        f"(the latest {count_noun(late[-1], 'business day')} late). "
     )
     if capped != suggested:
         text += f"The setting allows at most {high}. "
     text += (
         f"The current setting, {name} = {current}, covers {within_now} of the {cases} "
         f"({within_now / cases:.0%}): with it, a status inquiry goes out before "
-        f"{_n(cases - within_now, 'late answer')} would have come anyway. "
+        f"{count_noun(cases - within_now, 'late answer')} would have come anyway. "
     )
     if capped == current:
         text += "It already matches the practice: keep it."
@@ -435,11 +431,11 @@ def lateness_sentence(la: pd.DataFrame) -> str:
         return "No employer's date has come yet, so there is nothing to say about whether they keep it."
     n = given["state"].value_counts()
     kept, late, passed = (int(n.get(s, 0)) for s in ("kept", "late", "passed"))
-    text = f"Employers gave {_n(len(la), 'date')}; of the {len(given)} that can be judged now, {kept} "
+    text = f"Employers gave {count_noun(len(la), 'date')}; of the {len(given)} that can be judged now, {kept} "
     text += f"{'was' if kept == 1 else 'were'} kept, {late} answered late"
     if late:
         med = float(la.loc[la["state"].eq("late"), "late_business_days"].median())
-        text += f" (a median of {_n(round(med), 'business day')} after the date)"
+        text += f" (a median of {count_noun(round(med), 'business day')} after the date)"
     text += f" and {passed} passed with no word yet"
     unknown = int(n.get("unknown", 0))
     if unknown:

@@ -16,7 +16,6 @@ every sentence true on the day and ending in what it means for the coach.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ from ..settings import Settings
 from . import analysis, charts
 from .offers import offers_table
 from .rules import due_actions
+from .wording import count_noun, markdown_text
 
 # Weeks without a new application after which the pipeline is "drying up".
 DRY_WEEKS = 2
@@ -69,21 +69,9 @@ class WeeklyReport:
 # ---------------------------------------------------------------- words
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~!$<>])")
-
-
-def md(text) -> str:
-    """Store text as literal Markdown text: no markup, no HTML, no maths, one line."""
-    text = " ".join(str(text).split())
-    text = html.escape(text, quote=False).replace("&lt;", "<").replace("&gt;", ">")
-    # Backslash escapes work in CommonMark and in JupyterLab; "&" stays an entity.
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;").replace("\\&", "&")
-
-
-def n(count, noun: str, plural: str | None = None) -> str:
-    """ "1 interview", "2 interviews": a count with its noun."""
-    count = int(count)
-    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
+# One Markdown escaper and one plural for every sentence (wording.py).
+md = markdown_text
+n = count_noun
 
 
 def day(value) -> str:

@@ -7,6 +7,7 @@ so "A; B; C" always reads "A, B and C" and a date always reads "Monday 16 Novemb
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 import pandas as pd
@@ -44,3 +45,22 @@ def long_date(value, as_of=None) -> str:
 
 def short_date(value: dt.date) -> str:
     return format_date(pd.Timestamp(value).date(), "d MMMM", locale=LOCALE)
+
+
+def count_noun(count, noun: str, plural: str | None = None) -> str:
+    """ "1 interview", "2 interviews": a count with its noun."""
+    count = int(count)
+    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
+
+
+# Every character Markdown (CommonMark, JupyterLab's renderer) may read as markup.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~$<>])")
+
+
+def markdown_text(text) -> str:
+    """Store text as literal Markdown text, for every report and analysis sentence:
+    no markup, no HTML, no maths, one line."""
+    text = " ".join(str(text).split())
+    text = html.escape(text, quote=False).replace("&lt;", "<").replace("&gt;", ">")
+    # Backslash escapes work in CommonMark and in JupyterLab; "&" stays an entity.
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;").replace("\\&", "&")
