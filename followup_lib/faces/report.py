@@ -387,6 +387,13 @@ def _warmup_argument(modules: list[str]) -> str:
     return f"--IPKernelApp.exec_lines={json.dumps([call])}"
 
 
+def _kernel_arguments(modules: list[str]) -> list[str]:
+    """A report kernel's command line: the warm-up, and no IPython history (a
+    report's cells, its parameters among them, are not written to the user's
+    ~/.ipython history database, and the kernel has nothing to save on exit)."""
+    return ["--HistoryManager.enabled=False"] + ([_warmup_argument(modules)] if modules else [])
+
+
 class ReportKernel:
     """One report's kernel: started (and warming up) at once, stopped by ``stop``.
     Its sockets live in a temporary folder of its own, removed with it."""
@@ -403,7 +410,7 @@ class ReportKernel:
 
     async def start(self) -> ReportKernel:
         try:
-            await self.km.start_kernel(extra_arguments=[_warmup_argument(self._modules)] if self._modules else [])
+            await self.km.start_kernel(extra_arguments=_kernel_arguments(self._modules))
         except BaseException:
             await self.stop()
             raise
@@ -412,7 +419,11 @@ class ReportKernel:
     async def stop(self) -> None:
         try:
             if self.km.has_kernel:
-                await self.km.shutdown_kernel()  # its connection file and sockets too
+                # Killed, not asked: by now every cell's reply and output is in,
+                # and the kernel holds nothing to save (no history). A polite
+                # shutdown costs ipykernel 0.5 s or more of winding down, on every
+                # report. Its process group goes, and its connection file and sockets.
+                await self.km.shutdown_kernel(now=True)
         finally:
             self._ipc.__exit__(None, None, None)
 
@@ -528,7 +539,10 @@ def _targets(coachee_id: str, week: str, out_dir) -> tuple[Path, Path]:
 
 async def _render_with(kernel: ReportKernel, source: str, db_url: str, coachee_id: str, week: str, out_dir):
     """Run the notebook on ``kernel`` (already started) and write the .ipynb and
-    .html; the kernel is stopped before returning, whatever happened."""
+    .html; the kernel is stopped before returning, whatever happened. It shuts
+    down while the notebook is written and converted (its exit takes a few
+    tenths of a second that the conversion need not wait for)."""
+    stopping = None
     try:
         nb_out, html_out = _targets(coachee_id, week, out_dir)
         # A page left from an earlier run must not pass for this week's if this run fails.
@@ -541,33 +555,38 @@ async def _render_with(kernel: ReportKernel, source: str, db_url: str, coachee_i
         parameterize(nb, {"coachee_id": coachee_id, "week_ending": week, "db_url": db_url}, report_notebook(), nb_out)
         client = NotebookClient(nb, km=kernel.km, kernel_name=KERNEL, allow_errors=False, startup_timeout=120)
         error = None
+        loop = asyncio.get_running_loop()
         # The templates load in a thread while the kernel runs the cells (2 cores: both busy).
-        warming = asyncio.get_running_loop().run_in_executor(None, warm_exporter)
+        warming = loop.run_in_executor(None, warm_exporter)
         try:
-            await client.async_execute(cleanup_kc=True)
+            # The kernel is ours to stop (below), not nbclient's.
+            await client.async_execute(cleanup_kc=False)
         except Exception as exc:  # noqa: BLE001 — a failed cell is this coachee's failure, reported
             error = _cell_error(exc)
             nb.metadata["papermill"]["exception"] = True
         finally:
             if client.kc is not None:
                 client.kc.stop_channels()
+            stopping = asyncio.ensure_future(kernel.stop())
         try:
             await warming
         except Exception:  # noqa: BLE001, S110 — the conversion below loads them itself, and says what failed
             pass
         # Saved once, at the end, failed or not: kept for inspection.
-        paths.write_atomic(nb_out, nbformat.writes(nb).encode("utf-8"))
+        text = await loop.run_in_executor(None, nbformat.writes, nb)
+        paths.write_atomic(nb_out, text.encode("utf-8"))
         if error:
             return ReportResult(coachee_id, notebook=nb_out, error=error)
+        try:
+            page = await loop.run_in_executor(None, notebook_to_html, nb)
+            tmp = html_out.with_suffix(".html.partial")
+            tmp.write_text(page, encoding="utf-8")
+            tmp.replace(html_out)
+        except Exception as exc:  # noqa: BLE001 — reported per coachee
+            return ReportResult(coachee_id, notebook=nb_out, error=f"{type(exc).__name__}: {exc}")
+        return ReportResult(coachee_id, html=html_out, notebook=nb_out)
     finally:
-        await kernel.stop()
-    try:
-        tmp = html_out.with_suffix(".html.partial")
-        tmp.write_text(notebook_to_html(nb), encoding="utf-8")
-        tmp.replace(html_out)
-    except Exception as exc:  # noqa: BLE001 — reported per coachee
-        return ReportResult(coachee_id, notebook=nb_out, error=f"{type(exc).__name__}: {exc}")
-    return ReportResult(coachee_id, html=html_out, notebook=nb_out)
+        await (stopping if stopping is not None else kernel.stop())
 
 
 async def _render_sequence(db_url: str, coachee_ids: list[str], week: str, out_dir, on_result) -> None:
