@@ -27,6 +27,7 @@ from .. import paths
 from ..errors import ReportError  # noqa: F401 (re-exported)
 
 KERNEL = "python3"  # the environment's own kernel: jupyter_client runs it with this Python
+LAUNCHER = "followup_lib.faces.kernel_warmup"  # ipykernel's launcher, without the debugger
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
 # Markup that would make the browser fetch something from elsewhere. (Links
 # written inside plotly.js's own code are text, not requests: scripts' bodies are
@@ -339,6 +340,16 @@ def report_kernel_manager() -> type:
     from jupyter_client.manager import AsyncKernelManager
 
     class ReportKernelManager(AsyncKernelManager):
+        def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+            # This environment's own ipykernel is started through kernel_warmup's
+            # launcher (no debugger); any other kernel command is left as it is.
+            cmd = super().format_kernel_cmd(extra_arguments)
+            for i in range(len(cmd) - 1):
+                if cmd[i] == "-m" and cmd[i + 1] == "ipykernel_launcher":
+                    cmd[i + 1] = LAUNCHER
+                    break
+            return cmd
+
         async def _async_interrupt_kernel(self) -> None:
             if self.shutting_down:
                 return

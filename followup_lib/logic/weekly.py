@@ -207,9 +207,10 @@ def _events(tables, start, end) -> pd.DataFrame:
     return ev.reset_index(drop=True)
 
 
-def week_numbers(tables, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, int]:
-    """The week's headline numbers (the ones that can be compared week to week)."""
-    ev = _events(tables, start, end)
+def week_numbers(tables, start: pd.Timestamp, end: pd.Timestamp, events: pd.DataFrame | None = None) -> dict[str, int]:
+    """The week's headline numbers (the ones that can be compared week to week).
+    ``events``: ``_events`` over a span holding this week, if already found."""
+    ev = _events(tables, start, end) if events is None else events[_in_week(events["date"], start, end)]
     apps = tables["applications"]
     return {
         "new applications": int(_in_week(apps["applied_on"], start, end).sum()),
@@ -221,12 +222,19 @@ def week_numbers(tables, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, in
     }
 
 
-def _trend(tables, end: pd.Timestamp) -> pd.DataFrame:
-    """Each headline number this week and in each of the TREND_WEEKS weeks before."""
+def _trend_events(tables, end: pd.Timestamp) -> pd.DataFrame:
+    """Every event of this week and the TREND_WEEKS weeks before, found once."""
+    return _events(tables, end - pd.Timedelta(days=7 * TREND_WEEKS + 6), end)
+
+
+def _trend(tables, end: pd.Timestamp, events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each headline number this week and in each of the TREND_WEEKS weeks before.
+    ``events``: ``_trend_events(tables, end)``, if already found."""
+    events = _trend_events(tables, end) if events is None else events
     weeks = {}
     for k in range(TREND_WEEKS + 1):
         e = end - pd.Timedelta(days=7 * k)
-        weeks[e] = week_numbers(tables, e - pd.Timedelta(days=6), e)
+        weeks[e] = week_numbers(tables, e - pd.Timedelta(days=6), e, events)
     t = pd.DataFrame(weeks)  # rows: numbers; columns: week endings, newest first
     out = pd.DataFrame({"this week": t.iloc[:, 0]})
     out["weeks before"] = [list(r) for r in t.iloc[:, 1:].to_numpy()]
@@ -579,10 +587,11 @@ def weekly_report(
     name = str(coachee["name"].iloc[0]) if len(coachee) else coachee_id
     actions = due_actions(tables, end, settings, coach_settings)
     apps = tables["applications"]
-    happened = _events(tables, start, end)
+    recent = _trend_events(tables, end)  # this week's events and the four weeks' before
+    happened = recent[_in_week(recent["date"], start, end)].reset_index(drop=True)
     rows = _action_rows(actions)
     messages = rows["kind"].map(_needs_message).astype(bool)
-    trend = _trend(tables, end)
+    trend = _trend(tables, end, recent)
     headline = {
         "active applications": int((~apps["status"].isin(CLOSED_STATUSES)).sum()),
         **{CARDS.get(k, k): int(v) for k, v in trend["this week"].items()},
