@@ -422,3 +422,20 @@ def test_weekly_content_counts_each_thing_done_once():
     # Offers side by side: before the letter, every term is flagged missing.
     terms = ["salary", "benefits", "expense reimbursement", "conditions", "requirements"]
     assert (r.offers[terms] == offers.MISSING).all(axis=None)
+
+
+def test_report_command_starts_kernels_without_loading_pandas(practice):
+    url, _, _ = practice
+    """The report command only lists coachee ids before its first kernel starts:
+    pandas and SQLAlchemy (a third of a second) are the notebook's to import."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from followup_lib.faces import cli\n"
+        "args = cli.build_parser().parse_args(['--db', sys.argv[1], 'report', '--coachee', 'C002'])\n"
+        "store = cli._IdsOnly(sys.argv[1])\n"
+        "print(cli._coachee_ids(store, args), 'pandas' in sys.modules, 'sqlalchemy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["['C002']", "False", "False"]

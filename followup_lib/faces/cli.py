@@ -102,6 +102,8 @@ WHOLE_STORE = ("demo", "backup", "restore", "copy-store")
 def _caseload(store, args) -> list[str]:
     """Every coachee id the command may see, sorted: the coach's own with --coach
     (or FOLLOWUP_COACH), else the whole store's."""
+    if not args.coach:  # every coachee: no query of its own (nor pandas, for `report`)
+        return sorted(store.coachee_ids())
     from ..data.practice import coach_coachee_ids
 
     ids = coach_coachee_ids(store, args.coach)

@@ -1,6 +1,13 @@
 """Charts: pure functions from DataFrames (see ``analysis``) to plotly figures,
 each with a one-sentence reading of the data in front of it.
 
+The report's two charts are also built as plain figure dicts ("specs": plotly's
+own JSON, ``{"data": [...], "layout": {...}}``): a report only turns them into
+HTML, and a dict is that at once, where building a ``go.Figure`` first costs a
+fresh kernel a quarter of a second of plotly's imports, schema and template
+copies. ``*_figure`` wraps the same dict in a ``go.Figure`` (validated) for
+notebooks and the app.
+
 ``OfflineFigures`` turns figures into HTML that works offline: plotly.js is inlined
 the first time, never fetched from a CDN (plotly's own "notebook" renderer also
 adds a MathJax script from a CDN, which a report that opens anywhere cannot have).
@@ -9,6 +16,9 @@ adds a MathJax script from a CDN, which a report that opens anywhere cannot have
 from __future__ import annotations
 
 import html
+import json
+from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -26,35 +36,70 @@ WAITING_COLOURS = {
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
 
+TEMPLATE = "simple_white"
+
+
+def layout_spec(title: str, x: str, y: str, height: int | None = None) -> dict:
+    """The house look of every chart (title left, plain axes, legend on top), as a layout dict."""
+    return {
+        "title": {"text": html.escape(title), "x": 0, "xanchor": "left"},
+        "xaxis": {"title": {"text": x}},
+        "yaxis": {"title": {"text": y}},
+        "template": TEMPLATE,
+        "font": dict(FONT),
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0, "title": None},
+        "margin": {"l": 10, "r": 10, "t": 70, "b": 40},
+        "height": height,
+    }
+
+
 def chart_layout(fig: go.Figure, title: str, x: str, y: str, height: int | None = None) -> go.Figure:
-    """The house look of every chart (title left, plain axes, legend on top)."""
-    fig.update_layout(
-        title=dict(text=html.escape(title), x=0, xanchor="left"),
-        xaxis_title=x,
-        yaxis_title=y,
-        template="simple_white",
-        font=FONT,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, title=None),
-        margin=dict(l=10, r=10, t=70, b=40),
-        height=height,
-    )
+    """The house look of every chart, applied to ``fig``."""
+    fig.update_layout(layout_spec(title, x, y, height))
     return fig
 
 
+def empty_spec(title: str, message: str) -> dict:
+    """A chart with nothing to draw: the message in its middle."""
+    layout = layout_spec(title, "", "", height=220)
+    layout["annotations"] = [
+        {
+            "text": html.escape(message),
+            "showarrow": False,
+            "x": 0.5,
+            "y": 0.5,
+            "xref": "paper",
+            "yref": "paper",
+            "font": {"size": 15, "color": "#555"},
+        }
+    ]
+    layout["xaxis"]["visible"] = False
+    layout["yaxis"]["visible"] = False
+    return {"data": [], "layout": layout}
+
+
 def _empty(title: str, message: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(
-        text=html.escape(message),
-        showarrow=False,
-        x=0.5,
-        y=0.5,
-        xref="paper",
-        yref="paper",
-        font=dict(size=15, color="#555"),
-    )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return chart_layout(fig, title, "", "", height=220)
+    return go.Figure(empty_spec(title, message))
+
+
+@lru_cache(maxsize=8)
+def _template_json(name: str) -> str:
+    try:  # the template's file in plotly's package: read as it is, no validation
+        return resources.files("plotly").joinpath("package_data", "templates", f"{name}.json").read_text("utf-8")
+    except (OSError, ValueError):
+        import plotly.io as pio
+
+        return json.dumps(pio.templates[name].to_plotly_json())
+
+
+def resolved(spec: dict) -> dict:
+    """``spec`` as plotly.js takes it: a template named in its layout replaced by
+    the template itself (plotly.js knows no template names; ``go.Figure`` looks
+    them up the same way)."""
+    name = spec.get("layout", {}).get("template")
+    if not isinstance(name, str):
+        return spec
+    return {**spec, "layout": {**spec["layout"], "template": json.loads(_template_json(name))}}
 
 
 def _whole_numbers(axis, largest) -> None:
@@ -77,38 +122,49 @@ def _safe(text: pd.Series) -> list[str]:
 # ----------------------------------------------------------- days since interview
 
 
-def days_since_interview_figure(waiting: pd.DataFrame) -> go.Figure:
+def days_since_interview_spec(waiting: pd.DataFrame) -> dict:
     """One bar per open application: days since its latest interview, coloured by
-    what it waits on, with the employer's promised date marked."""
+    what it waits on, with the employer's promised date marked (a figure dict)."""
     title = "Days since the latest interview"
     if waiting.empty:
-        return _empty(title, "No open applications with an interview yet")
-    fig = go.Figure()
-    labels = _safe(waiting["label"])
+        return empty_spec(title, "No open applications with an interview yet")
+    data = []
+    labels = np.array(_safe(waiting["label"]), dtype=object)
     for category, colour in WAITING_COLOURS.items():
         rows = waiting["waiting_on"].eq(category).to_numpy()
         if not rows.any():
             continue
-        fig.add_bar(
-            x=waiting.loc[rows, "days_since"],
-            y=np.array(labels)[rows],
-            orientation="h",
-            name=category,
-            marker_color=colour,
-            hovertemplate="%{y}: %{x} days<extra>" + html.escape(category) + "</extra>",
+        data.append(
+            {
+                "type": "bar",
+                "x": waiting.loc[rows, "days_since"].tolist(),
+                "y": labels[rows].tolist(),
+                "orientation": "h",
+                "name": category,
+                "marker": {"color": colour},
+                "hovertemplate": "%{y}: %{x} days<extra>" + html.escape(category) + "</extra>",
+            }
         )
     promised = waiting["promised_after_days"].notna().to_numpy()
     if promised.any():
-        fig.add_scatter(
-            x=waiting.loc[promised, "promised_after_days"],
-            y=np.array(labels)[promised],
-            mode="markers",
-            name="their promised date",
-            marker=dict(symbol="line-ns-open", size=22, color="black", line_width=3),
-            hovertemplate="%{y}: they said %{x} days<extra></extra>",
+        data.append(
+            {
+                "type": "scatter",
+                "x": waiting.loc[promised, "promised_after_days"].tolist(),
+                "y": labels[promised].tolist(),
+                "mode": "markers",
+                "name": "their promised date",
+                "marker": {"symbol": "line-ns-open", "size": 22, "color": "black", "line": {"width": 3}},
+                "hovertemplate": "%{y}: they said %{x} days<extra></extra>",
+            }
         )
-    fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1])
-    return chart_layout(fig, title, "Days since the interview", "", height=max(260, 60 + 34 * len(waiting)))
+    layout = layout_spec(title, "Days since the interview", "", height=max(260, 60 + 34 * len(waiting)))
+    layout["yaxis"].update(categoryorder="array", categoryarray=labels[::-1].tolist())
+    return {"data": data, "layout": layout}
+
+
+def days_since_interview_figure(waiting: pd.DataFrame) -> go.Figure:
+    return go.Figure(days_since_interview_spec(waiting))
 
 
 def days_since_sentence(waiting: pd.DataFrame) -> str:
@@ -135,24 +191,32 @@ def days_since_sentence(waiting: pd.DataFrame) -> str:
 # ----------------------------------------------------------- pipeline
 
 
-def pipeline_figure(counts: pd.DataFrame) -> go.Figure:
-    """Applications by the furthest stage reached, open and closed stacked."""
+def pipeline_spec(counts: pd.DataFrame) -> dict:
+    """Applications by the furthest stage reached, open and closed stacked (a figure dict)."""
     title = "Where applications stand"
     if counts["applications"].sum() == 0:
-        return _empty(title, "No applications yet")
-    fig = go.Figure()
+        return empty_spec(title, "No applications yet")
+    data = []
     for state, colour in (("open", "#1f77b4"), ("closed", "#c7c7c7")):
         part = counts[counts["state"].eq(state)]
-        fig.add_bar(
-            x=part["stage"].astype(str),
-            y=part["applications"],
-            name=state,
-            marker_color=colour,
-            hovertemplate="%{x}: %{y} " + state + "<extra></extra>",
+        data.append(
+            {
+                "type": "bar",
+                "x": part["stage"].astype(str).tolist(),
+                "y": part["applications"].tolist(),
+                "name": state,
+                "marker": {"color": colour},
+                "hovertemplate": "%{x}: %{y} " + state + "<extra></extra>",
+            }
         )
-    fig.update_layout(barmode="stack")
-    _whole_numbers(fig.layout.yaxis, counts.groupby("stage", observed=False)["applications"].sum().max())
-    return chart_layout(fig, title, "Furthest stage reached", "Applications", height=340)
+    layout = layout_spec(title, "Furthest stage reached", "Applications", height=340)
+    layout["barmode"] = "stack"
+    _whole_numbers(layout["yaxis"], counts.groupby("stage", observed=False)["applications"].sum().max())
+    return {"data": data, "layout": layout}
+
+
+def pipeline_figure(counts: pd.DataFrame) -> go.Figure:
+    return go.Figure(pipeline_spec(counts))
 
 
 def pipeline_sentence(counts: pd.DataFrame) -> str:
@@ -315,18 +379,27 @@ def followup_sentence(outcomes: pd.DataFrame) -> str:
 
 
 class OfflineFigures:
-    """Renders figures as HTML for a report: plotly.js inlined once, no CDN."""
+    """Renders figures (a ``go.Figure`` or a figure dict) as HTML for a report:
+    plotly.js inlined once, no CDN."""
+
+    CONFIG = {"displaylogo": False, "responsive": True}
 
     def __init__(self) -> None:
         self._included = False
 
-    def html(self, fig: go.Figure) -> str:
-        out = fig.to_html(
+    def html(self, fig: go.Figure | dict) -> str:
+        options = dict(
             full_html=False,
             include_plotlyjs=not self._included,
             include_mathjax=False,
-            config={"displaylogo": False, "responsive": True},
+            config=dict(self.CONFIG),
             default_width="100%",
         )
+        if isinstance(fig, dict):
+            import plotly.io as pio
+
+            out = pio.to_html(resolved(fig), validate=False, **options)
+        else:
+            out = fig.to_html(**options)
         self._included = True
         return out

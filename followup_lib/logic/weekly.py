@@ -630,8 +630,8 @@ def weekly_report(
     # The chart shows what the "Waiting on them" list lists: no offers, no application being left.
     shown = waiting[waiting["application_id"].isin(report.silences["application_id"])]
     report.figures = {
-        "days_since": charts.days_since_interview_figure(shown),
-        "pipeline": charts.pipeline_figure(report.pipeline),
+        "days_since": charts.days_since_interview_spec(shown),
+        "pipeline": charts.pipeline_spec(report.pipeline),
     }
     report.sentences = {
         "days_since": md(charts.days_since_sentence(waiting)),
