@@ -579,24 +579,57 @@ class WorkingSession:
                 display(figure)
 
 
-def start(
-    db_url: str | None = None, coachee_id: str | None = None, as_of=None, coach: str | None = None
-) -> WorkingSession:
-    """The session for a notebook cell: arguments win over what ``followup app`` set,
-    except the coach: a session started for one coach (FOLLOWUP_COACH) stays theirs."""
+def _arguments(db_url: str | None, coachee_id: str | None, as_of, coach: str | None) -> dict:
+    """A session's arguments: the caller's win over what ``followup app`` set,
+    except the coach (a session started for one coach, FOLLOWUP_COACH, stays
+    theirs) and the client's app (what `followup app --client` set cannot be
+    overridden)."""
     defaults = session_defaults()
     if defaults["client"]:
-        # The client's app: what `followup app --client` set cannot be overridden.
-        return WorkingSession(
-            defaults["db_url"],
-            defaults["coachee_id"],
-            as_of or defaults["as_of"],
+        return dict(
+            db_url=defaults["db_url"],
+            coachee_id=defaults["coachee_id"],
+            as_of=as_of or defaults["as_of"],
             client=True,
             coach=defaults["coach"],
         )
-    return WorkingSession(
-        db_url or defaults["db_url"],
-        coachee_id or defaults["coachee_id"],
-        as_of or defaults["as_of"],
+    return dict(
+        db_url=db_url or defaults["db_url"],
+        coachee_id=coachee_id or defaults["coachee_id"],
+        as_of=as_of or defaults["as_of"],
         coach=defaults["coach"] or coach,
     )
+
+
+def start(
+    db_url: str | None = None, coachee_id: str | None = None, as_of=None, coach: str | None = None
+) -> WorkingSession:
+    """The session for a notebook cell (see ``_arguments`` for who wins)."""
+    return WorkingSession(**_arguments(db_url, coachee_id, as_of, coach))
+
+
+def wait_for_page(
+    db_url: str | None = None, coachee_id: str | None = None, as_of=None, coach: str | None = None
+) -> None:
+    """In the app's preheated kernel (Voilà's ``VOILA_PREHEAT``): open the session
+    once, without widgets, and throw it away, so that what is slow only the first
+    time in a process (plotly's figures, the holiday calendars, the SQL and the
+    templates compiled) is done while nobody waits; then wait until a page asks
+    for this kernel (``voila.utils.wait_for_request``). The page's own session
+    reads the store afresh, so nothing it shows is stale. Anywhere else: nothing.
+    """
+    if os.environ.get("VOILA_PREHEAT", "False") == "False":
+        return
+    try:
+        state = SessionState(
+            **_arguments(db_url, coachee_id, as_of, coach), create=False
+        )  # made by the page, if at all
+        try:
+            state.summary(), state.action_options(), state.offers_html(), state.link_options()
+        finally:
+            state.close()
+    except Exception:  # noqa: BLE001, S110 — the page's own session says what is wrong, in its place
+        pass
+    from voila.utils import wait_for_request
+
+    wait_for_request()

@@ -85,6 +85,7 @@ class SessionState:
         drafts_dir: str | Path | None = None,
         client: bool = False,
         coach: str | None = None,
+        create: bool = True,
     ):
         self.coach = (coach or os.environ.get("FOLLOWUP_COACH") or "").strip() or None
         # The client's own app (`followup app --client`): locked to one coachee, and
@@ -93,7 +94,7 @@ class SessionState:
         if client and not coachee_id:
             raise UserError("A client session needs its coachee.")
         self._locked_to = coachee_id if client else None
-        self.store = open_store(db_url)
+        self.store = open_store(db_url, create=create)  # create=False: a missing store is refused
         self.settings, self.coach_settings = load_settings()
         self.as_of: dt.date = pd.Timestamp(as_of or dt.date.today()).date()
         self.drafts_dir = Path(drafts_dir) if drafts_dir else paths.reports_dir() / "drafts"
