@@ -439,3 +439,46 @@ def test_report_command_starts_kernels_without_loading_pandas(practice):
     )
     out = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["['C002']", "False", "False"]
+
+
+# ------------------------------------------------------------------ plotly.js, filled in by the runner
+
+
+def test_saved_notebook_carries_the_basic_bundle_once(rendered):
+    """The report kernel leaves plotly.js out; the runner puts the basic bundle in
+    its place once, so the .ipynb kept beside the page draws its charts too, at a
+    quarter of the size."""
+    from followup_lib.logic.page_markers import PLOTLY_JS_PLACEHOLDER
+
+    _, out = rendered
+    path = out / safe_name("C002", f"-weekly-{WEEK}.ipynb")
+    text = path.read_text(encoding="utf-8")
+    assert PLOTLY_JS_PLACEHOLDER not in text
+    assert len(re.findall(r"\* plotly\.js\b[^\n]*\bv\d", text)) == 1 and "plotly.js (basic - minified)" in text
+    assert path.stat().st_size < MAX_PAGE_BYTES
+
+
+def _notebook_with_charts(*figures):
+    from followup_lib.logic.charts import OfflineFigures
+
+    made = OfflineFigures("placeholder")
+    outputs = [nbformat.v4.new_output("display_data", data={"text/html": made.html(f)}) for f in figures]
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=outputs)])
+
+
+@pytest.mark.parametrize(
+    ("trace", "basic"),
+    [({"type": "bar", "x": ["a"], "y": [1]}, True), ({"type": "histogram", "x": [1, 2, 2]}, False)],
+)
+def test_runner_fills_in_the_smallest_bundle_that_draws_every_chart(trace, basic):
+    from followup_lib.faces.report import fill_plotly_js
+    from followup_lib.logic.page_markers import PLOTLY_JS_PLACEHOLDER
+
+    line = {"data": [{"type": "scatter", "x": [1], "y": [2]}], "layout": {}}
+    nb = _notebook_with_charts(line, {"data": [trace], "layout": {"template": "simple_white"}})
+    fill_plotly_js(nb)
+    html = "".join(o["data"]["text/html"] for o in nb.cells[0].outputs)
+    assert PLOTLY_JS_PLACEHOLDER not in html
+    assert len(re.findall(r"\* plotly\.js\b[^\n]*\bv\d", html)) == 1
+    assert ("plotly.js (basic - minified)" in html) is basic
+    assert html.index("plotly.js") < html.index("Plotly.newPlot")  # the bundle comes before the first chart

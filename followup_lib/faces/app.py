@@ -37,8 +37,9 @@ PREHEAT = 1
 def voila_command(port: int, open_browser: bool = False, token: str = "", preheat: int = PREHEAT) -> list[str]:
     """Voilà's command line. ``preheat`` > 0 keeps that many kernels started ahead
     of the next page load (Voilà's preheated kernels), the working session's imports
-    already done: the notebook then waits (``voila.utils.wait_for_request``) and
-    reads the store only when a page opens, so what it shows is never stale. A
+    already done and the session opened once, unseen (``session.wait_for_page``):
+    the notebook then waits (``voila.utils.wait_for_request``) and reads the store
+    again when a page opens, so what it shows is never stale. A
     waiting kernel is busy, so the idle culling leaves it alone; 0 turns it off.
     See ``benchmarks/bench_app.py``."""
     heat = ["--preheat_kernel=True", f"--pool_size={preheat}"] if preheat > 0 else []

@@ -186,6 +186,47 @@ def slim_notebook_outputs(nb):
     return slim
 
 
+def plotly_js_for(types: set[str] | None) -> str:
+    """The plotly.js to inline for a page drawing ``types`` of traces: the basic
+    bundle when it draws them all and is the release this plotly draws for,
+    otherwise plotly's own full bundle."""
+    from plotly.offline import get_plotlyjs_version
+
+    basic = _basic_bundle()
+    if basic is not None and types is not None and types <= BASIC_TRACES:
+        if bundle_version(basic) == get_plotlyjs_version():
+            return basic
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def fill_plotly_js(nb) -> None:
+    """Put plotly.js where the report kernel left its placeholder, in place: once,
+    the smallest bundle drawing every chart in the notebook's outputs (the .ipynb
+    and the page then carry 1.2 MB of it, not 4.8). A notebook with no
+    placeholder is left as it is."""
+    from ..logic.page_markers import PLOTLY_JS_PLACEHOLDER
+
+    outputs = [
+        o
+        for c in nb.cells
+        if c.get("cell_type") == "code"
+        for o in c.get("outputs", [])
+        if isinstance(o.get("data", {}).get("text/html"), str)
+    ]
+    holders = [o for o in outputs if PLOTLY_JS_PLACEHOLDER in o["data"]["text/html"]]
+    if not holders:
+        return
+    code = plotly_js_for(trace_types("\n".join(o["data"]["text/html"] for o in outputs)))
+    script = '<script charset="utf-8" type="text/javascript">' + code + "</script>"
+    for i, o in enumerate(holders):
+        text = o["data"]["text/html"]
+        if i == 0:
+            text = text.replace(PLOTLY_JS_PLACEHOLDER, script, 1)
+        o["data"]["text/html"] = text.replace(PLOTLY_JS_PLACEHOLDER, "")
+
+
 def page_classes(page: str) -> set[str]:
     return {c for attr in _CLASS_ATTR.findall(page) for c in attr.split()}
 
@@ -563,7 +604,8 @@ async def _render_with(kernel: ReportKernel, source: str, db_url: str, coachee_i
             from nbclient import NotebookClient
 
         nb = nbformat.reads(source, as_version=4)  # multi-line sources joined, as any reader sees them
-        parameterize(nb, {"coachee_id": coachee_id, "week_ending": week, "db_url": db_url}, report_notebook(), nb_out)
+        parameters = {"coachee_id": coachee_id, "week_ending": week, "db_url": db_url, "plotly_js": "placeholder"}
+        parameterize(nb, parameters, report_notebook(), nb_out)
         client = NotebookClient(nb, km=kernel.km, kernel_name=KERNEL, allow_errors=False, startup_timeout=120)
         error = None
         loop = asyncio.get_running_loop()
@@ -583,7 +625,8 @@ async def _render_with(kernel: ReportKernel, source: str, db_url: str, coachee_i
             await warming
         except Exception:  # noqa: BLE001, S110 — the conversion below loads them itself, and says what failed
             pass
-        # Saved once, at the end, failed or not: kept for inspection.
+        # Saved once, at the end, failed or not: kept for inspection, charts drawn.
+        fill_plotly_js(nb)
         text = await loop.run_in_executor(None, nbformat.writes, nb)
         paths.write_atomic(nb_out, text.encode("utf-8"))
         if error:

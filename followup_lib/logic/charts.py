@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .page_markers import PLOTLY_JS_PLACEHOLDER
+
 WAITING_COLOURS = {
     "thank-you not sent": "#d62728",
     "employer's date passed": "#ff7f0e",
@@ -378,19 +380,28 @@ def followup_sentence(outcomes: pd.DataFrame) -> str:
 # ----------------------------------------------------------- offline HTML
 
 
+_PLOTLY_CONFIG = "<script type=\"text/javascript\">window.PlotlyConfig = {MathJaxConfig: 'local'};</script>"
+
+
 class OfflineFigures:
     """Renders figures (a ``go.Figure`` or a figure dict) as HTML for a report:
-    plotly.js inlined once, no CDN."""
+    plotly.js inlined once, no CDN. ``plotly_js``: "inline" (plotly's own bundle,
+    in the first chart's HTML) or "placeholder" (``PLOTLY_JS_PLACEHOLDER``
+    instead, for the report runner to fill)."""
 
     CONFIG = {"displaylogo": False, "responsive": True}
 
-    def __init__(self) -> None:
+    def __init__(self, plotly_js: str = "inline") -> None:
+        if plotly_js not in ("inline", "placeholder"):
+            raise ValueError(f"plotly_js is 'inline' or 'placeholder', not {plotly_js!r}")
         self._included = False
+        self._placeholder = plotly_js == "placeholder"
 
     def html(self, fig: go.Figure | dict) -> str:
+        first = not self._included
         options = dict(
             full_html=False,
-            include_plotlyjs=not self._included,
+            include_plotlyjs=first and not self._placeholder,
             include_mathjax=False,
             config=dict(self.CONFIG),
             default_width="100%",
@@ -402,4 +413,6 @@ class OfflineFigures:
         else:
             out = fig.to_html(**options)
         self._included = True
+        if first and self._placeholder:
+            out = _PLOTLY_CONFIG + "\n" + PLOTLY_JS_PLACEHOLDER + "\n" + out
         return out
