@@ -400,6 +400,9 @@ def start_app(folder: Path, db: str, *extra: str, timeout: float = 90) -> Runnin
     import sys
     import time
     import urllib.request
+    from functools import partial
+
+    from followup_lib.faces.app import _stop_with_parent
 
     exe = Path(sys.executable).with_name("followup")
     log_path = folder / f"app-{time.monotonic_ns()}.log"
@@ -410,6 +413,8 @@ def start_app(folder: Path, db: str, *extra: str, timeout: float = 90) -> Runnin
         stderr=subprocess.STDOUT,
         env={**os.environ, "FOLLOWUP_TEMPLATES": str(folder / "none")},
         start_new_session=True,  # a process group of its own, stopped as a whole
+        # If pytest itself is killed, the app is told to stop (and stops Voilà).
+        preexec_fn=partial(_stop_with_parent, os.getpid()),
     )
     app = RunningApp(proc=proc, log=log_path, log_file=log)
     deadline = time.monotonic() + timeout

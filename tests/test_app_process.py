@@ -85,8 +85,14 @@ def _still_running(procs: list[psutil.Process]) -> list[psutil.Process]:
 
 @pytest.mark.parametrize(
     "sig, code",
-    [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGHUP, 128 + signal.SIGHUP), (signal.SIGINT, 0)],
-    ids=["SIGTERM", "SIGHUP", "SIGINT"],
+    [
+        (signal.SIGTERM, 128 + signal.SIGTERM),
+        (signal.SIGHUP, 128 + signal.SIGHUP),
+        (signal.SIGINT, 0),
+        # Killed outright, followup app relays nothing: the system tells Voilà (PDEATHSIG).
+        (signal.SIGKILL, -signal.SIGKILL),
+    ],
+    ids=["SIGTERM", "SIGHUP", "SIGINT", "SIGKILL"],
 )
 def test_app_stops_voila_and_its_kernels(demo_db, tmp_path, sig, code):
     port = _free_port()

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from .. import paths
@@ -118,6 +119,24 @@ def _raise_stop(signum, frame):
     raise _Stop(signum)
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Run in Voilà's process just before it starts (Linux): SIGTERM to it when
+    ``followup app`` dies, whatever killed it. SIGKILL (or a crash) cannot be
+    relayed; without this Voilà would be orphaned and keep serving. If the
+    parent is already gone, Voilà is stopped at once. Elsewhere: nothing."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the signal relay is all there is
+        return
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def serve_app(
     db_url: str | None,
     coachee_id: str | None = None,
@@ -133,7 +152,9 @@ def serve_app(
 
     Voilà runs in a session (process group) of its own, so a signal to ``followup
     app`` reaches it only through here, once, and in order: Voilà first, which
-    shuts its kernels down; whatever is left of its group is killed.
+    shuts its kernels down; whatever is left of its group is killed. If
+    ``followup app`` is killed outright (SIGKILL), Voilà gets SIGTERM from the
+    system (``_stop_with_parent``) and stops the same way.
     Returns Voilà's exit code if it stopped by itself, 0 after Ctrl+C, and
     128 + the signal's number after SIGTERM or SIGHUP.
     """
@@ -154,7 +175,10 @@ def serve_app(
     proc = None
     try:
         proc = subprocess.Popen(
-            voila_command(port, open_browser, secret, preheat=preheat), env=env, start_new_session=True
+            voila_command(port, open_browser, secret, preheat=preheat),
+            env=env,
+            start_new_session=True,
+            preexec_fn=partial(_stop_with_parent, os.getpid()),  # noqa: PLW1509 — no threads here yet
         )
         code = proc.wait()
     except _Stop as stop:
