@@ -482,3 +482,35 @@ def test_runner_fills_in_the_smallest_bundle_that_draws_every_chart(trace, basic
     assert len(re.findall(r"\* plotly\.js\b[^\n]*\bv\d", html)) == 1
     assert ("plotly.js (basic - minified)" in html) is basic
     assert html.index("plotly.js") < html.index("Plotly.newPlot")  # the bundle comes before the first chart
+
+
+# ------------------------------------------------------------------ the practice's times, once per batch
+
+
+def _sentences(nb) -> str:
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "waiting_sentences" in c.source)
+    return "".join(o.get("data", {}).get("text/markdown", "") for o in cell.outputs)
+
+
+def test_a_batch_works_out_the_practice_times_once_and_each_report_says_the_same(rendered, practice, tmp_path):
+    """``--all`` reads the whole practice once for "is this silence unusual?" and
+    passes the times to every report; a report made alone works them out itself.
+    Both say the same."""
+    import json
+
+    from followup_lib.logic.analysis import ROUND_GROUPS
+
+    url, root, _ = practice
+    _, out = rendered
+    said = []
+    for cid in COACHEES:
+        batch = nbformat.read(out / safe_name(cid, f"-weekly-{WEEK}.ipynb"), as_version=4)
+        times = batch.metadata.papermill.parameters["practice_times"]
+        assert tuple(json.loads(times)) == ROUND_GROUPS
+        alone = render_report(url, cid, WEEK, tmp_path / cid)
+        assert alone.error is None, alone.error
+        own = nbformat.read(alone.notebook, as_version=4)
+        assert own.metadata.papermill.parameters["practice_times"] == ""
+        assert _sentences(batch) == _sentences(own)
+        said.append(_sentences(own))
+    assert any(said), "no coachee has a waiting application: the comparison says nothing"

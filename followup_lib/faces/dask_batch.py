@@ -40,7 +40,7 @@ def connect(scheduler: str):
 
 
 def run_on_cluster(
-    scheduler: str, db_url: str, coachee_ids: list[str], week: str, out_dir, done: Callable
+    scheduler: str, db_url: str, coachee_ids: list[str], week: str, out_dir, done: Callable, practice_times: str = ""
 ) -> int | None:
     """Render every coachee's report on the cluster, handing each ``ReportResult``
     to ``done`` as it arrives (a task that raised, or whose worker died, becomes a
@@ -57,7 +57,17 @@ def run_on_cluster(
     try:
         for cid in coachee_ids:
             # Keys name the coachee (for the dashboard) and the batch (never reused).
-            fut = client.submit(render_report, db_url, cid, week, out, key=f"followup-report-{batch}-{cid}", pure=False)
+            fut = client.submit(
+                render_report,
+                db_url,
+                cid,
+                week,
+                out,
+                "html",
+                practice_times,
+                key=f"followup-report-{batch}-{cid}",
+                pure=False,
+            )
             futures[fut] = cid
         for fut in as_completed(list(futures)):
             try:

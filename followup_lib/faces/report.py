@@ -589,7 +589,9 @@ def _targets(coachee_id: str, week: str, out_dir) -> tuple[Path, Path]:
     return nb_out, nb_out.with_suffix(".html")
 
 
-async def _render_with(kernel: ReportKernel, source: str, db_url: str, coachee_id: str, week: str, out_dir):
+async def _render_with(
+    kernel: ReportKernel, source: str, db_url: str, coachee_id: str, week: str, out_dir, practice_times: str = ""
+):
     """Run the notebook on ``kernel`` (already started) and write the .ipynb and
     .html; the kernel is stopped before returning, whatever happened. It shuts
     down while the notebook is written and converted (its exit takes a few
@@ -604,7 +606,13 @@ async def _render_with(kernel: ReportKernel, source: str, db_url: str, coachee_i
             from nbclient import NotebookClient
 
         nb = nbformat.reads(source, as_version=4)  # multi-line sources joined, as any reader sees them
-        parameters = {"coachee_id": coachee_id, "week_ending": week, "db_url": db_url, "plotly_js": "placeholder"}
+        parameters = {
+            "coachee_id": coachee_id,
+            "week_ending": week,
+            "db_url": db_url,
+            "plotly_js": "placeholder",
+            "practice_times": practice_times,
+        }
         parameterize(nb, parameters, report_notebook(), nb_out)
         client = NotebookClient(nb, km=kernel.km, kernel_name=KERNEL, allow_errors=False, startup_timeout=120)
         error = None
@@ -643,7 +651,9 @@ async def _render_with(kernel: ReportKernel, source: str, db_url: str, coachee_i
         await (stopping if stopping is not None else kernel.stop())
 
 
-async def _render_sequence(db_url: str, coachee_ids: list[str], week: str, out_dir, on_result) -> None:
+async def _render_sequence(
+    db_url: str, coachee_ids: list[str], week: str, out_dir, on_result, practice_times: str = ""
+) -> None:
     """Render one report after another, each in a fresh kernel; the next kernel is
     started (and imports) while the current report runs."""
     source, modules = _read_source()
@@ -655,13 +665,29 @@ async def _render_sequence(db_url: str, coachee_ids: list[str], week: str, out_d
             if i + 1 < len(coachee_ids):
                 upcoming = await ReportKernel(modules).start()
             try:
-                result = await _render_with(kernel, source, db_url, cid, week, out_dir)
+                result = await _render_with(kernel, source, db_url, cid, week, out_dir, practice_times)
             except Exception as exc:  # noqa: BLE001 — one failed report, the others still run
                 result = ReportResult(cid, error=f"{type(exc).__name__}: {exc}")
             await on_result(result)
     finally:
         if upcoming is not None:
             await upcoming.stop()
+
+
+def practice_times_json(db_url: str, week: str) -> str:
+    """The practice's times to a first word by round on ``week`` (the weekly
+    report's "is this silence unusual?"), as a report parameter: a batch works
+    them out once and passes them to each report, instead of each report reading
+    the whole practice (at 5,000 coachees, seconds per report). Empty if they
+    cannot be worked out here: each report then tries, and says what failed."""
+    try:
+        from ..data.practice import load_practice
+        from ..logic import analysis
+
+        practice, _, _ = load_practice(db_url, week, tables=analysis.FIRST_WORD_TABLES)
+        return analysis.round_times_json(analysis.practice_round_times(practice, week))
+    except Exception:  # noqa: BLE001 — the notebook's own cell reports it, per coachee
+        return ""
 
 
 def _week(week_ending) -> str:
@@ -674,17 +700,19 @@ def render_report(
     week_ending: dt.date | str,
     out_dir: str | Path | None = None,
     fmt: str = "html",
+    practice_times: str = "",
 ) -> ReportResult:
     """Execute the report notebook for one coachee and write ``.ipynb`` and
     ``.html`` side by side (and ``.pdf`` with ``fmt`` "pdf" or "both"; "pdf" keeps
-    no .html)."""
+    no .html). ``practice_times``: ``practice_times_json`` for this week, when a
+    batch has it (empty: the notebook works them out)."""
     _check_format(fmt)
     results: list[ReportResult] = []
 
     async def keep(result: ReportResult) -> None:
         results.append(result)
 
-    asyncio.run(_render_sequence(db_url, [coachee_id], _week(week_ending), out_dir, keep))
+    asyncio.run(_render_sequence(db_url, [coachee_id], _week(week_ending), out_dir, keep, practice_times))
     result = results[0]
     if fmt != "html" and not result.error:
         with open_printer() as printer:
@@ -770,6 +798,8 @@ def run_reports(
     week = _week(week_ending)
     results: list[ReportResult] = []
     many = len(coachee_ids) > 1
+    # One report alone works them out itself (its kernel is starting meanwhile).
+    times = practice_times_json(db_url, week) if many else ""
     bar = None
     with ExitStack() as stack:
         printer = stack.enter_context(open_printer()) if fmt != "html" and coachee_ids else None
@@ -791,7 +821,7 @@ def run_reports(
         if scheduler:
             from .dask_batch import run_on_cluster
 
-            code = run_on_cluster(scheduler, db_url, coachee_ids, week, out_dir, done)
+            code = run_on_cluster(scheduler, db_url, coachee_ids, week, out_dir, done, times)
             if code is not None:
                 return code
         elif jobs <= 1 or not many:
@@ -800,14 +830,16 @@ def run_reports(
                 done(result)
 
             if printer is None:
-                asyncio.run(_render_sequence(db_url, coachee_ids, week, out_dir, each))
+                asyncio.run(_render_sequence(db_url, coachee_ids, week, out_dir, each, times))
             else:
                 # Playwright's synchronous API refuses to run inside an event loop:
                 # the reports are rendered in a thread of their own, printed here.
-                _render_in_thread(db_url, coachee_ids, week, out_dir, done)
+                _render_in_thread(db_url, coachee_ids, week, out_dir, done, times)
         else:
             with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(render_report, db_url, cid, week, out_dir): cid for cid in coachee_ids}
+                futures = {
+                    pool.submit(render_report, db_url, cid, week, out_dir, "html", times): cid for cid in coachee_ids
+                }
                 for fut in as_completed(futures):
                     try:
                         result = fut.result()
@@ -817,7 +849,7 @@ def run_reports(
     return report_summary(results)
 
 
-def _render_in_thread(db_url: str, coachee_ids: list[str], week: str, out_dir, done) -> None:
+def _render_in_thread(db_url: str, coachee_ids: list[str], week: str, out_dir, done, practice_times: str = "") -> None:
     """``_render_sequence`` in a thread with its own event loop, each result handed
     to ``done`` in the calling thread as soon as it is ready."""
     import queue
@@ -830,7 +862,7 @@ def _render_in_thread(db_url: str, coachee_ids: list[str], week: str, out_dir, d
 
     def work() -> None:
         try:
-            asyncio.run(_render_sequence(db_url, coachee_ids, week, out_dir, put))
+            asyncio.run(_render_sequence(db_url, coachee_ids, week, out_dir, put, practice_times))
         except BaseException as exc:  # noqa: BLE001 — handed over, raised in the caller
             ready.put(exc)
         finally:

@@ -6,8 +6,9 @@ and the notebooks draw what these return.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import numpy as np
 import pandas as pd
@@ -422,6 +423,22 @@ def round_times(fw: pd.DataFrame) -> dict[str, RoundTimes]:
     return out
 
 
+def practice_round_times(practice: Mapping[str, pd.DataFrame], as_of) -> dict[str, RoundTimes]:
+    """The practice's ``RoundTimes`` on ``as_of``; ``practice`` holds at least the
+    ``FIRST_WORD_TABLES`` of every coachee (``load_practice``)."""
+    return round_times(first_words(practice, pd.Timestamp(as_of).normalize()))
+
+
+def round_times_json(times: Mapping[str, RoundTimes]) -> str:
+    """``times`` as text (a report parameter): worked out once for a batch of reports."""
+    return json.dumps({group: list(astuple(rt)) for group, rt in times.items()})
+
+
+def round_times_from_json(text: str) -> dict[str, RoundTimes]:
+    """The ``RoundTimes`` written by ``round_times_json``."""
+    return {group: RoundTimes(*fields) for group, fields in json.loads(text).items()}
+
+
 def _days(n: float) -> str:
     n = int(n)
     return f"{n} day{'' if n == 1 else 's'}"
@@ -469,18 +486,22 @@ def wait_sentence(company: str, group: str, days: int, rt: RoundTimes, their_dat
     )
 
 
-def waiting_sentences(tables: Mapping[str, pd.DataFrame], as_of, coachee_id: str) -> list[str]:
+def waiting_sentences(
+    tables: Mapping[str, pd.DataFrame], as_of, coachee_id: str, times: Mapping[str, RoundTimes] | None = None
+) -> list[str]:
     """One Markdown sentence per application of ``coachee_id`` still waiting for the
     employer's first word after its latest interview (open, no offer), longest
     wait first, each compared with the practice-wide times of its round group.
 
-    ``tables`` are the whole practice's (``load_practice``): the coachee's own rows
-    are part of it. Days are calendar days since the interview, as the client
-    feels them.
+    ``times``: the practice's (``practice_round_times``); then ``tables`` need only
+    hold the coachee's own rows. Without them, ``tables`` are the whole
+    practice's (``load_practice``), the coachee's own rows among them, and the
+    times are worked out from them. Days are calendar days since the interview,
+    as the client feels them.
     """
     day = pd.Timestamp(as_of).normalize()
     fw = first_words(tables, day)
-    times = round_times(fw)
+    times = round_times(fw) if times is None else times
     offers = tables["offers"]
     with_offer = offers.loc[offers["verbal_on"].notna() | offers["written_received_on"].notna(), "application_id"]
     mine = fw[fw["coachee_id"].eq(coachee_id) & fw["status"].eq("active") & ~fw["application_id"].isin(with_offer)]
