@@ -73,25 +73,35 @@ def stop(proc: subprocess.Popen) -> None:
             stop_process_group(proc)
 
 
-def time_to_actions(browser, url: str) -> float:
+class NoActions(Exception):
+    """The page did not show today's actions in time: what it showed instead."""
+
+
+def time_to_actions(browser, url: str, timeout_s: float = 90) -> float:
     context = browser.new_context(viewport={"width": 1366, "height": 1600})
     page = context.new_page()
     try:
         started = time.perf_counter()
         page.goto(url, wait_until="commit")
-        page.wait_for_function(
-            "() => { const o = document.querySelector('.fw-actions select option');"
-            " return o && o.closest('select').offsetParent !== null; }",
-            timeout=180_000,
-            polling=50,
-        )
+        try:
+            page.wait_for_function(
+                "() => { const o = document.querySelector('.fw-actions select option');"
+                " return o && o.closest('select').offsetParent !== null; }",
+                timeout=timeout_s * 1000,
+                polling=50,
+            )
+        except Exception as exc:  # noqa: BLE001 — said with what the page shows
+            raise NoActions(
+                f"no actions after {timeout_s:.0f} s; the page shows:\n{page.inner_text('body')[:2000]}"
+            ) from exc
         return time.perf_counter() - started
     finally:
         context.close()
 
 
 def measure(browser, db: str, preheat: int, repeat: int, tmp: Path) -> float:
-    proc, url = start(db, preheat, tmp / f"app-{preheat}.log")
+    log = tmp / f"app-{preheat}.log"
+    proc, url = start(db, preheat, log)
     try:
         if preheat:
             time.sleep(20)  # the pool heats up (runs the session) before the first page
@@ -102,6 +112,8 @@ def measure(browser, db: str, preheat: int, repeat: int, tmp: Path) -> float:
                 time.sleep(15)  # the pool refills after each page takes its kernel
             times.append(time_to_actions(browser, url))
         return statistics.median(times)
+    except NoActions as exc:
+        raise SystemExit(f"{exc}\n---- the app's log, last lines:\n{log.read_text()[-4000:]}") from None
     finally:
         stop(proc)
 
