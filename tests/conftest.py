@@ -277,6 +277,25 @@ def store_data(url_or_store) -> dict[str, list[tuple]]:
     return store_contents(url_or_store, TABLE_ORDER)
 
 
+def same_tables(a, b) -> None:
+    """Two stores (stores, URLs or SQLite files, on either engine) hold the same
+    rows, row_version included, compared as typed tables (each engine stores dates
+    and booleans its own way)."""
+    import pandas as pd
+
+    from followup_lib.schema import TABLE_ORDER
+
+    stores = [x if hasattr(x, "load") else open_store(str(x)) for x in (a, b)]
+    try:
+        left, right = (st.load() for st in stores)
+        for name in TABLE_ORDER:
+            pd.testing.assert_frame_equal(left[name], right[name], obj=name)
+    finally:
+        for st, given in zip(stores, (a, b)):
+            if st is not given:
+                st.engine.dispose()
+
+
 @pytest.fixture
 def contents():
     """``contents(store_or_url)``: every table, read with the plain driver of its engine."""

@@ -24,7 +24,7 @@ from followup_lib.data.validation import ValidationError
 from followup_lib.schema import TABLE_ORDER
 
 from builders import file_bytes
-from conftest import store_contents, store_data
+from conftest import same_tables, store_contents, store_data
 
 # ------------------------------------------------------------------ helpers
 
@@ -74,20 +74,6 @@ def assert_rejected(proc, *expected: str) -> None:
     assert "nothing was imported" in proc.stderr
     for text in expected:
         assert text in proc.stderr, f"{text!r} not in:\n{proc.stderr}"
-
-
-def same_tables(a, b) -> None:
-    """Two stores (URLs or stores, on either engine) hold the same rows, row_version
-    included, compared as typed tables (each engine stores dates its own way)."""
-    stores = [x if hasattr(x, "load") else open_store(x) for x in (a, b)]
-    try:
-        left, right = (st.load() for st in stores)
-        for name in TABLE_ORDER:
-            pd.testing.assert_frame_equal(left[name], right[name], obj=name)
-    finally:
-        for st, given in zip(stores, (a, b)):
-            if st is not given:
-                st.engine.dispose()
 
 
 def assert_same_files(a: Path, b: Path) -> None:

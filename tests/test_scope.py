@@ -283,3 +283,32 @@ def test_the_working_session_of_the_app_keeps_the_coach(practice, monkeypatch, t
             assert set(working.state.coachee_ids()) == mine
         finally:
             working.state.close()
+
+
+def test_a_coachs_report_batch_compares_against_their_own_practice(practice, followup, tmp_path):
+    """``--coach`` and FOLLOWUP_COACH are one scope for the reports too: the
+    practice-wide times a batch hands its reports are those of the coach's
+    coachees, as the kernels (which read FOLLOWUP_COACH) see them."""
+    import nbformat
+
+    from followup_lib.data.practice import load_practice
+    from followup_lib.logic import analysis
+
+    url, coach_of, _ = practice
+    mine, _ = mine_and_theirs(coach_of)
+    out = tmp_path / "r"
+    result = followup(
+        "--coach", COACH, "report", "--all", "--week-ending", AS_OF.isoformat(), "--out", str(out), db=url
+    )
+    assert result.returncode == 0, result.stderr
+    day = AS_OF.isoformat()
+
+    def times(coach):
+        tables, _, _ = load_practice(url, day, coach=coach, tables=analysis.FIRST_WORD_TABLES)
+        return analysis.round_times_json(analysis.practice_round_times(tables, day))
+
+    assert times(COACH) != times(None)  # else this test could not tell them apart
+    notebooks = sorted(out.glob("*.ipynb"))
+    assert len(notebooks) == len(mine)
+    for path in notebooks:
+        assert nbformat.read(path, as_version=4).metadata.papermill.parameters["practice_times"] == times(COACH)

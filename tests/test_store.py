@@ -27,7 +27,7 @@ from followup_lib.data.store import ROW_VERSION, SCHEMA_VERSION, ConflictError, 
 from followup_lib.schema import TABLE_ORDER, TABLES
 
 from builders import FIXTURES, db_path, file_bytes, table_contents
-from conftest import store_contents, store_data
+from conftest import same_tables, store_contents, store_data
 
 STORE_V1 = FIXTURES / "store_v1.db"
 # The first release's demo practice (data/demo as it was then), from which
@@ -417,20 +417,6 @@ def _complete_batches(db) -> int:
     assert all(n == 200 for n in counts.values()), "a batch is half there"
     assert len(counts) == counter, (len(counts), counter)
     return counter
-
-
-def same_tables(a, b) -> None:
-    """Two stores (or SQLite files) hold the same rows, row_version included, read
-    as typed tables (the engines store dates and booleans each their own way)."""
-    stores = [x if hasattr(x, "load") else open_store(str(x)) for x in (a, b)]
-    try:
-        left, right = (st.load() for st in stores)
-        for name in TABLE_ORDER:
-            pd.testing.assert_frame_equal(left[name], right[name], obj=name)
-    finally:
-        for st, given in zip(stores, (a, b)):
-            if st is not given:
-                st.engine.dispose()
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ..schema import TABLE_ORDER, TABLES
 from ..settings import Settings, load_settings
-from .store import open_store
+from .store import ROW_VERSION, _key_order_sql, _snapshot, _typed, open_store
 
 
 def load_practice(
@@ -163,20 +163,15 @@ def load_for_rules(store, coachee_ids: list[str], as_of) -> dict[str, pd.DataFra
     it stays in the store: on a practice of many past applications, most rows.
     Any other application, open or closed without a date, is read whole.
     """
-    from .store import ROW_VERSION, _typed
-
     params = {"ids": list(coachee_ids), "day": pd.Timestamp(as_of).date()}
-    engine = store.engine
-    postgres = engine.dialect.name == "postgresql"
     out = {}
-    # One snapshot for every table (PostgreSQL needs REPEATABLE READ for that).
-    options = {"isolation_level": "REPEATABLE READ"} if postgres else {}
-    with engine.connect().execution_options(**options) as conn, conn.begin():
+    # One snapshot for every table.
+    with _snapshot(store.engine.connect()) as conn, conn.begin():
         for name in TABLE_ORDER:
             t = TABLES[name]
             columns = ", ".join(f'"{c}"' for c in [*t.column_names, ROW_VERSION])
             # Key order as Store.load reads it: by characters on every engine.
-            order = ", ".join(f'"{k}"' + (' COLLATE "C"' if postgres else "") for k in t.key)
+            order = _key_order_sql(conn, t.key)
             sql = _rules_query(name, columns, order)
             dated = ":day" in sql
             query = sa.text(sql).bindparams(

@@ -289,6 +289,12 @@ def _key_order(conn: sa.Connection, column: sa.ColumnElement) -> sa.ColumnElemen
     return column.collate("C") if conn.dialect.name == "postgresql" else column
 
 
+def _key_order_sql(conn: sa.Connection, keys) -> str:
+    """``_key_order`` for hand-written SQL: an ORDER BY list of ``keys``."""
+    collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
+    return ", ".join(f'"{k}"{collate}' for k in keys)
+
+
 def _upsert_insert(conn: sa.Connection, table: sa.Table):
     """An INSERT with ``on_conflict_do_update``/``_nothing`` for this engine."""
     if conn.dialect.name == "postgresql":

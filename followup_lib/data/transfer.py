@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from ..errors import UserError
 from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, TEXT, present
-from .store import Store, _typed
+from .store import Store, _key_order_sql, _snapshot, _typed
 from .validation import Problem, RawTable, ValidationError, guard_formula, sort_problems, validate_tables
 
 
@@ -580,8 +580,7 @@ def _export_chunks(conn: sa.Connection, name: str, ins: list[str], params: dict,
     where = " AND ".join(_belongs(name, i) for i in ins)
     # Ids sort by their characters on every engine (PostgreSQL's locale order would
     # not match the key order the rows are sorted in within each chunk).
-    collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
-    order = ", ".join(f'"{k}"{collate}' for k in t.key)
+    order = _key_order_sql(conn, t.key)
     sql = f'SELECT * FROM "{name}"' + (f" WHERE {where}" if where else "") + f" ORDER BY {order}"
     result = conn.execution_options(yield_per=rows).execute(sa.text(sql), params)
     for part in result.partitions(rows):
@@ -677,10 +676,8 @@ def export_store(
         for typed in _export_chunks(conn, name, ins, params, rows):
             yield export_frame(name, typed)
 
-    # One snapshot for every table: SQLite's read transaction is one already;
-    # PostgreSQL needs REPEATABLE READ for its statements to see the same moment.
-    options = {"isolation_level": "REPEATABLE READ"} if store.engine.dialect.name == "postgresql" else {}
-    with store.engine.connect().execution_options(**options) as conn, conn.begin():
+    # One snapshot for every table.
+    with _snapshot(store.engine.connect()) as conn, conn.begin():
         if dest.suffix.lower() == ".xlsx":
             counts = {name: _count(conn, name, ins, params) for name in TABLE_ORDER}
             dest.parent.mkdir(parents=True, exist_ok=True)

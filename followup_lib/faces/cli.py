@@ -107,7 +107,7 @@ def _caseload(store, args) -> list[str]:
     from ..data.practice import coach_coachee_ids
 
     ids = coach_coachee_ids(store, args.coach)
-    if args.coach and not ids:
+    if not ids:
         # Nothing of anyone else's is listed: not their ids, not the other coaches.
         raise UserError(
             f"no coachees for coach {args.coach!r} in the store "
@@ -448,26 +448,17 @@ def cmd_app(args) -> int:
         finally:
             store.engine.dispose()
     # The app's kernels read the scope from the environment it is served with
-    # (app_environment copies os.environ); restored after, for a caller in-process.
-    before = os.environ.get("FOLLOWUP_COACH")
-    if args.coach:
-        os.environ["FOLLOWUP_COACH"] = args.coach
-    try:
-        return serve_app(
-            args.db,
-            coachee_id=args.coachee,
-            port=args.port,
-            open_browser=not args.no_browser,
-            as_of=args.as_of,
-            token=not args.no_token,
-            client=args.client,
-            preheat=args.preheat,
-        )
-    finally:
-        if before is None:
-            os.environ.pop("FOLLOWUP_COACH", None)
-        else:
-            os.environ["FOLLOWUP_COACH"] = before
+    # (app_environment copies os.environ; main has set FOLLOWUP_COACH).
+    return serve_app(
+        args.db,
+        coachee_id=args.coachee,
+        port=args.port,
+        open_browser=not args.no_browser,
+        as_of=args.as_of,
+        token=not args.no_token,
+        client=args.client,
+        preheat=args.preheat,
+    )
 
 
 def cmd_backup(args) -> int:
@@ -975,6 +966,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@contextmanager
+def _coach_in_environment(coach: str | None) -> Iterator[None]:
+    """FOLLOWUP_COACH set to ``coach`` while a command runs, so that what reads the
+    scope from the environment (the report's and the app's kernels, the practice
+    they compare against) sees the same coach as ``--coach``; restored after, for
+    a caller in-process."""
+    before = os.environ.get("FOLLOWUP_COACH")
+    if coach:
+        os.environ["FOLLOWUP_COACH"] = coach
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("FOLLOWUP_COACH", None)
+        else:
+            os.environ["FOLLOWUP_COACH"] = before
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -989,7 +998,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.command} acts on the whole store, every coach's coachees: run it without --coach "
                 "(and with FOLLOWUP_COACH unset)"
             )
-        return args.func(args)
+        with _coach_in_environment(args.coach):
+            return args.func(args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

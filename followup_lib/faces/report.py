@@ -142,19 +142,25 @@ def _plotly_bundles(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _basic_draws(types: set[str] | None, version: str | None) -> bool:
+    """Whether the basic bundle can stand in for plotly.js ``version`` on a page
+    drawing ``types`` of traces: the same release, and every type one it draws."""
+    basic = _basic_bundle()
+    return basic is not None and types is not None and types <= BASIC_TRACES and bundle_version(basic) == version
+
+
 def swap_plotly(text: str, types: set[str] | None) -> str:
     """``text`` with its inlined plotly.js replaced by the basic partial bundle,
     when that bundle is the same release and draws every trace type in ``types``
     (those of the whole page); otherwise as it was (correct first, small second)."""
-    basic = _basic_bundle()
     spans = _plotly_bundles(text)
-    if basic is None or len(spans) != 1 or types is None or not types <= BASIC_TRACES:
+    if len(spans) != 1:
         return text
     start, end = spans[0]
     code = text[start:end]
-    if "(basic" in code[:200] or bundle_version(code) != bundle_version(basic):
+    if "(basic" in code[:200] or not _basic_draws(types, bundle_version(code)):
         return text
-    return text[:start] + "\n" + basic + "\n" + text[end:]
+    return text[:start] + "\n" + _basic_bundle() + "\n" + text[end:]
 
 
 def slim_plotly(page: str) -> str:
@@ -162,27 +168,29 @@ def slim_plotly(page: str) -> str:
     return swap_plotly(page, trace_types(page))
 
 
-def slim_notebook_outputs(nb):
-    """A copy of the executed notebook whose inlined plotly.js is already the basic
-    bundle where it can be (the converter then handles 1.2 MB, not 4.8): the .ipynb
-    on disk keeps what the kernel produced."""
-    outputs = [
+def _html_outputs(nb) -> list:
+    """The outputs of ``nb``'s code cells that hold HTML (as one string)."""
+    return [
         o
         for c in nb.cells
         if c.get("cell_type") == "code"
         for o in c.get("outputs", [])
         if isinstance(o.get("data", {}).get("text/html"), str)
     ]
-    holders = [o for o in outputs if _PLOTLY_SCRIPT.search(o["data"]["text/html"])]
-    if len(holders) != 1:
+
+
+def slim_notebook_outputs(nb):
+    """A copy of the executed notebook whose inlined plotly.js is already the basic
+    bundle where it can be (the converter then handles 1.2 MB, not 4.8): the .ipynb
+    on disk keeps what the kernel produced."""
+    outputs = _html_outputs(nb)
+    if sum(1 for o in outputs if _PLOTLY_SCRIPT.search(o["data"]["text/html"])) != 1:
         return nb
     types = trace_types("\n".join(o["data"]["text/html"] for o in outputs))
     slim = copy.deepcopy(nb)  # strings are shared, not copied: cheap
-    for cell in slim.cells:
-        for o in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-            html = o.get("data", {}).get("text/html")
-            if isinstance(html, str) and _PLOTLY_SCRIPT.search(html):
-                o["data"]["text/html"] = swap_plotly(html, types)
+    for o in _html_outputs(slim):
+        if _PLOTLY_SCRIPT.search(o["data"]["text/html"]):
+            o["data"]["text/html"] = swap_plotly(o["data"]["text/html"], types)
     return slim
 
 
@@ -190,15 +198,9 @@ def plotly_js_for(types: set[str] | None) -> str:
     """The plotly.js to inline for a page drawing ``types`` of traces: the basic
     bundle when it draws them all and is the release this plotly draws for,
     otherwise plotly's own full bundle."""
-    from plotly.offline import get_plotlyjs_version
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
-    basic = _basic_bundle()
-    if basic is not None and types is not None and types <= BASIC_TRACES:
-        if bundle_version(basic) == get_plotlyjs_version():
-            return basic
-    from plotly.offline import get_plotlyjs
-
-    return get_plotlyjs()
+    return _basic_bundle() if _basic_draws(types, get_plotlyjs_version()) else get_plotlyjs()
 
 
 def fill_plotly_js(nb) -> None:
@@ -208,13 +210,7 @@ def fill_plotly_js(nb) -> None:
     placeholder is left as it is."""
     from ..logic.page_markers import PLOTLY_JS_PLACEHOLDER
 
-    outputs = [
-        o
-        for c in nb.cells
-        if c.get("cell_type") == "code"
-        for o in c.get("outputs", [])
-        if isinstance(o.get("data", {}).get("text/html"), str)
-    ]
+    outputs = _html_outputs(nb)
     holders = [o for o in outputs if PLOTLY_JS_PLACEHOLDER in o["data"]["text/html"]]
     if not holders:
         return

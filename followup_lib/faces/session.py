@@ -618,18 +618,17 @@ def wait_for_page(
     for this kernel (``voila.utils.wait_for_request``). The page's own session
     reads the store afresh, so nothing it shows is stale. Anywhere else: nothing.
     """
-    if os.environ.get("VOILA_PREHEAT", "False") == "False":
+    from voila.utils import ENV_VARIABLE, wait_for_request
+
+    if os.environ.get(ENV_VARIABLE.VOILA_PREHEAT, "False") == "False":  # as wait_for_request reads it
         return
     try:
-        state = SessionState(
-            **_arguments(db_url, coachee_id, as_of, coach), create=False
-        )  # made by the page, if at all
+        # create=False: a store that does not exist yet is the page's to make, if at all.
+        state = SessionState(**_arguments(db_url, coachee_id, as_of, coach), create=False)
         try:
             state.summary(), state.action_options(), state.offers_html(), state.link_options()
         finally:
             state.close()
     except Exception:  # noqa: BLE001, S110 — the page's own session says what is wrong, in its place
         pass
-    from voila.utils import wait_for_request
-
     wait_for_request()

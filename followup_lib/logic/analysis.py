@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..schema import CLOSED_STATUSES
 from .rules import latest_interviews
-from .wording import markdown_text
+from .wording import count_noun, markdown_text
 
 # The follow-ups whose replies the analysis counts: a question to the employer.
 FOLLOW_UP_KINDS = ("status_inquiry", "offer_checkin")
@@ -440,8 +440,7 @@ def round_times_from_json(text: str) -> dict[str, RoundTimes]:
 
 
 def _days(n: float) -> str:
-    n = int(n)
-    return f"{n} day{'' if n == 1 else 's'}"
+    return count_noun(n, "day")
 
 
 def wait_sentence(company: str, group: str, days: int, rt: RoundTimes, their_date=None, as_of=None) -> str:
@@ -501,8 +500,14 @@ def waiting_sentences(
     """
     day = pd.Timestamp(as_of).normalize()
     fw = first_words(tables, day)
-    times = round_times(fw) if times is None else times
-    offers = tables["offers"]
+    return waiting_sentences_from(fw, tables["offers"], day, coachee_id, round_times(fw) if times is None else times)
+
+
+def waiting_sentences_from(
+    fw: pd.DataFrame, offers: pd.DataFrame, day: pd.Timestamp, coachee_id: str, times: Mapping[str, RoundTimes]
+) -> list[str]:
+    """``waiting_sentences`` from ``first_words`` already found (``fw``, holding at
+    least this coachee's rows) and the offers: for many coachees at once."""
     with_offer = offers.loc[offers["verbal_on"].notna() | offers["written_received_on"].notna(), "application_id"]
     mine = fw[fw["coachee_id"].eq(coachee_id) & fw["status"].eq("active") & ~fw["application_id"].isin(with_offer)]
     latest = latest_interviews(mine)

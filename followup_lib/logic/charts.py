@@ -25,6 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .page_markers import PLOTLY_JS_PLACEHOLDER
+from .wording import count_noun as _n
 
 WAITING_COLOURS = {
     "thank-you not sent": "#d62728",
@@ -108,12 +109,6 @@ def _whole_numbers(axis, largest) -> None:
     """A count axis: ticks on whole numbers only (no "1.5 applications")."""
     largest = int(largest) if pd.notna(largest) else 0
     axis.update(tick0=0, dtick=max(1, int(np.ceil(largest / 6))), rangemode="tozero")
-
-
-def _n(count, noun: str, plural: str | None = None) -> str:
-    """ "1 day", "3 days": a count with its noun."""
-    count = int(count)
-    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
 
 
 def _safe(text: pd.Series) -> list[str]:

@@ -23,7 +23,15 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..settings import RANGES, Settings
-from .analysis import MIN_ANSWERED, ROUND_GROUPS, employer_words, first_words, md_escape, waiting_sentences
+from .analysis import (
+    MIN_ANSWERED,
+    ROUND_GROUPS,
+    employer_words,
+    first_words,
+    md_escape,
+    round_times,
+    waiting_sentences_from,
+)
 from .business_days import calendars_of, holiday_dates
 from .charts import chart_layout
 from .wording import count_noun
@@ -196,8 +204,11 @@ def waiting_now_markdown(tables: Mapping[str, pd.DataFrame], as_of) -> str:
     """Every coachee's applications still waiting for a first word (the weekly
     report's ``waiting_sentences``), as one Markdown list per coachee."""
     parts = []
+    day = pd.Timestamp(as_of).normalize()
+    fw = first_words(tables, day)  # the practice's, once for every coachee
+    times = round_times(fw)
     for r in tables["coachees"].sort_values("name", kind="stable").itertuples():
-        lines = waiting_sentences(tables, as_of, r.coachee_id)
+        lines = waiting_sentences_from(fw, tables["offers"], day, r.coachee_id, times)
         if lines:
             parts.append(f"**{md_escape(r.name)}**\n\n" + "\n".join(f"- {line}" for line in lines))
     if not parts:
