@@ -187,3 +187,14 @@ SENT_MESSAGE_KINDS: dict[str, str] = {
 }
 #: Received kinds that are not word from the employer.
 NOT_WORD_FROM_EMPLOYER = (AUTO_REPLY, BOUNCE)
+
+
+def status_to_record(direction: str | None, kind: str | None, status: str | None) -> str | None:
+    """The application status a newly logged message suggests recording, or None:
+    a received rejection on an application not yet closed suggests "rejected" (the
+    rules already treat it as closed from that day; the session offers to say so
+    in the store too)."""
+    normal = "_".join(str(kind or "").strip().lower().replace("-", " ").split())
+    if direction == "received" and normal == REJECTION and status not in ("rejected", "withdrawn", "hired"):
+        return "rejected"
+    return None
