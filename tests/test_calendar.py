@@ -76,9 +76,12 @@ def test_descriptions_carry_the_why_and_the_drafts_first_lines(demo_calendar):
             # A bundled action shows the one message that carries it out.
             first = drafts[a.action_id].first_lines()
             assert first and "Draft:\n" + first in text
+    # Chloe's inquiry waits for the day after Priya's late summary (one employer, one message a day).
     chloe = texts[action_uid("status_inquiry:A001:I001:2026-11-11:1")]
-    assert chloe.startswith("Overdue: it was due on Friday 13 November.\n\nNorthwind Analytics moved the date")
+    assert chloe.startswith("Northwind Analytics moved the date") and "It waits until 23 Nov" in chloe
     assert "Dear Chloe," in chloe
+    priya = texts[action_uid("keep_promise:A001:P006")]
+    assert priya.startswith("Overdue: it was due on Friday 6 November.\n\nYou promised Priya Natarajan")
 
 
 def test_the_same_action_keeps_its_uid_on_another_day(demo_tables):
@@ -160,19 +163,19 @@ def test_cli_calendar_all_names_the_coachee_and_cancels_what_was_sent(followup, 
     # Each of Maya's entries names her.
     maya = [str(e["SUMMARY"]) for e in evs if "Harbor Health" in str(e["SUMMARY"])]
     assert maya and all(s.startswith("Maya Lindqvist: ") for s in maya)
-    # Chloe's inquiry is sent from a mail client and marked sent.
+    # Priya's late summary is sent from a mail client and marked sent.
     drafts = tmp_path / "drafts"
     followup("drafts", "--coachee", "C001", "--as-of", day, "--out", str(drafts), db=demo_store.url, check=True)
-    (eml,) = drafts.glob("*status_inquiry-northwind-analytics-chloe-adams.eml")
+    (eml,) = drafts.glob("*keep_promise-northwind-analytics-priya-natarajan.eml")
     followup("sent", str(eml), "--on", day, db=demo_store.url, check=True)
     after = tmp_path / "after.ics"
     followup("calendar", "--all", "--as-of", day, "--out", str(after), db=demo_store.url, check=True)
-    uid = action_uid("status_inquiry:A001:I001:2026-11-11:1")
+    uid = action_uid("keep_promise:A001:P006")
     old, new = by_uid(before.read_bytes())[uid], by_uid(after.read_bytes())[uid]
     assert str(old["STATUS"]) == "CONFIRMED" and str(new["STATUS"]) == "CANCELLED"
-    assert str(new["SUMMARY"]) == "Maya Lindqvist: Done: Status inquiry — Northwind Analytics"
-    # Every entry exported before is in the new export (the next inquiry is added).
-    assert set(by_uid(before.read_bytes())) < set(by_uid(after.read_bytes()))
+    assert str(new["SUMMARY"]) == "Maya Lindqvist: Done: Keep promise — Northwind Analytics"
+    # Every entry exported before is in the new export.
+    assert set(by_uid(before.read_bytes())) <= set(by_uid(after.read_bytes()))
     # The same inputs, the same bytes.
     again = tmp_path / "again.ics"
     followup("calendar", "--all", "--as-of", day, "--out", str(again), db=demo_store.url, check=True)

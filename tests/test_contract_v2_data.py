@@ -9,11 +9,9 @@ contents are read back with plain ``sqlite3``, never with the code under test.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import filecmp
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -28,73 +26,11 @@ from followup_lib.logic.rules import due_actions
 from followup_lib.schema import TABLE_ORDER, TABLES, TABLES_V1
 from followup_lib.settings import Settings
 
+from contract_builders import dump, read_csv_rows, sql_columns, sql_rows, sql_tables, write_folder
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STORE_V3 = FIXTURES / "store_v3.db"
 V2_TABLES = [name for name in TABLE_ORDER if TABLES[name].added_in > 1]
-
-
-# ------------------------------------------------------------------ small local helpers
-
-
-def write_folder(folder: Path, rows: dict[str, list[dict]], columns: dict[str, list[str]] | None = None) -> Path:
-    """A folder in the import format: one CSV per table named in ``rows``. The header
-    is ``columns[table]`` if given, else every column the rows use, in schema order."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for table, records in rows.items():
-        used = {k for r in records for k in r}
-        header = (columns or {}).get(table) or [c for c in TABLES[table].column_names if c in used]
-        with open(folder / f"{table}.csv", "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(header)
-            for r in records:
-                writer.writerow(["" if r.get(c) is None else r.get(c) for c in header])
-    return folder
-
-
-def read_csv_rows(path: Path) -> tuple[list[str], list[dict]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def db_file(store_or_url) -> Path:
-    return Path(str(getattr(store_or_url, "url", store_or_url)).removeprefix("sqlite:///"))
-
-
-def dump(store_or_url) -> str:
-    """The whole store as SQL text (every table, row and schema entry), read with plain sqlite3."""
-    conn = sqlite3.connect(db_file(store_or_url))
-    try:
-        return "\n".join(conn.iterdump())
-    finally:
-        conn.close()
-
-
-def sql_rows(path, table: str) -> list[dict]:
-    """Every row of ``table`` as dicts, in key order, read with plain sqlite3."""
-    conn = sqlite3.connect(db_file(path))
-    conn.row_factory = sqlite3.Row
-    try:
-        order = ", ".join(f'"{k}"' for k in TABLES[table].key) if table in TABLES else "rowid"
-        return [dict(r) for r in conn.execute(f'SELECT * FROM "{table}" ORDER BY {order}')]
-    finally:
-        conn.close()
-
-
-def sql_columns(path, table: str) -> list[str]:
-    conn = sqlite3.connect(db_file(path))
-    try:
-        return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
-    finally:
-        conn.close()
-
-
-def sql_tables(path) -> set[str]:
-    conn = sqlite3.connect(db_file(path))
-    try:
-        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    finally:
-        conn.close()
 
 
 @pytest.fixture

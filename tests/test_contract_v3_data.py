@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_contract_v2_data import read_csv_rows, sql_columns, sql_rows, write_folder
 
 from followup_lib.data.store import ROW_VERSION, SCHEMA_VERSION, index_name, open_store
 from followup_lib.data.transfer import export_store, import_path
@@ -21,6 +20,7 @@ from followup_lib.schema import TABLE_ORDER, TABLES, V3
 from followup_lib.settings import Settings
 
 from conftest import store_contents, store_data
+from contract_builders import read_csv_rows, sql_columns, sql_rows, write_folder
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 STORE_V5 = FIXTURES / "store_v5.db"

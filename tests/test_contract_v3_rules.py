@@ -5,7 +5,10 @@ sides of its rule, in memory, through the pure ``due_actions``."""
 from __future__ import annotations
 
 import pytest
-from test_contract_v2_rules import (
+
+from followup_lib.settings import Settings
+
+from contract_builders import (
     application,
     contact,
     day,
@@ -18,8 +21,6 @@ from test_contract_v2_rules import (
     ref_use,
     reference,
 )
-
-from followup_lib.settings import Settings
 
 LETTER = dict(application_id="A1", verbal_on="2026-11-02", written_received_on="2026-11-06", salary="£52,000")
 

@@ -140,7 +140,7 @@ def test_every_draft_of_a_day_sent_leaves_none_of_its_actions_due(followup, demo
 def test_the_text_sent_is_what_is_logged(followup, demo_store, tmp_path):
     """Edited in the mail client before it went: the edited text is kept."""
     files = write_drafts(followup, demo_store, "C001", tmp_path / "drafts")
-    draft = one(files, "status_inquiry-northwind-analytics-chloe-adams")
+    draft = one(files, "keep_promise-northwind-analytics-priya-natarajan")
     msg = email.message_from_bytes(draft.read_bytes(), policy=email.policy.default)
     edited = msg.get_content().replace("Best regards,", "P.S. I have attached my updated portfolio.\n\nBest regards,")
     msg.set_content(edited)
@@ -148,7 +148,7 @@ def test_the_text_sent_is_what_is_logged(followup, demo_store, tmp_path):
     followup("sent", str(draft), "--on", DAY, db=demo_store.url, check=True)
     (m,) = messages_for(demo_store, eml_actions(draft)).values()
     assert "P.S. I have attached my updated portfolio." in m["body"]
-    assert m["contact_id"] == "K003"  # Chloe, the point of contact
+    assert m["application_id"] == "A001" and m["kind"] == "keep_promise"
 
 
 def test_a_second_sent_of_the_same_file_is_refused_and_writes_nothing(followup, demo_store, tmp_path):
