@@ -529,3 +529,76 @@ def test_the_fixtures_are_what_make_sheets_writes(tmp_path):
     module.write_text_files()
     for name in ("plain_template_en.csv", "bewerbungen_de.csv", "teal_export.csv", "messy.csv"):
         assert (copy / name).read_bytes() == (SHEETS / name).read_bytes(), name
+
+
+# ------------------------------------------------------------------ the session's tab
+
+
+def _upload(tab, path: Path) -> None:
+    """What the browser sends when a file is picked."""
+    content = path.read_bytes()
+    tab.upload.value = (
+        {
+            "name": path.name,
+            "type": "",
+            "size": len(content),
+            "content": memoryview(content),
+            "last_modified": dt.datetime(2026, 11, 16, tzinfo=dt.timezone.utc),
+        },
+    )
+
+
+def test_the_spreadsheet_tab_previews_lets_the_coach_choose_and_imports(db, tmp_path):
+    from followup_lib.faces.session import WorkingSession
+
+    s = WorkingSession(db, "C-US", dt.date(2026, 11, 16), drafts_dir=tmp_path / "drafts")
+    try:
+        titles = [s.form_tabs.get_title(i) for i in range(len(s.form_tabs.children))]
+        assert titles[-1] == "Bring a spreadsheet"
+        tab = s.sheet_tab
+        before = data_contents(db)
+        _upload(tab, SHEETS / "teal_export.csv")
+        assert "Read teal_export.csv (UTF-8, comma-separated)" in tab.preview.value
+        assert data_contents(db) == before  # a preview writes nothing
+        # A dropdown per column; the coach reads Min. Salary as the salary.
+        rows = {row.children[0].value: row.children[1] for row in tab.columns.children}
+        assert rows["<b>Job Position</b>"].value == "role"
+        assert rows["<b>Min. Salary</b>"].value == "(not used)"
+        rows["<b>Min. Salary</b>"].value = "salary"
+        assert "Min. Salary   → salary (--map)" in tab.preview.value
+        assert not tab.import_button.disabled
+        tab.import_button.click()
+        assert "applications: 6 added, 0 changed" in tab.status.value, tab.status.value
+        notes = dict(query(db, "SELECT company, notes FROM applications"))
+        assert "Salary range: 90000" in notes["Lumen Software"]
+        # The session shows the new applications' actions at once.
+        assert set(s.state.tables["applications"]["company"]) >= {"Lumen Software", "Quarry Media"}
+    finally:
+        s.state.close()
+
+
+def test_the_spreadsheet_tab_shows_problems_and_cannot_import_them(db, tmp_path):
+    from followup_lib.faces.session import WorkingSession
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Company,Role,Status\nAcme,Analyst,Declined\n", encoding="utf-8")
+    s = WorkingSession(db, "C-US", dt.date(2026, 11, 16), drafts_dir=tmp_path / "drafts")
+    try:
+        before = data_contents(db)
+        _upload(s.sheet_tab, bad)
+        assert "bad.csv, row 2, column Status: &#x27;Declined&#x27; could mean" in s.sheet_tab.preview.value
+        assert s.sheet_tab.import_button.disabled
+        assert data_contents(db) == before
+    finally:
+        s.state.close()
+
+
+def test_the_clients_own_app_has_no_spreadsheet_tab(db, tmp_path):
+    from followup_lib.faces.session import WorkingSession
+
+    s = WorkingSession(db, "C-US", dt.date(2026, 11, 16), drafts_dir=tmp_path / "drafts", client=True)
+    try:
+        titles = [s.form_tabs.get_title(i) for i in range(len(s.form_tabs.children))]
+        assert "Bring a spreadsheet" not in titles and not hasattr(s, "sheet_tab")
+    finally:
+        s.state.close()

@@ -745,7 +745,7 @@ def _delimiter_of(text: str) -> str:
     return best
 
 
-def _read_csv(path: Path) -> Grid:
+def _read_csv(path: Path, name: str) -> Grid:
     text, encoding = _encoding_of(read_file_bytes(path, SHEET_TABLE))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     declared = re.match(r"sep=(.)\n", text)
@@ -765,12 +765,11 @@ def _read_csv(path: Path) -> Grid:
                     len(records) + 1,
                     None,
                     f"cannot be read as CSV ({exc}); check for a quote mark that is not closed",
-                    path.name,
+                    name,
                 )
             ]
         ) from exc
-    name = DELIMITERS.get(sep, repr(sep))
-    return Grid(path.name, f"{encoding}, {name}-separated", records)
+    return Grid(name, f"{encoding}, {DELIMITERS.get(sep, repr(sep))}-separated", records)
 
 
 def _read_ods(path: Path) -> dict[str, list[list]]:
@@ -790,25 +789,27 @@ def _read_ods(path: Path) -> dict[str, list[list]]:
     return out
 
 
-def read_grids(path: str | Path) -> list[Grid]:
-    """Every sheet of the file (a .csv has one), as cells."""
+def read_grids(path: str | Path, name: str | None = None) -> list[Grid]:
+    """Every sheet of the file (a .csv has one), as cells; ``name`` is the file's name
+    as the coach knows it (an upload is read from a copy under another name)."""
     path = Path(path)
+    name = name or path.name
     suffix = path.suffix.lower()
     if not path.exists():
         raise UserError(f"{path} does not exist")
     if suffix not in SUFFIXES:
-        raise UserError(f"{path.name} is not a spreadsheet the import reads (.csv, .xlsx or .ods)")
+        raise UserError(f"{name} is not a spreadsheet the import reads (.csv, .xlsx or .ods)")
     if suffix in (".csv", ".txt", ".tsv"):
-        return [_read_csv(path)]
+        return [_read_csv(path, name)]
     books = _read_ods(path) if suffix == ".ods" else read_workbook(path)
     n = len(books)
     return [
         Grid(
-            f"{path.name}, sheet {name}",
+            f"{name}, sheet {title}",
             f"{'OpenDocument' if suffix == '.ods' else 'Excel'} workbook, sheet {i} of {n}",
             rows,
         )
-        for i, (name, rows) in enumerate(books.items(), start=1)
+        for i, (title, rows) in enumerate(books.items(), start=1)
     ]
 
 
@@ -1192,6 +1193,7 @@ def plan_sheet(
     overrides: list[str] | None = None,
     mapping: str | None = None,
     dates: str | None = None,
+    name: str | None = None,
 ) -> SheetPlan:
     """Read the sheet at ``path`` for ``coachee_id`` and work out what it would write:
     nothing is written. ``overrides`` are --map "Header=field" texts, ``mapping``
@@ -1208,7 +1210,7 @@ def plan_sheet(
     country = country if isinstance(country, str) else None
     if dates not in (None, "dmy", "mdy"):
         raise UserError(f"--dates {dates!r}: write dmy (day first) or mdy (month first)")
-    grid, start, names = _pick_grid(read_grids(path))
+    grid, start, names = _pick_grid(read_grids(path, name))
     names = _unique(names)
     saved = load_mapping(mapping) if mapping else {}
     choices = choose_columns(names, parse_map(overrides), saved, mapping or "")
@@ -1222,14 +1224,14 @@ def plan_sheet(
         return plan
     frame = raw.frame
     frame.columns = names[: len(frame.columns)] if len(frame.columns) == len(names) else frame.columns
-    for name in ("company", "role"):
-        if not any(c.field == name for c in choices):
+    for needed in ("company", "role"):
+        if not any(c.field == needed for c in choices):
             plan.problems.append(
                 Problem(
                     SHEET_TABLE,
                     start,
                     None,
-                    f'no column is read as the {name}: --map "HEADER={name}" names it',
+                    f'no column is read as the {needed}: --map "HEADER={needed}" names it',
                     grid.source,
                 )
             )
@@ -1633,3 +1635,69 @@ def import_summary(plan: SheetPlan, result: ImportResult, update: bool) -> str:
         lines += ["", "What the sheet could not tell (ask in the first session):"] + [f"  - {g}" for g in plan.gaps]
     lines += ["", f"followup due --coachee {plan.coachee_id} shows what is due now."]
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ the session's tab, without widgets
+
+
+class SheetSession:
+    """What the "Bring a spreadsheet" tab holds and does, without its widgets: the
+    file picked (a copy of the upload in a folder of its own), each column's field
+    as the coach chose it, the plan, and the import. ``coach`` keeps an import in
+    the coach's caseload, as ``followup --coach`` does."""
+
+    def __init__(self, store: Store, coach: str | None = None):
+        self.store, self.coach = store, coach
+        self.plan: SheetPlan | None = None
+        self.coachee_id: str | None = None
+        self.name: str | None = None
+        self.chosen: dict[str, str | None] = {}  # header -> field the coach picked (None: not used)
+        self._dir: tempfile.TemporaryDirectory | None = None
+        self._path: Path | None = None
+
+    def read(self, coachee_id: str | None, name: str, content: bytes) -> SheetPlan:
+        """A file picked: keep a copy, forget the previous choices, and plan it."""
+        if not coachee_id:
+            raise UserError("Pick the coachee whose spreadsheet it is first.")
+        suffix = Path(name).suffix.lower()
+        if suffix not in SUFFIXES:
+            raise UserError(f"{name} is not a spreadsheet the import reads (.csv, .xlsx or .ods)")
+        self.close()
+        self._dir = tempfile.TemporaryDirectory(prefix="followup-upload-")
+        # The copy is named by the one safe-name function: an upload's name is user data.
+        self._path = paths.inside(self._dir.name, paths.safe_name(Path(name).stem, suffix))
+        self._path.write_bytes(bytes(content))
+        self.name, self.coachee_id, self.chosen = name, coachee_id, {}
+        return self.replan()
+
+    def choose(self, header: str, field_name: str | None) -> SheetPlan:
+        """The coach reads ``header`` as ``field_name`` (None: not at all); planned again."""
+        if field_name is not None and field_name not in FIELDS:
+            raise UserError(f"{field_name!r} is not a field")
+        self.chosen[header] = field_name
+        return self.replan()
+
+    def replan(self, coachee_id: str | None = None) -> SheetPlan:
+        if self._path is None:
+            raise UserError("Pick the client's spreadsheet first (.csv, .xlsx or .ods).")
+        self.coachee_id = coachee_id or self.coachee_id
+        overrides = [f"{h}={f or NOT_USED}" for h, f in self.chosen.items()]
+        self.plan = plan_sheet(self.store, self._path, self.coachee_id, overrides, name=self.name)
+        return self.plan
+
+    def import_sheet(self, coachee_id: str | None, update: bool = False) -> str:
+        """Write the plan for ``coachee_id`` (the one the session shows now), all or
+        nothing; the summary of what was written and what to ask."""
+        if self.plan is None:
+            raise UserError("Pick the client's spreadsheet first (.csv, .xlsx or .ods).")
+        if not coachee_id:
+            raise UserError("Pick the coachee whose spreadsheet it is first.")
+        plan = self.replan(coachee_id)  # the store (or the coachee) may have changed since the preview
+        result = apply_plan(self.store, plan, update=update, coach=self.coach)
+        self.replan()
+        return import_summary(plan, result, update)
+
+    def close(self) -> None:
+        if self._dir is not None:
+            self._dir.cleanup()
+        self._dir = self._path = self.plan = None
