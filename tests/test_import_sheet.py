@@ -543,7 +543,7 @@ def _upload(tab, path: Path) -> None:
             "type": "",
             "size": len(content),
             "content": memoryview(content),
-            "last_modified": dt.datetime(2026, 11, 16, tzinfo=dt.timezone.utc),
+            "last_modified": dt.datetime(2026, 11, 16, tzinfo=dt.UTC),
         },
     )
 
