@@ -524,6 +524,14 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog):
         super().__init__(prog, max_help_position=30)
 
+    def add_argument(self, action):
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            # argparse measures the commands' names without the indent they are printed
+            # with, so the longest one (import-sheet) would go on a line of its own.
+            longest = max(map(len, action.choices), default=0)
+            self._action_max_length = max(self._action_max_length, longest + self._current_indent + 2)
+
 
 DB_HELP = "the store: a SQLAlchemy URL or a SQLite file (default: $FOLLOWUP_DB, else data/followup.db)"
 COACH_HELP = (
