@@ -602,3 +602,41 @@ def test_the_clients_own_app_has_no_spreadsheet_tab(db, tmp_path):
         assert "Bring a spreadsheet" not in titles and not hasattr(s, "sheet_tab")
     finally:
         s.state.close()
+
+
+# ------------------------------------------------------------------ the README
+
+
+def _readme_section() -> str:
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    return text.split("## Bring your own spreadsheet")[1].split("\n## ")[0]
+
+
+def test_the_readme_shows_a_real_dry_run(followup, tmp_path):
+    section = _readme_section()
+    shown = section.split("```console\n")[1].split("```")[0]
+    command, expected = shown.split("\n", 1)
+    assert command == '$ followup import-sheet teal_export.csv --coachee C007 --map "Min. Salary=salary"'
+    db = f"sqlite:///{tmp_path / 'readme.db'}"
+    followup(
+        "import",
+        str(
+            write_csvs(tmp_path / "c", {"coachees": [{"coachee_id": "C007", "name": "Jordan Avery", "country": "US"}]})
+        ),
+        db=db,
+        check=True,
+    )
+    shutil.copy(SHEETS / "teal_export.csv", tmp_path / "teal_export.csv")
+    ran = followup(
+        "import-sheet", str(tmp_path / "teal_export.csv"), "--coachee", "C007", "--map", "Min. Salary=salary", db=db
+    )
+    assert ran.stdout == expected
+
+
+def test_the_readme_lists_every_synonym():
+    section = _readme_section()
+    for name, by_language in sheet.SYNONYMS.items():
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{name}` |"))
+        for words in by_language.values():
+            for word in words:
+                assert word in row, (name, word)
