@@ -375,6 +375,11 @@ def refused(followup, db, path: str, coachee: str, *extra: str) -> str:
         ),
         ("C-GB", "Company,Status,Location\nAcme,Applied,Paris\n", 'no column is read as the role: --map "HEADER=role"'),
         ("C-GB", "Favourite colour,Lucky number\nblue,7\n", "no header row in the first 10 rows"),
+        (
+            "C-GB",
+            "Company,Role,Contact Email\nAcme,Analyst,jo.park@\n",
+            "row 2, column Contact Email (contacts.email): 'jo.park@' is not one email address",
+        ),
     ],
 )
 def test_every_refusal_names_the_row_the_column_and_the_value(followup, db, tmp_path, coachee, text, said):

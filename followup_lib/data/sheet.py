@@ -44,7 +44,7 @@ from .transfer import (
     read_workbook,
     table_from_records,
 )
-from .validation import Problem, ValidationError, guard_formula, sort_problems
+from .validation import Problem, RawTable, ValidationError, guard_formula, sort_problems, validate_tables
 
 # ------------------------------------------------------------------ the fields
 
@@ -1428,6 +1428,7 @@ def _build(plan: SheetPlan, frame: pd.DataFrame, start: int, country: str | None
         )
         if rows or name == "applications"
     }
+    _check(plan, store)
     _against_store(plan, store)
     _gaps(plan, store)
 
@@ -1526,6 +1527,55 @@ def _against_store(plan: SheetPlan, store: Store) -> None:
             )
 
 
+# The sheet's field(s) each written column comes from, to name a problem's column as the sheet does.
+WRITTEN_FROM = {
+    ("applications", "company"): ("company",),
+    ("applications", "role"): ("role",),
+    ("applications", "status"): ("status",),
+    ("applications", "applied_on"): ("applied_on",),
+    ("applications", "source"): ("source",),
+    ("applications", "closed_on"): ("closed_on",),
+    ("applications", "notes"): ("notes", "location", "link", "salary", "follow_up_on"),
+    ("interviews", "held_on"): ("interview_on",),
+    ("interviews", "interviewer_name"): ("interviewer",),
+    ("interviews", "interviewer_email"): ("interviewer",),
+    ("contacts", "name"): ("contact_name", "contact", "contact_email"),
+    ("contacts", "email"): ("contact_email", "contact"),
+    ("contacts", "phone"): ("contact_phone",),
+    ("offers", "verbal_on"): ("offer_on",),
+}
+
+
+def sheet_problem(plan: SheetPlan, p: Problem, row: int | None) -> Problem:
+    """A problem the import's checks found in a written table, told as the sheet's:
+    its row, and its column by the sheet's header (the table's column after it)."""
+    fields = WRITTEN_FROM.get((p.table, p.column), ())
+    headers = [c.header for f in fields for c in plan.columns if c.field == f]
+    column = f"{headers[0]} ({p.table}.{p.column})" if headers else p.column
+    return Problem(SHEET_TABLE, row, column, p.message, plan.source)
+
+
+def _check(plan: SheetPlan, store: Store) -> None:
+    """The checks ``followup import`` makes, run on every row the sheet would write,
+    so the dry run (and the tab) shows their problems too, by the sheet's rows."""
+    ids, links = store.stored_keys()
+    raw, rows = {}, {}
+    for name, df in plan.tables.items():
+        # One sheet row may give several rows of a table (interviews, contacts): the
+        # checks count rows by position, and each position knows its sheet row.
+        raw[name] = RawTable(df.drop(columns="_row").reset_index(drop=True), plan.source, first_row=0)
+        rows[name] = [int(r) for r in df["_row"]]
+    try:
+        validate_tables(raw, ids, links)
+    except ValidationError as err:
+        plan.problems += [
+            sheet_problem(
+                plan, p, rows[p.table][p.row] if p.row is not None and 0 <= p.row < len(rows.get(p.table, [])) else None
+            )
+            for p in err.problems
+        ]
+
+
 def _guarded(table: str, column: str, value: str) -> str:
     kind = TABLES[table].column(column).kind
     return guard_formula(value) if kind == "text" and value else value
@@ -1607,14 +1657,10 @@ def apply_plan(store: Store, plan: SheetPlan, update: bool = False, coach: str |
             # Name the sheet's rows, not the files made for the import.
             raise ValidationError(
                 [
-                    Problem(
-                        p.table,
-                        rows[p.table][p.row - 2]
-                        if p.table in rows and p.row and 2 <= p.row < len(rows[p.table]) + 2
-                        else p.row,
-                        p.column,
-                        p.message,
-                        f"{plan.source} (its {p.table})",
+                    sheet_problem(
+                        plan,
+                        p,
+                        rows[p.table][p.row - 2] if 2 <= (p.row or 0) < len(rows.get(p.table, [])) + 2 else None,
                     )
                     for p in err.problems
                 ]
