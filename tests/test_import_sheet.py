@@ -645,3 +645,39 @@ def test_the_readme_lists_every_synonym():
         for words in by_language.values():
             for word in words:
                 assert word in row, (name, word)
+
+
+def test_a_point_of_contact_named_in_the_workbook_stays_the_one(followup, db, tmp_path):
+    path = str(SHEETS / "plain_template_en.csv")
+    followup("import-sheet", path, "--coachee", "C-GB", "--apply", db=db, check=True)
+    (aid, tom) = query(
+        db, "SELECT a.application_id, c.contact_id FROM contacts c JOIN applications a USING (application_id) "
+        "WHERE c.name = 'Tom Reed'",
+    )[0]  # fmt: skip
+    # In the workbook, the coach makes the recruiter the point of contact instead of Tom Reed.
+    edit = write_csvs(
+        tmp_path / "edit",
+        {"contacts": [
+            {"contact_id": tom, "application_id": aid, "name": "Tom Reed", "point_of_contact": "false"},
+            {"contact_id": "K1", "application_id": aid, "name": "Lena Fox", "point_of_contact": "true"},
+        ]},
+    )  # fmt: skip
+    followup("import", str(edit), db=db, check=True)
+    once = data_contents(db)
+    again = followup("import-sheet", path, "--coachee", "C-GB", "--apply", db=db, check=True)
+    assert "contacts: 0 new, 3 already there" in again.stdout
+    assert data_contents(db) == once
+
+
+def test_a_header_merged_over_two_columns_reads_both(followup, db, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Company", "Role", "Interview dates", None])
+    ws.merge_cells("C1:D1")
+    ws.append(["Acme", "Analyst", "2026-11-02", "2026-11-09"])
+    wb.save(tmp_path / "merged.xlsx")
+    ran = followup("import-sheet", str(tmp_path / "merged.xlsx"), "--coachee", "C-GB", "--apply", db=db, check=True)
+    assert "Interview dates (2)" in ran.stdout
+    assert interviews(db) == [("Acme", "2026-11-02", "1", "", ""), ("Acme", "2026-11-09", "2", "", "")]

@@ -882,22 +882,24 @@ def find_header(records: list[list]) -> tuple[int, list[str]]:
     return choice
 
 
-def _unique(names: list[str]) -> list[str]:
-    out, seen = [], {}
-    for j, n in enumerate(names):
-        n = n or f"(column {_letters(j)})"
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+def _under_merged(names: list[str]) -> list[str]:
+    """A blank header right of one that takes several columns is the rest of a merged
+    cell ("Interview dates" over two columns): it is read as that field too."""
+    out = list(names)
+    for j in range(1, len(out)):
+        f = field_of(out[j - 1])[0]
+        if not out[j].strip() and f and FIELDS[f].several:
+            out[j] = out[j - 1]
     return out
 
 
-def _letters(j: int) -> str:
-    s = ""
-    j += 1
-    while j:
-        j, r = divmod(j - 1, 26)
-        s = chr(65 + r) + s
-    return s
+def _unique(names: list[str]) -> list[str]:
+    """Headers made unique ("Notes", "Notes (2)"); a blank one stays blank."""
+    out, seen = [], {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if not n or seen[n] == 1 else f"{n} ({seen[n]})")
+    return out
 
 
 # ------------------------------------------------------------------ columns to fields
@@ -1211,19 +1213,25 @@ def plan_sheet(
     if dates not in (None, "dmy", "mdy"):
         raise UserError(f"--dates {dates!r}: write dmy (day first) or mdy (month first)")
     grid, start, names = _pick_grid(read_grids(path, name))
-    names = _unique(names)
+    width = max([len(names)] + [len(r) for r in grid.records[start:]])
+    names = _unique(_under_merged(names + [""] * (width - len(names))))
+    names = [n or f"(unnamed column {j + 1})" for j, n in enumerate(names)]
     saved = load_mapping(mapping) if mapping else {}
-    choices = choose_columns(names, parse_map(overrides), saved, mapping or "")
-    plan = SheetPlan(coachee_id, grid.source, grid.how_read, start, choices, dates_override=dates)
+    overrides_by_header = parse_map(overrides)
     try:
-        raw = table_from_records([names] + grid.records[start:], SHEET_TABLE, grid.source)
+        frame = table_from_records([names] + grid.records[start:], SHEET_TABLE, grid.source).frame
     except ValidationError as err:
+        choices = choose_columns(names, overrides_by_header, saved, mapping or "")
+        plan = SheetPlan(coachee_id, grid.source, grid.how_read, start, choices, dates_override=dates)
         plan.problems = [
             Problem(SHEET_TABLE, (p.row or 2) - 2 + start + 1, p.column, p.message, grid.source) for p in err.problems
         ]
         return plan
-    frame = raw.frame
-    frame.columns = names[: len(frame.columns)] if len(frame.columns) == len(names) else frame.columns
+    # A column with neither a header nor a value is a spreadsheet leftover.
+    empty = [c for c in frame.columns if str(c).startswith("(unnamed column ") and not frame[c].str.strip().any()]
+    frame = frame.drop(columns=empty)
+    choices = choose_columns([str(c) for c in frame.columns], overrides_by_header, saved, mapping or "")
+    plan = SheetPlan(coachee_id, grid.source, grid.how_read, start, choices, dates_override=dates)
     for needed in ("company", "role"):
         if not any(c.field == needed for c in choices):
             plan.problems.append(
@@ -1428,6 +1436,7 @@ def _build(plan: SheetPlan, frame: pd.DataFrame, start: int, country: str | None
         )
         if rows or name == "applications"
     }
+    _points_of_contact(plan, store)
     _check(plan, store)
     _against_store(plan, store)
     _gaps(plan, store)
@@ -1470,19 +1479,25 @@ def _status_words(status: Status, how: str, word: str) -> str:
     return said + (f" ({how})" if how and not how.startswith("blank") else "")
 
 
+def _points_of_contact(plan: SheetPlan, store: Store) -> None:
+    """A sheet's contact is the point of contact only where the store has none other
+    for that application (the coach may have named one in the workbook)."""
+    if "contacts" not in plan.tables:
+        return
+    stored = store.load(["contacts"], coachee_id=plan.coachee_id)["contacts"]
+    poc = stored[stored["point_of_contact"].fillna(False).astype(bool)]
+    has_poc = dict(zip(poc["application_id"], poc["contact_id"]))
+    df = plan.tables["contacts"]
+    other = [has_poc.get(a) not in (None, c) for a, c in zip(df["application_id"], df["contact_id"])]
+    df.loc[other, "point_of_contact"] = ""
+
+
 def _against_store(plan: SheetPlan, store: Store) -> None:
     """Sort each row into new, already there, or differing from the store (a row
     edited in the workbook since, or changed in the sheet): only new rows are
     written, and differing ones with --update."""
     names = list(plan.tables)
-    stored = store.load(names + ["contacts"], coachee_id=plan.coachee_id)
-    # A contact is the point of contact only where the store has none for that application.
-    poc = stored["contacts"][stored["contacts"]["point_of_contact"].fillna(False).astype(bool)]
-    has_poc = dict(zip(poc["application_id"], poc["contact_id"]))
-    if "contacts" in plan.tables:
-        df = plan.tables["contacts"]
-        other = [has_poc.get(a) not in (None, c) for a, c in zip(df["application_id"], df["contact_id"])]
-        df.loc[other, "point_of_contact"] = ""
+    stored = store.load(names, coachee_id=plan.coachee_id)
     apps = plan.tables["applications"]
     label = {a: f"{c} — {r}" for a, c, r in zip(apps["application_id"], apps["company"], apps["role"])}
     for name in names:
@@ -1498,7 +1513,7 @@ def _against_store(plan: SheetPlan, store: Store) -> None:
                 write.append(rec)
                 continue
             old = there[key]
-            changed = [c for c in columns if c not in t.key and _guarded(name, c, rec[c]) != (old.get(c) or "")]
+            changed = [c for c in columns if c not in t.key and not _same(name, c, rec[c], old.get(c) or "")]
             if not changed:
                 same += 1
                 continue
@@ -1574,6 +1589,14 @@ def _check(plan: SheetPlan, store: Store) -> None:
             )
             for p in err.problems
         ]
+
+
+def _same(table: str, column: str, ours: str, stored: str) -> bool:
+    """One written value against the store's (as export writes it): a blank from the
+    sheet and a stored false say the same of a true/false column."""
+    if TABLES[table].column(column).kind == "bool":
+        return (ours or "false") == (stored or "false")
+    return _guarded(table, column, ours) == stored
 
 
 def _guarded(table: str, column: str, value: str) -> str:
