@@ -460,7 +460,7 @@ def test_after_import_due_shows_what_is_due_and_the_summary_says_what_to_ask(fol
         "import-sheet", str(SHEETS / "plain_template_en.csv"), "--coachee", "C-GB", "--apply", db=db, check=True
     )
     summary = ran.stdout.split("What the sheet could not tell")[1]
-    assert "who the client met at 5 interviews, and whether they were thanked" in summary
+    assert "who the client met at 5 interviews: the sheet names no interviewer, so nobody is thanked" in summary
     assert "the client's references: none in the store" in summary
     assert "the name of 1 contact known only by an address" in summary
     assert "when 1 ended application ended (no date in the sheet)" in summary
@@ -681,3 +681,24 @@ def test_a_header_merged_over_two_columns_reads_both(followup, db, tmp_path):
     ran = followup("import-sheet", str(tmp_path / "merged.xlsx"), "--coachee", "C-GB", "--apply", db=db, check=True)
     assert "Interview dates (2)" in ran.stdout
     assert interviews(db) == [("Acme", "2026-11-02", "1", "", ""), ("Acme", "2026-11-09", "2", "", "")]
+
+
+def test_an_interviewer_column_names_the_person_met_at_the_latest_interview(followup, db, tmp_path):
+    path = _sheet(
+        tmp_path,
+        "Company,Role,Status,Interview 1,Interview 2,Interviewer\n"
+        "Acme,Analyst,Second interview,2026-11-02,2026-11-12,Dana Lee <dana.lee@acme.example>\n"
+        "Globex,Engineer,Interview,2026-11-10,,hiring@globex.example\n",
+    )
+    ran = followup("import-sheet", path, "--coachee", "C-GB", "--apply", db=db, check=True)
+    assert interviews(db) == [
+        ("Acme", "2026-11-02", "1", "", ""),
+        ("Acme", "2026-11-12", "2", "", "Dana Lee"),
+        ("Globex", "2026-11-10", "", "", "hiring@globex.example"),
+    ]
+    assert "who the client met at 1 interview:" in ran.stdout
+    due = followup("due", "--coachee", "C-GB", "--as-of", "2026-11-13", "--format", "json", db=db, check=True)
+    import json
+
+    thanks = {(a["company"], a["recipient"]) for a in json.loads(due.stdout) if a["kind"] == "thank_you_note"}
+    assert ("Acme", "Dana Lee") in thanks

@@ -1392,7 +1392,7 @@ def _build(plan: SheetPlan, frame: pd.DataFrame, start: int, country: str | None
             }
             if "interviewer" in cols:
                 person = parse_people(values.get("interviewer", "")) if last else []
-                row["interviewer_name"] = person[0][0] if person else ""
+                row["interviewer_name"] = (person[0][0] or person[0][1]) if person else ""
                 row["interviewer_email"] = person[0][1] if person else ""
             interviews.append(row)
         if values.get("interviewer") and not held:
@@ -1617,8 +1617,8 @@ def _gaps(plan: SheetPlan, store: Store) -> None:
         )
         if unnamed:
             gaps.append(
-                f"who the client met at {_count(unnamed, 'interview')}, and whether they were thanked: the sheet "
-                "names no interviewer, so the thank-you notes due cannot be drafted (and none is recorded as sent)"
+                f"who the client met at {_count(unnamed, 'interview')}: the sheet names no interviewer, so "
+                "nobody is thanked until the people met are added"
             )
         gaps.append(
             "the date each employer said they would answer by (none in the sheet: silence gets a status inquiry)"
