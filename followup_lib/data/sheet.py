@@ -1294,14 +1294,16 @@ def _build(plan: SheetPlan, frame: pd.DataFrame, start: int, country: str | None
         return parsed.isoformat()
 
     def cell(i, f) -> str:
-        return " ".join(str(frame.at[i, h]).strip() for h in cols.get(f, []) if str(frame.at[i, h]).strip())
+        return " ".join(str(cells[i][h]).strip() for h in cols.get(f, []) if str(cells[i][h]).strip())
 
     def one_date(i, f) -> str:
         hs = cols.get(f, [])
-        text = str(frame.at[i, hs[0]]).strip() if hs else ""
+        text = str(cells[i][hs[0]]).strip() if hs else ""
         return (date_of(i, hs[0], text) or "") if text else ""
 
     apps, interviews, contacts, offers = [], [], [], []
+    contact_ids: set[str] = set()
+    cells = frame.to_dict("index")  # {row index: {header: text}}, read once
     seen_apps: dict[str, int] = {}
     company_h = cols["company"][0]
     role_h = cols["role"][0]
@@ -1311,7 +1313,7 @@ def _build(plan: SheetPlan, frame: pd.DataFrame, start: int, country: str | None
         if not any(values.values()):
             plan.skipped.append(f"row {n}: nothing in the columns read")
             continue
-        filled = [str(v).strip() for v in frame.loc[i] if str(v).strip()]
+        filled = [str(v).strip() for v in cells[i].values() if str(v).strip()]
         if _is_total(filled):
             plan.skipped.append(f"row {n}: a total row ({', '.join(filled)})")
             continue
@@ -1335,7 +1337,7 @@ def _build(plan: SheetPlan, frame: pd.DataFrame, start: int, country: str | None
             {
                 d
                 for h in cols.get("interview_on", [])
-                for part in _date_parts(frame.at[i, h], h, cols)
+                for part in _date_parts(cells[i][h], h, cols)
                 if (d := date_of(i, h, part))
             }
         )
@@ -1363,7 +1365,7 @@ def _build(plan: SheetPlan, frame: pd.DataFrame, start: int, country: str | None
                 f"row {n}: {cols['closed_on'][0]} is {closed} but the status is {raw_status or 'blank'}: the date is not used"
             )
             closed = ""
-        notes += [str(frame.at[i, h]).strip() for h in cols.get("notes", []) if str(frame.at[i, h]).strip()]
+        notes += [str(cells[i][h]).strip() for h in cols.get("notes", []) if str(cells[i][h]).strip()]
         app = {
             "application_id": aid,
             "coachee_id": cid,
@@ -1415,7 +1417,8 @@ def _build(plan: SheetPlan, frame: pd.DataFrame, start: int, country: str | None
             }
             if "contact_phone" in cols:
                 row["phone"] = values.get("contact_phone", "") if k == 0 else ""
-            if row["contact_id"] not in {c["contact_id"] for c in contacts}:
+            if row["contact_id"] not in contact_ids:
+                contact_ids.add(row["contact_id"])
                 contacts.append(row)
         if status.status in ("offer", "accepted"):
             row = {"application_id": aid, "_row": n}
