@@ -702,3 +702,15 @@ def test_an_interviewer_column_names_the_person_met_at_the_latest_interview(foll
 
     thanks = {(a["company"], a["recipient"]) for a in json.loads(due.stdout) if a["kind"] == "thank_you_note"}
     assert ("Acme", "Dana Lee") in thanks
+
+
+def test_the_readme_lists_every_status_word():
+    section = _readme_section()
+    table = section.split("| the sheet says | stored as |")[1]
+    for status, words in sheet._STATUS_WORDS:
+        row = next(line for line in table.splitlines() if line.startswith(f"| {words[0]},"))
+        assert f"`{status.status}`" in row
+        for word in words:
+            assert word in row, word
+    for word in sheet.AMBIGUOUS_STATUSES:
+        assert word in table
