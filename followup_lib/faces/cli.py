@@ -186,6 +186,26 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_import_sheet(args) -> int:
+    from ..data.sheet import apply_plan, import_summary, plan_sheet, save_mapping
+
+    store = _store(args)
+    _coachee_ids(store, args)  # in the store, and in the coach's caseload
+    plan = plan_sheet(store, args.file, args.coachee, args.map, args.mapping, args.dates)
+    print(plan.describe(update=args.update))
+    if args.save_mapping and not plan.problems:
+        print(f"\nsaved the mapping as {args.save_mapping!r} ({save_mapping(args.save_mapping, plan.columns)})")
+    if plan.problems:
+        print("\nnothing was written", file=sys.stderr)
+        return 2
+    if not args.apply:
+        print("\nnothing was written: --apply imports it")
+        return 0
+    result = apply_plan(store, plan, update=args.update, coach=args.coach)
+    print("\n" + import_summary(plan, result, args.update))
+    return 0
+
+
 def cmd_export(args) -> int:
     from ..data.transfer import export_store
 
@@ -504,6 +524,14 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog):
         super().__init__(prog, max_help_position=30)
 
+    def add_argument(self, action):
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            # argparse measures the commands' names without the indent they are printed
+            # with, so the longest one (import-sheet) would go on a line of its own.
+            longest = max(map(len, action.choices), default=0)
+            self._action_max_length = max(self._action_max_length, longest + self._current_indent + 2)
+
 
 DB_HELP = "the store: a SQLAlchemy URL or a SQLite file (default: $FOLLOWUP_DB, else data/followup.db)"
 COACH_HELP = (
@@ -594,6 +622,48 @@ def build_parser() -> argparse.ArgumentParser:
         "path",
         metavar="PATH",
         help="a folder of CSVs, one table's .csv (named after it, e.g. interviews.csv), or an .xlsx",
+    )
+
+    sp = _command(
+        sub,
+        "import-sheet",
+        "read a client's own job tracker (.csv, .xlsx, .ods) into the store (--apply writes)",
+        """
+        Read a spreadsheet the client kept (one row per application: a plain template,
+        a Google Sheet or Excel export, a Huntr/Teal/Simplify CSV) for one coachee.
+        Columns are matched by meaning (English, German, French and Spanish headers,
+        near misses by similarity); statuses and dates are read by name, the day-month
+        order decided per column. By default nothing is written: the mapping chosen,
+        the columns not used and the first rows as they will be stored are printed.
+        --apply imports them all or nothing; importing the same sheet again adds only
+        new rows, and a row that differs from the store is kept unless --update.
+        """,
+        """
+        followup import-sheet ~/Downloads/job-tracker.csv --coachee C007
+        followup import-sheet tracker.xlsx --coachee C007 --map "Position Title=role" --apply
+        followup import-sheet teal-export.csv --coachee C008 --save-mapping teal
+        followup import-sheet teal-later.csv --coachee C008 --mapping teal --apply
+        """,
+        cmd_import_sheet,
+    )
+    sp.add_argument("file", metavar="FILE", help="the client's sheet: a .csv, .xlsx or .ods")
+    sp.add_argument("--coachee", metavar="ID", required=True, help="whose applications they are (e.g. C001)")
+    sp.add_argument("--apply", action="store_true", help="write what the dry run shows (default: write nothing)")
+    sp.add_argument(
+        "--update", action="store_true", help="also replace rows that differ from the store (default: keep the store's)"
+    )
+    sp.add_argument(
+        "--map",
+        action="append",
+        metavar="HEADER=FIELD",
+        help='read a column as a field ("Position Title=role"), or not at all ("Excitement=-"); repeatable',
+    )
+    sp.add_argument("--mapping", metavar="NAME", help="start from a mapping saved with --save-mapping")
+    sp.add_argument("--save-mapping", metavar="NAME", help="save the mapping used, by name, for --mapping NAME")
+    sp.add_argument(
+        "--dates",
+        choices=["dmy", "mdy"],
+        help="day first or month first, for date columns whose values and the coachee's country cannot tell",
     )
 
     sp = _command(

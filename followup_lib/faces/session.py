@@ -418,6 +418,12 @@ class WorkingSession:
         for i, (_, title, _) in enumerate(FORMS):
             self.form_tabs.set_title(i, title)
         self.form_tabs.set_title(len(FORMS), "Mail")
+        if not client:  # coach mode only: a new client's own tracker, read in one step
+            from .sheet_tab import SheetTab
+
+            self.sheet_tab = SheetTab(s, on_imported=self.show)
+            self.form_tabs.children = (*self.form_tabs.children, self.sheet_tab.widget)
+            self.form_tabs.set_title(len(FORMS) + 1, "Bring a spreadsheet")
         self.chart = w.Output()
         self.chart_sentence = w.HTML()
         self.offers = w.HTML()
