@@ -791,7 +791,7 @@ def test_offers_side_by_side_in_the_session(demo_store, tmp_path):
 def test_wait_for_page_outside_the_app_returns_at_once(demo_store, monkeypatch):
     monkeypatch.delenv("VOILA_PREHEAT", raising=False)
     asked = []
-    monkeypatch.setattr("voila.utils.wait_for_request", lambda *a: asked.append(a))
+    monkeypatch.setattr(session_module, "wait_for_request", lambda *a: asked.append(a))
     session_module.wait_for_page(demo_store.url, "C001", AS_OF)
     assert asked == []  # in JupyterLab, or in the app without preheating: nothing to wait for
 
@@ -805,7 +805,7 @@ def test_wait_for_page_in_a_preheated_kernel_opens_the_session_unseen_then_waits
     session to report: the kernel still waits, it does not fail."""
     monkeypatch.setenv("VOILA_PREHEAT", "True")
     asked = []
-    monkeypatch.setattr("voila.utils.wait_for_request", lambda *a: asked.append(a))
+    monkeypatch.setattr(session_module, "wait_for_request", lambda *a: asked.append(a))
     before = snapshot(demo_store)
     files = sorted(p.name for p in tmp_path.rglob("*"))
     url = f"sqlite:///{tmp_path / 'no-such-folder' / 'x.db'}" if broken else demo_store.url

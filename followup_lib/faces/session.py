@@ -682,10 +682,10 @@ def wait_for_page(
     once, without widgets, and throw it away, so that what is slow only the first
     time in a process (plotly's figures, the holiday calendars, the SQL and the
     templates compiled) is done while nobody waits; then wait until a page asks
-    for this kernel (``voila.utils.wait_for_request``). The page's own session
-    reads the store afresh, so nothing it shows is stale. Anywhere else: nothing.
+    for this kernel (``wait_for_request``). The page's own session reads the
+    store afresh, so nothing it shows is stale. Anywhere else: nothing.
     """
-    from voila.utils import ENV_VARIABLE, wait_for_request
+    from voila.utils import ENV_VARIABLE
 
     if os.environ.get(ENV_VARIABLE.VOILA_PREHEAT, "False") == "False":  # as wait_for_request reads it
         return
@@ -699,3 +699,36 @@ def wait_for_page(
     except Exception:  # noqa: BLE001, S110 — the page's own session says what is wrong, in its place
         pass
     wait_for_request()
+
+
+def wait_for_request() -> None:
+    """Voilà's ``wait_for_request``, showing the app's token: the kernel-query
+    channel answers no one else (``voila_guard``). The request it hands over (the
+    page's query string, the token in it) is not kept: the session reads what it
+    needs from the environment ``followup app`` set."""
+    import asyncio
+    import threading
+
+    import websockets
+    from voila.utils import ENV_VARIABLE
+
+    env = os.environ.get
+    base = env(ENV_VARIABLE.VOILA_WS_BASE_URL) or env(ENV_VARIABLE.VOILA_SERVER_URL, "/")
+    url = (
+        f"{env(ENV_VARIABLE.VOILA_WS_PROTOCOL, 'ws')}://{env(ENV_VARIABLE.VOILA_APP_IP, '127.0.0.1')}:"
+        f"{env(ENV_VARIABLE.VOILA_APP_PORT, '8866')}{base}voila/query/{env(ENV_VARIABLE.VOILA_KERNEL_ID)}"
+    )
+    token = env("FOLLOWUP_APP_TOKEN", "")
+    headers = {"Authorization": f"token {token}"} if token else {}
+
+    async def receive() -> None:
+        try:
+            async with websockets.connect(url, open_timeout=5, additional_headers=headers) as ws:
+                await ws.recv()
+        except (OSError, TimeoutError, websockets.exceptions.WebSocketException):
+            pass  # no page will come through here: the notebook goes on, as Voilà's does
+
+    # The kernel's own event loop is running: wait on a loop of this thread's own.
+    thread = threading.Thread(target=lambda: asyncio.run(receive()))
+    thread.start()
+    thread.join()
