@@ -724,11 +724,23 @@ def wait_for_request() -> None:
     async def receive() -> None:
         try:
             async with websockets.connect(url, open_timeout=5, additional_headers=headers) as ws:
-                await ws.recv()
+                try:
+                    await ws.recv()
+                except websockets.exceptions.ConnectionClosed:
+                    # Closed with no page sent: the app is stopping (or this kernel is
+                    # being shut down). Leave quietly, before the cell's reply meets
+                    # closed sockets (a ZMQError traceback in the app's log).
+                    os._exit(0)
         except (OSError, TimeoutError, websockets.exceptions.WebSocketException):
             pass  # no page will come through here: the notebook goes on, as Voilà's does
 
     # The kernel's own event loop is running: wait on a loop of this thread's own.
-    thread = threading.Thread(target=lambda: asyncio.run(receive()))
+    thread = threading.Thread(target=lambda: asyncio.run(receive()), daemon=True)
     thread.start()
-    thread.join()
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        # Interrupted while waiting for a page: jupyter_client interrupts a busy
+        # kernel before shutting it down (the app stopping, or the pool let go).
+        # Leave quietly rather than answer on sockets being closed.
+        os._exit(0)
