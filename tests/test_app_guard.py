@@ -9,7 +9,6 @@ browser, what a client may not do.
 from __future__ import annotations
 
 import http.client
-import os
 import stat
 import subprocess
 import sys
@@ -21,9 +20,9 @@ import pytest
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
+from followup_lib.errors import UserError
 from followup_lib.faces.app import port_number
 from followup_lib.faces.voila_guard import token_shown
-from followup_lib.errors import UserError
 
 from builders import require_chromium, start_app
 
@@ -115,7 +114,12 @@ def test_the_kernel_query_channel_needs_the_token(served):
     ks = wait_for(lambda: kernels(served))
     cmd = " ".join(ks[0].cmdline())
     kernel_id = cmd.split("kernel-", 1)[1].split(".json", 1)[0]
-    ws = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="}
+    ws = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw==",
+    }
     status, _ = get(served["port"], f"/voila/query/{kernel_id}", ws)
     assert status == 403
     status, _ = get(served["port"], f"/voila/query/{kernel_id}?token=wrong", ws)
@@ -154,7 +158,9 @@ def browser(served):
 
 def open_page(browser, app):
     context = browser.new_context(viewport={"width": 1280, "height": 2000})
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(app["base"]) else route.abort())
+    context.route(
+        "**/*", lambda route: route.continue_() if route.request.url.startswith(app["base"]) else route.abort()
+    )
     page = context.new_page()
     response = page.goto(app["url"], wait_until="commit", timeout=120_000)
     return context, page, response

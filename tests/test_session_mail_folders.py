@@ -18,7 +18,11 @@ from builders import AS_OF
 
 def write_mbox(path, subject="Re: where things stand"):
     m = EmailMessage()
-    m["From"], m["To"], m["Subject"] = "Chloe Adams <chloe.adams@northwind.example>", "maya.lindqvist@example.com", subject
+    m["From"], m["To"], m["Subject"] = (
+        "Chloe Adams <chloe.adams@northwind.example>",
+        "maya.lindqvist@example.com",
+        subject,
+    )
     m["Date"], m["Message-ID"] = "Tue, 17 Nov 2026 09:00:00 +0000", "<a@n>"
     m.set_content("Thanks for checking in.")
     box = mailbox.mbox(path)

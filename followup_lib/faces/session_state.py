@@ -24,7 +24,7 @@ import pandas as pd
 from .. import paths
 from ..data import logbook
 from ..data.store import open_store
-from ..errors import ConflictError, UserError, ValidationError
+from ..errors import ConflictError, UserError
 from ..kinds import ACTION_LABELS, MESSAGE_KINDS
 from ..logic import analysis, charts
 from ..logic.drafts import Draft, facts_for, render_draft, render_drafts, template_environment, write_draft
@@ -350,7 +350,9 @@ class SessionState:
         summary = d.subject.strip() if d.channel == "email" and d.subject else ""
         summary = summary or d.first_lines(1).strip().strip("\"'“”‘’ ").strip()
         try:
-            ids = logbook.mark_sent_many(self.store, covered, self.as_of, summary=summary or None, channel=d.channel, body=d.body)
+            ids = logbook.mark_sent_many(
+                self.store, covered, self.as_of, summary=summary or None, channel=d.channel, body=d.body
+            )
         except ConflictError:
             # Sent already, from another window: show the list as it now stands,
             # and say so in words.
@@ -546,7 +548,12 @@ class SessionState:
         if table == "contacts":
             return join(r.get("name"), r.get("title"), company)
         if table == "interviews":
-            return join(company, f"round {r['round']}" if present(r.get("round")) else "", r.get("interviewer_name"), day(r.get("held_on")))
+            return join(
+                company,
+                f"round {r['round']}" if present(r.get("round")) else "",
+                r.get("interviewer_name"),
+                day(r.get("held_on")),
+            )
         if table == "applications":
             return join(r.get("company"), r.get("role"), r.get("status"))
         if table == "coachees":
