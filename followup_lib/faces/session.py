@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 
@@ -321,6 +321,30 @@ class RecordForm:
         self.status.value = _message("ok", f"Saved {self.t.noun} {key}.")
 
 
+class LazyForms(Mapping):
+    """The session's forms by table, each built the first time it is asked for."""
+
+    def __init__(self, make: Callable[[str], RecordForm], tables: list[str]):
+        self._make, self._tables, self._built = make, tables, {}
+
+    def __getitem__(self, table: str) -> RecordForm:
+        if table not in self._tables:
+            raise KeyError(table)
+        if table not in self._built:
+            self._built[table] = self._make(table)
+        return self._built[table]
+
+    def __iter__(self):
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def built(self) -> dict[str, RecordForm]:
+        """The forms built so far (the others are made fresh when opened)."""
+        return dict(self._built)
+
+
 class WorkingSession:
     """Everything a coach and a coachee need in one session: ``.widget`` shows it,
     ``.state`` (a SessionState) holds it."""
@@ -422,19 +446,11 @@ class WorkingSession:
         )
         self.draft_box.layout.display = "none"
 
-        # -- forms and chart
-        self.forms = {
-            table: RecordForm(
-                table,
-                purpose,
-                blank=partial(s.new_record, table),
-                find=partial(s.record, table),
-                on_save=partial(s.save_form, table),
-                on_saved=self.form_saved,
-            )
-            for table, _, purpose in FORMS
-            if not (client and table in NOT_FOR_CLIENTS)
-        }
+        # -- forms and chart: each form is built when its tab is first opened (the
+        # first page renders one form, not ten); ``self.forms[table]`` builds it.
+        self._purposes = {table: purpose for table, _, purpose in FORMS if not (client and table in NOT_FOR_CLIENTS)}
+        self._form_boxes = {table: w.VBox() for table in self._purposes}
+        self.forms = LazyForms(self._make_form, list(self._purposes))
         # -- the mailbox: proposals from the client's exported mail, a checkbox each
         self.mail_path = w.Text(
             description="Mailbox",
@@ -467,10 +483,17 @@ class WorkingSession:
             ]
         )
         self.mail_box.add_class("fw-mail")
-        tabs = [(title, self.forms[table].widget) for table, title, _ in FORMS if table in self.forms]
+        tabs = [(title, self._form_boxes[table], table) for table, title, _ in FORMS if table in self._purposes]
         if not client:
-            tabs.append(("Mail", self.mail_box))
-        self.form_tabs = w.Tab(children=[widget for _, widget in tabs], titles=[title for title, _ in tabs])
+            tabs.append(("Mail", self.mail_box, None))
+        self.form_tabs = w.Tab(children=[box for _, box, _ in tabs], titles=[title for title, _, _ in tabs])
+        tab_tables = [table for _, _, table in tabs]
+        self.form_tabs.observe(
+            lambda ch: tab_tables[ch["new"]] and self.forms[tab_tables[ch["new"]]]
+            if isinstance(ch["new"], int) and 0 <= ch["new"] < len(tab_tables)
+            else None,
+            names="selected_index",
+        )
         self.chart = w.Output()
         self.chart_sentence = w.HTML()
         self.offers = w.HTML()
@@ -501,6 +524,8 @@ class WorkingSession:
         )
         self.widget.add_class("fw-session")
         self.show()
+        if tab_tables and tab_tables[0]:
+            self.forms[tab_tables[0]]  # noqa: B018 — the tab open at first is built
         if s.notice:
             self.top_status.value = _message("error", s.notice)
 
@@ -542,7 +567,7 @@ class WorkingSession:
         date and its fresh id); a form with something typed in it, or editing a
         stored record, keeps what it holds, and says so."""
         self.show()
-        for form in self.forms.values():
+        for form in self.forms.built().values():
             if form.touched():
                 form.status.value = _message(
                     "info", "The day changed; what you typed here is kept. Check its dates, then Save."
@@ -568,10 +593,10 @@ class WorkingSession:
             if new_coachee:
                 # "Logged as sent … to <someone>" belongs to the last coachee.
                 self.action_status.value = ""
-            records = {table: s.record_options(table) for table in self.forms}
-            links = s.link_options()
-            for table, form in self.forms.items():
-                form.refresh_options(records[table], links)
+            built = self.forms.built()
+            links = s.link_options() if built else {}
+            for table, form in built.items():
+                form.refresh_options(s.record_options(table), links)
                 if new_coachee:
                     form.reset()  # a fresh id in each form, for this coachee
             self._show_draft(s.draft)
@@ -579,6 +604,23 @@ class WorkingSession:
             self.offers.value = s.offers_html()
         finally:
             self._showing = False
+
+    def _make_form(self, table: str) -> RecordForm:
+        """Build the form of ``table`` (its tab opened, or a caller asked for it),
+        filled for this coachee, and put it in its tab."""
+        s = self.state
+        form = RecordForm(
+            table,
+            self._purposes[table],
+            blank=partial(s.new_record, table),
+            find=partial(s.record, table),
+            on_save=partial(s.save_form, table),
+            on_saved=self.form_saved,
+        )
+        form.refresh_options(s.record_options(table), s.link_options())
+        form.reset()
+        self._form_boxes[table].children = [form.widget]
+        return form
 
     def form_saved(self, _row: dict) -> None:
         """A form saved: the page shows it, and an error left elsewhere is gone."""
