@@ -489,9 +489,11 @@ class WorkingSession:
         self.form_tabs = w.Tab(children=[box for _, box, _ in tabs], titles=[title for title, _, _ in tabs])
         tab_tables = [table for _, _, table in tabs]
         self.form_tabs.observe(
-            lambda ch: tab_tables[ch["new"]] and self.forms[tab_tables[ch["new"]]]
-            if isinstance(ch["new"], int) and 0 <= ch["new"] < len(tab_tables)
-            else None,
+            lambda ch: (
+                tab_tables[ch["new"]] and self.forms[tab_tables[ch["new"]]]
+                if isinstance(ch["new"], int) and 0 <= ch["new"] < len(tab_tables)
+                else None
+            ),
             names="selected_index",
         )
         self.chart = w.Output()
