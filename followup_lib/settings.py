@@ -56,6 +56,11 @@ class Settings:
     #: Whose public holidays are not business days when a coachee gives no country:
     #: an ISO 3166-1 alpha-2 code (US, GB, DE…); "" means weekends only.
     country: str = ""
+    #: The working session's Mail tab reads mailboxes only inside these folders
+    #: (";"-separated; symlinks out of them are not followed); "" means none.
+    mail_folders: str = ""
+    #: `followup app`: at most this many pages open at once (each has its kernel).
+    app_max_kernels: int = 4
 
     def __post_init__(self):
         # The same checks as the settings file: Settings(thank_you_within_days=10**6)
@@ -68,7 +73,7 @@ class Settings:
 
 
 #: Settings whose value is text rather than a whole number.
-TEXT_SETTINGS = ("country",)
+TEXT_SETTINGS = ("country", "mail_folders")
 
 #: The sane range of each number (a year of days at most, a handful of repeats):
 #: beyond them a typo (1000000) would push dates past what a calendar can hold.
@@ -86,6 +91,7 @@ RANGES = {
     "written_offer_followup_business_days": (1, 60),
     "deadline_warning_days": (0, 60),
     "upcoming_days": (0, 365),
+    "app_max_kernels": (1, 64),
 }
 
 
@@ -119,6 +125,9 @@ def _checked(values, where: str) -> dict:
         if name in TEXT_SETTINGS:
             if not isinstance(value, str):
                 raise SettingsError(f'{where}: {name} must be text such as "US", not {value!r}')
+            if name == "mail_folders":
+                out[name] = value.strip()
+                continue
             value = value.strip().upper()
             if value and not _known_country(value):
                 raise SettingsError(

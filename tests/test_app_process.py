@@ -135,6 +135,9 @@ def test_app_stops_voila_and_its_kernels(demo_db, tmp_path, sig, code):
         left = [(p.pid, " ".join(p.cmdline())) for p in _still_running(alive)]
         assert not left, f"still running {STOPPED_WITHIN}s after {sig.name} to followup app: {left}"
         assert returned == code, log_path.read_text()
+        # Stopped quietly (issue 21): no KeyboardInterrupt or ZMQError traceback.
+        if sig != signal.SIGKILL:
+            assert "Traceback" not in log_path.read_text(), log_path.read_text()[-4000:]
     finally:
         for p in _still_running([psutil.Process(proc.pid), *descendants] if proc.poll() is None else descendants):
             p.kill()

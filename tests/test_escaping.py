@@ -350,7 +350,9 @@ def test_forms_offer_and_load_the_text_literally(session):
     form = session.forms["interviews"]
     assert (f"{COMPANY} — {ROLE}", "A700") in form.fields["application_id"].options
     records = dict((v, label) for label, v in form.record.options)
-    assert records[("I700",)] == f"I700 · {COMPANY} · {INTERVIEWER} · 13 Nov"
+    # Names, round and date, as the session labels a record (no bare id).
+    round_ = FORMULAS[("interviews", "round")]
+    assert records[("I700",)] == f"{COMPANY} · round {round_} · {INTERVIEWER} · 13 Nov 2026"
     form.record.value = ("I700",)
     assert form.fields["interviewer_name"].value == INTERVIEWER
     assert form.fields["topics"].value == TOPICS

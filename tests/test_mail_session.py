@@ -24,7 +24,11 @@ def reply(frm: str, subject: str, day: str, mid: str) -> EmailMessage:
 
 
 @pytest.fixture
-def mbox(tmp_path):
+def mbox(tmp_path, monkeypatch):
+    # The Mail tab reads only inside the folders the settings name.
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f'[defaults]\nmail_folders = "{tmp_path}"\n')
+    monkeypatch.setenv("FOLLOWUP_SETTINGS", str(settings))
     path = tmp_path / "maya.mbox"
     box = mailbox.mbox(path)
     box.add(reply("Chloe Adams <chloe.adams@northwind.example>", "Re: where things stand", "Tue, 17 Nov 2026", "<a@n>"))

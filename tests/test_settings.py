@@ -7,6 +7,7 @@ from dataclasses import fields
 
 import pytest
 
+from followup_lib.errors import UserError
 from followup_lib.settings import Settings, SettingsError, load_settings
 
 from builders import (
@@ -207,6 +208,32 @@ def test_country_setting_in_the_file_is_checked_and_upper_cased(tmp_path):
     f.write_text('[defaults]\ncountry = "us"\n\n[coach."Dana Reyes"]\ncountry = ""\n')
     base, per_coach = load_settings(f)
     assert base.country == "US" and per_coach["Dana Reyes"].country == ""
+
+
+def test_setting_mail_folders(tmp_path, demo_store):
+    # The Mail tab reads only inside the folders named here (see test_session_mail_folders.py).
+    from followup_lib.faces.session_state import SessionState
+
+    allowed = tmp_path / "exports"
+    allowed.mkdir()
+    f = tmp_path / "settings.toml"
+    f.write_text(f'[defaults]\nmail_folders = " {allowed} "\n')
+    base, _ = load_settings(f)
+    assert base.mail_folders == str(allowed) and Settings().mail_folders == ""
+    state = SessionState(demo_store.url, "C001", "2026-11-16")
+    try:
+        with pytest.raises(UserError, match="No mail folder"):
+            state.mailbox_path(str(allowed))
+    finally:
+        state.close()
+
+
+def test_setting_app_max_kernels(tmp_path):
+    assert Settings().app_max_kernels == 4
+    f = tmp_path / "settings.toml"
+    f.write_text("[defaults]\napp_max_kernels = 0\n")
+    with pytest.raises(SettingsError, match="app_max_kernels must be a whole number from 1 to 64"):
+        load_settings(f)
 
 
 def test_every_setting_has_a_test_here():

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -35,15 +37,20 @@ CULL_INTERVAL_SECONDS = 10
 PREHEAT = 1
 
 
-def voila_command(port: int, open_browser: bool = False, token: str = "", preheat: int = PREHEAT) -> list[str]:
+def voila_command(
+    port: int, open_browser: bool = False, preheat: int = PREHEAT, runtime: Path | None = None
+) -> list[str]:
     """Voilà's command line. ``preheat`` > 0 keeps that many kernels started ahead
     of the next page load (Voilà's preheated kernels), the working session's imports
     already done and the session opened once, unseen (``session.wait_for_page``):
     the notebook then waits (``voila.utils.wait_for_request``) and reads the store
     again when a page opens, so what it shows is never stale. A
     waiting kernel is busy, so the idle culling leaves it alone; 0 turns it off.
-    See ``benchmarks/bench_app.py``."""
+    See ``benchmarks/bench_app.py``. The token is not on this command line (``ps``
+    shows it to every user): ``voila_guard`` reads it from FOLLOWUP_APP_TOKEN."""
     heat = ["--preheat_kernel=True", f"--pool_size={preheat}"] if preheat > 0 else []
+    # The kernels' connection files (their keys) and sockets inside the app's private folder.
+    private = [f"--Voila.connection_dir_root={runtime}"] if runtime else []
     return [
         sys.executable,
         "-m",
@@ -63,9 +70,8 @@ def voila_command(port: int, open_browser: bool = False, token: str = "", prehea
         f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
         f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
         "--MappingKernelManager.cull_connected=False",  # a page still open keeps its kernel
-        # Without a token anyone on this machine could open the app (and every coachee's data).
-        f"--token={token}",
         *heat,
+        *private,
     ]
 
 
@@ -97,6 +103,26 @@ def app_environment(db_url: str | None, coachee_id: str | None, as_of=None, clie
         env["FOLLOWUP_AS_OF"] = str(as_of)[:10]
     env["FOLLOWUP_HOME"] = str(paths.project_dir())
     return env
+
+
+def port_number(port: int) -> int:
+    """A port to serve on: 0 (a free one, picked and printed) or 1–65535; anything
+    else is refused (a port past 65535 would be taken modulo 65536 by the system)."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise UserError(f"--port {port!r} is not a port: give 1–65535, or 0 for a free one")
+    return port
+
+
+def private_runtime_dir() -> Path:
+    """A fresh folder for the kernels' connection files and sockets, readable by
+    this user alone (0700; jupyter_client writes each connection file 0600): no
+    other user of the machine can read a kernel's keys or reach its sockets."""
+    base = tempfile.gettempdir()
+    if len(base.encode()) + 80 > 107 and Path("/tmp").is_dir():
+        base = "/tmp"  # a Unix socket's path holds at most 107 bytes
+    folder = Path(tempfile.mkdtemp(prefix="followup-app-", dir=base))
+    folder.chmod(0o700)
+    return folder
 
 
 # The signals that stop `followup app`: Ctrl+C in its terminal, `kill`, and the
@@ -158,9 +184,17 @@ def serve_app(
     Returns Voilà's exit code if it stopped by itself, 0 after Ctrl+C, and
     128 + the signal's number after SIGTERM or SIGHUP.
     """
+    from ..settings import load_settings
+
+    port = port_number(port)
     env = app_environment(db_url, coachee_id, as_of, client=client)
     port = port or free_port()
     secret = secrets.token_urlsafe(24) if token else ""
+    # voila_guard reads these: the token (never on a command line) and the cap on pages.
+    env["FOLLOWUP_APP_TOKEN"] = secret
+    env["FOLLOWUP_APP_MAX_KERNELS"] = str(load_settings()[0].app_max_kernels)
+    runtime = private_runtime_dir()
+    env["JUPYTER_RUNTIME_DIR"] = str(runtime)
     if not token:
         print(
             "WARNING: --no-token: anyone who can reach this machine's loopback address can open the app "
@@ -175,7 +209,7 @@ def serve_app(
     proc = None
     try:
         proc = subprocess.Popen(
-            voila_command(port, open_browser, secret, preheat=preheat),
+            voila_command(port, open_browser, preheat=preheat, runtime=runtime),
             env=env,
             start_new_session=True,
             preexec_fn=partial(_stop_with_parent, os.getpid()),  # noqa: PLW1509 — no threads here yet
@@ -191,6 +225,7 @@ def serve_app(
             if proc is not None:
                 stop_process_group(proc)
         finally:
+            shutil.rmtree(runtime, ignore_errors=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
     return code

@@ -42,6 +42,14 @@ def few(text: str) -> int:
     return n
 
 
+def port(text: str) -> int:
+    """A port to serve on: 1–65535, or 0 for a free one."""
+    n = count(text)
+    if n > 65535:
+        raise argparse.ArgumentTypeError(f"{n} is not a port: give 1–65535, or 0 for a free one")
+    return n
+
+
 def count(text: str) -> int:
     """A number of things: a whole number from 0 to 100,000."""
     try:
@@ -923,7 +931,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--coachee", metavar="ID", help="open on this coachee (default: the first in the store)")
     sp.add_argument(
         "--port",
-        type=count,
+        type=port,
         default=8866,
         metavar="N",
         help="the port to serve on; 0 picks a free one, printed (default: %(default)s)",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from IPython.display import display
 from ..errors import FollowupError, ValidationError
 from ..kinds import MESSAGE_KINDS
 from ..schema import BOOL, CHOICE, DATE, TABLES, present
-from .session_state import SessionState
+from .session_state import MESSAGE_KIND_CHOICES, SessionState
 
 # The forms, in the order a session uses them: (table, tab title, what it is for).
 FORMS = [
@@ -67,9 +67,23 @@ FORMS = [
     ("references", "Reference", "Someone who will vouch for you."),
     ("coachees", "Coachee", "A person you coach."),
 ]
+# What the client's own app (`followup app --client`) leaves out: the client adds
+# no one to the coach's caseload, and reads no mailbox on the coach's machine.
+NOT_FOR_CLIENTS = {"coachees"}
 LONG_TEXT = {"notes", "topics", "summary", "what", "benefits", "conditions", "requirements", "how_it_went", "body"}
 # Columns the program fills in, never typed in a form.
 HIDDEN = {("messages", "action_id")}
+# Free text with suggestions: contract v3's message kinds, any other text kept.
+SUGGESTED = {("messages", "kind"): MESSAGE_KIND_CHOICES}
+# The page's own CSS: the actions line up in monospace; tab titles are never cut
+# (the tab bar wraps instead); a dropdown's label has the room of the form.
+STYLE = (
+    "<style>.fw-actions select {font-family: monospace;}"
+    ".fw-session .lm-TabBar-tab, .fw-session .p-TabBar-tab {flex: 0 0 auto !important; min-width: fit-content;"
+    " max-width: none !important;}"
+    ".fw-session .lm-TabBar-content, .fw-session .p-TabBar-content {flex-wrap: wrap;}"
+    "</style>"
+)
 STATUS_BADGE = {"overdue": "#b00020", "due": "#b26a00", "upcoming": "#2e7d32"}
 
 
@@ -118,16 +132,28 @@ def _run(
     *args,
     ok: str | Callable | None = None,
     then: Callable[[object], None] | None = None,
+    cleared: tuple[w.HTML, ...] = (),
+    failed: Callable[[], None] | None = None,
 ) -> object:
     """Calls ``func(*args)``, then ``then(result)`` (the view redrawing what changed);
-    shows an error (or ``ok``) in ``status``. Never raises."""
+    shows an error (or ``ok``) in ``status``. Never raises. After a good action an
+    error left in ``status`` or in any of ``cleared`` is gone; after a failed one,
+    ``failed()`` redraws what the failure changed (before the error is shown)."""
     try:
         result = func(*args)
         if then is not None:
             then(result)
     except Exception as exc:  # noqa: BLE001 — shown to the user, never swallowed silently
+        if failed is not None:
+            try:
+                failed()
+            except Exception:  # noqa: BLE001, S110 — the first error is the one to show
+                pass
         status.value = _message("error", error_text(exc))
         return None
+    for st in (status, *cleared):
+        if "fw-error" in st.value:
+            st.value = ""
     if ok:
         status.value = _message("ok", ok(result) if callable(ok) else ok)
     return result
@@ -166,7 +192,8 @@ class RecordForm:
         self.version: int | None = None  # the row_version of the record opened (None: a new one)
         self.loaded_key: tuple | None = None
         self.fields: dict[str, w.Widget] = {}
-        self.record = w.Dropdown(description="Record", layout=w.Layout(width="32em"))
+        self.record = w.Dropdown(description="Record", layout=w.Layout(width="40em"))
+        self._blank_values: dict = {}  # what reset() left: a form still holding it is untouched
         self._refreshing = False  # new options are being set: not the user picking a record
         self.record.observe(
             lambda ch: None if self._refreshing else _run(self.status, self.load_record, ch["new"]),
@@ -177,8 +204,17 @@ class RecordForm:
                 continue  # the session's coachee; what Mark sent fills in
             label = c.title.lower() + (" *" if c.required else "")
             style = {"description_width": "11em"}
-            layout = w.Layout(width="32em")
-            if c.links_to:
+            layout = w.Layout(width="40em")
+            if (table, c.name) in SUGGESTED:
+                widget = w.Combobox(
+                    description=label,
+                    options=list(SUGGESTED[table, c.name]),
+                    ensure_option=False,
+                    placeholder="pick one, or type your own",
+                    style=style,
+                    layout=layout,
+                )
+            elif c.links_to:
                 widget = w.Dropdown(description=label, options=[], style=style, layout=layout)
             elif c.kind == DATE:
                 widget = w.DatePicker(description=label, style=style, layout=layout)
@@ -191,9 +227,9 @@ class RecordForm:
                     layout=layout,
                 )
             elif c.kind == BOOL:
-                widget = w.Checkbox(description=label, indent=False, layout=w.Layout(width="32em"))
+                widget = w.Checkbox(description=label, indent=False, layout=w.Layout(width="40em"))
             elif c.name in LONG_TEXT:
-                widget = w.Textarea(description=label, style=style, layout=w.Layout(width="32em", height="4.5em"))
+                widget = w.Textarea(description=label, style=style, layout=w.Layout(width="40em", height="4.5em"))
             else:
                 widget = w.Text(description=label, style=style, layout=layout)
             widget.tooltip = c.help or None
@@ -246,7 +282,12 @@ class RecordForm:
                 widget.value = ""
         for name, value in self.blank().items():
             self.fields[name].value = value
+        self._blank_values = self.values()
         self.status.value = ""
+
+    def touched(self) -> bool:
+        """Whether something was typed or picked since the form was made blank."""
+        return self.loaded_key is None and self.values() != self._blank_values
 
     def load_record(self, key: tuple | None) -> None:
         """Fill the form with a stored record, to edit it (None: nothing picked)."""
@@ -280,6 +321,30 @@ class RecordForm:
         self.status.value = _message("ok", f"Saved {self.t.noun} {key}.")
 
 
+class LazyForms(Mapping):
+    """The session's forms by table, each built the first time it is asked for."""
+
+    def __init__(self, make: Callable[[str], RecordForm], tables: list[str]):
+        self._make, self._tables, self._built = make, tables, {}
+
+    def __getitem__(self, table: str) -> RecordForm:
+        if table not in self._tables:
+            raise KeyError(table)
+        if table not in self._built:
+            self._built[table] = self._make(table)
+        return self._built[table]
+
+    def __iter__(self):
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def built(self) -> dict[str, RecordForm]:
+        """The forms built so far (the others are made fresh when opened)."""
+        return dict(self._built)
+
+
 class WorkingSession:
     """Everything a coach and a coachee need in one session: ``.widget`` shows it,
     ``.state`` (a SessionState) holds it."""
@@ -294,6 +359,11 @@ class WorkingSession:
         coach: str | None = None,
     ):
         self.state = s = SessionState(db_url, coachee_id, as_of, drafts_dir, client=client, coach=coach)
+        self.top_status, self.action_status, self.draft_status, self.mail_status = (w.HTML() for _ in range(4))
+        # Every handler of the session goes through here: a good action clears an
+        # error left anywhere on the page (a typed date's, an earlier refusal's).
+        statuses = (self.top_status, self.action_status, self.draft_status, self.mail_status)
+        _do = partial(_run, cleared=statuses)
         # What the widgets show now; show() redraws only what changed since.
         self._showing = False  # show() is setting widgets: not the user
         self._shown_coachee: object = object()
@@ -306,19 +376,18 @@ class WorkingSession:
         if client:  # the client's own app: no picker, only their work
             self.picker.layout.display = "none"
         self.day = w.DatePicker(description="Today is", value=s.as_of)
-        self.top_status = w.HTML()
         # Someone else (the coach in JupyterLab, the client in the app) may have
         # changed the store: read it again.
         self.refresh_button = w.Button(
             description="Refresh", icon="refresh", tooltip="Read the store again, with everyone's latest changes"
         )
-        self.refresh_button.on_click(lambda _: _run(self.top_status, s.refresh, then=self.show, ok="Up to date."))
+        self.refresh_button.on_click(lambda _: _do(self.top_status, s.refresh, then=self.show, ok="Up to date."))
         self.picker.observe(
-            lambda ch: None if self._showing else _run(self.top_status, s.select_coachee, ch["new"], then=self.show),
+            lambda ch: None if self._showing else _do(self.top_status, s.select_coachee, ch["new"], then=self.show),
             names="value",
         )
         self.day.observe(
-            lambda ch: None if self._showing else _run(self.top_status, s.set_day, ch["new"], then=self.day_changed),
+            lambda ch: None if self._showing else _do(self.top_status, s.set_day, ch["new"], then=self.day_changed),
             names="value",
         )
 
@@ -327,13 +396,12 @@ class WorkingSession:
         self.action_list = w.Select(options=[], rows=9, layout=w.Layout(width="100%"))
         self.action_list.add_class("fw-actions")
         self.action_list.observe(
-            lambda ch: None if self._showing else _run(self.action_status, s.pick_action, ch["new"], then=self.show),
+            lambda ch: None if self._showing else _do(self.action_status, s.pick_action, ch["new"], then=self.show),
             names="value",
         )
         self.why = w.HTML()
         self.open_button = w.Button(description="Open draft", icon="envelope-open", button_style="info")
-        self.open_button.on_click(lambda _: _run(self.action_status, s.open_draft, then=self.show))
-        self.action_status = w.HTML()
+        self.open_button.on_click(lambda _: _do(self.action_status, s.open_draft, then=self.show))
         self.summary = w.HTML()
 
         # -- draft
@@ -342,7 +410,7 @@ class WorkingSession:
         self.draft_body = w.Textarea(layout=w.Layout(width="100%", height="16em"))
         self.save_button = w.Button(description="Save draft file", icon="save")
         self.save_button.on_click(
-            lambda _: _run(
+            lambda _: _do(
                 self.draft_status,
                 s.save_draft,
                 self.draft_subject.value,
@@ -350,13 +418,22 @@ class WorkingSession:
                 ok=lambda p: f"Saved {p}",
             )
         )
-        self.sent_button = w.Button(description="Mark sent", icon="paper-plane", button_style="success")
+        # The button names what it will log ("Mark sent: thank-you note to Elena Voss").
+        self.sent_button = w.Button(
+            description="Mark sent", icon="paper-plane", button_style="success", layout=w.Layout(width="auto")
+        )
+        # A refusal (sent already, in another window) closes the draft: the list is
+        # redrawn as it now stands, and the refusal is said under it.
         self.sent_button.on_click(
-            lambda _: _run(
-                self.draft_status, s.mark_sent, self.draft_subject.value, self.draft_body.value, then=self.show_sent
+            lambda _: _do(
+                self.action_status,
+                s.mark_sent,
+                self.draft_subject.value,
+                self.draft_body.value,
+                then=self.show_sent,
+                failed=self.show,
             )
         )
-        self.draft_status = w.HTML()
         self.draft_box = w.VBox(
             [
                 w.HTML("<h3>Draft</h3>"),
@@ -369,18 +446,11 @@ class WorkingSession:
         )
         self.draft_box.layout.display = "none"
 
-        # -- forms and chart
-        self.forms = {
-            table: RecordForm(
-                table,
-                purpose,
-                blank=partial(s.new_record, table),
-                find=partial(s.record, table),
-                on_save=partial(s.save_form, table),
-                on_saved=self.show,
-            )
-            for table, _, purpose in FORMS
-        }
+        # -- forms and chart: each form is built when its tab is first opened (the
+        # first page renders one form, not ten); ``self.forms[table]`` builds it.
+        self._purposes = {table: purpose for table, _, purpose in FORMS if not (client and table in NOT_FOR_CLIENTS)}
+        self._form_boxes = {table: w.VBox() for table in self._purposes}
+        self.forms = LazyForms(self._make_form, list(self._purposes))
         # -- the mailbox: proposals from the client's exported mail, a checkbox each
         self.mail_path = w.Text(
             description="Mailbox",
@@ -390,14 +460,13 @@ class WorkingSession:
         self.mail_read = w.Button(description="Read", icon="envelope")
         self.mail_list = w.VBox()
         self.mail_log = w.Button(description="Log the checked ones", icon="check", button_style="primary")
-        self.mail_status = w.HTML()
         self.mail_read.on_click(
-            lambda _: _run(
+            lambda _: _do(
                 self.mail_status, s.read_mail, self.mail_path.value, then=self.show_mail, ok=lambda _: s.mail_summary
             )
         )
         self.mail_log.on_click(
-            lambda _: _run(
+            lambda _: _do(
                 self.mail_status, s.log_mail, self.checked_mail(), then=self.mail_logged, ok=lambda text: text
             )
         )
@@ -414,16 +483,24 @@ class WorkingSession:
             ]
         )
         self.mail_box.add_class("fw-mail")
-        self.form_tabs = w.Tab(children=[*(f.widget for f in self.forms.values()), self.mail_box])
-        for i, (_, title, _) in enumerate(FORMS):
-            self.form_tabs.set_title(i, title)
-        self.form_tabs.set_title(len(FORMS), "Mail")
-        if not client:  # coach mode only: a new client's own tracker, read in one step
+        tabs = [(title, self._form_boxes[table], table) for table, title, _ in FORMS if table in self._purposes]
+        if not client:
+            tabs.append(("Mail", self.mail_box, None))
+            # Coach mode only: a new client's own tracker, read in one step.
             from .sheet_tab import SheetTab
 
             self.sheet_tab = SheetTab(s, on_imported=self.show)
-            self.form_tabs.children = (*self.form_tabs.children, self.sheet_tab.widget)
-            self.form_tabs.set_title(len(FORMS) + 1, "Bring a spreadsheet")
+            tabs.append(("Bring a spreadsheet", self.sheet_tab.widget, None))
+        self.form_tabs = w.Tab(children=[box for _, box, _ in tabs], titles=[title for title, _, _ in tabs])
+        tab_tables = [table for _, _, table in tabs]
+        self.form_tabs.observe(
+            lambda ch: (
+                tab_tables[ch["new"]] and self.forms[tab_tables[ch["new"]]]
+                if isinstance(ch["new"], int) and 0 <= ch["new"] < len(tab_tables)
+                else None
+            ),
+            names="selected_index",
+        )
         self.chart = w.Output()
         self.chart_sentence = w.HTML()
         self.offers = w.HTML()
@@ -432,7 +509,7 @@ class WorkingSession:
         self.widget = w.VBox(
             [
                 # The notebook's own heading names the page; no second title here.
-                w.HTML("<style>.fw-actions select {font-family: monospace;}</style>"),
+                w.HTML(STYLE),
                 w.HBox([self.picker, self.day, self.refresh_button]),
                 self.top_status,
                 w.HTML("<h3>Today's actions</h3>"),
@@ -454,6 +531,8 @@ class WorkingSession:
         )
         self.widget.add_class("fw-session")
         self.show()
+        if tab_tables and tab_tables[0]:
+            self.forms[tab_tables[0]]  # noqa: B018 — the tab open at first is built
         if s.notice:
             self.top_status.value = _message("error", s.notice)
 
@@ -491,11 +570,16 @@ class WorkingSession:
 
     # ------------------------------------------------------------ the view
     def day_changed(self, _result: object = None) -> None:
-        """ "Today is" moved: a form holding a new record starts again from the new
-        day (its default date and its fresh id); one editing a stored record is kept."""
+        """ "Today is" moved: a blank form starts again from the new day (its default
+        date and its fresh id); a form with something typed in it, or editing a
+        stored record, keeps what it holds, and says so."""
         self.show()
-        for form in self.forms.values():
-            if form.loaded_key is None:
+        for form in self.forms.built().values():
+            if form.touched():
+                form.status.value = _message(
+                    "info", "The day changed; what you typed here is kept. Check its dates, then Save."
+                )
+            elif form.loaded_key is None:
                 form.reset()
 
     def show(self, _result: object = None) -> None:
@@ -516,10 +600,10 @@ class WorkingSession:
             if new_coachee:
                 # "Logged as sent … to <someone>" belongs to the last coachee.
                 self.action_status.value = ""
-            records = {table: s.record_options(table) for table in self.forms}
-            links = s.link_options()
-            for table, form in self.forms.items():
-                form.refresh_options(records[table], links)
+            built = self.forms.built()
+            links = s.link_options() if built else {}
+            for table, form in built.items():
+                form.refresh_options(s.record_options(table), links)
                 if new_coachee:
                     form.reset()  # a fresh id in each form, for this coachee
             self._show_draft(s.draft)
@@ -527,6 +611,30 @@ class WorkingSession:
             self.offers.value = s.offers_html()
         finally:
             self._showing = False
+
+    def _make_form(self, table: str) -> RecordForm:
+        """Build the form of ``table`` (its tab opened, or a caller asked for it),
+        filled for this coachee, and put it in its tab."""
+        s = self.state
+        form = RecordForm(
+            table,
+            self._purposes[table],
+            blank=partial(s.new_record, table),
+            find=partial(s.record, table),
+            on_save=partial(s.save_form, table),
+            on_saved=self.form_saved,
+        )
+        form.refresh_options(s.record_options(table), s.link_options())
+        form.reset()
+        self._form_boxes[table].children = [form.widget]
+        return form
+
+    def form_saved(self, _row: dict) -> None:
+        """A form saved: the page shows it, and an error left elsewhere is gone."""
+        self.show()
+        for status in (self.top_status, self.action_status, self.draft_status, self.mail_status):
+            if "fw-error" in status.value:
+                status.value = ""
 
     def show_sent(self, logged) -> None:
         self.show()
@@ -564,6 +672,8 @@ class WorkingSession:
             if draft.channel == "email"
             else f"Call {draft.to_name} on {draft.to_address}"
         )
+        self.sent_button.description = self.state.sent_label()
+        self.sent_button.tooltip = self.state.sent_label()
         self.draft_subject.value = draft.subject
         self.draft_subject.layout.display = None if draft.channel == "email" else "none"
         self.draft_body.value = draft.body
@@ -621,10 +731,10 @@ def wait_for_page(
     once, without widgets, and throw it away, so that what is slow only the first
     time in a process (plotly's figures, the holiday calendars, the SQL and the
     templates compiled) is done while nobody waits; then wait until a page asks
-    for this kernel (``voila.utils.wait_for_request``). The page's own session
-    reads the store afresh, so nothing it shows is stale. Anywhere else: nothing.
+    for this kernel (``wait_for_request``). The page's own session reads the
+    store afresh, so nothing it shows is stale. Anywhere else: nothing.
     """
-    from voila.utils import ENV_VARIABLE, wait_for_request
+    from voila.utils import ENV_VARIABLE
 
     if os.environ.get(ENV_VARIABLE.VOILA_PREHEAT, "False") == "False":  # as wait_for_request reads it
         return
@@ -638,3 +748,48 @@ def wait_for_page(
     except Exception:  # noqa: BLE001, S110 — the page's own session says what is wrong, in its place
         pass
     wait_for_request()
+
+
+def wait_for_request() -> None:
+    """Voilà's ``wait_for_request``, showing the app's token: the kernel-query
+    channel answers no one else (``voila_guard``). The request it hands over (the
+    page's query string, the token in it) is not kept: the session reads what it
+    needs from the environment ``followup app`` set."""
+    import asyncio
+    import threading
+
+    import websockets
+    from voila.utils import ENV_VARIABLE
+
+    env = os.environ.get
+    base = env(ENV_VARIABLE.VOILA_WS_BASE_URL) or env(ENV_VARIABLE.VOILA_SERVER_URL, "/")
+    url = (
+        f"{env(ENV_VARIABLE.VOILA_WS_PROTOCOL, 'ws')}://{env(ENV_VARIABLE.VOILA_APP_IP, '127.0.0.1')}:"
+        f"{env(ENV_VARIABLE.VOILA_APP_PORT, '8866')}{base}voila/query/{env(ENV_VARIABLE.VOILA_KERNEL_ID)}"
+    )
+    token = env("FOLLOWUP_APP_TOKEN", "")
+    headers = {"Authorization": f"token {token}"} if token else {}
+
+    async def receive() -> None:
+        try:
+            async with websockets.connect(url, open_timeout=5, additional_headers=headers) as ws:
+                try:
+                    await ws.recv()
+                except websockets.exceptions.ConnectionClosed:
+                    # Closed with no page sent: the app is stopping (or this kernel is
+                    # being shut down). Leave quietly, before the cell's reply meets
+                    # closed sockets (a ZMQError traceback in the app's log).
+                    os._exit(0)
+        except (OSError, TimeoutError, websockets.exceptions.WebSocketException):
+            pass  # no page will come through here: the notebook goes on, as Voilà's does
+
+    # The kernel's own event loop is running: wait on a loop of this thread's own.
+    thread = threading.Thread(target=lambda: asyncio.run(receive()), daemon=True)
+    thread.start()
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        # Interrupted while waiting for a page: jupyter_client interrupts a busy
+        # kernel before shutting it down (the app stopping, or the pool let go).
+        # Leave quietly rather than answer on sockets being closed.
+        os._exit(0)

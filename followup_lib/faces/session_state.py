@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +41,53 @@ LINK_LABELS = {
     "applications": lambda r: f"{r['company']} — {r['role']}",
     "references": lambda r: f"{r['name']}",
 }
+# New ids in the demo's style: a letter per table and a number (K004 after K003).
+ID_LETTERS = {
+    "coachees": "C",
+    "applications": "A",
+    "contacts": "K",
+    "interviews": "I",
+    "references": "R",
+    "promises": "P",
+    "messages": "M",
+}
+# Contract v3's message kinds with consequences (PRODUCT.md), offered as choices in
+# the Message form; any other text is still kept ("a message").
+RECEIVED_MESSAGE_KINDS = (
+    "rejection",
+    "offer",
+    "offer_letter",
+    "invitation",
+    "date_moved",
+    "update",
+    "question",
+    "auto_reply",
+    "bounce",
+)
+SENT_MESSAGE_KINDS = (*MESSAGE_KINDS, "extension_request", "acceptance", "decline", "withdrawal", "question")
+MESSAGE_KIND_CHOICES = tuple(dict.fromkeys((*RECEIVED_MESSAGE_KINDS, *SENT_MESSAGE_KINDS)))
+# The years a typed "Today is" may name: anything else is a date still being typed
+# (11162026 passes through year 0020 on its way).
+DAY_YEARS = (1900, 2200)
+
+
+def typed_day(day) -> dt.date | None:
+    """``day`` as a date, or None while it is no real day of a sensible year (a date
+    being typed, an impossible one)."""
+    if day is None:
+        return None
+    try:
+        ts = pd.Timestamp(day)
+    except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        return None
+    if pd.isna(ts) or not DAY_YEARS[0] <= ts.year <= DAY_YEARS[1]:
+        return None
+    return ts.date()
+
+
+def day_in_words(day) -> str:
+    """'Monday 16 November 2026', as the session speaks to a person."""
+    return f"{pd.Timestamp(day):%A %-d %B %Y}"
 
 
 def action_label(a: dict) -> str:
@@ -158,10 +206,14 @@ class SessionState:
         self.reload()
 
     def set_day(self, day: dt.date | str | None) -> None:
-        """Work as of another day ("Today is"). None (a date being typed) changes nothing."""
-        if day is None:
+        """Work as of another day ("Today is"). None, or what is no real day yet (a
+        date being typed: year 0020 on the way to 2026), changes nothing. The open
+        draft closes: it was written for the other day."""
+        day = typed_day(day)
+        if day is None or day == self.as_of:
             return
-        self.as_of = pd.Timestamp(day).date()
+        self.as_of = day
+        self.close_draft()
         self.reload()
 
     def refresh(self) -> None:
@@ -185,6 +237,12 @@ class SessionState:
         self.tables = self.store.load(coachee_id=cid)
         self.actions = due_actions(self.tables, self.as_of, self.settings, self.coach_settings)
         self.action_id = self.actions["action_id"].iloc[0] if len(self.actions) else None
+        if self.draft is not None:
+            listed = set(self.actions["action_id"]) if len(self.actions) else set()
+            if not set(self.draft.action_ids) <= listed:
+                self.close_draft()  # what it would log is no longer to do
+            else:
+                self.action_id = self.draft_action["action_id"]  # the draft's action stays picked
         waiting = analysis.waiting_on(self.tables, self.as_of)
         self.figure = charts.days_since_interview_figure(waiting)
         self.chart_sentence = charts.days_since_sentence(waiting)
@@ -226,6 +284,8 @@ class SessionState:
         if action_id is not None and self.action(action_id) is None:
             raise UserError(f"No action {action_id!r} today for this coachee.")
         self.action_id = action_id
+        if self.draft is not None and action_id not in self.draft.action_ids:
+            self.close_draft()  # the draft open belongs to the action picked before
         return self.action()
 
     # ------------------------------------------------------------ drafts
@@ -250,6 +310,17 @@ class SessionState:
     def close_draft(self) -> None:
         self.draft = self.draft_action = None
 
+    def sent_label(self) -> str:
+        """What Mark sent will log, for its button: "Mark sent: thank-you note to Elena Voss"."""
+        d = self.draft
+        if d is None:
+            return "Mark sent"
+        return f"Mark sent: {self._what(d)} to {d.to_name}"
+
+    @staticmethod
+    def _what(d: Draft) -> str:
+        return " and ".join(dict.fromkeys(ACTION_LABELS.get(k, k).lower() for k in d.kinds))
+
     def edited_draft(self, subject: str | None = None, body: str | None = None) -> Draft:
         """The open draft with the subject and body as edited (None: as rendered)."""
         if self.draft is None:
@@ -272,24 +343,36 @@ class SessionState:
         logged elsewhere (nothing is logged twice)."""
         d = self.edited_draft(subject, body)
         covered = [self.action(a) for a in d.action_ids]
+        if any(a is None for a in covered):
+            self.close_draft()
+            raise UserError("This draft's action is no longer listed for this day; nothing was logged.")
+        # A phone script's first line may open with the quote of what to say.
+        summary = d.subject.strip() if d.channel == "email" and d.subject else ""
+        summary = summary or d.first_lines(1).strip().strip("\"'“”‘’ ").strip()
         try:
             ids = logbook.mark_sent_many(
-                self.store,
-                [a for a in covered if a is not None],
-                self.as_of,
-                summary=d.subject or d.first_lines(1),
-                channel=d.channel,
-                body=d.body,
+                self.store, covered, self.as_of, summary=summary or None, channel=d.channel, body=d.body
             )
         except ConflictError:
-            # Sent already, from another window: show the list as it now stands.
+            # Sent already, from another window: show the list as it now stands,
+            # and say so in words.
             self.close_draft()
             self.reload()
-            raise
+            raise ConflictError(self._already_sent(d)) from None
         self.close_draft()
         self.reload()
-        what = " and ".join(dict.fromkeys(ACTION_LABELS.get(k, k).lower() for k in d.kinds))
+        what = self._what(d)
         return Logged(", ".join(ids), f"{what[:1].upper() + what[1:]} to {d.to_name}", tuple(ids))
+
+    def _already_sent(self, d: Draft) -> str:
+        what = self._what(d)
+        sent = self.tables["messages"] if self.tables is not None else pd.DataFrame()
+        sent = sent[sent["action_id"].isin(d.action_ids)] if len(sent) else sent
+        when = f" on {day_in_words(sent['on'].iloc[0])}" if len(sent) and present(sent["on"].iloc[0]) else ""
+        return (
+            f"The {what} to {d.to_name} was already marked sent{when}, perhaps in another window; "
+            "nothing was logged twice. The list now shows what is still to do."
+        )
 
     # ------------------------------------------------------------ the mailbox
     def read_mail(self, path: str) -> list[tuple[str, int]]:
@@ -297,23 +380,66 @@ class SessionState:
         each message the workbook would log; nothing is written yet."""
         from .mail import read_mail
 
+        if self.client:
+            raise UserError("The client's app reads no mailbox: the coach reads it in their own session.")
         if not path or not str(path).strip():
             raise UserError("Name the mailbox: an mbox file, a Maildir, or a folder of .eml files.")
         if self.coachee_id is None:
             raise UserError("Pick a coachee first.")
-        result, self.mail_summary = read_mail(
-            self.store, self.coachee_id, str(path).strip(), (self.settings, self.coach_settings)
-        )
+        box = self.mailbox_path(str(path).strip())
+        result, self.mail_summary = read_mail(self.store, self.coachee_id, box, (self.settings, self.coach_settings))
         self.mail_proposals = result.to_write
         return [
             (f"{p.on:%d %b} {p.what} — {p.company or '?'}: {p.subject[:60]}", i)
             for i, p in enumerate(self.mail_proposals)
         ]
 
+    def mail_folders(self) -> list[Path]:
+        """The folders the Mail tab may read (the coach's ``mail_folders`` setting,
+        else the defaults'), each resolved."""
+        settings = self.coach_settings.get(self._coach_of_coachee() or "", self.settings)
+        return [Path(f).expanduser().resolve() for f in settings.mail_folders.split(";") if f.strip()]
+
+    def _coach_of_coachee(self) -> str | None:
+        rows = self.coachees[self.coachees["coachee_id"].eq(self.coachee_id)]
+        return rows["coach"].iloc[0] if len(rows) and present(rows["coach"].iloc[0]) else None
+
+    def mailbox_path(self, typed: str) -> Path:
+        """The mailbox ``typed`` names, resolved, if it lies inside one of the mail
+        folders and nothing in it links outside them; else a UserError naming only
+        what was typed (nothing is read)."""
+        folders = self.mail_folders()
+        if not folders:
+            raise UserError(
+                "No mail folder is set up: the coach names the folders the Mail tab may read "
+                'in the settings file (mail_folders = "/path/to/exports").'
+            )
+
+        def inside(p: Path) -> bool:
+            return any(p == f or p.is_relative_to(f) for f in folders)
+
+        path = Path(typed).expanduser()
+        if not path.is_absolute():
+            path = folders[0] / path  # a name alone is looked for in the first folder
+        real = path.resolve()
+        if not inside(real):
+            raise UserError(f"{typed} is not inside a mail folder ({'; '.join(map(str, folders))}); nothing was read.")
+        if real.is_dir():
+            for root, dirs, files in os.walk(real):  # os.walk follows no directory link
+                for name in dirs + files:
+                    entry = Path(root) / name
+                    if entry.is_symlink() and not inside(entry.resolve()):
+                        raise UserError(
+                            f"{entry.relative_to(real)} in {typed} links outside the mail folders; nothing was read."
+                        )
+        return real
+
     def log_mail(self, chosen: list[int]) -> str:
         """Log the proposals picked (by index), in one transaction; the actions are recomputed."""
         from .mail import log_mail
 
+        if self.client:
+            raise UserError("The client's app reads no mailbox: the coach reads it in their own session.")
         picked = [self.mail_proposals[i] for i in chosen if 0 <= i < len(self.mail_proposals)]
         if not picked:
             raise UserError("Tick the messages to log first.")
@@ -324,8 +450,9 @@ class SessionState:
 
     # ------------------------------------------------------------ forms
     def new_record(self, table: str) -> dict:
-        """What a blank form for ``table`` starts with: a fresh id (for a table whose key
-        is its own id), and for a message, one received today."""
+        """What a blank form for ``table`` starts with: a fresh id in the demo's style
+        (for a table whose key is its own id: K004 after K003), and for a message,
+        one received today."""
         t = TABLES[table]
         values: dict = {}
         if table == "messages":
@@ -334,8 +461,25 @@ class SessionState:
             values["coach"] = self.coach  # a coach's new coachee is theirs
         key = t.key[0]
         if len(t.key) == 1 and not t.column(key).links_to:
-            values[key] = logbook.new_id(table, self.as_of)
+            values[key] = self.next_id(table)
         return values
+
+    def next_id(self, table: str) -> str:
+        """The next free id of ``table`` in the demo's style: its letter and the number
+        after the highest one stored (K001, K002… → K003), at least three digits."""
+        import sqlalchemy as sa
+
+        from ..data.store import CURRENT
+
+        letter = ID_LETTERS.get(table)
+        if letter is None:
+            return logbook.new_id(table, self.as_of)
+        column = CURRENT[table].c[TABLES[table].key[0]]
+        with self.store.engine.connect() as conn:
+            taken = conn.execute(sa.select(column).where(column.like(f"{letter}%"))).scalars().all()
+        pattern = re.compile(rf"{letter}(\d+)")
+        numbers = [int(m.group(1)) for i in taken if (m := pattern.fullmatch(str(i)))]
+        return f"{letter}{max(numbers, default=0) + 1:03d}"
 
     def _rows(self, table: str) -> pd.DataFrame:
         return self.tables[table] if self.tables is not None else pd.DataFrame(columns=TABLES[table].column_names)
@@ -375,20 +519,95 @@ class SessionState:
         apps = self._rows("applications")
         return dict(zip(apps["application_id"], apps["company"], strict=True))
 
-    @staticmethod
-    def _describe(table: str, r: dict, companies: dict) -> str:
-        t = TABLES[table]
+    def _names(self, table: str, key: str = "name") -> dict:
+        rows = self._rows(table)
+        id_column = TABLES[table].key[0]
+        return dict(zip(rows[id_column], rows[key], strict=True)) if key in rows else {}
+
+    def _describe(self, table: str, r: dict, companies: dict) -> str:
+        """A record as a person reads it: names, dates and roles, never bare ids
+        (an id only where nothing else tells two records apart)."""
+
+        def day(v) -> str:
+            return f"{pd.Timestamp(v):%d %b %Y}" if present(v) else ""
+
+        def join(*bits) -> str:
+            return " · ".join(str(b) for b in bits if present(b) and str(b))
+
         company = companies.get(r.get("application_id"), "") if "application_id" in r else ""
-        key = " / ".join(str(r[k]) for k in t.key)
+        if table == "interview_contacts":
+            held = self._rows("interviews").set_index("interview_id")
+            iv = held.loc[r["interview_id"]] if r["interview_id"] in held.index else None
+            contact = self._names("contacts").get(r["contact_id"], "")
+            where = companies.get(iv["application_id"], "") if iv is not None else ""
+            return join(contact, where, f"interview of {day(iv['held_on'])}" if iv is not None else "")
+        if table == "reference_uses":
+            return join(self._names("references").get(r["reference_id"], ""), company, day(r.get("given_on")))
+        if table == "offers":
+            return join(company, "offer", day(r.get("verbal_on")) or day(r.get("written_received_on")))
+        if table == "contacts":
+            return join(r.get("name"), r.get("title"), company)
+        if table == "interviews":
+            return join(
+                company,
+                f"round {r['round']}" if present(r.get("round")) else "",
+                r.get("interviewer_name"),
+                day(r.get("held_on")),
+            )
+        if table == "applications":
+            return join(r.get("company"), r.get("role"), r.get("status"))
+        if table == "coachees":
+            return join(r.get("name"), r.get("coachee_id"))
         extra = next(
-            (str(r[c]) for c in ("name", "what", "interviewer_name", "summary", "company") if c in r and present(r[c])),
+            (str(r[c]) for c in ("name", "what", "summary", "kind") if c in r and present(r[c])),
             "",
         )
-        when = next(
-            (r[c] for c in ("held_on", "on", "due_on", "verbal_on", "given_on") if c in r and present(r[c])), None
-        )
-        bits = [key, company, extra, f"{pd.Timestamp(when):%d %b}" if when is not None else ""]
-        return " · ".join(b for b in bits if b)
+        when = next((r[c] for c in ("on", "due_on", "given_on") if c in r and present(r[c])), None)
+        direction = r.get("direction") if table == "messages" else None
+        return join(company, direction, extra[:60], day(when))
+
+    def _check_coachee(self, values: dict) -> None:
+        if self.client:
+            # The client's app works on the client's own rows only: no new person
+            # on the coach's caseload, no change to who coaches them.
+            raise UserError("The client's app cannot add or change a coachee; nothing was saved.")
+        if self.coach:
+            # A coach saves only their own coachees: never one of another coach's
+            # (whatever id is typed), never one handed over to someone else.
+            if values.get("coach") != self.coach:
+                raise UserError(f"A coachee saved here is coach {self.coach}'s: their coach must be {self.coach}.")
+            cid = values.get("coachee_id")
+            if cid not in self.coachee_ids() and cid in self.store.coachee_ids():
+                raise ConflictError(
+                    f"A coachee with id {cid} already exists (not one of coach {self.coach}'s); choose another id."
+                )
+
+    def _check_scope(self, table: str, values: dict) -> None:
+        """Every id a form names must be one of this coachee's own rows, read afresh
+        from the store: a link to another coachee's application, contact, interview
+        or reference, or a new record whose id another coachee's row already has,
+        is refused (the dropdowns offer only this coachee's, but a form's values can
+        come from anywhere). The refusal names only what was typed."""
+        t = TABLES[table]
+        if self.coachee_id is None:
+            raise UserError("Pick a coachee first.")
+        mine = self.store.load(coachee_id=self.coachee_id)
+        for c in t.columns:
+            if not c.links_to or c.links_to[0] == "coachees":
+                continue
+            v = values.get(c.name)
+            if present(v) and v not in set(mine[c.links_to[0]][c.links_to[1]]):
+                raise UserError(
+                    f"{t.noun.capitalize()}: {c.title.lower()} {v!r} is not one of this coachee's; nothing was saved."
+                )
+        key = t.key[0]
+        if len(t.key) == 1 and not t.column(key).links_to:
+            v = values.get(key)
+            if present(v) and v not in set(mine[table][key]) and self.store.row(table, {key: v}) is not None:
+                raise ConflictError(
+                    f"{t.noun.capitalize()} id {v} is already taken by another record; choose another id. "
+                    "Nothing was saved."
+                )
 
     def save_form(self, table: str, values: dict, opened_key: tuple | None = None, version: int | None = None) -> dict:
         """Save a form's values as a ``table`` record of this coachee, checked like an
@@ -402,16 +621,10 @@ class SessionState:
         values = dict(values)
         if "coachee_id" in t.column_names and table != "coachees":
             values["coachee_id"] = self.coachee_id
-        if table == "coachees" and self.coach:
-            # A coach saves only their own coachees: never one of another coach's
-            # (whatever id is typed), never one handed over to someone else.
-            if values.get("coach") != self.coach:
-                raise UserError(f"A coachee saved here is coach {self.coach}'s: their coach must be {self.coach}.")
-            cid = values.get("coachee_id")
-            if cid not in self.coachee_ids() and cid in self.store.coachee_ids():
-                raise ConflictError(
-                    f"A coachee with id {cid} already exists (not one of coach {self.coach}'s); choose another id."
-                )
+        if table == "coachees":
+            self._check_coachee(values)
+        else:
+            self._check_scope(table, values)
         # An opened record whose id was changed is saved as a new record: the
         # version read belongs to the old id, never to whatever the new id names.
         if version is not None and tuple(values.get(k) for k in t.key) != opened_key:

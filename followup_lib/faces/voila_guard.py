@@ -10,16 +10,28 @@
 - **No template or theme from the URL.** ``?template=`` and ``?theme=`` are
   ignored (Voilà's overrides are off): the app always renders with its own
   template, and a crafted template name can never reach the file system.
+- **The token stays secret.** It comes in the environment (``FOLLOWUP_APP_TOKEN``),
+  never on a command line another user can read with ``ps``; the kernel-query
+  channel (``/voila/query/<kernel_id>``, which hands a preheated kernel the page's
+  request, token included) answers only a client that shows the token: the
+  kernel's own ``session.wait_for_page``, never another user who read a kernel id.
+- **A cap on pages.** At most ``FOLLOWUP_APP_MAX_KERNELS`` pages (each with its
+  kernel) at once, beyond the kernels kept warm; one more gets a page saying so.
+- **Kernels let go.** The page's ``_xsrf`` cookie is set, so the kernel shutdown
+  a page sends when it is left is accepted (without it, a 403, and the kernel
+  lived until the idle cull).
+- **The app's notebook is trusted** (it is the package's own): no "not trusted" warning.
 
 Run as ``python -m followup_lib.faces.voila_guard`` with Voilà's own arguments.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 import sys
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import tornado.web
 
@@ -29,6 +41,9 @@ LOCKED_CONFIGURATION = [
     "--VoilaConfiguration.allow_template_override=NO",
     "--VoilaConfiguration.allow_theme_override=NO",
 ]
+TOKEN_VARIABLE = "FOLLOWUP_APP_TOKEN"
+MAX_KERNELS_VARIABLE = "FOLLOWUP_APP_MAX_KERNELS"
+_QUERY_CHANNEL = re.compile(r"/voila/query/")
 _CDN_LINK = re.compile(rb'<link[^>]+href="https://cdn\.jsdelivr\.net/[^"]*"[^>]*>\s*', re.IGNORECASE)
 
 
@@ -62,6 +77,63 @@ class _Refused(tornado.web.RequestHandler):
         raise tornado.web.HTTPError(403, "this app answers only on this machine (Host or Origin not allowed)")
 
 
+def token_shown(headers, query: str, token: str) -> bool:
+    """Whether a request shows ``token`` (``Authorization: token …`` or ``?token=…``)."""
+    if not token:
+        return True  # --no-token: the app is open, as it warned
+    given = headers.get("Authorization", "")
+    if given.lower().startswith("token "):
+        given = given[6:].strip()
+    else:
+        given = (parse_qs(query).get("token") or [""])[0]
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+class _NoToken(tornado.web.RequestHandler):
+    def prepare(self):
+        raise tornado.web.HTTPError(403, "the kernel-query channel needs the app's token")
+
+
+BUSY_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Follow-up Workbook: busy</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto;line-height:1.5">
+<h1>The app has {n} pages open already</h1>
+<p>That is as many as it keeps at once (the <code>app_max_kernels</code> setting), so that
+one computer is not swamped. Close a tab of the app you no longer use, or wait a minute:
+a page closed without saying so is let go after a short while. Then reload this page.</p>
+</body></html>"""
+
+
+class _Busy(tornado.web.RequestHandler):
+    def prepare(self):
+        self.set_status(503)
+        self.set_header("Retry-After", "30")
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(BUSY_PAGE.format(n=self.application.settings.get("followup_pages", "too many")))
+
+
+def _is_page(delegate) -> bool:
+    from voila.handler import VoilaHandler
+
+    handler = getattr(delegate, "handler_class", None)
+    return isinstance(handler, type) and issubclass(handler, VoilaHandler)
+
+
+def page_kernels(kernel_manager) -> int:
+    """Kernels serving a page: every live kernel but the ones kept warm for the next."""
+    live = set(kernel_manager.list_kernel_ids())
+    warm = set()
+    for pool in getattr(kernel_manager, "_pools", {}).values():
+        for future in pool:
+            try:
+                if future.done():
+                    warm.add(future.result().get("kernel_id"))
+                else:
+                    warm.add(None)  # starting: not a page's
+            except Exception:  # noqa: BLE001, S112 — a failed start holds no kernel
+                continue
+    return len(live - warm)
+
+
 class _NoCDN(tornado.web.OutputTransform):
     """Drops CDN stylesheet links from the app's HTML."""
 
@@ -85,13 +157,24 @@ class _NoCDN(tornado.web.OutputTransform):
 def install() -> None:
     """Guard every tornado Application made in this process."""
     allowed = allowed_hosts()
+    token = os.environ.get(TOKEN_VARIABLE, "")
+    max_pages = int(os.environ.get(MAX_KERNELS_VARIABLE) or 0)
     find_handler = tornado.web.Application.find_handler
     init = tornado.web.Application.__init__
 
     def guarded_find_handler(self, request, **kwargs):
         if not request_allowed(request.host or "", request.headers.get("Origin"), allowed):
             return self.get_handler_delegate(request, _Refused)
-        return find_handler(self, request, **kwargs)
+        if _QUERY_CHANNEL.search(request.path or "") and not token_shown(request.headers, request.query, token):
+            return self.get_handler_delegate(request, _NoToken)
+        delegate = find_handler(self, request, **kwargs)
+        if max_pages and _is_page(delegate):
+            km = self.settings.get("kernel_manager")
+            n = page_kernels(km) if km is not None else 0
+            if n >= max_pages:
+                self.settings["followup_pages"] = n
+                return self.get_handler_delegate(request, _Busy)
+        return delegate
 
     def init_with_transform(self, *args, **kwargs):
         init(self, *args, **kwargs)
@@ -99,6 +182,33 @@ def install() -> None:
 
     tornado.web.Application.find_handler = guarded_find_handler
     tornado.web.Application.__init__ = init_with_transform
+    _give_xsrf_cookie()
+    _trust_the_apps_notebook()
+
+
+def _give_xsrf_cookie() -> None:
+    """The page's handler sets the ``_xsrf`` cookie, which the kernel shutdown sent
+    when the page is left carries back (Voilà's page reads it from the cookie)."""
+    from voila.handler import VoilaHandler
+
+    generate = VoilaHandler.get_generator
+
+    def get_generator(self, *args, **kwargs):
+        self.xsrf_token  # noqa: B018 — reading it sets the cookie, before the page's first byte
+        return generate(self, *args, **kwargs)
+
+    VoilaHandler.get_generator = get_generator
+
+
+def _trust_the_apps_notebook() -> None:
+    """The one notebook the app serves is the package's own: its cells are trusted,
+    without writing a signature into the user's Jupyter folder."""
+    from jupyter_server.services.contents.manager import ContentsManager
+
+    def mark_trusted_cells(self, nb, path=""):
+        self.notary.mark_cells(nb, True)
+
+    ContentsManager.mark_trusted_cells = mark_trusted_cells
 
 
 def main() -> int:
@@ -106,7 +216,8 @@ def main() -> int:
     from voila.app import main as voila_main
 
     sys.argv[0] = "voila"
-    sys.argv += LOCKED_CONFIGURATION
+    # The token from the environment: in this process's argv it is not what `ps` shows.
+    sys.argv += [f"--token={os.environ.get(TOKEN_VARIABLE, '')}", *LOCKED_CONFIGURATION]
     return voila_main() or 0
 
 
