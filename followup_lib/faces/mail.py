@@ -18,13 +18,17 @@ def read_mail(store: Store, coachee_id: str, path: str | Path, settings=None) ->
     # Only this coachee's rows are read, and only their matches are ever kept.
     matcher = Matcher(store.load(coachee_id=coachee_id), coachee_id)
     result = propose(box.records(keep=matcher.concerns), matcher, settings)
+    return result, _summary(box.stats, result, coachee_id)
+
+
+def _summary(stats, result: MailProposals, coachee_id: str) -> str:
     counts = result.counts()
-    summary = (
-        f"{box.stats.summary()}; {len(result.proposals)} concern {coachee_id} "
+    text = (
+        f"{stats.summary()}; {len(result.proposals)} concern {coachee_id} "
         f"({', '.join(f'{n} {status}' for status, n in counts.items()) or 'none'}), "
-        f"{result.ignored + box.stats.let_go} ignored"
+        f"{result.ignored + stats.let_go} ignored"
     )
-    return result, summary
+    return "\n".join([text, *stats.skipped_lines()])
 
 
 def log_mail(store: Store, chosen: list[Proposal], settings=None) -> tuple[int, list[str]]:
@@ -36,5 +40,6 @@ def log_mail(store: Store, chosen: list[Proposal], settings=None) -> tuple[int, 
     def complete(in_transaction) -> list[str]:
         return [line for p in drafts for line in complete_draft(in_transaction, p.draft, p.on, settings)]
 
-    added, lines = apply_mail(store, rows, complete if drafts else None)
+    refs = {a: p.ref for p in drafts if p.ref for a in p.draft.action_ids}
+    added, lines = apply_mail(store, rows, complete if drafts else None, refs)
     return added + len(drafts), lines
