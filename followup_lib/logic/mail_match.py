@@ -225,10 +225,12 @@ class Matcher:
             ref = _text(ref).lower()
             if ref:
                 self.threads[ref] = (app, _text(action) or None)
-        # Messages logged by hand (no Message-ID): (day, application, direction) -> message_id.
+        self.logged_refs = set(self.threads)
+        # Emails logged by hand (no Message-ID): (day, application, direction) -> message_id.
         self.by_hand: dict[tuple, str] = {}
         for m in messages.itertuples(index=False):
-            if not _text(getattr(m, "message_ref", None)) and not str(m.message_id).startswith("mail-"):
+            by_mail = _text(m.channel) in ("", "email")
+            if by_mail and not _text(getattr(m, "message_ref", None)) and not str(m.message_id).startswith("mail-"):
                 day = pd.Timestamp(m.on).date() if not pd.isna(m.on) else None
                 self.by_hand.setdefault((day, m.application_id, m.direction), m.message_id)
 
@@ -538,7 +540,11 @@ def _message(rec, matcher: Matcher, due_frame, claimed: set[str]) -> Proposal | 
     p.why = cands[0][3]
     p.choices = {c[0]: (c[1], c[2]) for c in cands if c[0] is not None}
     apps = list(p.choices)
-    if message_id in matcher.logged or mail_message_id(key) in matcher.logged:
+    if (
+        message_id in matcher.logged
+        or mail_message_id(key) in matcher.logged
+        or row["message_ref"] in matcher.logged_refs
+    ):
         p.status = LOGGED
     if not rec.get("message_id"):
         p.why += " (no Message-ID: keyed by its date, addresses and subject)"
