@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import policy
+from email.header import decode_header
 from email.parser import BytesParser, Parser
 from html.parser import HTMLParser
 from pathlib import Path
@@ -188,22 +189,40 @@ def _header_block(data: bytes) -> tuple[str, bool]:
     return text, m is not None
 
 
-def _header(msg, name: str) -> str:
+def _words(value: str) -> str:
+    """A header's RFC 2047 encoded words decoded, whatever charset they name."""
+    if "=?" not in value:
+        return value
     try:
-        value = msg.get(name)
-    except Exception:  # noqa: BLE001 — a header the email package cannot parse: its raw text
-        value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
-    return " ".join(_clean(value).split()) if value is not None else ""
+        parts = decode_header(value)
+    except Exception:  # noqa: BLE001 — a malformed encoded word stays as it is
+        return value
+    out = []
+    for text, charset in parts:
+        if isinstance(text, bytes):
+            out.append(_decode(text, charset) if charset else text.decode("raw-unicode-escape", errors="replace"))
+        else:
+            out.append(text)
+    return "".join(out)
+
+
+def _header(msg, name: str) -> str:
+    """One header's text, encoded words decoded, on one line ("" when absent).
+    Headers are parsed raw (``compat32``): ten times faster than the modern
+    policy's header objects, and nothing in them can raise."""
+    value = msg.get(name)
+    return " ".join(_clean(_words(str(value))).split()) if value is not None else ""
 
 
 def _named(msg, *names: str) -> list[tuple[str, str]]:
     values = []
     for name in names:
-        try:
-            values.extend(str(v) for v in msg.get_all(name, []))
-        except Exception:  # noqa: BLE001
-            continue
-    return email.utils.getaddresses([_clean(v) for v in values])
+        values.extend(str(v) for v in msg.get_all(name, []))
+    try:
+        pairs = email.utils.getaddresses([_clean(v) for v in values])
+    except Exception:  # noqa: BLE001
+        return []
+    return [(_words(n), a) for n, a in pairs]
 
 
 def _addresses(msg, *names: str) -> tuple[str, ...]:
@@ -240,7 +259,7 @@ def header_record(
     if len(data) > MAX_MESSAGE_BYTES:
         return TOO_LARGE
     text, complete = _header_block(data)
-    msg = Parser(policy=policy.default).parsestr(text, headersonly=True)
+    msg = Parser(policy=policy.compat32).parsestr(text, headersonly=True)
     from_named = _named(msg, "From")
     from_addrs = _addresses(msg, "From")
     to_addrs = _addresses(msg, "To", "Cc")
@@ -479,53 +498,67 @@ def _from_line_date(line: bytes) -> dt.date | None:
         return None
 
 
+_FROM_QUOTED = re.compile(rb"(?m)^>(>*From )")
+CHUNK = 1 << 22
+
+
 def _mbox_messages(path: Path, where: str) -> Iterator[tuple[bytes | Skip, str, dt.date | None]]:
-    """The messages of an mbox file, streamed: each cut at its ``From `` line,
-    ``>From`` unquoted; one over ``MAX_MESSAGE_BYTES`` is skipped while it is read
-    (its bytes are never held). Old Mac files (CR-only lines) read too."""
+    """The messages of an mbox file, streamed in large chunks: each cut at its
+    ``From `` line, ``>From`` unquoted; one over ``MAX_MESSAGE_BYTES`` is skipped
+    while it is read (its bytes are never held). Old Mac files (CR-only lines) read too."""
     with open(path, "rb") as f:
         start = f.read(65536)
         f.seek(0)
         cr_only = b"\r" in start and b"\n" not in start
-        lines = _cr_lines(f) if cr_only else f
-        n, chunks, size, too_big, from_line = 0, [], 0, False, b""
+        n, from_line, parts, size, too_big, pending = 0, None, [], 0, False, b""
 
         def finish():
-            data = b"".join(chunks)
+            if too_big:
+                return Skip(TOO_LARGE)
+            data = b"".join(parts)
             if data.endswith(b"\n"):
                 data = data[:-1]  # the blank line before the next From_ line is the mbox's
-            return Skip(TOO_LARGE) if too_big else data
+            return _FROM_QUOTED.sub(rb"\1", data) if b">From " in data else data
 
-        for line in lines:
-            if line.startswith(b"From "):
-                if n:
-                    yield finish(), f"{where}message {n}", _from_line_date(from_line)
-                n, chunks, size, too_big, from_line = n + 1, [], 0, False, line
-                continue
-            if not n:
-                continue
-            if too_big:
-                continue
-            if line.startswith(b">From ") or line.startswith(b">>From "):
-                line = line[1:]
-            size += len(line)
+        def add(piece: bytes):
+            nonlocal size, too_big, parts
+            if too_big or not piece:
+                return
+            size += len(piece)
             if size > MAX_MESSAGE_BYTES:
-                too_big, chunks = True, []
-                continue
-            chunks.append(line)
-        if n:
-            yield finish(), f"{where}message {n}", _from_line_date(from_line)
+                too_big, parts = True, []
+            else:
+                parts.append(piece)
 
-
-def _cr_lines(f) -> Iterator[bytes]:
-    rest = b""
-    while chunk := f.read(1 << 20):
-        parts = (rest + chunk.replace(b"\r", b"\n")).split(b"\n")
-        rest = parts.pop()
-        for p in parts:
-            yield p + b"\n"
-    if rest:
-        yield rest
+        while True:
+            chunk = f.read(CHUNK)
+            if cr_only:
+                chunk = chunk.replace(b"\r", b"\n")
+            data, pos = pending + chunk, 0
+            while True:
+                if from_line is None:
+                    nl = data.find(b"\n", pos)
+                    if nl < 0:
+                        break
+                    from_line, pos = data[pos:nl], nl + 1
+                    n, parts, size, too_big = n + 1, [], 0, False
+                i = data.find(b"\nFrom ", pos - 1 if pos else 0)
+                if i < 0:
+                    break
+                add(data[pos : i + 1])
+                yield finish(), f"{where}message {n}", _from_line_date(from_line)
+                from_line, pos = None, i + 1
+            if not chunk:
+                if from_line is not None:
+                    add(data[pos:])
+                    yield finish(), f"{where}message {n}", _from_line_date(from_line)
+                return
+            keep = 0 if from_line is None else 6  # a "\nFrom " may straddle two chunks
+            if from_line is not None:
+                add(data[pos : max(pos, len(data) - keep)])
+                pending = data[max(pos, len(data) - keep) :]
+            else:
+                pending = data[pos:]
 
 
 def _maildir_date(name: str) -> dt.date | None:
