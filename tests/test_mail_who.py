@@ -241,3 +241,50 @@ def test_out_of_office_and_bounces(demo_store, tmp_path):
     [p] = result.proposals
     assert (p.status, p.kind, p.application_id, p.row["action_id"]) == (NEW, "bounce", "A003", action)
     assert "did not arrive" in p.why
+
+
+ICS = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Google Inc//Google Calendar 70.9054//EN
+METHOD:{method}
+BEGIN:VEVENT
+DTSTART:20261124T150000Z
+DTEND:20261124T160000Z
+ORGANIZER;CN=Chloe Adams:mailto:chloe.adams@northwind.example
+UID:final-round@northwind.example
+SUMMARY:Final interview: Maya Lindqvist
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def invitation(method: str, subject: str, frm: str, to: str, mid: str) -> EmailMessage:
+    m = mail(frm, to, subject, "Invitation from Google Calendar", mid=mid)
+    m.add_alternative(ICS.format(method=method), subtype="calendar", params={"method": method})
+    return m
+
+
+def test_calendar_invitations_cancellations_and_answers(demo_store, tmp_path):
+    chloe = "Chloe Adams <chloe.adams@northwind.example>"
+    messages = [
+        invitation("REQUEST", "Invitation: Final interview @ Tue 24 Nov 2026", chloe, MAYA, "<req@n>"),
+        invitation("CANCEL", "Canceled event: Final interview", chloe, MAYA, "<can@n>"),
+        # The client's own calendar answering the invitation: not a message.
+        invitation("REPLY", "Accepted: Final interview @ Tue 24 Nov 2026", MAYA, chloe, "<rep@n>"),
+    ]
+    result, _ = proposals(demo_store, mbox(tmp_path, *messages))
+    req, can, rep = result.proposals
+    assert (req.status, req.kind, req.application_id) == (NEW, "invitation", "A001")
+    assert "proposes an interview on 2026-11-24 at 15:00" in req.why and "chloe.adams@northwind.example" in req.why
+    assert can.kind == "update" and "cancellation" in can.why
+    assert (rep.status, rep.kind) == (IGNORED, "calendar_reply")
+
+
+def test_a_huge_subject_is_cut_at_a_word(demo_store, tmp_path):
+    subject = "Re: " + "the offer and the start date " * 70_000  # about 2 MB
+    m = mail("Chloe Adams <chloe.adams@northwind.example>", MAYA, "x", mid="<huge@n>")
+    m.replace_header("Subject", subject)
+    result, _ = proposals(demo_store, mbox(tmp_path, m))
+    summary = result.proposals[0].row["summary"]
+    assert 100 < len(summary) <= 200 and summary.endswith("…") and summary.startswith("Re: the offer and the start")
+    assert not summary[:-1].endswith(" ")
