@@ -281,10 +281,14 @@ def test_calendar_invitations_cancellations_and_answers(demo_store, tmp_path):
 
 
 def test_a_huge_subject_is_cut_at_a_word(demo_store, tmp_path):
-    subject = "Re: " + "the offer and the start date " * 70_000  # about 2 MB
-    m = mail("Chloe Adams <chloe.adams@northwind.example>", MAYA, "x", mid="<huge@n>")
-    m.replace_header("Subject", subject)
-    result, _ = proposals(demo_store, mbox(tmp_path, m))
+    subject = "Re: " + "the offer and the start date " * 70_000  # about 2 MB, on one line as a hostile sender writes it
+    path = tmp_path / "huge.mbox"
+    path.write_bytes(
+        b"From chloe Tue Nov 17 10:00:00 2026\nFrom: Chloe Adams <chloe.adams@northwind.example>\n"
+        b"To: maya.lindqvist@example.com\nDate: Tue, 17 Nov 2026 10:00:00 +0000\nMessage-ID: <huge@n>\n"
+        b"Subject: " + subject.encode() + b"\n\nHello.\n"
+    )
+    result, _ = proposals(demo_store, path)
     summary = result.proposals[0].row["summary"]
     assert 100 < len(summary) <= 200 and summary.endswith("…") and summary.startswith("Re: the offer and the start")
     assert not summary[:-1].endswith(" ")
