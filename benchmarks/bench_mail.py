@@ -1,6 +1,7 @@
 """`followup mail` over a 20,000-message mbox: peak memory and messages per second.
 
-Goal (issue 14): bounded memory — the mailbox is read one message at a time, so
+Also prints the precision and recall of what it would log on the labelled corpus
+(issue 23). Goal (issue 14): bounded memory — the mailbox is read one message at a time, so
 the peak stays near that of a small mailbox whatever the file's size. Runs the
 command in a child process (its own peak RSS, from ``resource``) against the demo
 store; one in twenty messages is from one of C001's employers, each message
@@ -43,7 +44,34 @@ def write_mbox(path: Path, n: int) -> None:
         box.close()
 
 
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mail"
+
+
+def corpus_scores() -> tuple[float, float, int]:
+    """Precision and recall of what `followup mail` would log on the labelled corpus
+    (tests/fixtures/mail: real clients' shapes, out-of-office replies, bounces, ATS,
+    calendar invitations), against the demo practice's C001."""
+    import csv
+
+    from followup_lib.data.demo import load_demo
+    from followup_lib.data.store import open_store
+    from followup_lib.faces.mail import read_mail
+
+    labels = {r["file"]: r["application_id"] for r in csv.DictReader(open(CORPUS / "labels.csv", encoding="utf-8"))}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(f"sqlite:///{Path(tmp) / 'demo.db'}")
+        load_demo(store, shift=False)
+        result, _ = read_mail(store, "C001", CORPUS / "corpus")
+        store.engine.dispose()
+    logged = {p.where: p.application_id for p in result.proposals if p.writes}
+    right = sum(1 for f, app in logged.items() if labels.get(f) == app)
+    to_log = sum(1 for app in labels.values() if app)
+    return right / max(1, len(logged)), right / max(1, to_log), len(labels)
+
+
 def main(n: int = 20_000) -> None:
+    precision, recall, size = corpus_scores()
+    print(f"labelled corpus: {size} messages, precision {precision:.2f}, recall {recall:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         db, mbox = str(Path(tmp) / "demo.db"), Path(tmp) / "big.mbox"
         followup = str(BIN / "followup")

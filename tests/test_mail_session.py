@@ -82,3 +82,40 @@ def test_the_tab_reads_ticks_and_logs(demo_store, mbox):
         assert "fw-error" in session.mail_status.value
     finally:
         session.state.close()
+
+
+def test_the_tab_shows_sender_and_reason_leaves_auto_replies_unticked_and_picks_ambiguous(demo_store, tmp_path):
+    path = tmp_path / "mixed.mbox"
+    box = mailbox.mbox(path)
+    box.add(reply("Chloe Adams <chloe.adams@northwind.example>", "Next steps", "Tue, 17 Nov 2026", "<n@n>"))
+    ooo = reply("Elena Voss <elena.voss@harborhealth.example>", "Automatic reply: Thanks", "Tue, 17 Nov 2026", "<o@h>")
+    ooo["Auto-Submitted"] = "auto-replied"
+    box.add(ooo)
+    # Tom is given to three open applications: the user picks one.
+    box.add(reply("Tom Becker <tom.becker@example.org>", "Got a call", "Tue, 17 Nov 2026", "<t@x>"))
+    box.close()
+    session = WorkingSession(demo_store.url, "C001", AS_OF)
+    try:
+        before = received(demo_store)
+        session.mail_path.value = str(path)
+        session.mail_read.click()
+        rows = session.mail.rows
+        labels = [box.description for box, _ in rows]
+        assert len(rows) == 3
+        assert "Chloe Adams <chloe.adams@northwind.example>" in labels[0] and "Northwind Analytics" in labels[0]
+        assert "from Chloe Adams" in labels[0]  # the reason
+        assert [box.value for box, _ in rows] == [True, False, False]  # the auto-reply and the ambiguous unticked
+        assert "Auto-Submitted" in labels[1]
+        tom_box, picker = rows[2]
+        assert picker is not None and {v for _, v in picker.options} == {None, "A001", "A002", "A003"}
+        tom_box.value = True
+        session.mail_log.click()
+        assert "Pick the application" in session.mail_status.value and received(demo_store) == before
+        picker.value = "A002"
+        session.mail_log.click()
+        assert "Logged 2 messages" in session.mail_status.value
+        assert received(demo_store) == before + 2
+        m = demo_store.load(["messages"])["messages"]
+        assert m.loc[m["message_ref"] == "<t@x>", "application_id"].tolist() == ["A002"]
+    finally:
+        session.state.close()

@@ -772,18 +772,21 @@ def build_parser() -> argparse.ArgumentParser:
         "propose the messages of an exported mailbox to log (--apply logs them)",
         """
         Read a mailbox the client exported — an mbox file (Gmail Takeout, Thunderbird),
-        a Maildir, or a folder of .eml files — and propose what to log for one coachee:
-        a message from an application's contact or interviewer (or their domain) as
-        received, one the client sent them as sent, one to or from a reference on the
-        application it was given to, and a draft written by `followup drafts` and sent
-        as the completion of the actions it covers (as "Mark sent" does).
-        A message matching two applications is shown as ambiguous, never guessed;
-        everything else is ignored and nothing of it is kept. Dates in the text
-        (a new decision date) are never read: fill next_step_by in the form.
+        a Maildir (Maildir++ subfolders, mbsync trees), Apple Mail's .mbox folders, or
+        a folder of .eml files — and propose what to log for one coachee: mail
+        addressed to them (or in a thread logged for them) from an application's
+        people, an applicant-tracking service naming the company, a contact in Cc, or
+        their domain, as received, with its kind (rejection, offer, invitation,
+        date_moved...) and the date it states; mail they sent as sent (a draft from
+        `followup drafts`, or a message written by hand, completes the actions it
+        answers); out-of-office replies, bounces and newsletters shown as ignored,
+        with the reason. A message matching two applications is shown as ambiguous,
+        never guessed; a message that cannot be read is skipped and named.
 
         By default the proposals are printed and nothing is written. --apply logs
         the new ones in one transaction; reading the same mailbox again adds nothing
-        (each message is keyed by its Message-ID). No mail password is ever needed.
+        (each message is keyed by the coachee and its Message-ID). No mail password
+        is ever needed.
         """,
         """
         followup mail ~/Downloads/Takeout/Mail/All\\ mail.mbox --coachee C001

@@ -27,6 +27,7 @@ from IPython.display import display
 from ..errors import FollowupError, ValidationError
 from ..kinds import MESSAGE_KINDS
 from ..schema import BOOL, CHOICE, DATE, TABLES, present
+from .mail import MailTab
 from .session_state import MESSAGE_KIND_CHOICES, SessionState
 
 # The forms, in the order a session uses them: (table, tab title, what it is for).
@@ -452,37 +453,9 @@ class WorkingSession:
         self._form_boxes = {table: w.VBox() for table in self._purposes}
         self.forms = LazyForms(self._make_form, list(self._purposes))
         # -- the mailbox: proposals from the client's exported mail, a checkbox each
-        self.mail_path = w.Text(
-            description="Mailbox",
-            placeholder="an mbox file, a Maildir or a folder of .eml",
-            layout=w.Layout(width="40em"),
-        )
-        self.mail_read = w.Button(description="Read", icon="envelope")
-        self.mail_list = w.VBox()
-        self.mail_log = w.Button(description="Log the checked ones", icon="check", button_style="primary")
-        self.mail_read.on_click(
-            lambda _: _do(
-                self.mail_status, s.read_mail, self.mail_path.value, then=self.show_mail, ok=lambda _: s.mail_summary
-            )
-        )
-        self.mail_log.on_click(
-            lambda _: _do(
-                self.mail_status, s.log_mail, self.checked_mail(), then=self.mail_logged, ok=lambda text: text
-            )
-        )
-        self.mail_box = w.VBox(
-            [
-                w.HTML(
-                    "<p style='margin:2px 0 6px'>Replies from the client's own mail, read from a mailbox they "
-                    "exported. Nothing is logged until you tick it and press the button.</p>"
-                ),
-                w.HBox([self.mail_path, self.mail_read]),
-                self.mail_list,
-                self.mail_log,
-                self.mail_status,
-            ]
-        )
-        self.mail_box.add_class("fw-mail")
+        self.mail = MailTab(s, _run, on_logged=self.show)
+        self.mail_path, self.mail_read, self.mail_list = self.mail.path, self.mail.read, self.mail.list
+        self.mail_log, self.mail_status, self.mail_box = self.mail.log, self.mail.status, self.mail.box
         tabs = [(title, self._form_boxes[table], table) for table, title, _ in FORMS if table in self._purposes]
         if not client:
             tabs.append(("Mail", self.mail_box, None))
@@ -555,17 +528,6 @@ class WorkingSession:
     def after_change(self) -> None:
         """Read this coachee's rows again (a change made elsewhere) and show them."""
         self.state.reload()
-        self.show()
-
-    # ------------------------------------------------------------ the mailbox
-    def show_mail(self, options: list[tuple[str, int]]) -> None:
-        self.mail_list.children = [w.Checkbox(description=label, value=True, indent=False) for label, _ in options]
-
-    def checked_mail(self) -> list[int]:
-        return [i for i, box in enumerate(self.mail_list.children) if box.value]
-
-    def mail_logged(self, _text: str) -> None:
-        self.mail_list.children = []
         self.show()
 
     # ------------------------------------------------------------ the view

@@ -378,7 +378,7 @@ class SessionState:
     def read_mail(self, path: str) -> list[tuple[str, int]]:
         """Read the client's exported mailbox for this coachee: (label, index) for
         each message the workbook would log; nothing is written yet."""
-        from .mail import read_mail
+        from .mail import proposal_label, read_mail
 
         if self.client:
             raise UserError("The client's app reads no mailbox: the coach reads it in their own session.")
@@ -388,11 +388,8 @@ class SessionState:
             raise UserError("Pick a coachee first.")
         box = self.mailbox_path(str(path).strip())
         result, self.mail_summary = read_mail(self.store, self.coachee_id, box, (self.settings, self.coach_settings))
-        self.mail_proposals = result.to_write
-        return [
-            (f"{p.on:%d %b} {p.what} — {p.company or '?'}: {p.subject[:60]}", i)
-            for i, p in enumerate(self.mail_proposals)
-        ]
+        self.mail_proposals = [p for p in result.proposals if p.can_log]  # new ones, and what may be
+        return [(proposal_label(p), i) for i, p in enumerate(self.mail_proposals)]
 
     def mail_folders(self) -> list[Path]:
         """The folders the Mail tab may read (the coach's ``mail_folders`` setting,
@@ -434,8 +431,9 @@ class SessionState:
                         )
         return real
 
-    def log_mail(self, chosen: list[int]) -> str:
-        """Log the proposals picked (by index), in one transaction; the actions are recomputed."""
+    def log_mail(self, chosen: list[int], picks: dict[int, str] | None = None) -> str:
+        """Log the proposals ticked (by index), an ambiguous one on the application
+        picked for it, in one transaction; the actions are recomputed."""
         from .mail import log_mail
 
         if self.client:
@@ -443,6 +441,12 @@ class SessionState:
         picked = [self.mail_proposals[i] for i in chosen if 0 <= i < len(self.mail_proposals)]
         if not picked:
             raise UserError("Tick the messages to log first.")
+        for i in chosen:
+            p = self.mail_proposals[i] if 0 <= i < len(self.mail_proposals) else None
+            if p is not None and p.status == "ambiguous":
+                if not (picks or {}).get(i):
+                    raise UserError(f"Pick the application of “{p.subject[:60]}” first ({' or '.join(p.candidates)}).")
+                p.pick(picks[i])
         added, _ = log_mail(self.store, picked, (self.settings, self.coach_settings))
         self.mail_proposals = []
         self.reload()
