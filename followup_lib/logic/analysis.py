@@ -603,7 +603,7 @@ def wait_sentence(
         if ahead:
             d = pd.Timestamp(their_date)
             return text + f" — but they said you would hear by {d.day} {d:%b}: wait for that date, then ask."
-        return text + f" — {pace}; a follow-up the workbook lists is fair, and other applications keep options open."
+        return text + f" — {pace}, and keep other applications moving."
     if np.isinf(rt.median):
         return (
             head + f"fewer than half of {plural} in this practice have heard back within {_days(rt.longest)} — "
@@ -611,18 +611,10 @@ def wait_sentence(
         )
     if days < rt.median:
         return head + f"still early — half of {plural} in this practice hear back within {_days(rt.median)}; {pace}."
+    half = f"half of {plural} in this practice hear back within {_days(rt.median)}"
     if p80_known:
-        later = f"80% by day {int(rt.p80)}"
-    elif np.isfinite(rt.p80):
-        later = (
-            f"when 80% have rests on {count_noun(rt.p80_cases, 'answer')} so far (day {int(rt.p80)}), too few to say"
-        )
-    else:
-        later = f"when 80% have is not known yet (some still wait after {_days(rt.longest)})"
-    return (
-        head + f"half of {plural} in this practice hear back within {_days(rt.median)} and {later}, "
-        f"so a wait this long is still common; {pace}."
-    )
+        return head + f"{half} and 80% by day {int(rt.p80)}, so a wait this long is still common; {pace}."
+    return head + f"{half}; too few slower answers yet to say when a wait becomes unusual — {pace}."
 
 
 def waiting_sentences(
