@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lifelines import KaplanMeierFitter
 
-from followup_lib.logic import analysis, survival
+from followup_lib.logic import analysis, charts, survival
 from followup_lib.settings import Settings
 
 from builders import AS_OF, app, iv, make_tables, msg
@@ -330,3 +330,88 @@ def test_figures_mark_their_reference_lines_visibly():
     sw = survival.still_waiting_figure(analysis.first_words(t, AS_OF))
     assert [d.name for d in sw.data if d.name and d.showlegend is not False] == ["95% interval", "first round"]
     assert all(s.line.width > 0 for s in sw.layout.shapes)
+
+
+# ------------------------------------------------------------------ issue 20/21: sentences that hold together
+
+
+def test_demo_response_time_sentences_never_contradict_themselves(demo_tables):
+    fw = analysis.first_words(demo_tables, AS_OF)
+    text = "\n".join(
+        [
+            *survival.round_sentences(survival.round_summary(fw)),
+            survival.waiting_now_markdown(demo_tables, AS_OF),
+            survival.lateness_sentence(survival.late_answers(demo_tables, Settings(), AS_OF)),
+            survival.suggest_grace(demo_tables, Settings(), AS_OF).text,
+            charts.followup_sentence(analysis.followup_outcomes(demo_tables)),
+        ]
+    )
+    assert "within more than" not in text
+    assert "a median of 1 day" not in text
+    assert "longer than most" not in text
+    # The final rounds' 80% day (42) rests on one answer: no wait is called unusual on it.
+    final = next(s for s in survival.round_sentences(survival.round_summary(fw)) if s.startswith("**Final rounds**"))
+    assert "rests on 1 answer so far (day 42)" in final and "is unusual here" not in final
+    assert "a brief check-in every 7 days, at most 3" in final
+    # Two first rounds answered: too few for a median, and it says so.
+    first = next(s for s in survival.round_sentences(survival.round_summary(fw)) if s.startswith("**First rounds**"))
+    assert "too few answers to give a typical time" in first and "half hear back" not in first
+    # Sofia's Riverbend Media is being left (Pinecrest approved): not "day 27: longer than most".
+    assert "Riverbend" not in text
+    assert charts.followup_sentence(analysis.followup_outcomes(demo_tables)) == (
+        "1 of 3 follow-ups got an answer, after 1 day."
+    )
+
+
+def test_a_median_never_reached_is_not_within_more_than():
+    # Five answered after 2 to 6 days, eight still waiting at 20 days: the curve stays above 50%.
+    t = _first_rounds([(d, True) for d in (2, 3, 4, 5, 6)] + [(20, False)] * 8)
+    summary = survival.round_summary(analysis.first_words(t, AS_OF))
+    assert math.isinf(summary["median"].iloc[0])
+    sentence = survival.round_sentences(summary)[0]
+    assert "within more than" not in sentence
+    assert "fewer than half have heard back, some after 20 days of waiting" in sentence
+    assert "unusual" not in sentence
+
+
+def test_still_waiting_has_one_panel_per_round_with_labels_clear_of_every_line():
+    t = make_tables(
+        applications=[app(f"A{i}", f"Employer {i}") for i in range(4)],
+        interviews=[
+            iv("I0", "A0", "2026-11-02"),
+            iv("I1", "A1", "2026-11-02"),
+            iv("I2", "A2", "2026-11-02", round="2"),
+            iv("I3", "A3", "2026-11-02", final="true"),
+        ],
+        messages=[msg("M0", "A0", "2026-11-05"), msg("M3", "A3", "2026-11-09")],
+    )
+    fig = survival.still_waiting_figure(analysis.first_words(t, AS_OF))
+    lines = [d for d in fig.data if d.mode == "lines" and d.fill is None]
+    bands = [d for d in fig.data if d.fill == "toself"]
+    # Each round its own panel (its own y axis), so no band hides another.
+    assert [d.name for d in lines] == ["first round", "later round", "final round"]
+    assert len({d.yaxis for d in lines}) == 3
+    assert [b.yaxis for b in bands] == [d.yaxis for d in lines]
+    # Light fills, told apart by the legend: the band has a legend entry of its own.
+    assert all(float(b.fillcolor.rsplit(",", 1)[1].rstrip(")")) <= 0.2 for b in bands)
+    assert [b.showlegend for b in bands] == [True, False, False] and bands[0].name == "95% interval"
+    # The level labels sit beyond the right edge of each panel: no curve can cross them.
+    labels = [a for a in fig.layout.annotations if a.text in ("half heard back", "80% heard back")]
+    assert len(labels) == 6
+    assert all(a.xref.endswith("domain") and a.x >= 1 and a.xanchor == "left" for a in labels)
+    assert fig.layout.margin.r >= 100
+    # The later round has no answer yet: its panel says so instead of a line hiding along 100%.
+    assert any(a.text.startswith("no answer yet") and a.yref == "y2" for a in fig.layout.annotations)
+
+
+def test_the_grace_marker_is_drawn_solid_above_the_bars_with_its_label_off_the_bars():
+    la = survival.late_answers(_late_practice([1] * 5 + [2] * 5 + [3] * 5 + [5] * 5), Settings(), AS_OF)
+    fig = survival.lateness_figure(la, 2, 3)
+    grace = next(s for s in fig.layout.shapes if s.x0 == 2.5)
+    assert grace.line.width >= 3 and grace.line.dash == "solid" and grace.layer == "above"
+    assert grace.opacity == 1
+    label = next(a for a in fig.layout.annotations if a.text.startswith("grace now"))
+    assert label.text == "grace now: 2 business days"
+    assert label.yref == "paper" and label.y > 1  # above the plot area, never on a bar
+    suggested = next(a for a in fig.layout.annotations if a.text.startswith("suggested"))
+    assert suggested.y > label.y  # the two labels do not overlap
