@@ -563,3 +563,31 @@ def lateness_figure(la: pd.DataFrame, grace: int, suggested: int | None = None) 
     fig = chart_layout(fig, title, "Business days late", "Answers", 360)
     fig.update_layout(margin=dict(t=110))
     return fig
+
+
+# ----------------------------------------------------------- the day judged from
+
+
+#: Where the response-times notebook's day comes from, and what it tells the coach.
+DAY_NOTES = {
+    "parameter": "Judged from the day given as the notebook's `as_of`.",
+    "session": "Judged from the working session's day (`FOLLOWUP_AS_OF`, as `followup app --as-of` sets it).",
+    "clock": (
+        "Judged from today's date: to judge from the same day as the working session, set `as_of` in the "
+        "notebook's first cell to that day."
+    ),
+}
+
+
+def day_source(as_of_parameter, session_day) -> str:
+    """Which day the analysis judges from: the notebook's ``as_of`` parameter if
+    given, else the session's day (``FOLLOWUP_AS_OF``, passed in), else the clock.
+    A key of ``DAY_NOTES``."""
+    if as_of_parameter:
+        return "parameter"
+    return "session" if session_day else "clock"
+
+
+def day_note(source: str) -> str:
+    """One sentence (Markdown, no store text in it) saying where the day judged from came from."""
+    return DAY_NOTES[source]
