@@ -415,3 +415,12 @@ def test_the_grace_marker_is_drawn_solid_above_the_bars_with_its_label_off_the_b
     assert label.yref == "paper" and label.y > 1  # above the plot area, never on a bar
     suggested = next(a for a in fig.layout.annotations if a.text.startswith("suggested"))
     assert suggested.y > label.y  # the two labels do not overlap
+
+
+def test_the_response_times_notebook_says_which_day_it_judges_from():
+    # Issue 21: the session's day, never the clock without saying so.
+    assert survival.day_source("2026-11-16", "2026-11-20") == "parameter"
+    assert survival.day_source(None, "2026-11-20") == "session"
+    assert survival.day_source(None, None) == "clock"
+    assert "working session's day" in survival.day_note("session")
+    assert "set `as_of`" in survival.day_note("clock")

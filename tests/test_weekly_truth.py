@@ -333,3 +333,22 @@ def test_an_interview_today_draws_a_visible_bar():
     assert bar["name"] == "thank-you not sent"
     assert bar["x"][0] >= charts.MIN_BAR_DAYS > 0  # drawn, so the red legend matches a bar
     assert bar["customdata"] == [0]  # the hover still says 0 days
+
+
+def test_a_hire_is_not_told_to_add_applications():
+    r = report(
+        applications=[applied("A1", "2026-09-01", status="accepted")],
+        interviews=[iv("I1", "A1", "2026-10-20")],
+        offers=[
+            dict(
+                application_id="A1",
+                verbal_on="2026-10-21",
+                written_received_on="2026-10-22",
+                accepted_on="2026-10-23",
+                approved_on="2026-10-26",
+            )
+        ],
+        references=[dict(reference_id="R1", coachee_id="C1", name="Tom Becker", email="tom@example.org")],
+        reference_uses=[dict(reference_id="R1", application_id="A1", thanked_on="2026-10-27")],
+    )
+    assert "add new applications" not in r.first_thing

@@ -290,9 +290,11 @@ def action_item(row: Mapping) -> str:
     return f"**{day(row['due'])}** — {md(row['what'])}, {md(row['company'])}{who}{how}. {md(row['why'])}"
 
 
-def _first_thing(actions: pd.DataFrame) -> str:
+def _first_thing(actions: pd.DataFrame, hired: bool = False) -> str:
     """The one thing to do first: the most urgent action due now (the rules' own
-    order: promises and passed offer deadlines before everything else)."""
+    order: promises and passed offer deadlines before everything else). With the
+    job approved (``hired``), no nudge to add applications."""
+    more = "." if hired else ": a good week to add new applications."
     now = actions[actions["status"].isin(["overdue", "due"]) & actions["kind"].map(_needs_message)]
     if len(now):
         a = now.iloc[0]
@@ -304,9 +306,9 @@ def _first_thing(actions: pd.DataFrame) -> str:
         a = upcoming.sort_values("due_on").iloc[0]
         return (
             f"**Nothing is due now.** The next step is {md(ACTION_LABELS[a['kind']]).lower()} at "
-            f"{md(a['company'])} on {day(a['due_on'])}: a good week to add new applications."
+            f"{md(a['company'])} on {day(a['due_on'])}{more}"
         )
-    return "**Nothing is due.** A good week to add new applications."
+    return "**Nothing is due.**" + ("" if hired else " A good week to add new applications.")
 
 
 def _needs_message(kind: str) -> bool:
@@ -725,7 +727,7 @@ def weekly_report(
         hired=_hired(tables, end),
     )
     report.first_thing = celebration(tables, start, end, name) or ""
-    first = _first_thing(actions)
+    first = _first_thing(actions, report.hired)
     report.first_thing = (report.first_thing + "\n\n" + first) if report.first_thing else first
     # The chart shows what the "Waiting on them" list lists: no offers, no application
     # being left; its sentence and its empty message say the same.
