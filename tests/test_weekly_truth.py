@@ -352,3 +352,11 @@ def test_a_hire_is_not_told_to_add_applications():
         reference_uses=[dict(reference_id="R1", application_id="A1", thanked_on="2026-10-27")],
     )
     assert "add new applications" not in r.first_thing
+
+
+def test_a_yes_to_a_verbal_offer_is_logged_as_such_and_is_no_accepted_offer_win(demo):
+    _, reports, _ = demo
+    r = reports["C002"]
+    assert "Said yes to the verbal offer" in list(r.happened["what"])
+    assert "Offer accepted" not in list(r.happened["what"])
+    assert not any(w.startswith("1 offer accepted") for w in r.wins)

@@ -187,8 +187,14 @@ def _events(tables, start, end) -> pd.DataFrame:
         ("approved_on", "Offer approved", False),
         ("rescinded_on", "Offer withdrawn by the employer", False),
     )
+    # A yes to an offer not yet in writing is said as what it is (a verbal offer is not a job).
+    verbal_yes = o["written_received_on"].isna() | (o["written_received_on"] > o["accepted_on"])
     for col, what, by_you in offer_events:
-        add(o, col, what, "offer", by_you)
+        if col == "accepted_on":
+            add(o[~verbal_yes], col, what, "offer", by_you)
+            add(o[verbal_yes], col, "Said yes to the verbal offer", "offer", by_you)
+        else:
+            add(o, col, what, "offer", by_you)
 
     msgs = tables["messages"]
     # Thank-yous, briefings, promises and requests for the written offer are
@@ -456,8 +462,8 @@ def _silences(tables, end: pd.Timestamp, actions: pd.DataFrame) -> pd.DataFrame:
 
 
 def silence_sentence(row: Mapping, as_of: pd.Timestamp) -> str:
-    """One application waiting on the employer: how long, against what they said,
-    what was done, and what it means for the coach."""
+    """One application waiting on the employer: how long, against the latest date
+    they gave, what was done, and what is still to send (said to the client)."""
     text = (
         f"**{md(row['company'])}** ({md(row['role'])}): "
         f"{n(row['silent_days'], 'day')} without word since {row['word']} on {day(row['last_word'])}"
