@@ -360,3 +360,15 @@ def test_a_yes_to_a_verbal_offer_is_logged_as_such_and_is_no_accepted_offer_win(
     assert "Said yes to the verbal offer" in list(r.happened["what"])
     assert "Offer accepted" not in list(r.happened["what"])
     assert not any(w.startswith("1 offer accepted") for w in r.wins)
+
+
+def test_a_word_from_a_reference_is_not_heard_from_the_employer():
+    r = report(
+        applications=[applied("A1", "2026-10-01")],
+        interviews=[iv("I1", "A1", "2026-11-02")],
+        references=[dict(reference_id="R1", coachee_id="C1", name="Tom Becker", email="tom@example.org")],
+        reference_uses=[dict(reference_id="R1", application_id="A1", briefed_on="2026-11-03")],
+        messages=[{**msg("M1", "A1", "2026-11-12"), "reference_id": "R1", "summary": "Tom: they called me"}],
+    )
+    assert "Heard from a reference: Tom: they called me" in list(r.happened["what"])
+    assert not any(w.startswith("Heard from the employer") for w in r.happened["what"])

@@ -120,6 +120,11 @@ def _in_week(s: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
     return s.notna() & (s >= start) & (s <= end)
 
 
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    """A column a first-release table may lack, as missing values."""
+    return df[name] if name in df else pd.Series(None, index=df.index, dtype=object)
+
+
 def _with_names(df: pd.DataFrame, names: pd.DataFrame, key: str) -> pd.DataFrame:
     return df.merge(names, on=key, how="left")
 
@@ -217,7 +222,10 @@ def _events(tables, start, end) -> pd.DataFrame:
         msgs,
         "on",
         lambda d: (
-            d["direction"].map({"sent": "Sent", "received": "Heard from the employer"}).fillna("")
+            d["direction"]
+            .map({"sent": "Sent", "received": "Heard from the employer"})
+            .where(~(d["direction"].eq("received") & _column(d, "reference_id").notna()), "Heard from a reference")
+            .fillna("")
             + (": " + d["summary"].fillna("")).where(
                 d["summary"].notna(),
                 (" (" + d["kind"].fillna("").str.replace("_", " ") + ")").where(d["kind"].notna(), ""),
@@ -236,8 +244,9 @@ def _events(tables, start, end) -> pd.DataFrame:
     ev["done_by_you"] = ev["done_by_you"].astype(bool)
     # Good news from the employer: an offer, its letter, an approval, or a received
     # message whose kind says so (an invitation, an offer); a rejection never is.
-    ev["good_news"] = ev["what"].isin(GOOD_NEWS_EVENTS) | ev["kind"].isin(
-        [f"received_{k}" for k in analysis.GOOD_NEWS_KINDS]
+    ev["good_news"] = ev["what"].isin(GOOD_NEWS_EVENTS) | (
+        ev["kind"].isin([f"received_{k}" for k in analysis.GOOD_NEWS_KINDS])
+        & ~ev["what"].str.startswith("Heard from a reference")
     )
     # Within a day, events of one application in the order they happen (verbal offer, then accepted).
     ev = ev.sort_values(["date", "company", "seq", "what"], kind="stable").drop(columns="seq")
