@@ -17,6 +17,9 @@ CONTACT_CHANNELS = ("email", "phone")
 MESSAGE_DIRECTIONS = ("sent", "received")
 MESSAGE_CHANNELS = ("email", "phone", "other")
 PROMISE_KINDS = ("send", "contact")
+# Contract v3: who a contact is (sets a note's voice), and why an application ended.
+CONTACT_ROLES = ("recruiter", "hr", "hiring_manager", "interviewer", "other")
+CLOSED_REASONS = ("another_offer", "not_a_fit", "relocation", "compensation", "timing", "other")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ REFERENCE = ("references", "reference_id")
 INTERVIEW = ("interviews", "interview_id")
 CONTACT = ("contacts", "contact_id")
 V2 = 4  # the schema version of contract v2 (contacts, panels, moved dates, holidays, closing the loop)
+V3 = 6  # the schema version of contract v3 (the facts the words need, and outcomes)
 
 TABLES: dict[str, Table] = {
     t.name: t
@@ -111,6 +115,11 @@ TABLES: dict[str, Table] = {
                     help="ISO 3166-2 suffix (CA, NY, BY…): the state or region, for its own holidays.",
                     added_in=V2,
                 ),
+                Column(
+                    "other_emails",
+                    help="Further addresses of the coachee, separated by ';' (mail from or to them is theirs).",
+                    added_in=V3,
+                ),
             ),
         ),
         Table(
@@ -128,6 +137,13 @@ TABLES: dict[str, Table] = {
                 Column("source"),
                 Column("notes"),
                 Column("closed_on", DATE, help="The day it was rejected, withdrawn or hired.", added_in=V2),
+                Column(
+                    "closed_reason",
+                    CHOICE,
+                    choices=CLOSED_REASONS,
+                    help="Why it ended, as the client would tell a reference; blank when not said (never guessed).",
+                    added_in=V3,
+                ),
             ),
         ),
         Table(
@@ -155,6 +171,13 @@ TABLES: dict[str, Table] = {
                     BOOL,
                     help="true for the one person follow-ups go to (at most one per application).",
                     added_in=V2,
+                ),
+                Column(
+                    "role",
+                    CHOICE,
+                    choices=CONTACT_ROLES,
+                    help="recruiter, hr, hiring_manager, interviewer or other: sets the voice of their notes.",
+                    added_in=V3,
                 ),
             ),
         ),
@@ -196,6 +219,11 @@ TABLES: dict[str, Table] = {
                 _id("interview_id", INTERVIEW, added_in=V2),
                 _id("contact_id", CONTACT, added_in=V2),
                 Column("thank_you_sent_on", DATE, added_in=V2),
+                Column(
+                    "topics",
+                    help="What this person and the client talked about: noun phrases, several separated by ';'.",
+                    added_in=V3,
+                ),
             ),
         ),
         Table(
@@ -225,6 +253,11 @@ TABLES: dict[str, Table] = {
                 Column("last_checkin_on", DATE),
                 Column("contacted_on", DATE, help="When the reference said the employer called them."),
                 Column("thanked_on", DATE, help="When you thanked them and told them how it ended.", added_in=V2),
+                Column(
+                    "talking_points",
+                    help="What this reference should be ready to speak to: noun phrases, separated by ';'.",
+                    added_in=V3,
+                ),
             ),
         ),
         Table(
@@ -246,6 +279,14 @@ TABLES: dict[str, Table] = {
                     help="send (something to send) or contact (get in touch on that day); blank means send.",
                     added_in=V2,
                 ),
+                Column("made_on", DATE, help="When the promise was made.", added_in=V3),
+                _id(
+                    "made_at_interview_id",
+                    INTERVIEW,
+                    required=False,
+                    help="The interview (of the same application) at which it was made.",
+                    added_in=V3,
+                ),
             ),
         ),
         Table(
@@ -259,7 +300,12 @@ TABLES: dict[str, Table] = {
                 Column("on", DATE, required=True),
                 Column("direction", CHOICE, required=True, choices=MESSAGE_DIRECTIONS),
                 Column("channel", CHOICE, choices=MESSAGE_CHANNELS),
-                Column("kind", help="thank_you_note, status_inquiry, offer_checkin, …"),
+                Column(
+                    "kind",
+                    help="What it was: rejection, offer, offer_letter, invitation, date_moved, update, question, "
+                    "auto_reply or bounce (received); an action kind, extension_request, acceptance, decline, "
+                    "withdrawal or question (sent); any other text means just 'a message'.",
+                ),
                 Column("summary"),
                 Column(
                     "action_id", help="The follow-up action this message carried out (set by Mark sent).", added_in=3
@@ -268,6 +314,7 @@ TABLES: dict[str, Table] = {
                 _id("contact_id", CONTACT, required=False, help="The person at the employer.", added_in=V2),
                 _id("reference_id", REFERENCE, required=False, help="A message to or from a reference.", added_in=V2),
                 Column("next_step_by", DATE, help="A new date the employer gave in this message.", added_in=V2),
+                Column("message_ref", help="The mail's Message-ID, for threads and duplicates.", added_in=V3),
             ),
         ),
         Table(

@@ -157,7 +157,7 @@ _ROLES = [
 ]
 _TOPICS = [
     "stakeholder reporting",
-    "a project you ran with a reference",
+    "the project behind a reference",
     "pricing experiments",
     "team leadership",
     "SQL depth",
@@ -438,6 +438,18 @@ def generate_practice(
     reference_uses["thanked_on"] = np.where(
         ru_closed & (rng.random(len(with_iv)) < 0.9), day(np.maximum(ended_ago[with_iv] - 1, 0).astype(int)), ""
     )
+    _contract_v3_facts(
+        np.random.default_rng([seed, 3]),
+        coachees,
+        applications,
+        contacts,
+        interviews,
+        interview_contacts,
+        reference_uses,
+        promises,
+        messages,
+        done,
+    )
     tables = {
         "coachees": coachees,
         "applications": applications,
@@ -451,6 +463,38 @@ def generate_practice(
         "offers": offers,
     }
     return {name: tables[name].astype(str).reset_index(drop=True) for name in TABLE_ORDER}
+
+
+_CLOSED_REASONS = ["not_a_fit", "relocation", "compensation", "timing", "other", "", ""]
+
+
+def _contract_v3_facts(
+    rng, coachees, applications, contacts, interviews, interview_contacts, reference_uses, promises, messages, done
+) -> None:
+    """Contract v3's facts on a generated practice, in place, from their own random
+    stream (so the v2 practice a seed made stays the same): roles, per-person topics,
+    talking points, why withdrawn applications ended, when promises were made,
+    Message-IDs and second addresses."""
+    n = len(coachees)
+    coachees["other_emails"] = np.where(rng.random(n) < 0.2, [f"coachee{i}@personal.example" for i in range(n)], "")
+    withdrawn = applications["status"].to_numpy() == "withdrawn"
+    reason = np.array(_CLOSED_REASONS)[rng.integers(0, len(_CLOSED_REASONS), len(applications))]
+    applications["closed_reason"] = np.where(done, "another_offer", np.where(withdrawn, reason, ""))
+    contacts["role"] = np.where(contacts["title"].eq("Recruiter"), "recruiter", "interviewer")
+    interview_contacts["topics"] = np.array(_TOPICS)[rng.integers(0, len(_TOPICS), len(interview_contacts))]
+    reference_uses["talking_points"] = np.where(
+        rng.random(len(reference_uses)) < 0.7,
+        np.array(_TOPICS)[rng.integers(0, len(_TOPICS), len(reference_uses))],
+        "",
+    )
+    # A promise is made at an interview: the one its id comes from.
+    made_at = promises["promise_id"].str.removesuffix("-P")
+    held = interviews.set_index("interview_id")["held_on"]
+    promises["made_on"] = made_at.map(held).fillna("")
+    promises["made_at_interview_id"] = made_at.where(made_at.isin(held.index), "")
+    received = messages["direction"].eq("received")
+    messages["kind"] = np.where(messages["summary"].eq("The decision has moved"), "date_moved", messages["kind"])
+    messages["message_ref"] = np.where(received, "<" + messages["message_id"] + "@mail.employer.example>", "")
 
 
 def load_generated(store: Store, n_coachees: int, seed: int = 0, as_of: dt.date | None = None) -> dict[str, dict]:

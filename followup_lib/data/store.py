@@ -145,6 +145,13 @@ def _m5_indexes(conn: sa.Connection) -> None:
         sa.Index(index_name(table, column), t.c[column]).create(conn)
 
 
+def _m6_contract_v3(conn: sa.Connection) -> None:
+    _added_columns(6)(conn)
+    # Mail is matched to what is stored by its Message-ID (threads, duplicates).
+    t = sa.Table("messages", sa.MetaData(), sa.Column("message_ref", sa.Text()))
+    sa.Index(index_name("messages", "message_ref"), t.c.message_ref).create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "create the eight tables", _m1_create_tables),
     (2, "add row_version to every table", _m2_row_versions),
@@ -156,6 +163,12 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
         _added_columns(4),
     ),
     (5, "indexes on every link between tables and on the columns rows are looked up by", _m5_indexes),
+    (
+        6,
+        "contract v3: roles, per-person topics, talking points, closed reasons, when promises were made, "
+        "Message-IDs and further coachee addresses",
+        _m6_contract_v3,
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

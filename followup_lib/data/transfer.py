@@ -28,7 +28,15 @@ import sqlalchemy as sa
 from ..errors import UserError
 from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, TEXT, present
 from .store import Store, _key_order_sql, _snapshot, _typed
-from .validation import Problem, RawTable, ValidationError, guard_formula, sort_problems, validate_tables
+from .validation import (
+    Problem,
+    RawTable,
+    ValidationError,
+    guard_formula,
+    sort_problems,
+    validate_tables,
+    voice_warnings,
+)
 
 
 @dataclass
@@ -449,7 +457,7 @@ def import_path(store: Store, path: str | Path, coach: str | None = None) -> Imp
         # Every problem of every file, in one message; nothing is written.
         raise ValidationError(sort_problems(problems))
     counts = store.upsert(frames)
-    return ImportResult(counts, warnings)
+    return ImportResult(counts, warnings + voice_warnings(raw, frames))
 
 
 # ---------------------------------------------------------------- one coach's rows

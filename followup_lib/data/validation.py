@@ -457,6 +457,14 @@ def _same_application_problems(cleaned, raw, stored_links) -> list[Problem]:
             "contact {value!r} is a contact of application {theirs!r}, not of {mine!r}",
         )
     check(
+        "promises",
+        "made_at_interview_id",
+        app_of("application_id"),
+        interview_app,
+        "interview {value!r} is an interview of application {theirs!r}, not of {mine!r}: "
+        "a promise is made at an interview of its own application",
+    )
+    check(
         "messages",
         "reference_id",
         lambda f, i: app_coachee.get(f.at[i, "application_id"]) if "application_id" in f else None,
@@ -545,6 +553,46 @@ def _place_problems(cleaned, raw) -> list[Problem]:
                 )
             )
     return problems
+
+
+# Contract v3: free text that drafts place in front of several people is written
+# as noun phrases ("the pricing model"), in no one's voice.
+VOICE_COLUMNS = {"interviews": ("topics",), "interview_contacts": ("topics",), "reference_uses": ("talking_points",)}
+_PRONOUN = re.compile(
+    r"\b(?:[Yy]ou|[Yy]our|[Yy]ours|[Yy]ourself|[Mm]y|[Mm]ine|[Ww]e|[Oo]ur|[Oo]urs)\b"
+    r"|(?<![\w/.-])I(?:'m|'ve|'d|'ll)?(?![\w/.-])"  # "I" as a word, not "I/O" or "I-9"
+)
+
+
+def pronoun_in(text) -> str | None:
+    """The first personal pronoun in ``text`` ("you", "my", "we"…), or None."""
+    if not isinstance(text, str):
+        return None
+    m = _PRONOUN.search(text)
+    return m.group(0) if m else None
+
+
+def voice_warnings(raw: dict[str, RawTable], frames: dict[str, pd.DataFrame]) -> list[str]:
+    """A warning (not a refusal) for each topic or talking point written in
+    someone's voice: it may reach the interviewer, the client and the reference
+    alike, so it should read as a noun phrase. Names the table, row and column."""
+    out = []
+    for table, columns in VOICE_COLUMNS.items():
+        if table not in frames:
+            continue
+        frame, first = frames[table], raw[table].first_row if table in raw else 2
+        for column in columns:
+            if column not in frame:
+                continue
+            for i, value in zip(frame.index, frame[column], strict=True):
+                word = pronoun_in(value)
+                if word:
+                    out.append(
+                        f"{table} row {int(i) + first}, {column}: {value!r} says {word!r}; drafts send it to "
+                        'several people, so write it as a noun phrase ("the pricing model", not "the model '
+                        'you built")'
+                    )
+    return out
 
 
 def _to_types(t: Table, frame: pd.DataFrame) -> pd.DataFrame:
