@@ -105,7 +105,7 @@ def test_maya_overdue_thank_yous_are_still_to_send_never_nothing_to_send(demo):
     assert "nothing to send" not in harbor
     assert harbor.endswith("— still to send: 3 thank-you notes (in the lists above).")
     northwind = next(line for line in them.splitlines() if line.startswith("- **Northwind Analytics**"))
-    assert "still to send: what you promised and a status inquiry" in northwind
+    assert "still to send: what you promised (in the lists above)" in northwind
 
 
 def test_maya_the_chart_marks_the_latest_date_the_employer_gave(demo):
