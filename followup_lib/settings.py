@@ -53,6 +53,10 @@ class Settings:
     deadline_warning_days: int = 2
     #: Actions due later than this many days after the as-of date are not listed.
     upcoming_days: int = 7
+    #: Reports and the analysis give a typical wait (a median, the day by which
+    #: 80% heard back) only from at least this many employer answers; below it
+    #: they say there are too few.
+    min_answers_for_times: int = 5
     #: Whose public holidays are not business days when a coachee gives no country:
     #: an ISO 3166-1 alpha-2 code (US, GB, DE…); "" means weekends only.
     country: str = ""
@@ -92,6 +96,7 @@ RANGES = {
     "deadline_warning_days": (0, 60),
     "upcoming_days": (0, 365),
     "app_max_kernels": (1, 64),
+    "min_answers_for_times": (1, 1000),
 }
 
 

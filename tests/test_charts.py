@@ -123,15 +123,18 @@ def test_sentences_read_the_data_in_front_of_them(practice):
     s = all_sentences(practice, grace=2)
     # I1 after 8 days, I2 after 7; the silent Harbor Health interview has waited 7 days.
     assert s["response"].startswith("Employers answered 2 of ")
-    assert "in a median of 8 days among those answered (longest 8 days)" in s["response"]
+    # Two answers are not a median (min_answers_for_times): the days themselves.
+    assert "Employers answered 2 of 3 interviews, after 7 and 8 days;" in s["response"]
+    assert "median" not in s["response"]
     # Acme answered 2 business days late, within the grace period; Bluefin early,
     # which is on time, not "within the grace period".
     assert s["lateness"] == (
-        "1 of 2 answers came by the promised date; the 1 late one came a median of 2 business days late, "
+        "1 of 2 answers came by the promised date; the 1 late one came 2 business days late, "
         "1 of them within the 2-business-day grace period: the grace period covers most late answers, "
         "so a follow-up after it is rarely premature."
     )
-    assert s["followup"] == "1 of 2 follow-ups got an answer, in a median of 1 day."
+    # One answer is not "a median of 1 day".
+    assert s["followup"] == "1 of 2 follow-ups got an answer, after 1 day."
     assert s["pipeline"] == (
         "Of 4 applications, 4 reached an interview; 0 open applications are still waiting for a first interview."
     )
@@ -150,9 +153,13 @@ def test_the_longest_wait_counts_the_unanswered():
         }
     )
     assert charts.response_time_sentence(rt) == (
-        "Employers answered 2 of 4 interviews, in a median of 8 days among those answered (longest 14 days); "
+        "Employers answered 2 of 4 interviews, after 3 and 14 days; "
         "2 are still without an answer, the longest for 27 days so far, so the typical wait is longer than "
         "the answered ones alone suggest."
+    )
+    # With as many answers as the setting asks for, a median.
+    assert charts.response_time_sentence(rt, min_cases=2).startswith(
+        "Employers answered 2 of 4 interviews, after a median of 8 days among those answered (longest 14 days);"
     )
 
 
@@ -175,7 +182,7 @@ def test_an_application_with_an_offer_is_not_the_longest_wait():
     )
     sentence = charts.days_since_sentence(analysis.waiting_on(t, AS_OF))
     assert sentence == (
-        "2 open applications with an interview (1 with an offer, waiting on your answer); "
+        "2 open applications with an interview (1 with an offer); "
         "the longest wait for the employer is Northwind Analytics at 7 days."
     )
 

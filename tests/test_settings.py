@@ -191,6 +191,18 @@ def test_setting_upcoming_days():
     assert of_kind(none_ahead, "keep_promise").empty and "upcoming" not in set(none_ahead["status"])
 
 
+def test_setting_min_answers_for_times():
+    # Three final rounds answered after 2, 4 and 9 days: a median only once the setting allows it.
+    from followup_lib.logic import analysis
+
+    rt = analysis.RoundTimes("final round", 3, 3, 4.0, 9.0, 9.0, p80_cases=1)
+    assert "too few" in analysis.wait_sentence("Northwind", "final round", 5, rt)
+    text = analysis.wait_sentence("Northwind", "final round", 5, rt, settings=Settings(min_answers_for_times=3))
+    assert "half of final rounds in this practice hear back within 4 days" in text
+    with pytest.raises(SettingsError):
+        Settings(min_answers_for_times=0)
+
+
 def test_setting_country():
     # Tue 24 Nov + 2 business days: Thanksgiving (Thu 26 Nov) is a US public holiday.
     iv = [interview(held_on="2026-11-20", next_step_by="2026-11-24", thank_you_sent_on="2026-11-20")]

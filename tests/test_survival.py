@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lifelines import KaplanMeierFitter
 
-from followup_lib.logic import analysis, survival
+from followup_lib.logic import analysis, charts, survival
 from followup_lib.settings import Settings
 
 from builders import AS_OF, app, iv, make_tables, msg
@@ -59,9 +59,14 @@ def test_kaplan_meier_median_matches_a_hand_worked_case_with_censoring():
     assert (row["interviews"], row["answered"], row["waiting"], row["longest"]) == (6, 4, 2, 12)
     assert row["median_low"] <= 7 <= row["median_high"]
     assert analysis.km_times(fw["days"], fw["event"]) == [7, math.inf]
+    # Four answers are below the min_answers_for_times setting (5): no typical time, and it says why.
     sentence = survival.round_sentences(survival.round_summary(fw))[0]
+    assert "too few answers to give a typical time (at least 5 are needed" in sentence
+    assert "within" not in sentence and "unusual" not in sentence
+    sentence = survival.round_sentences(survival.round_summary(fw), Settings(min_answers_for_times=4))[0]
     assert "half hear back within 7 days" in sentence
-    assert "when 80% have heard back is not known yet (after more than 12 days)" in sentence
+    assert "when 80% have heard back is not known yet (some still wait after 12 days)" in sentence
+    assert "within more than" not in sentence
 
 
 def test_an_exact_half_is_the_median_whatever_the_float_rounding():
@@ -164,14 +169,18 @@ def test_first_words_of_nothing():
 
 
 def _practice_with_final_rounds() -> dict[str, pd.DataFrame]:
-    """Five answered final rounds of another coachee (after 2, 3, 4, 5 and 6 days)
+    """Six answered final rounds of another coachee (after 2, 3, 4, 5, 6 and 6 days)
     and the coachee C1's own applications, two of them final rounds still waiting
-    (3 and 10 days). The final rounds' curve, 7 at risk:
-    day 2: 6/7; day 3: 6/7 * 5/6 = 5/7 (then one waiting leaves); day 4: 5/7 * 3/4 = 0.54;
-    day 5: * 2/3 = 0.36, the median; day 6: * 1/2 = 0.18, the 80% point."""
-    others = [dict(application_id=f"P{i}", coachee_id="C2", company=f"Past {i}", role="Analyst") for i in range(5)]
-    past_iv = [iv(f"PI{i}", f"P{i}", "2026-10-01", final="true") for i in range(5)]
-    past_msg = [msg(f"PM{i}", f"P{i}", f"2026-10-0{3 + i}") for i in range(5)]
+    (3 and 10 days). The final rounds' curve, 8 at risk:
+    day 2: 7/8; day 3: 7/8 * 6/7 = 0.75 (then one waiting leaves); day 4: 0.75 * 4/5 = 0.6;
+    day 5: * 3/4 = 0.45, the median; day 6: * 1/3 = 0.15, the 80% point, on two answers."""
+    answered_after = [2, 3, 4, 5, 6, 6]
+    others = [
+        dict(application_id=f"P{i}", coachee_id="C2", company=f"Past {i}", role="Analyst")
+        for i in range(len(answered_after))
+    ]
+    past_iv = [iv(f"PI{i}", f"P{i}", "2026-10-01", final="true") for i in range(len(answered_after))]
+    past_msg = [msg(f"PM{i}", f"P{i}", f"2026-10-{1 + d:02d}") for i, d in enumerate(answered_after)]
     return make_tables(
         coachees=[dict(coachee_id="C1", name="Maya Lindqvist"), dict(coachee_id="C2", name="Jordan Okafor")],
         applications=[
@@ -199,13 +208,14 @@ def _practice_with_final_rounds() -> dict[str, pd.DataFrame]:
 def test_waiting_sentences_compare_each_wait_with_the_practice():
     lines = analysis.waiting_sentences(_practice_with_final_rounds(), AS_OF, "C1")
     assert lines == [
-        "&lt;b&gt;Northwind&lt;/b&gt; (final round), day 10: past the point by which 80% of final rounds in "
-        "this practice hear back (day 6) — a brief check-in is fair.",
+        "&lt;b&gt;Northwind&lt;/b&gt; (final round), day 10: past the day by which 80% of final rounds in "
+        "this practice hear back (day 6), so a silence this long is unusual here — keep to the workbook's pace "
+        "(a brief check-in every 7 days, at most 3), and keep other applications moving.",
         "Bluefin Logistics (first round), day 7: only 1 first round in this practice has had an answer so far, too few "
         "to say whether this wait is unusual — for now, go by the employer's own date and the workbook's "
         "follow-up reminders.",
         "Harbor Health (final round), day 3: still early — half of final rounds in this practice hear back "
-        "within 5 days; nothing to chase yet.",
+        "within 5 days; keep to the workbook's pace (a brief check-in every 7 days, at most 3).",
     ]
     # The other coachee has nothing waiting; an unknown coachee gets nothing.
     assert analysis.waiting_sentences(_practice_with_final_rounds(), AS_OF, "C2") == []
@@ -213,11 +223,41 @@ def test_waiting_sentences_compare_each_wait_with_the_practice():
 
 
 def test_waiting_sentence_waits_for_a_date_still_ahead():
-    rt = analysis.RoundTimes("first round", 10, 8, 6.0, 9.0, 30.0)
+    rt = analysis.RoundTimes("first round", 10, 8, 6.0, 9.0, 30.0, p80_cases=3)
     text = analysis.wait_sentence("Northwind", "first round", 12, rt, pd.Timestamp("2026-11-20"), AS_OF)
     assert text.endswith("but they said you would hear by 20 Nov: wait for that date, then ask.")
     text = analysis.wait_sentence("Northwind", "first round", 7, rt)
-    assert "longer than most — half of first rounds in this practice hear back within 6 days, 80% within 9" in text
+    # Past the median, short of the 80% day: common, never "longer than most … still common".
+    assert "half of first rounds in this practice hear back within 6 days and 80% by day 9, so a wait this" in text
+    assert "longer than most" not in text
+
+
+def test_a_wait_is_unusual_only_past_the_80_percent_day_resting_on_more_than_one_answer():
+    # Issue 20: "past 42 days it is unusual" rested on one answer; the 80% day of 42
+    # here rests on 1 answer: no wait is called unusual, and the workbook's pace is named.
+    one_slow = analysis.RoundTimes("final round", 6, 5, 10.0, 42.0, 42.0, p80_cases=1)
+    text = analysis.wait_sentence("Riverbend Media", "final round", 45, one_slow)
+    assert "unusual here" not in text and "too few slower answers" in text
+    assert "a brief check-in every 7 days, at most 3" in text
+    # The cadence follows the settings.
+    text = analysis.wait_sentence(
+        "Riverbend Media", "final round", 45, one_slow, settings=Settings(checkin_every_days=10)
+    )
+    assert "every 10 days" in text
+    two_slow = analysis.RoundTimes("final round", 6, 5, 10.0, 42.0, 42.0, p80_cases=2)
+    assert "unusual here" in analysis.wait_sentence("Riverbend Media", "final round", 45, two_slow)
+    assert "unusual" not in analysis.wait_sentence("Riverbend Media", "final round", 41, two_slow).replace(
+        "whether this wait is unusual", ""
+    )
+
+
+def test_a_typical_wait_needs_the_settings_number_of_answers():
+    rt = analysis.RoundTimes("first round", 8, 4, 6.0, 9.0, 30.0, p80_cases=2)
+    text = analysis.wait_sentence("Northwind", "first round", 7, rt)
+    assert "only 4 first rounds in this practice have had an answer so far, too few" in text
+    assert "within" not in text
+    text = analysis.wait_sentence("Northwind", "first round", 7, rt, settings=Settings(min_answers_for_times=4))
+    assert "half of first rounds in this practice hear back within 6 days" in text
 
 
 def test_markdown_sentences_escape_store_text():
@@ -288,5 +328,99 @@ def test_figures_mark_their_reference_lines_visibly():
     fig = survival.lateness_figure(la, 2, 3)
     assert len(fig.layout.shapes) == 2 and all(s.line.width > 0 for s in fig.layout.shapes)
     sw = survival.still_waiting_figure(analysis.first_words(t, AS_OF))
-    assert [d.name for d in sw.data if d.name] == ["first round"]
+    assert [d.name for d in sw.data if d.name and d.showlegend is not False] == ["95% interval", "first round"]
     assert all(s.line.width > 0 for s in sw.layout.shapes)
+
+
+# ------------------------------------------------------------------ issue 20/21: sentences that hold together
+
+
+def test_demo_response_time_sentences_never_contradict_themselves(demo_tables):
+    fw = analysis.first_words(demo_tables, AS_OF)
+    text = "\n".join(
+        [
+            *survival.round_sentences(survival.round_summary(fw)),
+            survival.waiting_now_markdown(demo_tables, AS_OF),
+            survival.lateness_sentence(survival.late_answers(demo_tables, Settings(), AS_OF)),
+            survival.suggest_grace(demo_tables, Settings(), AS_OF).text,
+            charts.followup_sentence(analysis.followup_outcomes(demo_tables)),
+        ]
+    )
+    assert "within more than" not in text
+    assert "a median of 1 day" not in text
+    assert "longer than most" not in text
+    # The final rounds' 80% day (42) rests on one answer: no wait is called unusual on it.
+    final = next(s for s in survival.round_sentences(survival.round_summary(fw)) if s.startswith("**Final rounds**"))
+    assert "rests on 1 answer so far (day 42)" in final and "is unusual here" not in final
+    assert "a brief check-in every 7 days, at most 3" in final
+    # Two first rounds answered: too few for a median, and it says so.
+    first = next(s for s in survival.round_sentences(survival.round_summary(fw)) if s.startswith("**First rounds**"))
+    assert "too few answers to give a typical time" in first and "half hear back" not in first
+    # Sofia's Riverbend Media is being left (Pinecrest approved): not "day 27: longer than most".
+    assert "Riverbend" not in text
+    assert charts.followup_sentence(analysis.followup_outcomes(demo_tables)) == (
+        "1 of 3 follow-ups got an answer, after 1 day."
+    )
+
+
+def test_a_median_never_reached_is_not_within_more_than():
+    # Five answered after 2 to 6 days, eight still waiting at 20 days: the curve stays above 50%.
+    t = _first_rounds([(d, True) for d in (2, 3, 4, 5, 6)] + [(20, False)] * 8)
+    summary = survival.round_summary(analysis.first_words(t, AS_OF))
+    assert math.isinf(summary["median"].iloc[0])
+    sentence = survival.round_sentences(summary)[0]
+    assert "within more than" not in sentence
+    assert "fewer than half have heard back, some after 20 days of waiting" in sentence
+    assert "unusual" not in sentence
+
+
+def test_still_waiting_has_one_panel_per_round_with_labels_clear_of_every_line():
+    t = make_tables(
+        applications=[app(f"A{i}", f"Employer {i}") for i in range(4)],
+        interviews=[
+            iv("I0", "A0", "2026-11-02"),
+            iv("I1", "A1", "2026-11-02"),
+            iv("I2", "A2", "2026-11-02", round="2"),
+            iv("I3", "A3", "2026-11-02", final="true"),
+        ],
+        messages=[msg("M0", "A0", "2026-11-05"), msg("M3", "A3", "2026-11-09")],
+    )
+    fig = survival.still_waiting_figure(analysis.first_words(t, AS_OF))
+    lines = [d for d in fig.data if d.mode == "lines" and d.fill is None]
+    bands = [d for d in fig.data if d.fill == "toself"]
+    # Each round its own panel (its own y axis), so no band hides another.
+    assert [d.name for d in lines] == ["first round", "later round", "final round"]
+    assert len({d.yaxis for d in lines}) == 3
+    assert [b.yaxis for b in bands] == [d.yaxis for d in lines]
+    # Light fills, told apart by the legend: the band has a legend entry of its own.
+    assert all(float(b.fillcolor.rsplit(",", 1)[1].rstrip(")")) <= 0.2 for b in bands)
+    assert [b.showlegend for b in bands] == [True, False, False] and bands[0].name == "95% interval"
+    # The level labels sit beyond the right edge of each panel: no curve can cross them.
+    labels = [a for a in fig.layout.annotations if a.text in ("half heard back", "80% heard back")]
+    assert len(labels) == 6
+    assert all(a.xref.endswith("domain") and a.x >= 1 and a.xanchor == "left" for a in labels)
+    assert fig.layout.margin.r >= 100
+    # The later round has no answer yet: its panel says so instead of a line hiding along 100%.
+    assert any(a.text.startswith("no answer yet") and a.yref == "y2" for a in fig.layout.annotations)
+
+
+def test_the_grace_marker_is_drawn_solid_above_the_bars_with_its_label_off_the_bars():
+    la = survival.late_answers(_late_practice([1] * 5 + [2] * 5 + [3] * 5 + [5] * 5), Settings(), AS_OF)
+    fig = survival.lateness_figure(la, 2, 3)
+    grace = next(s for s in fig.layout.shapes if s.x0 == 2.5)
+    assert grace.line.width >= 3 and grace.line.dash == "solid" and grace.layer == "above"
+    assert grace.opacity == 1
+    label = next(a for a in fig.layout.annotations if a.text.startswith("grace now"))
+    assert label.text == "grace now: 2 business days"
+    assert label.yref == "paper" and label.y > 1  # above the plot area, never on a bar
+    suggested = next(a for a in fig.layout.annotations if a.text.startswith("suggested"))
+    assert suggested.y > label.y  # the two labels do not overlap
+
+
+def test_the_response_times_notebook_says_which_day_it_judges_from():
+    # Issue 21: the session's day, never the clock without saying so.
+    assert survival.day_source("2026-11-16", "2026-11-20") == "parameter"
+    assert survival.day_source(None, "2026-11-20") == "session"
+    assert survival.day_source(None, None) == "clock"
+    assert "working session's day" in survival.day_note("session")
+    assert "set `as_of`" in survival.day_note("clock")

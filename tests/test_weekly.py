@@ -79,7 +79,7 @@ def test_the_approval_wait_is_explained_not_listed_as_a_message_to_the_client_he
     text = weekly.waiting_on_you_markdown(r)
     assert "you accepted the offer on Tue 10 Nov" in text
     assert "a wait, not a message to send: keep the 1 other application warm until it is approved." in text
-    assert r.first_thing.startswith("**Congratulations, Maya!** You accepted Northwind Analytics's offer")
+    assert r.first_thing.startswith("**Congratulations, Maya!** You accepted Northwind Analytics's written offer")
 
 
 def test_an_approved_offer_is_celebrated_and_the_others_are_not_waiting():
@@ -225,8 +225,8 @@ def test_no_new_applications_for_weeks_is_a_warning_not_good_news():
     )
     assert r.sentences["pipeline"] == (
         "1 open application (1 interviewing); 1 application ended without a job, all after an interview. "
-        "No new application for 6 weeks (the last on Mon 05 Oct): the pipeline is drying up — plan new "
-        "applications with the client, whatever the interviews promise."
+        "No new application for 6 weeks (the last on Mon 05 Oct): the pipeline is drying up — a few new "
+        "applications keep your options open, whatever the interviews promise."
     )
     fresh = report(applications=[applied("A1", "2026-11-12")])
     assert fresh.sentences["pipeline"].endswith("New applications still come in (the last on Thu 12 Nov).")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import CLOSED_STATUSES
+from ..settings import Settings
 from .rules import latest_interviews
 from .wording import count_noun, markdown_text
 
@@ -301,15 +302,92 @@ def pipeline_counts(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return counts
 
 
+#: Received message kinds that are good news from the employer (PRODUCT.md's
+#: kinds: an offer, its letter, an invitation to a further round; the demo's
+#: first spellings of the first two too); ``rejection`` is the bad news.
+GOOD_NEWS_KINDS = ("offer", "offer_letter", "invitation", "verbal_offer", "written_offer")
+BAD_NEWS_KINDS = ("rejection",)
+
+
+def _received_from_employer(messages: pd.DataFrame, as_of) -> pd.DataFrame:
+    """Received messages on or before ``as_of`` that are word from the employer (not a reference's)."""
+    m = messages[messages["direction"].eq("received") & (messages["on"] <= as_of)]
+    return m[_column(m, "reference_id").isna()]
+
+
+def ended_by(tables: Mapping[str, pd.DataFrame], as_of) -> pd.Series:
+    """The ids of applications that are over, or being left, on ``as_of`` though
+    their status may still say "active": a ``rejection`` received, a
+    ``withdrawal`` sent, a ``closed_on`` passed, or another application of the
+    same coachee whose offer was approved (and not rescinded): the client is
+    withdrawing from the rest (guidance 9); an offer rescinded (contract v3: its
+    application is treated as closed)."""
+    day = pd.Timestamp(as_of).normalize()
+    apps = tables["applications"]
+    msgs = tables["messages"]
+    msgs = msgs[msgs["on"] <= day]
+    rejected = msgs.loc[msgs["direction"].eq("received") & msgs["kind"].isin(BAD_NEWS_KINDS), "application_id"]
+    withdrew = msgs.loc[msgs["direction"].eq("sent") & msgs["kind"].eq("withdrawal"), "application_id"]
+    closed_on = _column(apps, "closed_on", "datetime64[ns]")
+    closed = apps.loc[closed_on.notna() & (closed_on <= day), "application_id"]
+    o = tables["offers"]
+    approved = o[o["approved_on"].notna() & (o["approved_on"] <= day) & ~(o["rescinded_on"] <= day)]
+    hired = apps[apps["application_id"].isin(approved["application_id"]) | apps["status"].eq("hired")]
+    leaving = apps.loc[
+        apps["coachee_id"].isin(hired["coachee_id"]) & ~apps["application_id"].isin(hired["application_id"]),
+        "application_id",
+    ]
+    rescinded = o.loc[o["rescinded_on"] <= day, "application_id"]
+    ids = pd.concat([rejected, withdrew, closed, leaving, rescinded], ignore_index=True)
+    return ids.drop_duplicates().reset_index(drop=True)
+
+
+def offers_made(offers: pd.DataFrame, as_of) -> pd.Series:
+    """The ids of applications with an offer made (verbal or written) by ``as_of`` and not rescinded."""
+    day = pd.Timestamp(as_of).normalize()
+    made = offers[["verbal_on", "written_received_on"]].min(axis=1)
+    live = made.notna() & (made <= day) & ~(offers["rescinded_on"] <= day)
+    return offers.loc[live, "application_id"]
+
+
+def latest_dates(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
+    """For each application with an interview held by ``as_of``: the latest date the
+    employer gave (``their_date``: at its latest interview, or moved since in a
+    received message's ``next_step_by``) and the day they gave it (``given_on``),
+    indexed by application_id. ``their_date`` is missing when they gave none."""
+    day = pd.Timestamp(as_of).normalize()
+    iv = tables["interviews"]
+    last = latest_interviews(iv[iv["held_on"] <= day])[["application_id", "held_on", "next_step_by"]]
+    received = _received_from_employer(tables["messages"], day)
+    moved = received[_column(received, "next_step_by").notna()][["application_id", "on", "next_step_by"]]
+    moved = moved.merge(last[["application_id", "held_on"]], on="application_id")
+    moved = moved[moved["on"] >= moved["held_on"]].sort_values(["on", "next_step_by"], kind="stable")
+    moved = moved.groupby("application_id").last()
+    out = last.set_index("application_id")
+    their = pd.to_datetime(out.index.to_series().map(moved["next_step_by"]))
+    on = pd.to_datetime(out.index.to_series().map(moved["on"]))
+    return pd.DataFrame(
+        {
+            "their_date": their.where(their.notna(), pd.to_datetime(out["next_step_by"])),
+            "given_on": on.where(on.notna(), out["held_on"]),
+        },
+        index=out.index,
+    )
+
+
 def waiting_on(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
     """One row per open application with an interview held by ``as_of``: days
     since the latest interview and what it is waiting on, longest wait first.
 
-    ``waiting_on`` is one of (the first that applies): "offer stage",
-    "thank-you not sent", "employer's date passed" (with no word from them since
-    the interview), "employer's date ahead", "decision after final round",
-    "heard back since" (word came, no new date), "no date given".
-    ``promised_after_days`` is the employer's date counted from the interview.
+    ``waiting_on`` is one of (the first that applies): "offer stage" (an offer
+    made, or the status says so: the client owes the answer), "being left" (an
+    offer elsewhere was approved, a rejection came or a withdrawal was sent: not
+    a wait any more), "thank-you not sent", "employer's date passed" (with no
+    word from them since they gave it), "employer's date ahead", "decision
+    after final round", "heard back since" (word came, no new date), "no date given".
+
+    ``their_date`` is the latest date the employer gave: at the interview, or
+    moved in a message since; ``promised_after_days`` counts it from the interview.
     """
     as_of = pd.Timestamp(as_of).normalize()
     apps = tables["applications"]
@@ -319,24 +397,37 @@ def waiting_on(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
     iv = tables["interviews"]
     last = latest_interviews(iv[iv["held_on"] <= as_of]).merge(open_apps, on="application_id", how="inner")
     last = last.reset_index(drop=True)
-    msgs = tables["messages"]
-    heard_on = _first_received_after(last, msgs[msgs["on"] <= as_of], "held_on")
+    received = _received_from_employer(tables["messages"], as_of)
+    heard_on = _first_received_after(last, received, "held_on")
+    given = latest_dates(tables, as_of).reindex(last["application_id"])
+    last["their_date"] = given["their_date"].to_numpy()
+    given_on = pd.Series(given["given_on"].to_numpy(), index=last.index)
+    since_given = received.merge(
+        pd.DataFrame({"application_id": last["application_id"], "_given": given_on}), on="application_id"
+    )
+    answered = last["application_id"].isin(since_given.loc[since_given["on"] > since_given["_given"], "application_id"])
     last["days_since"] = (as_of - last["held_on"]).dt.days
-    last["promised_after_days"] = (last["next_step_by"] - last["held_on"]).dt.days
+    last["promised_after_days"] = (last["their_date"] - last["held_on"]).dt.days
     final = last["final_round"].fillna(False).astype(bool)
-    has_date = last["next_step_by"].notna()
-    passed = has_date & (last["next_step_by"] < as_of)
+    has_date = last["their_date"].notna()
+    passed = has_date & (last["their_date"] < as_of)
+    offer = last["status"].isin(["offer", "accepted"]) | last["application_id"].isin(
+        offers_made(tables["offers"], as_of)
+    )
+    leaving = last["application_id"].isin(ended_by(tables, as_of))
     last["waiting_on"] = np.select(
         [
-            last["status"].isin(["offer", "accepted"]),
+            offer,
+            leaving,
             last["thank_you_sent_on"].isna(),
-            passed & heard_on.isna(),
+            passed & ~answered,
             has_date & ~passed,
             final,
             heard_on.notna(),
         ],
         [
             "offer stage",
+            "being left",
             "thank-you not sent",
             "employer's date passed",
             "employer's date ahead",
@@ -349,12 +440,22 @@ def waiting_on(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
     return last.sort_values(["days_since", "label"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
+#: The 80% time is read (a wait past it called unusual) only when at least this
+#: many answers came on or after it: one slow answer is not a pattern.
+MIN_TAIL = 2
+
+
+#: What ``waiting_on`` rows are not a wait for the employer's word.
+NOT_WAITING = ("offer stage", "being left", "heard back since")
+
+
 # ----------------------------------------------------------- how long a wait is
 
 
 #: A round group's times are read only when at least this many of its interviews
-#: have been answered: below it, one fast or slow employer moves the median.
-MIN_ANSWERED = 5
+#: have been answered: below it, one fast or slow employer moves the median
+#: (the ``min_answers_for_times`` setting's default).
+MIN_ANSWERED = Settings().min_answers_for_times
 
 _PLURAL = {"first round": "first rounds", "later round": "later rounds", "final round": "final rounds"}
 
@@ -399,6 +500,8 @@ class RoundTimes:
     p80: float
     #: The longest time followed so far (answered or still waiting).
     longest: float
+    #: How many answers came on or after the 80% time: the tail it rests on.
+    p80_cases: int = 0
 
     @property
     def enough(self) -> bool:
@@ -419,6 +522,7 @@ def round_times(fw: pd.DataFrame) -> dict[str, RoundTimes]:
             median,
             p80,
             float(g["days"].max()) if len(g) else 0.0,
+            int((g["event"] & (g["days"] >= p80)).sum()) if np.isfinite(p80) else 0,
         )
     return out
 
@@ -443,54 +547,87 @@ def _days(n: float) -> str:
     return count_noun(n, "day")
 
 
-def wait_sentence(company: str, group: str, days: int, rt: RoundTimes, their_date=None, as_of=None) -> str:
+def cadence_phrase(group: str, settings: Settings | None = None) -> str:
+    """The workbook's own follow-up pace after a ``group`` interview, in words
+    (the settings' numbers): what a wait is set against before calling it unusual."""
+    s = settings or Settings()
+    if group == "final round":
+        return f"a brief check-in every {_days(s.checkin_every_days)}, at most {s.max_checkins}"
+    return (
+        f"a status inquiry {count_noun(s.grace_business_days, 'business day')} after the employer's date, "
+        f"or after {count_noun(s.no_date_followup_business_days, 'business day')} of silence when they gave none"
+    )
+
+
+def too_few_phrase(group: str, answered: int, needed: int) -> str:
+    """ "only 2 final rounds in this practice have had an answer so far" and the setting it falls short of."""
+    plural = _PLURAL[group]
+    if answered == 0:
+        return f"no {group} in this practice has had an answer yet"
+    if answered == 1:
+        return f"only 1 {group} in this practice has had an answer so far"
+    return f"only {answered} {plural} in this practice have had an answer so far"
+
+
+def wait_sentence(
+    company: str,
+    group: str,
+    days: int,
+    rt: RoundTimes,
+    their_date=None,
+    as_of=None,
+    settings: Settings | None = None,
+) -> str:
     """One Markdown sentence: how a wait of ``days`` after a ``group`` compares with
-    the practice (``rt``), ending in what it means for the coach."""
+    the practice (``rt``), ending in what it means.
+
+    A typical time is given only from ``settings.min_answers_for_times`` answers
+    on; "unusual" only past the day by which 80% heard back, and always beside the
+    workbook's own follow-up pace (``cadence_phrase``), which it never replaces."""
+    s = settings or Settings()
     plural = _PLURAL[group]
     head = f"{md_escape(company)} ({group}), day {int(days)}: "
-    ask = "a brief check-in is fair" if group == "final round" else "a polite status inquiry is fair"
-    if not rt.enough:
-        if rt.answered == 0:
-            so_far = f"no {group} in this practice has had an answer yet"
-        elif rt.answered == 1:
-            so_far = f"only 1 {group} in this practice has had an answer so far"
-        else:
-            so_far = f"only {rt.answered} {plural} in this practice have had an answer so far"
+    pace = f"keep to the workbook's pace ({cadence_phrase(group, s)})"
+    if rt.answered < s.min_answers_for_times:
         return (
-            head + so_far + ", too few to say whether this wait is unusual — for now, go by the employer's "
-            "own date and the workbook's follow-up reminders."
+            head + too_few_phrase(group, rt.answered, s.min_answers_for_times) + ", too few to say whether this "
+            "wait is unusual — for now, go by the employer's own date and the workbook's follow-up reminders."
         )
-    if days >= rt.p80:
-        text = head + f"past the point by which 80% of {plural} in this practice hear back (day {int(rt.p80)}) — "
-        if their_date is not None and pd.notna(their_date) and as_of is not None and their_date > pd.Timestamp(as_of):
+    ahead = their_date is not None and pd.notna(their_date) and as_of is not None and their_date > pd.Timestamp(as_of)
+    p80_known = np.isfinite(rt.p80) and rt.p80_cases >= MIN_TAIL
+    if p80_known and days >= rt.p80:
+        text = (
+            head + f"past the day by which 80% of {plural} in this practice hear back (day {int(rt.p80)}), "
+            "so a silence this long is unusual here"
+        )
+        if ahead:
             d = pd.Timestamp(their_date)
-            return text + f"but they said you would hear by {d.day} {d:%b}: wait for that date, then ask."
-        return text + ask + "."
+            return text + f" — but they said you would hear by {d.day} {d:%b}: wait for that date, then ask."
+        return text + f" — {pace}, and keep other applications moving."
     if np.isinf(rt.median):
         return (
             head + f"fewer than half of {plural} in this practice have heard back within {_days(rt.longest)} — "
-            "long waits are normal here; keep to the follow-ups the workbook lists."
+            f"long waits are normal here; {pace}."
         )
-    half = f"half of {plural} in this practice hear back within {_days(rt.median)}"
     if days < rt.median:
-        return head + f"still early — {half}; nothing to chase yet."
-    most = (
-        f"80% within {_days(rt.p80)}"
-        if np.isfinite(rt.p80)
-        else f"too few have answered to say when 80% do (after more than {_days(rt.longest)})"
-    )
-    return (
-        head + f"longer than most — {half}, {most}; a wait this long is still common, "
-        "so keep to the follow-ups the workbook lists."
-    )
+        return head + f"still early — half of {plural} in this practice hear back within {_days(rt.median)}; {pace}."
+    half = f"half of {plural} in this practice hear back within {_days(rt.median)}"
+    if p80_known:
+        return head + f"{half} and 80% by day {int(rt.p80)}, so a wait this long is still common; {pace}."
+    return head + f"{half}; too few slower answers yet to say when a wait becomes unusual — {pace}."
 
 
 def waiting_sentences(
-    tables: Mapping[str, pd.DataFrame], as_of, coachee_id: str, times: Mapping[str, RoundTimes] | None = None
+    tables: Mapping[str, pd.DataFrame],
+    as_of,
+    coachee_id: str,
+    times: Mapping[str, RoundTimes] | None = None,
+    settings: Settings | None = None,
 ) -> list[str]:
     """One Markdown sentence per application of ``coachee_id`` still waiting for the
-    employer's first word after its latest interview (open, no offer), longest
-    wait first, each compared with the practice-wide times of its round group.
+    employer's first word after its latest interview (open, no offer, not being
+    left: ``ended_by``), longest wait first, each compared with the practice-wide
+    times of its round group.
 
     ``times``: the practice's (``practice_round_times``); then ``tables`` need only
     hold the coachee's own rows. Without them, ``tables`` are the whole
@@ -500,20 +637,47 @@ def waiting_sentences(
     """
     day = pd.Timestamp(as_of).normalize()
     fw = first_words(tables, day)
-    return waiting_sentences_from(fw, tables["offers"], day, coachee_id, round_times(fw) if times is None else times)
+    return waiting_sentences_from(
+        fw,
+        tables["offers"],
+        day,
+        coachee_id,
+        round_times(fw) if times is None else times,
+        settings,
+        leaving=ended_by(tables, day),
+        their_dates=latest_dates(tables, day)["their_date"],
+    )
 
 
 def waiting_sentences_from(
-    fw: pd.DataFrame, offers: pd.DataFrame, day: pd.Timestamp, coachee_id: str, times: Mapping[str, RoundTimes]
+    fw: pd.DataFrame,
+    offers: pd.DataFrame,
+    day: pd.Timestamp,
+    coachee_id: str,
+    times: Mapping[str, RoundTimes],
+    settings: Settings | None = None,
+    leaving: pd.Series | None = None,
+    their_dates: pd.Series | None = None,
 ) -> list[str]:
     """``waiting_sentences`` from ``first_words`` already found (``fw``, holding at
-    least this coachee's rows) and the offers: for many coachees at once."""
-    with_offer = offers.loc[offers["verbal_on"].notna() | offers["written_received_on"].notna(), "application_id"]
-    mine = fw[fw["coachee_id"].eq(coachee_id) & fw["status"].eq("active") & ~fw["application_id"].isin(with_offer)]
+    least this coachee's rows) and the offers: for many coachees at once.
+    ``leaving``: ``ended_by`` (applications over or being left, whatever their
+    status); ``their_dates``: ``latest_dates``' their_date (a date moved in a
+    message), else the interview's own date is the one they gave."""
+    mine = fw[
+        fw["coachee_id"].eq(coachee_id)
+        & fw["status"].eq("active")
+        & ~fw["application_id"].isin(offers_made(offers, day))
+        & ~fw["application_id"].isin(() if leaving is None else leaving)
+    ]
     latest = latest_interviews(mine)
     waiting = latest[latest["state"].eq("waiting")]
     waiting = waiting.sort_values(["days", "company", "application_id"], ascending=[False, True, True], kind="stable")
+    dates = waiting["next_step_by"]
+    if their_dates is not None:
+        moved = waiting["application_id"].map(their_dates)
+        dates = pd.to_datetime(moved).where(moved.notna(), dates)
     return [
-        wait_sentence(r.company, r.round_group, int(r.days), times[r.round_group], r.next_step_by, day)
-        for r in waiting.itertuples()
+        wait_sentence(r.company, r.round_group, int(r.days), times[r.round_group], date, day, settings)
+        for r, date in zip(waiting.itertuples(), dates)
     ]

@@ -24,8 +24,14 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..settings import Settings
+from .analysis import NOT_WAITING
 from .page_markers import PLOTLY_JS_PLACEHOLDER
 from .wording import count_noun as _n
+from .wording import typical_amount
+
+#: The fewest cases a median is given from (the ``min_answers_for_times`` setting's default).
+MIN_CASES = Settings().min_answers_for_times
 
 WAITING_COLOURS = {
     "thank-you not sent": "#d62728",
@@ -35,7 +41,11 @@ WAITING_COLOURS = {
     "heard back since": "#17becf",
     "no date given": "#7f7f7f",
     "offer stage": "#9467bd",
+    "being left": "#bdbdbd",
 }
+#: The shortest bar drawn (in days): a wait of 0 days (an interview today) still
+#: shows its colour, so the legend matches a bar; the hover and the axis keep the true days.
+MIN_BAR_DAYS = 0.35
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
 
@@ -119,62 +129,82 @@ def _safe(text: pd.Series) -> list[str]:
 # ----------------------------------------------------------- days since interview
 
 
-def days_since_interview_spec(waiting: pd.DataFrame) -> dict:
+NO_INTERVIEW_YET = "No open applications with an interview yet"
+
+
+def days_since_interview_spec(waiting: pd.DataFrame, empty_message: str = NO_INTERVIEW_YET) -> dict:
     """One bar per open application: days since its latest interview, coloured by
-    what it waits on, with the employer's promised date marked (a figure dict)."""
+    what it waits on, with the latest date the employer gave marked (a figure dict).
+    ``empty_message``: what the chart says when ``waiting`` is empty (a caller that
+    filtered it says what it filtered for)."""
     title = "Days since the latest interview"
     if waiting.empty:
-        return empty_spec(title, "No open applications with an interview yet")
+        return empty_spec(title, empty_message)
     data = []
     labels = np.array(_safe(waiting["label"]), dtype=object)
     for category, colour in WAITING_COLOURS.items():
         rows = waiting["waiting_on"].eq(category).to_numpy()
         if not rows.any():
             continue
+        days = waiting.loc[rows, "days_since"].astype(int)
         data.append(
             {
                 "type": "bar",
-                "x": waiting.loc[rows, "days_since"].tolist(),
+                # A wait of 0 days gets a short bar, not none; the hover tells the true days.
+                "x": [max(float(d), MIN_BAR_DAYS) for d in days],
+                "customdata": days.tolist(),
                 "y": labels[rows].tolist(),
                 "orientation": "h",
                 "name": category,
                 "marker": {"color": colour},
-                "hovertemplate": "%{y}: %{x} days<extra>" + html.escape(category) + "</extra>",
+                "hovertemplate": "%{y}: %{customdata} days<extra>" + html.escape(category) + "</extra>",
             }
         )
+    date_col = "their_date" if "their_date" in waiting else "next_step_by"
     promised = waiting["promised_after_days"].notna().to_numpy()
     if promised.any():
+        dates = pd.to_datetime(waiting.loc[promised, date_col])
         data.append(
             {
                 "type": "scatter",
                 "x": waiting.loc[promised, "promised_after_days"].tolist(),
                 "y": labels[promised].tolist(),
+                "customdata": dates.dt.strftime("%a %d %b").tolist(),
                 "mode": "markers",
-                "name": "their promised date",
+                "name": "their latest date",
                 "marker": {"symbol": "line-ns-open", "size": 22, "color": "black", "line": {"width": 3}},
-                "hovertemplate": "%{y}: they said %{x} days<extra></extra>",
+                "hovertemplate": "%{y}: they said %{customdata} (day %{x})<extra></extra>",
             }
         )
     layout = layout_spec(title, "Days since the interview", "", height=max(260, 60 + 34 * len(waiting)))
     layout["yaxis"].update(categoryorder="array", categoryarray=labels[::-1].tolist())
+    layout["xaxis"].update(rangemode="tozero")
     return {"data": data, "layout": layout}
 
 
-def days_since_interview_figure(waiting: pd.DataFrame) -> go.Figure:
-    return go.Figure(days_since_interview_spec(waiting))
+def days_since_interview_figure(waiting: pd.DataFrame, empty_message: str = NO_INTERVIEW_YET) -> go.Figure:
+    return go.Figure(days_since_interview_spec(waiting, empty_message))
 
 
 def days_since_sentence(waiting: pd.DataFrame) -> str:
     """How many open applications had an interview, and the longest wait for the
-    employer: an application at the offer stage waits on the client's answer, and
-    one that has heard back since (with no new date) is not waiting in silence."""
+    employer among those still waiting: one at the offer stage waits on the
+    client, one being left (an offer approved elsewhere, a rejection, a
+    withdrawal) waits on no one, and one that has heard back since (with no new
+    date) is not waiting in silence."""
     if waiting.empty:
         return "No open application has had an interview yet."
     offers = waiting["waiting_on"].eq("offer stage")
-    silent = waiting[~offers & ~waiting["waiting_on"].eq("heard back since")]
+    leaving = waiting["waiting_on"].eq("being left")
+    silent = waiting[~waiting["waiting_on"].isin(NOT_WAITING)]
     text = f"{_n(len(waiting), 'open application')} with an interview"
+    asides = []
     if offers.any():
-        text += f" ({int(offers.sum())} with an offer, waiting on your answer)"
+        asides.append(f"{int(offers.sum())} with an offer")
+    if leaving.any():
+        asides.append(f"{int(leaving.sum())} being left")
+    if asides:
+        text += f" ({', '.join(asides)})"
     if silent.empty:
         return text + "; none is waiting on the employer."
     longest = silent.iloc[0]  # waiting_on sorts the longest wait first
@@ -257,18 +287,18 @@ def response_time_figure(rt: pd.DataFrame) -> go.Figure:
     return chart_layout(fig, title, "Days from interview to the first word", "", height=140 + 60 * len(order))
 
 
-def response_time_sentence(rt: pd.DataFrame) -> str:
-    """The answered interviews' median, and the longest wait counting the unanswered
-    ones (``waited_days``, when ``rt`` was computed with an ``as_of``)."""
+def response_time_sentence(rt: pd.DataFrame, min_cases: int = MIN_CASES) -> str:
+    """The answered interviews' median (with ``min_cases`` answers or more; below,
+    the days themselves), and the longest wait counting the unanswered ones
+    (``waited_days``, when ``rt`` was computed with an ``as_of``)."""
     answered = rt[rt["answered"]]
     if answered.empty:
         return "No employer has answered after an interview yet."
-    med = answered["days_to_answer"].median()
     silent = rt[~rt["answered"]]
-    text = (
-        f"Employers answered {len(answered)} of {_n(len(rt), 'interview')}, in a median of "
-        f"{_n(round(med), 'day')} among those answered (longest {_n(answered['days_to_answer'].max(), 'day')})"
-    )
+    typical = typical_amount(answered["days_to_answer"], "day", min_cases)
+    text = f"Employers answered {len(answered)} of {_n(len(rt), 'interview')}, after {typical}"
+    if len(answered) >= min_cases:
+        text += f" among those answered (longest {_n(answered['days_to_answer'].max(), 'day')})"
     if silent.empty:
         return text + "."
     text += f"; {len(silent)} {'is' if len(silent) == 1 else 'are'} still without an answer"
@@ -311,7 +341,7 @@ def lateness_figure(rt: pd.DataFrame, grace_business_days: int = 2) -> go.Figure
     return chart_layout(fig, title, "Business days late (negative: early)", "Answers", height=340)
 
 
-def lateness_sentence(rt: pd.DataFrame, grace_business_days: int = 2) -> str:
+def lateness_sentence(rt: pd.DataFrame, grace_business_days: int = 2, min_cases: int = MIN_CASES) -> str:
     """How many answers kept the employer's date, and of the late ones how many came
     within the grace period (an on-time answer is not "within the grace period")."""
     d = rt[rt["answered"] & rt["next_step_by"].notna()]
@@ -323,8 +353,8 @@ def lateness_sentence(rt: pd.DataFrame, grace_business_days: int = 2) -> str:
         return text + ": employers here keep their dates, so a follow-up right after the date is fair."
     within = int((late["late_by_business_days"] <= grace_business_days).sum())
     text += (
-        f"; the {_n(len(late), 'late one')} came a median of "
-        f"{_n(round(late['late_by_business_days'].median()), 'business day')} late, "
+        f"; the {_n(len(late), 'late one')} came "
+        f"{typical_amount(late['late_by_business_days'], 'business day', min_cases)} late, "
         f"{within} of them within the {grace_business_days}-business-day grace period"
     )
     if within * 4 >= len(late) * 3:
@@ -362,13 +392,15 @@ def followup_figure(outcomes: pd.DataFrame) -> go.Figure:
     return chart_layout(fig, title, "", "Messages sent", height=320)
 
 
-def followup_sentence(outcomes: pd.DataFrame) -> str:
+def followup_sentence(outcomes: pd.DataFrame, min_cases: int = MIN_CASES) -> str:
+    """How many status inquiries and check-ins got an answer, and after how long
+    (a median only from ``min_cases`` answers on: one answer is not a median)."""
     if outcomes.empty:
         return "No status inquiry or check-in has been sent yet."
     replied = outcomes[outcomes["replied"]]
     text = f"{len(replied)} of {_n(len(outcomes), 'follow-up')} got an answer"
     if len(replied):
-        text += f", in a median of {_n(round(replied['days_to_reply'].median()), 'day')}"
+        text += f", after {typical_amount(replied['days_to_reply'], 'day', min_cases)}"
     return text + "."
 
 

@@ -24,17 +24,20 @@ import plotly.graph_objects as go
 
 from ..settings import RANGES, Settings
 from .analysis import (
-    MIN_ANSWERED,
+    MIN_TAIL,
     ROUND_GROUPS,
+    cadence_phrase,
     employer_words,
+    ended_by,
     first_words,
+    latest_dates,
     md_escape,
     round_times,
     waiting_sentences_from,
 )
 from .business_days import calendars_of, holiday_dates
 from .charts import chart_layout
-from .wording import count_noun
+from .wording import count_noun, typical_amount
 
 #: The confidence of the intervals around the median and the 80% time.
 CONFIDENCE = 0.95
@@ -109,16 +112,11 @@ def round_summary(fw: pd.DataFrame) -> pd.DataFrame:
                 longest=float(g["days"].max()),
             )
         )
+        p80 = rows[-1]["p80"]
+        rows[-1]["p80_cases"] = int((g["event"] & (g["days"] >= p80)).sum()) if math.isfinite(p80) else 0
     cols = ["round_group", "interviews", "answered", "waiting", "median", "median_low", "median_high"]
-    cols += ["p80", "p80_low", "p80_high", "longest"]
+    cols += ["p80", "p80_low", "p80_high", "longest", "p80_cases"]
     return pd.DataFrame(rows, columns=cols)
-
-
-def _days(n: float, longest: float) -> str:
-    """ "10 days", or "more than 42 days" for a time the curve has not reached."""
-    if math.isinf(n):
-        return f"more than {count_noun(longest, 'day')}"
-    return count_noun(n, "day")
 
 
 def _interval(low: float, high: float, longest: float) -> str:
@@ -157,9 +155,14 @@ def method_sentence(fw: pd.DataFrame, as_of) -> str:
     return text
 
 
-def round_sentences(summary: pd.DataFrame) -> list[str]:
+def round_sentences(summary: pd.DataFrame, settings: Settings | None = None) -> list[str]:
     """One Markdown sentence per round group of ``round_summary``: its median and
-    80% time with their intervals, and what a silence of that length means."""
+    80% time with their intervals, and what a silence of that length means.
+
+    A typical time only from ``settings.min_answers_for_times`` answers on (below
+    it, the sentence says there are too few, and gives none); "unusual" only past
+    the 80% time, beside the workbook's own follow-up pace (``cadence_phrase``)."""
+    s = settings or Settings()
     out = []
     for r in summary.itertuples():
         plural = _PLURAL[r.round_group]
@@ -167,48 +170,57 @@ def round_sentences(summary: pd.DataFrame) -> list[str]:
             f"**{plural.capitalize()}** ({count_noun(r.interviews, 'interview')}, {r.answered} answered, "
             f"{r.waiting} still waiting)"
         )
+        pace = f"the workbook's own pace ({cadence_phrase(r.round_group, s)})"
         if r.answered == 0:
             out.append(
                 counts + ": no answer yet, so nothing to compare a silence with — rely on the employer's own date."
             )
             continue
-        median = f"half hear back within {_days(r.median, r.longest)}"
-        if not math.isinf(r.median):
-            median += f" ({_interval(r.median_low, r.median_high, r.longest)})"
+        if r.answered < s.min_answers_for_times:
+            out.append(
+                counts + f": too few answers to give a typical time (at least {s.min_answers_for_times} are needed: "
+                f"the min_answers_for_times setting) — go by the employer's own date and {pace}."
+            )
+            continue
+        if math.isinf(r.median):
+            median = f"fewer than half have heard back, some after {count_noun(r.longest, 'day')} of waiting"
+        else:
+            median = (
+                f"half hear back within {count_noun(r.median, 'day')} "
+                f"({_interval(r.median_low, r.median_high, r.longest)})"
+            )
         if math.isinf(r.p80):
-            p80 = f"when 80% have heard back is not known yet (after more than {count_noun(r.longest, 'day')})"
+            p80 = f"when 80% have heard back is not known yet (some still wait after {count_noun(r.longest, 'day')})"
+            close = f" Long waits are ordinary here: keep to {pace}."
+        elif r.p80_cases < MIN_TAIL:
+            p80 = (
+                f"when 80% have heard back rests on {count_noun(r.p80_cases, 'answer')} so far (day {int(r.p80)}), "
+                "too few to call any wait unusual"
+            )
+            close = f" Keep to {pace}."
         else:
             p80 = f"80% within {count_noun(r.p80, 'day')} ({_interval(r.p80_low, r.p80_high, r.longest)})"
-        text = f"{counts}: {median}; {p80}."
-        ask = "a brief check-in" if r.round_group == "final round" else "a polite status inquiry"
-        if r.answered < MIN_ANSWERED:
-            text += (
-                f" With {r.answered} answered, too few to lean on (the weekly report waits for {MIN_ANSWERED}): "
-                "read it as a first hint and go by the employer's own date."
+            close = (
+                f" Past day {int(r.p80)} a silence is unusual here; until then it is not, and {pace} "
+                "is the one to keep."
             )
-        elif math.isinf(r.p80):
-            text += (
-                f" A silence of {count_noun(r.median, 'day')} is ordinary here; when 80% hear back is not known yet, "
-                "so keep to the workbook's follow-up reminders rather than a rule of thumb."
-            )
-        else:
-            text += (
-                f" A silence of up to {count_noun(r.median, 'day')} is ordinary here; past {count_noun(r.p80, 'day')} it is "
-                f"unusual, and {ask} is fair."
-            )
-        out.append(text)
+        out.append(f"{counts}: {median}; {p80}.{close}")
     return out
 
 
-def waiting_now_markdown(tables: Mapping[str, pd.DataFrame], as_of) -> str:
+def waiting_now_markdown(tables: Mapping[str, pd.DataFrame], as_of, settings: Settings | None = None) -> str:
     """Every coachee's applications still waiting for a first word (the weekly
     report's ``waiting_sentences``), as one Markdown list per coachee."""
     parts = []
     day = pd.Timestamp(as_of).normalize()
     fw = first_words(tables, day)  # the practice's, once for every coachee
     times = round_times(fw)
+    leaving = ended_by(tables, day)
+    their_dates = latest_dates(tables, day)["their_date"]
     for r in tables["coachees"].sort_values("name", kind="stable").itertuples():
-        lines = waiting_sentences_from(fw, tables["offers"], day, r.coachee_id, times)
+        lines = waiting_sentences_from(
+            fw, tables["offers"], day, r.coachee_id, times, settings, leaving=leaving, their_dates=their_dates
+        )
         if lines:
             parts.append(f"**{md_escape(r.name)}**\n\n" + "\n".join(f"- {line}" for line in lines))
     if not parts:
@@ -216,27 +228,42 @@ def waiting_now_markdown(tables: Mapping[str, pd.DataFrame], as_of) -> str:
     return "\n\n".join(parts)
 
 
-def _reference_line(fig: go.Figure, horizontal: bool, at: float, text: str, colour: str, dash: str) -> None:
-    # simple_white gives shapes a line width of 0: set it, or the line is invisible.
-    line = dict(color=colour, dash=dash, width=1.5)
-    if horizontal:
-        fig.add_hline(y=at, line=line, annotation_text=text, annotation_position="top right")
-    else:
-        fig.add_vline(x=at, line=line, annotation_text=text, annotation_position="top right")
+#: The levels marked on the still-waiting curves, and their labels (set in the
+#: right margin, beside the plot, where no curve can cross them).
+LEVELS = ((50, "half heard back", "dash"), (20, "80% heard back", "dot"))
+BAND_OPACITY = 0.18
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
 
 
 def still_waiting_figure(fw: pd.DataFrame) -> go.Figure:
-    """ "Share still waiting by day N": one Kaplan–Meier step line per round group,
-    its confidence band shaded, the 50% and 20% levels marked."""
+    """ "Share still waiting by day N": one panel per round group (so no band hides
+    another), each a Kaplan–Meier step line with its confidence band lightly
+    shaded, the 50% and 20% levels marked, their labels in the margin clear of
+    every line; a round with no answer yet says so in its panel."""
+    from plotly.subplots import make_subplots
+
     title = "Share of interviews still waiting for the employer's first word"
-    fig = go.Figure()
     fits = fit_rounds(fw)
     if not fits:
+        fig = go.Figure()
         fig.add_annotation(text="No interview held yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
         return chart_layout(fig, title, "", "", 220)
-    for group, kmf in fits.items():
+    known = fw[fw["state"].isin(["heard", "waiting"])]
+    groups = list(fits)
+    names = []
+    for group in groups:
+        g = known[known["round_group"].eq(group)]
+        names.append(f"{group.capitalize()}: {count_noun(len(g), 'interview')}, {int(g['event'].sum())} answered")
+    fig = make_subplots(rows=len(groups), cols=1, shared_xaxes=True, vertical_spacing=0.12, subplot_titles=names)
+    for row, group in enumerate(groups, start=1):
+        kmf = fits[group]
         colour = ROUND_COLOURS[group]
         t = kmf.survival_function_.index.to_numpy()
         ci = kmf.confidence_interval_
@@ -244,11 +271,15 @@ def still_waiting_figure(fw: pd.DataFrame) -> go.Figure:
             x=np.concatenate([t, t[::-1]]),
             y=np.concatenate([ci.iloc[:, 1].to_numpy(), ci.iloc[::-1, 0].to_numpy()]) * 100,
             fill="toself",
-            fillcolor=colour,
-            opacity=0.12,
+            mode="lines",
+            fillcolor=_rgba(colour, BAND_OPACITY),
             line=dict(width=0, shape="hv"),
             hoverinfo="skip",
-            showlegend=False,
+            name=f"{CONFIDENCE:.0%} interval",
+            legendgroup="interval",
+            showlegend=row == 1,
+            row=row,
+            col=1,
         )
         fig.add_scatter(
             x=t,
@@ -257,12 +288,40 @@ def still_waiting_figure(fw: pd.DataFrame) -> go.Figure:
             line=dict(color=colour, width=2.5, shape="hv"),
             name=group,
             hovertemplate="day %{x}: %{y:.0f}% still waiting<extra>" + group + "</extra>",
+            row=row,
+            col=1,
         )
-    _reference_line(fig, True, 50, "half heard back", "#555", "dash")
-    _reference_line(fig, True, 20, "80% heard back", "#555", "dot")
-    fig.update_yaxes(range=[0, 102], ticksuffix="%")
+        axis = "" if row == 1 else str(row)
+        for level, label, dash in LEVELS:
+            fig.add_hline(y=level, line=dict(color="#555", dash=dash, width=1.5), row=row, col=1)
+            fig.add_annotation(
+                text=label,
+                x=1.0,
+                xref=f"x{axis} domain",
+                xanchor="left",
+                xshift=6,
+                y=level,
+                yref=f"y{axis}",
+                showarrow=False,
+                font=dict(size=11, color="#555"),
+            )
+        if int(known.loc[known["round_group"].eq(group), "event"].sum()) == 0:
+            fig.add_annotation(
+                text="no answer yet: every one still waiting",
+                x=0.5,
+                xref=f"x{axis} domain",
+                y=60,
+                yref=f"y{axis}",
+                showarrow=False,
+                font=dict(size=12, color=colour),
+            )
+    fig.update_yaxes(range=[0, 105], ticksuffix="%")
     fig.update_xaxes(rangemode="tozero")
-    return chart_layout(fig, title, "Days since the interview (calendar days)", "Still waiting", 380)
+    fig = chart_layout(fig, title, "", "Still waiting", 120 + 210 * len(groups))
+    fig.update_xaxes(title_text="Days since the interview (calendar days)", row=len(groups), col=1)
+    # The legend at the foot, below the axis title, clear of the panels' titles.
+    fig.update_layout(margin=dict(r=120, t=90, b=100), legend=dict(y=0.01, yanchor="bottom", yref="container"))
+    return fig
 
 
 # ----------------------------------------------------------- lateness and the grace period
@@ -398,7 +457,7 @@ def suggest_grace(tables: Mapping[str, pd.DataFrame], settings: Settings, as_of)
     )
     if cases < MIN_GRACE_CASES:
         seen = (
-            f"a median of {count_noun(round(float(np.median(late))), 'business day')} late"
+            f"{typical_amount(late, 'business day', settings.min_answers_for_times)} late"
             if cases
             else "none has answered late yet"
         )
@@ -435,8 +494,9 @@ def suggest_grace(tables: Mapping[str, pd.DataFrame], settings: Settings, as_of)
     return GraceSuggestion(capped, name, current, cases, text + pending)
 
 
-def lateness_sentence(la: pd.DataFrame) -> str:
+def lateness_sentence(la: pd.DataFrame, settings: Settings | None = None) -> str:
     """What became of the dates employers gave (Markdown), ending in what it means."""
+    s = settings or Settings()
     given = la[la["state"].ne("ahead")]
     if given.empty:
         return "No employer's date has come yet, so there is nothing to say about whether they keep it."
@@ -445,8 +505,8 @@ def lateness_sentence(la: pd.DataFrame) -> str:
     text = f"Employers gave {count_noun(len(la), 'date')}; of the {len(given)} that can be judged now, {kept} "
     text += f"{'was' if kept == 1 else 'were'} kept, {late} answered late"
     if late:
-        med = float(la.loc[la["state"].eq("late"), "late_business_days"].median())
-        text += f" (a median of {count_noun(round(med), 'business day')} after the date)"
+        amounts = la.loc[la["state"].eq("late"), "late_business_days"]
+        text += f" ({typical_amount(amounts, 'business day', s.min_answers_for_times)} after the date)"
     text += f" and {passed} passed with no word yet"
     unknown = int(n.get("unknown", 0))
     if unknown:
@@ -457,6 +517,21 @@ def lateness_sentence(la: pd.DataFrame) -> str:
     else:
         text += "Employers here mostly keep their date: a missed one is worth a polite question."
     return text
+
+
+def _marker(fig: go.Figure, x: float, text: str, colour: str, dash: str, label_y: float) -> None:
+    """A vertical marker line above the bars, labelled above the plot area."""
+    fig.add_vline(x=x, line=dict(color=colour, dash=dash, width=3), layer="above", opacity=1)
+    fig.add_annotation(
+        text=text,
+        x=x,
+        xref="x",
+        y=label_y,
+        yref="paper",
+        yanchor="bottom",
+        showarrow=False,
+        font=dict(size=12, color=colour),
+    )
 
 
 def lateness_figure(la: pd.DataFrame, grace: int, suggested: int | None = None) -> go.Figure:
@@ -477,10 +552,42 @@ def lateness_figure(la: pd.DataFrame, grace: int, suggested: int | None = None) 
         hovertemplate="%{x} business days late: %{y} answers<extra></extra>",
         name="late answers",
     )
-    _reference_line(fig, False, grace + 0.5, f"grace now ({grace})", "#d62728", "dash")
+    # The grace period: a solid dark line drawn over the bars, its label above the
+    # plot area (never on a bar); the suggestion dashed, its label higher still.
+    _marker(fig, grace + 0.5, f"grace now: {count_noun(grace, 'business day')}", "#b00020", "solid", 1.02)
     if suggested is not None and suggested != grace:
-        _reference_line(fig, False, suggested + 0.5, f"suggested ({suggested})", "#2ca02c", "dot")
+        _marker(fig, suggested + 0.5, f"suggested: {suggested}", "#1b7f1b", "dash", 1.12)
     counts = late.value_counts().max()
     fig.update_yaxes(tick0=0, dtick=max(1, math.ceil(counts / 6)), rangemode="tozero")
     fig.update_layout(showlegend=False, bargap=0.1)
-    return chart_layout(fig, title, "Business days late", "Answers", 340)
+    fig = chart_layout(fig, title, "Business days late", "Answers", 360)
+    fig.update_layout(margin=dict(t=110))
+    return fig
+
+
+# ----------------------------------------------------------- the day judged from
+
+
+#: Where the response-times notebook's day comes from, and what it tells the coach.
+DAY_NOTES = {
+    "parameter": "Judged from the day given as the notebook's `as_of`.",
+    "session": "Judged from the working session's day (`FOLLOWUP_AS_OF`, as `followup app --as-of` sets it).",
+    "clock": (
+        "Judged from today's date: to judge from the same day as the working session, set `as_of` in the "
+        "notebook's first cell to that day."
+    ),
+}
+
+
+def day_source(as_of_parameter, session_day) -> str:
+    """Which day the analysis judges from: the notebook's ``as_of`` parameter if
+    given, else the session's day (``FOLLOWUP_AS_OF``, passed in), else the clock.
+    A key of ``DAY_NOTES``."""
+    if as_of_parameter:
+        return "parameter"
+    return "session" if session_day else "clock"
+
+
+def day_note(source: str) -> str:
+    """One sentence (Markdown, no store text in it) saying where the day judged from came from."""
+    return DAY_NOTES[source]

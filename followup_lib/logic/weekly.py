@@ -10,7 +10,15 @@ What the report promises the coach (issue 13): the one thing to do first; the
 overdue, today's and next week's work as separate lists, each by date; what the
 client owes (offers to decide) apart from what employers owe (silences); the
 week's wins and how the week compares with the four before; each event once;
-every sentence true on the day and ending in what it means for the coach.
+every sentence true on the day and ending in what it means.
+
+What it promises the client (issue 20): the page speaks to them ("you"), never
+to the coach; the coach's own notes are a section of their own
+(``coach_note_markdown``, from ``coachees.notes``, or no section at all). A
+verbal offer is not a job, and an application being left (an offer approved
+elsewhere, a rejection, a withdrawal) is not waiting; wins include offers and
+approvals; only good news from employers counts as "up"; the chart's date is
+the latest the employer gave.
 """
 
 from __future__ import annotations
@@ -28,15 +36,26 @@ from ..settings import Settings
 from . import analysis, charts
 from .offers import offers_table
 from .rules import due_actions
-from .wording import count_noun, markdown_text
+from .wording import count_noun, english_list, markdown_text
 
 # Weeks without a new application after which the pipeline is "drying up".
 DRY_WEEKS = 2
 TREND_WEEKS = 4  # the headline numbers are set against this many weeks before
 # The headline cards' words for the week's numbers (week_numbers' keys).
 CARDS = {"interviews": "interviews this week", "follow-ups you did": "follow-ups done this week"}
+# Each card's words for a count of one ("1 follow-up done this week").
+CARD_SINGULAR = {
+    "active applications": "active application",
+    "new applications": "new application",
+    "interviews this week": "interview this week",
+    "follow-ups done this week": "follow-up done this week",
+    "good news from employers": "good news from employers",
+    "overdue now": "overdue now",
+}
 # The kinds of message that ask the employer where things stand.
 FOLLOW_UPS = ("status_inquiry", "offer_checkin")
+# The offer events (``_events``) that are good news from the employer.
+GOOD_NEWS_EVENTS = ("Verbal offer", "Written offer received", "Offer approved")
 
 
 @dataclass
@@ -62,6 +81,9 @@ class WeeklyReport:
     pipeline: pd.DataFrame
     stages: pd.DataFrame
     wins: list[str] = field(default_factory=list)  # Markdown list items
+    offers_in_writing: list[str] = field(default_factory=list)  # application ids with a letter received
+    coach_note: str = ""  # the coach's own note (coachees.notes), kept apart from the rest
+    hired: bool = False  # an offer approved (and not rescinded) by the week's end: no "down" arrows
     figures: dict = field(default_factory=dict)
     sentences: dict = field(default_factory=dict)  # Markdown, one per section
 
@@ -96,6 +118,11 @@ def _listing(items: list[str]) -> str:
 
 def _in_week(s: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
     return s.notna() & (s >= start) & (s <= end)
+
+
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    """A column a first-release table may lack, as missing values."""
+    return df[name] if name in df else pd.Series(None, index=df.index, dtype=object)
 
 
 def _with_names(df: pd.DataFrame, names: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -165,8 +192,14 @@ def _events(tables, start, end) -> pd.DataFrame:
         ("approved_on", "Offer approved", False),
         ("rescinded_on", "Offer withdrawn by the employer", False),
     )
+    # A yes to an offer not yet in writing is said as what it is (a verbal offer is not a job).
+    verbal_yes = o["written_received_on"].isna() | (o["written_received_on"] > o["accepted_on"])
     for col, what, by_you in offer_events:
-        add(o, col, what, "offer", by_you)
+        if col == "accepted_on":
+            add(o[~verbal_yes], col, what, "offer", by_you)
+            add(o[verbal_yes], col, "Said yes to the verbal offer", "offer", by_you)
+        else:
+            add(o, col, what, "offer", by_you)
 
     msgs = tables["messages"]
     # Thank-yous, briefings, promises and requests for the written offer are
@@ -189,19 +222,32 @@ def _events(tables, start, end) -> pd.DataFrame:
         msgs,
         "on",
         lambda d: (
-            d["direction"].map({"sent": "Sent", "received": "Heard from the employer"}).fillna("")
+            d["direction"]
+            .map({"sent": "Sent", "received": "Heard from the employer"})
+            .where(~(d["direction"].eq("received") & _column(d, "reference_id").notna()), "Heard from a reference")
+            .fillna("")
             + (": " + d["summary"].fillna("")).where(
                 d["summary"].notna(),
                 (" (" + d["kind"].fillna("").str.replace("_", " ") + ")").where(d["kind"].notna(), ""),
             )
         ),
-        lambda d: np.where(d["direction"].eq("sent"), "sent_" + d["kind"].fillna("message"), "received"),
+        lambda d: np.where(
+            d["direction"].eq("sent"),
+            "sent_" + d["kind"].fillna("message"),
+            "received_" + d["kind"].fillna("message"),
+        ),
         by_you=lambda d: d["direction"].eq("sent"),
     )
     if not rows:
-        return pd.DataFrame(columns=["date", "application_id", "company", "what", "done_by_you", "kind"])
+        return pd.DataFrame(columns=["date", "application_id", "company", "what", "done_by_you", "kind", "good_news"])
     ev = pd.concat(rows, ignore_index=True)
     ev["done_by_you"] = ev["done_by_you"].astype(bool)
+    # Good news from the employer: an offer, its letter, an approval, or a received
+    # message whose kind says so (an invitation, an offer); a rejection never is.
+    ev["good_news"] = ev["what"].isin(GOOD_NEWS_EVENTS) | (
+        ev["kind"].isin([f"received_{k}" for k in analysis.GOOD_NEWS_KINDS])
+        & ~ev["what"].str.startswith("Heard from a reference")
+    )
     # Within a day, events of one application in the order they happen (verbal offer, then accepted).
     ev = ev.sort_values(["date", "company", "seq", "what"], kind="stable").drop(columns="seq")
     return ev.reset_index(drop=True)
@@ -216,9 +262,7 @@ def week_numbers(tables, start: pd.Timestamp, end: pd.Timestamp, events: pd.Data
         "new applications": int(_in_week(apps["applied_on"], start, end).sum()),
         "interviews": int(_in_week(tables["interviews"]["held_on"], start, end).sum()),
         "follow-ups you did": int(ev["done_by_you"].sum()) if len(ev) else 0,
-        "answers from employers": int(ev["kind"].eq("received").sum() + ev["what"].isin(["Verbal offer"]).sum())
-        if len(ev)
-        else 0,
+        "good news from employers": int(ev["good_news"].sum()) if len(ev) else 0,
     }
 
 
@@ -261,9 +305,11 @@ def action_item(row: Mapping) -> str:
     return f"**{day(row['due'])}** — {md(row['what'])}, {md(row['company'])}{who}{how}. {md(row['why'])}"
 
 
-def _first_thing(actions: pd.DataFrame) -> str:
+def _first_thing(actions: pd.DataFrame, hired: bool = False) -> str:
     """The one thing to do first: the most urgent action due now (the rules' own
-    order: promises and passed offer deadlines before everything else)."""
+    order: promises and passed offer deadlines before everything else). With the
+    job approved (``hired``), no nudge to add applications."""
+    more = "." if hired else ": a good week to add new applications."
     now = actions[actions["status"].isin(["overdue", "due"]) & actions["kind"].map(_needs_message)]
     if len(now):
         a = now.iloc[0]
@@ -275,9 +321,9 @@ def _first_thing(actions: pd.DataFrame) -> str:
         a = upcoming.sort_values("due_on").iloc[0]
         return (
             f"**Nothing is due now.** The next step is {md(ACTION_LABELS[a['kind']]).lower()} at "
-            f"{md(a['company'])} on {day(a['due_on'])}: a good week to add new applications."
+            f"{md(a['company'])} on {day(a['due_on'])}{more}"
         )
-    return "**Nothing is due.** A good week to add new applications."
+    return "**Nothing is due.**" + ("" if hired else " A good week to add new applications.")
 
 
 def _needs_message(kind: str) -> bool:
@@ -321,13 +367,19 @@ def offer_to_decide_sentence(offer: Mapping, as_of: pd.Timestamp) -> str:
     return f"{head}; answer due {when} — {advice}"
 
 
-def approval_sentence(row: Mapping, open_others: int) -> str:
-    """The await_approval "action" is a wait, not a message to anyone: said gently."""
+def approval_sentence(row: Mapping, open_others: int, in_writing: bool = True) -> str:
+    """The await_approval "action" is a wait, not a message to anyone: said gently.
+    A yes to a verbal offer is not yet a job: ``in_writing`` False says so."""
     others = (
         "no other application is open, so there is nothing else to tend meanwhile"
         if open_others == 0
         else f"keep the {n(open_others, 'other application')} warm until it is approved"
     )
+    if not in_writing:
+        return (
+            f"**{md(row['company'])}**: you said yes to their verbal offer on {day(row['due'])}. A verbal offer is "
+            f"not yet a job: it is yours once it is in writing, accepted and approved — {others}."
+        )
     return (
         f"**{md(row['company'])}**: you accepted the offer on {day(row['due'])}; it now waits for their "
         f"approval, usually a matter of days. This is a wait, not a message to send: {others}."
@@ -350,9 +402,12 @@ def _silences(tables, end: pd.Timestamp, actions: pd.DataFrame) -> pd.DataFrame:
         ~apps["status"].isin((*CLOSED_STATUSES, "offer", "accepted"))
         & ~apps["application_id"].isin(live_offer["application_id"])
     ][["application_id", "company", "role"]]
-    # After an approved offer the client withdraws from the others: not a wait any more.
+    # After an approved offer the client withdraws from the others; a rejection
+    # received or a withdrawal sent ends it: not a wait any more.
     leaving = actions.loc[actions["kind"].eq("withdraw_application"), "application_id"]
-    waiting = waiting[~waiting["application_id"].isin(leaving)]
+    waiting = waiting[
+        ~waiting["application_id"].isin(leaving) & ~waiting["application_id"].isin(analysis.ended_by(tables, end))
+    ]
     iv = tables["interviews"]
     iv = iv[iv["held_on"] <= end]
     last_iv = iv.sort_values(["application_id", "held_on", "interview_id"]).drop_duplicates(
@@ -373,6 +428,7 @@ def _silences(tables, end: pd.Timestamp, actions: pd.DataFrame) -> pd.DataFrame:
         "followed_up_today",
         "next_follow_up",
         "follow_up_due",
+        "still_to_send",
         "final_round",
         "application_id",
     ]
@@ -387,8 +443,9 @@ def _silences(tables, end: pd.Timestamp, actions: pd.DataFrame) -> pd.DataFrame:
     w["heard_on"] = pd.to_datetime(w["heard_on"])
     w["last_word"] = w[["held_on", "heard_on"]].max(axis=1)
     w["word"] = np.where(w["heard_on"].notna() & (w["heard_on"] >= w["held_on"]), "their last message", "the interview")
-    new_date = w["application_id"].map(last_rec["next_step_by"]) if len(last_rec) else pd.Series(pd.NaT, index=w.index)
-    w["their_date"] = pd.to_datetime(new_date).fillna(w["next_step_by"])
+    # The latest date they gave: a message that moved it wins, even if a later one named none.
+    dates = analysis.latest_dates(tables, end)["their_date"]
+    w["their_date"] = pd.to_datetime(w["application_id"].map(dates))
     w["silent_days"] = (end - w["last_word"]).dt.days
     sent = msgs[msgs["direction"].eq("sent") & msgs["kind"].isin(FOLLOW_UPS)]
     if "reference_id" in sent:
@@ -400,6 +457,13 @@ def _silences(tables, end: pd.Timestamp, actions: pd.DataFrame) -> pd.DataFrame:
     w["followed_up_today"] = w["application_id"].isin(sent.loc[sent["on"].eq(end), "application_id"])
     fu = actions[actions["kind"].isin(FOLLOW_UPS)]
     w["follow_up_due"] = w["application_id"].isin(fu.loc[fu["status"].isin(["overdue", "due"]), "application_id"])
+    # Everything still to send to this employer's people now (a thank-you, a
+    # promise, a follow-up): never "nothing to send" while any of it is due.
+    now = actions[
+        actions["status"].isin(["overdue", "due"])
+        & actions["kind"].map(lambda k: k in KINDS and KINDS[k].audience == "employer")
+    ]
+    w["still_to_send"] = w["application_id"].map(lambda a: list(now.loc[now["application_id"].eq(a), "kind"]))
     upcoming = fu[fu["status"].eq("upcoming")].groupby("application_id")["due_on"].min()
     w["next_follow_up"] = pd.to_datetime(w["application_id"].map(upcoming))
     w = w.sort_values(["silent_days", "company"], ascending=[False, True], kind="stable").reset_index(drop=True)
@@ -407,8 +471,8 @@ def _silences(tables, end: pd.Timestamp, actions: pd.DataFrame) -> pd.DataFrame:
 
 
 def silence_sentence(row: Mapping, as_of: pd.Timestamp) -> str:
-    """One application waiting on the employer: how long, against what they said,
-    what was done, and what it means for the coach."""
+    """One application waiting on the employer: how long, against the latest date
+    they gave, what was done, and what is still to send (said to the client)."""
     text = (
         f"**{md(row['company'])}** ({md(row['role'])}): "
         f"{n(row['silent_days'], 'day')} without word since {row['word']} on {day(row['last_word'])}"
@@ -425,15 +489,44 @@ def silence_sentence(row: Mapping, as_of: pd.Timestamp) -> str:
         text += "; a decision after the final round, no date given"
     else:
         text += "; no date given"
+    if pd.notna(row["followed_up"]) and not row["followed_up_today"]:
+        text += f"; the follow-up of {day(row['followed_up'])} is unanswered"
+    pending = row.get("still_to_send") or []
+    if len(pending):
+        return text + f" — still to send: {_what_to_send(pending)} (in the lists above)."
     if row["followed_up_today"]:
         return text + " — you followed up today: give them time to answer."
-    if pd.notna(row["followed_up"]):
-        text += f"; the follow-up of {day(row['followed_up'])} is unanswered"
     if row["follow_up_due"]:
         return text + " — a follow-up is due now (in the lists above)."
     if pd.notna(row["next_follow_up"]):
-        return text + f" — nothing to send before {day(row['next_follow_up'])}."
-    return text + " — nothing to send yet."
+        return text + f" — nothing to send them before {day(row['next_follow_up'])}."
+    return text + " — nothing to send them yet."
+
+
+# What is still to send, as the client would say it: (one, several).
+TO_SEND = {
+    "thank_you_note": ("a thank-you note", "{n} thank-you notes"),
+    "keep_promise": ("what you promised", "what you promised ({n} things)"),
+    "status_inquiry": ("a status inquiry", "{n} status inquiries"),
+    "offer_checkin": ("a check-in", "{n} check-ins"),
+    "request_written_offer": ("the request for the offer in writing", "the request for the offer in writing"),
+    "review_offer_letter": ("your answer on the offer letter", "your answer on the offer letter"),
+    "withdraw_application": ("your withdrawal", "your withdrawal"),
+}
+
+
+def _what_to_send(kinds: list[str]) -> str:
+    """ "3 thank-you notes and a status inquiry": the actions counted, in order of first appearance."""
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        counts[kind] = counts.get(kind, 0) + 1
+    parts = []
+    for kind, c in counts.items():
+        one, many = TO_SEND.get(
+            kind, (ACTION_LABELS.get(kind, kind).lower(), "{n} × " + ACTION_LABELS.get(kind, kind).lower())
+        )
+        parts.append(one if c == 1 else many.format(n=c))
+    return english_list(parts)
 
 
 def silences_sentence(silences: pd.DataFrame) -> str:
@@ -485,6 +578,10 @@ def _wins(events: pd.DataFrame) -> list[str]:
         events["what"].eq("Asked for the offer in writing"), "offer asked for in writing", "offers asked for in writing"
     )
     count(events["what"].eq("Offer accepted"), "offer accepted", "offers accepted")
+    # Good news the client earned: offers made, letters received, approvals.
+    count(events["what"].eq("Verbal offer"), "offer made to you", "offers made to you")
+    count(events["what"].eq("Written offer received"), "offer received in writing", "offers received in writing")
+    count(events["what"].eq("Offer approved"), "offer approved", "offers approved")
     return out
 
 
@@ -506,11 +603,11 @@ LOST_STAGE_WORDS = {
 }
 
 
-def pipeline_reading(
-    stages: pd.DataFrame, applications: pd.DataFrame, as_of: pd.Timestamp, offer_accepted: bool = False
-) -> str:
+def pipeline_reading(stages: pd.DataFrame, applications: pd.DataFrame, as_of: pd.Timestamp, hired: bool = False) -> str:
     """Where open applications stand, where closed ones stopped, and whether new
-    ones still come in: a pipeline that has not grown for weeks is a warning."""
+    ones still come in: a pipeline that has not grown for weeks is a warning.
+    ``hired``: an offer was approved (only then are new applications not needed:
+    a verbal or an accepted offer can still fall through)."""
     if stages.empty:
         return "There are no applications yet — the first step is to start some."
     open_ = stages[stages["open"]]
@@ -523,8 +620,8 @@ def pipeline_reading(
         stall = where.index[0]
         most = "all" if where.iloc[0] == len(lost) else "most"
         text += f"; {n(len(lost), 'application')} ended without a job, {most} {LOST_STAGE_WORDS[stall]}"
-    if offer_accepted or stages["status"].isin(["accepted", "hired"]).any():
-        return text + ". With an offer accepted, no new applications are needed."
+    if hired or stages["status"].eq("hired").any():
+        return text + ". With an offer approved, no new applications are needed."
     applied = applications["applied_on"].dropna()
     applied = applied[applied <= as_of]
     if applied.empty:
@@ -533,7 +630,7 @@ def pipeline_reading(
     if weeks >= DRY_WEEKS:
         return (
             text + f". No new application for {n(weeks, 'week')} (the last on {day(applied.max())}): the pipeline "
-            "is drying up — plan new applications with the client, whatever the interviews promise."
+            "is drying up — a few new applications keep your options open, whatever the interviews promise."
         )
     return text + f". New applications still come in (the last on {day(applied.max())})."
 
@@ -541,15 +638,17 @@ def pipeline_reading(
 # ---------------------------------------------------------------- the report
 
 
-def _offer_accepted(tables, end: pd.Timestamp) -> bool:
+def _hired(tables, end: pd.Timestamp) -> bool:
+    """An offer approved by ``end`` and not rescinded by then: the job is the client's."""
     o = tables["offers"]
-    return bool((o["accepted_on"].notna() & (o["accepted_on"] <= end) & o["rescinded_on"].isna()).any())
+    return bool((o["approved_on"].notna() & (o["approved_on"] <= end) & ~(o["rescinded_on"] <= end)).any())
 
 
 def celebration(tables, start: pd.Timestamp, end: pd.Timestamp, name: str) -> str:
-    """An accepted or approved offer, said first and warmly ("" when there is none)."""
+    """An approved offer, or a written one accepted, said first and warmly; a yes
+    to a verbal offer said soberly (it is not yet a job); "" when there is none."""
     o = tables["offers"].merge(tables["applications"][["application_id", "company", "role"]], on="application_id")
-    o = o[o["rescinded_on"].isna()]
+    o = o[~(o["rescinded_on"] <= end)]
     first_name = md(name.split()[0] if name.split() else name)
     approved = o[o["approved_on"].notna() & (o["approved_on"] <= end)]
     if len(approved):
@@ -561,12 +660,21 @@ def celebration(tables, start: pd.Timestamp, end: pd.Timestamp, name: str) -> st
             "the references."
         )
     accepted = o[o["accepted_on"].notna() & (o["accepted_on"] <= end)]
-    if len(accepted):
-        a = accepted.sort_values("accepted_on").iloc[-1]
+    written = accepted[accepted["written_received_on"].notna() & (accepted["written_received_on"] <= end)]
+    if len(written):
+        a = written.sort_values("accepted_on").iloc[-1]
         when = "this week" if a["accepted_on"] >= start else f"on {day(a['accepted_on'])}"
         return (
-            f"**Congratulations, {first_name}!** You accepted {md(a['company'])}'s offer for {md(a['role'])} {when}. "
-            "Once they approve it, it is final."
+            f"**Congratulations, {first_name}!** You accepted {md(a['company'])}'s written offer for "
+            f"{md(a['role'])} {when}. It is yours once they approve it: until then, keep the other "
+            "applications warm."
+        )
+    if len(accepted):
+        a = accepted.sort_values("accepted_on").iloc[-1]
+        return (
+            f"**You said yes to {md(a['company'])}'s verbal offer** for {md(a['role'])} on {day(a['accepted_on'])}. "
+            "A verbal offer is not yet a job: ask for it in writing, and keep the other applications warm until "
+            "it is written, accepted and approved."
         )
     return ""
 
@@ -623,22 +731,41 @@ def weekly_report(
         pipeline=analysis.pipeline_counts(tables),
         stages=stages,
         wins=_wins(happened),
+        coach_note=_coach_note(coachee),
+        offers_in_writing=[
+            str(a)
+            for a in tables["offers"].loc[
+                tables["offers"]["written_received_on"].notna() & (tables["offers"]["written_received_on"] <= end),
+                "application_id",
+            ]
+        ],
+        hired=_hired(tables, end),
     )
     report.first_thing = celebration(tables, start, end, name) or ""
-    first = _first_thing(actions)
+    first = _first_thing(actions, report.hired)
     report.first_thing = (report.first_thing + "\n\n" + first) if report.first_thing else first
-    # The chart shows what the "Waiting on them" list lists: no offers, no application being left.
+    # The chart shows what the "Waiting on them" list lists: no offers, no application
+    # being left; its sentence and its empty message say the same.
     shown = waiting[waiting["application_id"].isin(report.silences["application_id"])]
+    empty = charts.NO_INTERVIEW_YET if waiting.empty else "No application is waiting on an employer after an interview"
     report.figures = {
-        "days_since": charts.days_since_interview_spec(shown),
+        "days_since": charts.days_since_interview_spec(shown, empty),
         "pipeline": charts.pipeline_spec(report.pipeline),
     }
     report.sentences = {
-        "days_since": md(charts.days_since_sentence(waiting)),
+        "days_since": md(charts.days_since_sentence(shown)) if len(shown) else md(empty + "."),
         "silences": silences_sentence(report.silences),
-        "pipeline": pipeline_reading(stages, apps, end, _offer_accepted(tables, end)),
+        "pipeline": pipeline_reading(stages, apps, end, report.hired),
     }
     return report
+
+
+def _coach_note(coachee: pd.DataFrame) -> str:
+    """The coach's own note on this coachee (``coachees.notes``), or "" when none."""
+    if coachee.empty or "notes" not in coachee:
+        return ""
+    note = coachee["notes"].iloc[0]
+    return "" if note is None or pd.isna(note) else str(note).strip()
 
 
 def _promise_states(tables, as_of) -> pd.DataFrame:
@@ -685,7 +812,7 @@ def actions_markdown(r: WeeklyReport, which: str) -> str:
     rows = getattr(r, which)
     if rows.empty:
         return {
-            "overdue": "Nothing is overdue — the client is on top of the follow-ups.",
+            "overdue": "Nothing is overdue — you are on top of the follow-ups.",
             "today": "Nothing else is due today.",
             "next_week": "Nothing new falls due in the coming week.",
         }[which]
@@ -696,7 +823,11 @@ def waiting_on_you_markdown(r: WeeklyReport) -> str:
     """Offers the client has to answer (with their deadlines), and accepted offers waiting for approval."""
     items = [offer_to_decide_sentence(o, r.week_ending) for o in r.open_offers.to_dict("records")]
     open_others = int(r.stages["open"].sum()) - 1 if len(r.stages) else 0
-    items += [approval_sentence(a, max(open_others, 0)) for a in r.approvals.to_dict("records")]
+    written = set(r.offers_in_writing)
+    items += [
+        approval_sentence(a, max(open_others, 0), a["application_id"] in written)
+        for a in r.approvals.to_dict("records")
+    ]
     if not items:
         return "No offer is waiting for your answer."
     return _listing(items)
@@ -710,23 +841,43 @@ def waiting_on_them_markdown(r: WeeklyReport) -> str:
     return head + "\n\n" + _listing([silence_sentence(s, r.week_ending) for s in r.silences.to_dict("records")])
 
 
+def trend_word(r: WeeklyReport, now: float, avg: float) -> str:
+    """ "up", "down" or "about the same" against the weeks before; with the job
+    approved, no "down": fewer applications and interviews are the point now."""
+    if now > avg + 0.25:
+        return "up"
+    if now < avg - 0.25:
+        return "" if r.hired else "down"
+    return "about the same"
+
+
 def wins_markdown(r: WeeklyReport) -> str:
     trend = []
     for name, row in r.trend.iterrows():
         avg = row["average before"]
         now = row["this week"]
-        word = "up" if now > avg + 0.25 else ("down" if now < avg - 0.25 else "about the same")
+        word = trend_word(r, now, avg)
         before = ", ".join(str(int(v)) for v in reversed(row["weeks before"]))
         trend.append(
-            f"{name}: **{int(now)}** this week against a weekly average of {avg:.1f} before ({before}): {word}"
+            f"{name}: **{int(now)}** this week against a weekly average of {avg:.1f} before ({before})"
+            + (f": {word}" if word else "")
         )
     if r.wins:
         wins = _listing(r.wins)
         close = "Worth saying out loud: each of these is what employers notice."
     else:
         wins = "No follow-up was logged this week."
-        close = "If work was done and not logged, log it: the rules only know what is recorded."
+        close = "If you did something this week that is not here, tell your coach: only what is logged is counted."
     return wins + "\n\n" + close + "\n\n**Against the four weeks before** (oldest first)\n\n" + _listing(trend)
+
+
+def coach_note_markdown(r: WeeklyReport) -> str:
+    """The coach's own note, as its own section ("" when there is none: the
+    section is left out). The rest of the page speaks to the client; this is
+    the one place in the coach's words, headed as such."""
+    if not r.coach_note:
+        return ""
+    return "## A note from your coach\n\n" + md(r.coach_note)
 
 
 def happened_markdown(r: WeeklyReport) -> str:
@@ -780,9 +931,10 @@ def headline_html(r: WeeklyReport) -> str:
         row = {CARDS.get(t, t): t for t in r.trend.index}.get(k)
         if row is not None:
             avg = r.trend.loc[row, "average before"]
-            arrow = "▲" if v > avg + 0.25 else ("▼" if v < avg - 0.25 else "≈")
-            note = f"<small>{arrow} {TREND_WEEKS}-week average {avg:.1f}</small>"
-        return f"<div><b>{v}</b>{html.escape(k)}{note}</div>"
+            arrow = {"up": "▲ ", "down": "▼ ", "about the same": "≈ ", "": ""}[trend_word(r, v, avg)]
+            note = f"<small>{arrow}{TREND_WEEKS}-week average {avg:.1f}</small>"
+        words = CARD_SINGULAR.get(k, k) if v == 1 else k
+        return f"<div><b>{v}</b>{html.escape(words)}{note}</div>"
 
     cards = "".join(card(k, v) for k, v in r.headline.items())
     title = (

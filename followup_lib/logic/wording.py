@@ -64,3 +64,22 @@ def markdown_text(text) -> str:
     text = html.escape(text, quote=False).replace("&lt;", "<").replace("&gt;", ">")
     # Backslash escapes work in CommonMark and in JupyterLab; "&" stays an entity.
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;").replace("\\&", "&")
+
+
+def typical_amount(values, unit: str, min_cases: int, plural: str | None = None) -> str:
+    """How long a handful of cases took, said without overclaiming: "4 days" for
+    one case, "1, 3 and 4 days" for fewer than ``min_cases``, "a median of 3
+    days" from ``min_cases`` on (never "a median of 1 day" for a single case).
+    ``values``: the amounts (whole numbers); "" when there are none."""
+    import numpy as np
+
+    amounts = sorted(int(round(float(v))) for v in values if v is not None and not pd.isna(v))
+    if not amounts:
+        return ""
+    if len(amounts) == 1:
+        return count_noun(amounts[0], unit, plural)
+    if len(amounts) < min_cases:
+        if len(set(amounts)) == 1:
+            return count_noun(amounts[0], unit, plural) + " each"
+        return f"{english_list(str(a) for a in amounts)} {plural or unit + 's'}"
+    return "a median of " + count_noun(round(float(np.median(amounts))), unit, plural)
