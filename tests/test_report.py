@@ -167,6 +167,30 @@ def test_executed_notebook_got_the_parameters(rendered):
     assert errors == []
 
 
+def test_papermill_itself_executed_the_notebook(rendered):
+    """papermill's own record, which only papermill writes: its version, the run's
+    start, end and duration, each cell's timings; our engine by name."""
+    import papermill
+
+    _, out = rendered
+    for cid in COACHEES:
+        nb = nbformat.read(out / safe_name(cid, f"-weekly-{WEEK}.ipynb"), as_version=4)
+        record = nb.metadata.papermill
+        assert record.version == papermill.__version__
+        assert record.start_time and record.end_time and record.duration > 0
+        assert record.exception is None and record.input_path.endswith("weekly_report.ipynb")
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.metadata.papermill.status == "completed" and c.metadata.papermill.duration >= 0 for c in code)
+
+
+def test_the_report_engine_is_papermills_by_entry_point():
+    from papermill.engines import papermill_engines
+
+    from followup_lib.reporting.engine import ENGINE_NAME, WarmKernelEngine
+
+    assert papermill_engines.get_engine(ENGINE_NAME) is WarmKernelEngine
+
+
 # ------------------------------------------------------------------ the page
 
 

@@ -1,5 +1,6 @@
-"""Running the weekly report: a fresh kernel executes the notebook (nbclient, with
-the parameters injected as papermill would), nbconvert turns it into one
+"""Running the weekly report: papermill executes the notebook (its parameters
+injected and recorded by papermill) with our engine, on a fresh kernel already
+started and warmed up (``reporting.engine``), nbconvert turns it into one
 self-contained HTML page (in this process), no code, no network; Chromium prints
 it to PDF on request (``pdf``). Many reports run one after another, in a process
 pool (``jobs``) or on a Dask cluster (``dask_batch``).
@@ -399,9 +400,8 @@ def report_kernel_manager() -> type:
 #
 # One fresh kernel per report (isolation), started before anything else and told
 # to import what the notebook imports while this process reads and parameterises
-# the notebook and loads nbconvert: the two start-ups overlap instead of adding up.
-# nbclient runs the cells (papermill's own imports cost more than the little it
-# would do here: parameters are injected below, in papermill's format).
+# the notebook and loads papermill and nbconvert: the two start-ups overlap instead
+# of adding up. papermill runs the cells on it through our engine (reporting.engine).
 
 
 def _notebook_imports(source: dict) -> list[str]:
@@ -494,32 +494,6 @@ def _light_imports() -> Iterator[None]:
     yield
 
 
-def _python_literal(value) -> str:
-    # JSON's string syntax is also Python's: double quotes, as papermill writes them.
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
-
-
-def parameterize(nb, parameters: dict, input_path: Path, output_path: Path) -> None:
-    """Inject ``parameters`` as papermill does: a cell tagged "injected-parameters"
-    after the one tagged "parameters" (first if there is none), replacing an earlier
-    injection, and ``metadata.papermill`` recording them."""
-    import nbformat
-
-    cells = [c for c in nb.cells if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
-    source = "# Parameters\n" + "\n".join(f"{k} = {_python_literal(v)}" for k, v in parameters.items()) + "\n"
-    injected = nbformat.v4.new_code_cell(source=source, metadata={"tags": ["injected-parameters"]})
-    at = next((i + 1 for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), 0)
-    nb.cells = cells[:at] + [injected] + cells[at:]
-    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
-    nb.metadata["papermill"] = {
-        "parameters": dict(parameters),
-        "input_path": str(input_path),
-        "output_path": str(output_path),
-        "environment_variables": {},
-        "exception": None,
-    }
-
-
 def _cell_error(exc: BaseException) -> str:
     """One line for a failed report: the kernel's exception as it was raised."""
     ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
@@ -566,15 +540,13 @@ def warm_exporter() -> None:
             _WARMED = True
 
 
-def _read_source() -> tuple[str, list[str]]:
-    """The report notebook's text, and the modules it imports (for the warm-up)."""
+def _notebook_modules() -> list[str]:
+    """The modules the report notebook imports (for the warm-up)."""
     path = report_notebook()
     try:
-        text = path.read_text(encoding="utf-8")
-        modules = _notebook_imports(json.loads(text))
+        return _notebook_imports(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:
         raise ReportError(f"cannot read the report notebook {path}: {exc}") from None
-    return text, modules
 
 
 def _targets(coachee_id: str, week: str, out_dir) -> tuple[Path, Path]:
@@ -586,7 +558,7 @@ def _targets(coachee_id: str, week: str, out_dir) -> tuple[Path, Path]:
 
 
 async def _render_with(
-    kernel: ReportKernel, source: str, db_url: str, coachee_id: str, week: str, out_dir, practice_times: str = ""
+    kernel: ReportKernel, db_url: str, coachee_id: str, week: str, out_dir, practice_times: str = ""
 ):
     """Run the notebook on ``kernel`` (already started) and write the .ipynb and
     .html; the kernel is stopped before returning, whatever happened. It shuts
@@ -599,9 +571,11 @@ async def _render_with(
         html_out.unlink(missing_ok=True)
         with _light_imports():
             import nbformat
-            from nbclient import NotebookClient
+            import papermill
+            from papermill.exceptions import PapermillExecutionError
 
-        nb = nbformat.reads(source, as_version=4)  # multi-line sources joined, as any reader sees them
+        from ..reporting.engine import ENGINE_NAME
+
         parameters = {
             "coachee_id": coachee_id,
             "week_ending": week,
@@ -609,27 +583,40 @@ async def _render_with(
             "plotly_js": "placeholder",
             "practice_times": practice_times,
         }
-        parameterize(nb, parameters, report_notebook(), nb_out)
-        client = NotebookClient(nb, km=kernel.km, kernel_name=KERNEL, allow_errors=False, startup_timeout=120)
         error = None
         loop = asyncio.get_running_loop()
         # The templates load in a thread while the kernel runs the cells (2 cores: both busy).
         warming = loop.run_in_executor(None, warm_exporter)
+
+        def execute():
+            # papermill injects and records the parameters and runs the cells with
+            # our engine, on this kernel (started and warming up already).
+            return papermill.execute_notebook(
+                str(report_notebook()),
+                str(nb_out),
+                parameters=parameters,
+                engine_name=ENGINE_NAME,
+                kernel_name=KERNEL,
+                kernel_manager=kernel.km,
+                progress_bar=False,
+                request_save_on_cell_execute=False,
+                start_timeout=120,
+            )
+
+        nb = None
         try:
-            # The kernel is ours to stop (below), not nbclient's.
-            await client.async_execute(cleanup_kc=False)
-        except Exception as exc:  # noqa: BLE001 — a failed cell is this coachee's failure, reported
+            nb = await loop.run_in_executor(None, execute)
+        except PapermillExecutionError as exc:  # a failed cell is this coachee's failure, reported
             error = _cell_error(exc)
-            nb.metadata["papermill"]["exception"] = True
+            # papermill saved the notebook, the error marked, before raising.
+            nb = await loop.run_in_executor(None, functools.partial(nbformat.read, nb_out, as_version=4))
         finally:
-            if client.kc is not None:
-                client.kc.stop_channels()
             stopping = asyncio.ensure_future(kernel.stop())
         try:
             await warming
         except Exception:  # noqa: BLE001, S110 — the conversion below loads them itself, and says what failed
             pass
-        # Saved once, at the end, failed or not: kept for inspection, charts drawn.
+        # Saved again (papermill wrote it), failed or not: kept for inspection, charts drawn.
         fill_plotly_js(nb)
         text = await loop.run_in_executor(None, nbformat.writes, nb)
         paths.write_atomic(nb_out, text.encode("utf-8"))
@@ -652,7 +639,7 @@ async def _render_sequence(
 ) -> None:
     """Render one report after another, each in a fresh kernel; the next kernel is
     started (and imports) while the current report runs."""
-    source, modules = _read_source()
+    modules = _notebook_modules()
     upcoming = None
     try:
         upcoming = await ReportKernel(modules).start()
@@ -661,7 +648,7 @@ async def _render_sequence(
             if i + 1 < len(coachee_ids):
                 upcoming = await ReportKernel(modules).start()
             try:
-                result = await _render_with(kernel, source, db_url, cid, week, out_dir, practice_times)
+                result = await _render_with(kernel, db_url, cid, week, out_dir, practice_times)
             except Exception as exc:  # noqa: BLE001 — one failed report, the others still run
                 result = ReportResult(cid, error=f"{type(exc).__name__}: {exc}")
             await on_result(result)
