@@ -89,7 +89,7 @@ def all_parallel(tmp: Path, coachees: int) -> float:
 
 
 RUN = (
-    "import sys; from followup_lib.faces.report import run_reports; "
+    "import sys; from followup_lib.reporting.batch import run_reports; "
     "sys.exit(run_reports(sys.argv[1], sys.argv[2].split(','), sys.argv[3], sys.argv[4], "
     "jobs=int(sys.argv[5]), scheduler=sys.argv[6] or None))"
 )

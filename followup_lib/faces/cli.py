@@ -427,7 +427,7 @@ class _IdsOnly:
 
 def cmd_report(args) -> int:
     from ..paths import store_url
-    from .report import run_reports
+    from ..reporting.batch import run_reports
 
     url = store_url(args.db)
     store = _IdsOnly(url) if url.startswith("sqlite:///") and not args.coach else _store(args)
