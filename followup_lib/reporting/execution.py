@@ -115,9 +115,7 @@ async def _render_with(
             return ReportResult(coachee_id, notebook=nb_out, error=error)
         try:
             page = await loop.run_in_executor(None, notebook_to_html, nb)
-            tmp = html_out.with_suffix(".html.partial")
-            tmp.write_text(page, encoding="utf-8")
-            tmp.replace(html_out)
+            paths.write_atomic(html_out, page.encode("utf-8"))
         except Exception as exc:  # noqa: BLE001 — reported per coachee
             return ReportResult(coachee_id, notebook=nb_out, error=f"{type(exc).__name__}: {exc}")
         return ReportResult(coachee_id, html=html_out, notebook=nb_out)
