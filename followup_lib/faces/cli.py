@@ -1009,7 +1009,7 @@ def build_parser() -> argparse.ArgumentParser:
         """,
         """
         followup restore backups/followup-20261116-090000.db
-        followup backup before-restore.db && followup restore backups/old.db --force
+        followup restore backups/followup-20261109-090000.db --force
         """,
         cmd_restore,
     )
