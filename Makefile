@@ -32,6 +32,12 @@ demo: $(STAMP)
 	@$(BIN)/followup report --all --out reports/weekly
 	@echo
 	@echo "Drafts are in reports/drafts/ (a folder per coachee) and weekly reports in reports/weekly/ (open the .html files)."
+	@echo
+	@echo "Next: run followup as .venv/bin/followup (or first: source .venv/bin/activate, then followup)."
+	@echo "  .venv/bin/followup due --all              today's actions, as above"
+	@echo "  .venv/bin/followup --help                 every command"
+	@echo "The README's examples use the demo unmoved (its today is 2026-11-16), in a store of its own:"
+	@echo "  .venv/bin/followup --db data/demo-unmoved.db demo --no-shift"
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

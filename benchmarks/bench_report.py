@@ -2,8 +2,8 @@
 
 1. one `followup report` against the floor — papermill executing a one-cell
    notebook plus `jupyter nbconvert --to html` on it, in this same environment.
-   Goal: at most 0.5x (issue 13). Also: the page's size (goal <= 1.5 MB), and
-   what papermill's imports would add over nbclient's (why the report uses nbclient).
+   Goal: at most 0.5x (issue 13). Also: the page's size (goal <= 1.5 MB). Both
+   run papermill: ours through its engine on a kernel started ahead (issue 24).
 2. `followup report --all` on 50 coachees with --jobs 2 against --jobs 1.
    Goal: at least 1.7x faster.
 3. the same batch on a Dask LocalCluster of 2 single-threaded workers against
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,21 +69,6 @@ def report_vs_floor(tmp: Path, repeat: int) -> float:
     return ratio
 
 
-def import_cost(repeat: int) -> None:
-    """Seconds to import papermill against nbclient (which papermill imports itself), in fresh processes."""
-    py = sys.executable
-
-    def cost(module: str) -> float:
-        return timed([py, "-c", f"import {module}"])
-
-    t_pm, t_nbc = [], []
-    for _ in range(repeat):
-        t_pm.append(cost("papermill"))
-        t_nbc.append(cost("nbclient"))
-    pm, nbc = statistics.median(t_pm), statistics.median(t_nbc)
-    print(f"imports: papermill {pm:.2f} s, nbclient {nbc:.2f} s: papermill would add {pm - nbc:.2f} s to a report")
-
-
 def all_parallel(tmp: Path, coachees: int) -> float:
     db = str(tmp / "practice.db")
     followup = str(BIN / "followup")
@@ -105,7 +89,7 @@ def all_parallel(tmp: Path, coachees: int) -> float:
 
 
 RUN = (
-    "import sys; from followup_lib.faces.report import run_reports; "
+    "import sys; from followup_lib.reporting.batch import run_reports; "
     "sys.exit(run_reports(sys.argv[1], sys.argv[2].split(','), sys.argv[3], sys.argv[4], "
     "jobs=int(sys.argv[5]), scheduler=sys.argv[6] or None))"
 )
@@ -154,7 +138,6 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         report_vs_floor(Path(tmp), args.repeat)
-        import_cost(args.repeat)
         if not args.skip_all:
             all_parallel(Path(tmp), args.coachees)
         if not args.skip_dask:

@@ -10,7 +10,10 @@ import hashlib
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -92,19 +95,27 @@ def inside(folder: str | Path, name: str) -> Path:
     return path
 
 
-def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, renamed
-    into place: a crash never leaves half a file under the real name, and the
-    temporary file is removed whatever happens."""
+@contextmanager
+def write_atomic_stream(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file written piece by piece under a temporary name in the same
+    folder, renamed into place once whole (on leaving the ``with`` block without an
+    error): a crash never leaves half a file under the real name, and the temporary
+    file is removed whatever happens. The one atomic writer of the workbook."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+
+
+def write_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` at once (``write_atomic_stream``)."""
+    with write_atomic_stream(path) as f:
+        f.write(data)
+    return Path(path)

@@ -183,7 +183,7 @@ def test_a_report_kernel_is_not_interrupted_to_be_shut_down():
     then, only gets the request (else it may print "KeyboardInterrupt caught")."""
     import asyncio
 
-    from followup_lib.faces.report import report_kernel_manager
+    from followup_lib.reporting.kernels import report_kernel_manager
 
     km = report_kernel_manager()(kernel_name="python3")
     with pytest.raises(RuntimeError, match="No kernel is running"):
@@ -194,7 +194,7 @@ def test_a_report_kernel_is_not_interrupted_to_be_shut_down():
 
 def test_report_kernels_use_ipc_in_a_folder_removed_afterwards(monkeypatch, tmp_path):
     """The configuration handed to papermill (and so to the kernel manager)."""
-    from followup_lib.faces import report
+    from followup_lib.reporting import kernels as report
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)

@@ -8,8 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from followup_lib.faces.report import external_references
 from followup_lib.logic import analysis, charts
+from followup_lib.reporting.page import external_references
 
 from builders import AS_OF, app, iv, make_tables, msg
 

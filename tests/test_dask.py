@@ -12,9 +12,9 @@ import pytest
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
 from followup_lib.errors import ReportError
-from followup_lib.faces import dask_batch
-from followup_lib.faces.report import run_reports
 from followup_lib.paths import safe_name
+from followup_lib.reporting import dask_batch
+from followup_lib.reporting.batch import run_reports
 
 from builders import AS_OF
 

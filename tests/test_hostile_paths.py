@@ -211,7 +211,7 @@ def test_restore_refuses_a_crafted_backup_and_keeps_the_store(demo_store, tmp_pa
     backup = crafted_backup(tmp_path, demo_store, how)
     db = Path(demo_store.url.removeprefix("sqlite:///"))
     before = dump(db)
-    code, _, err = run(capsys, "--db", str(db), "restore", str(backup))
+    code, _, err = run(capsys, "--db", str(db), "restore", str(backup), "--force")
     assert code == 1 and "nothing was restored" in err and "Traceback" not in err
     assert dump(db) == before
     # The store still opens, and an ordinary import deletes nothing.

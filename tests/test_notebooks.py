@@ -213,9 +213,27 @@ def refresh_checked_outputs(name: str = "response_times.ipynb") -> None:
     print(f"stored the checked outputs of {NOTEBOOKS / name}")
 
 
+def notebook_name(arg: str) -> str:
+    """A notebook named as the README writes it (``notebooks/response_times.ipynb``)
+    or by its file name alone: its name in notebooks/."""
+    name = Path(arg).name
+    if name not in ALL:
+        sys.exit(f"{arg}: not one of the notebooks ({', '.join(ALL)})")
+    return name
+
+
+def test_refresh_outputs_takes_the_notebook_as_the_readme_writes_it():
+    assert notebook_name("notebooks/response_times.ipynb") == "response_times.ipynb"
+    assert notebook_name("weekly_report.ipynb") == "weekly_report.ipynb"
+    ran = subprocess.run(
+        [sys.executable, __file__, "--refresh-outputs", "notebooks/no_such.ipynb"], capture_output=True, text=True
+    )
+    assert ran.returncode == 1 and "not one of the notebooks" in ran.stderr and "Traceback" not in ran.stderr
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--refresh-outputs"]:
-        for name in sys.argv[2:] or ALL:
+        for name in [notebook_name(arg) for arg in sys.argv[2:]] or ALL:
             refresh_checked_outputs(name)
     else:
         sys.exit(__doc__)

@@ -58,7 +58,8 @@ def test_every_command_has_help(followup):
     in test_cli_manual.py)."""
     sub = _commands()
     # The README's commands are all still there.
-    readme = {"import", "export", "due", "drafts", "calendar", "report", "demo", "app", "settings", "backup", "restore"}
+    readme = {"import", "export", "due", "drafts", "sent", "mail", "calendar", "report", "demo", "app", "settings"}
+    readme |= {"backup", "restore", "copy-store"}
     assert readme <= set(sub.choices), readme - set(sub.choices)
     lines = {a.dest: a.help for a in sub._choices_actions}
     for name, parser in sub.choices.items():
@@ -146,3 +147,69 @@ def test_no_test_module_imports_another():
         for f in files
     }
     assert {name: mods for name, mods in offenders.items() if mods} == {}
+
+
+def _import_cycles(package: str) -> list[list[str]]:
+    """Every group of the package's modules that import each other in a circle
+    (function-level imports included: grimp reads every import statement)."""
+    import grimp
+
+    graph = grimp.build_graph(package, cache_dir=None)
+    modules = sorted(graph.modules)
+    edges = {m: sorted(graph.find_modules_directly_imported_by(m) & graph.modules) for m in modules}
+    # Tarjan's strongly connected components, iteratively.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+    counter = 0
+    for root in modules:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            if i < len(edges[node]):
+                work.append((node, i + 1))
+                nxt = edges[node][i]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                # A package importing its own submodule (``__init__``) is not a circle of modules.
+                if len(group) > 1:
+                    cycles.append(sorted(group))
+    return cycles
+
+
+def test_no_module_imports_in_a_circle():
+    assert _import_cycles("followup_lib") == []
+
+
+def test_the_circle_check_finds_a_circle(tmp_path, monkeypatch):
+    pkg = tmp_path / "circled"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("def f():\n    from . import b\n")  # a function-level import counts
+    (pkg / "b.py").write_text("from .a import f\n")
+    (pkg / "c.py").write_text("from . import a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _import_cycles("circled") == [["circled.a", "circled.b"]]

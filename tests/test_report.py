@@ -17,8 +17,10 @@ import pytest
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
 from followup_lib.data.transfer import import_path
-from followup_lib.faces.report import external_references, render_report, run_reports
 from followup_lib.paths import safe_name
+from followup_lib.reporting.batch import run_reports
+from followup_lib.reporting.execution import render_report
+from followup_lib.reporting.page import external_references
 
 from builders import AS_OF, app, iv, make_tables, msg, require_chromium, run_cli, write_csvs
 
@@ -167,6 +169,30 @@ def test_executed_notebook_got_the_parameters(rendered):
     assert errors == []
 
 
+def test_papermill_itself_executed_the_notebook(rendered):
+    """papermill's own record, which only papermill writes: its version, the run's
+    start, end and duration, each cell's timings; our engine by name."""
+    import papermill
+
+    _, out = rendered
+    for cid in COACHEES:
+        nb = nbformat.read(out / safe_name(cid, f"-weekly-{WEEK}.ipynb"), as_version=4)
+        record = nb.metadata.papermill
+        assert record.version == papermill.__version__
+        assert record.start_time and record.end_time and record.duration > 0
+        assert record.exception is None and record.input_path.endswith("weekly_report.ipynb")
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.metadata.papermill.status == "completed" and c.metadata.papermill.duration >= 0 for c in code)
+
+
+def test_the_report_engine_is_papermills_by_entry_point():
+    from papermill.engines import papermill_engines
+
+    from followup_lib.reporting.engine import ENGINE_NAME, WarmKernelEngine
+
+    assert papermill_engines.get_engine(ENGINE_NAME) is WarmKernelEngine
+
+
 # ------------------------------------------------------------------ the page
 
 
@@ -201,6 +227,20 @@ def test_page_is_self_contained(rendered, cid):
     assert len(re.findall(r"\* plotly\.js\b[^\n]*\bv\d", page)) == 1
     assert "plotly.js (basic - minified)" in page
     assert page.count('class="plotly-graph-div"') == CHARTS_PER_REPORT
+
+
+@pytest.mark.parametrize("cid", COACHEES)
+def test_the_page_is_styled_by_our_template_alone(rendered, cid):
+    """The look comes from report_template/report.css (a dozen rules), not from
+    JupyterLab's stylesheet cut down: nothing of JupyterLab's theme is on the page."""
+    from followup_lib.reporting.page import TEMPLATE_DIR
+
+    page = page_of(rendered, cid)
+    styles = re.findall(r"<style\b[^>]*>(.*?)</style>", page, re.DOTALL | re.IGNORECASE)
+    ours = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8").strip()
+    assert any(ours in s for s in styles)
+    assert "--jp-" not in "".join(styles) and "jp-theme" not in page
+    assert sum(len(s) for s in styles) < 8_000
 
 
 MAX_PAGE_BYTES = 1_500_000  # a report is mailed: 1.5 MB at most (issue 13)
@@ -471,8 +511,8 @@ def _notebook_with_charts(*figures):
     [({"type": "bar", "x": ["a"], "y": [1]}, True), ({"type": "histogram", "x": [1, 2, 2]}, False)],
 )
 def test_runner_fills_in_the_smallest_bundle_that_draws_every_chart(trace, basic):
-    from followup_lib.faces.report import fill_plotly_js
     from followup_lib.logic.page_markers import PLOTLY_JS_PLACEHOLDER
+    from followup_lib.reporting.page import fill_plotly_js
 
     line = {"data": [{"type": "scatter", "x": [1], "y": [2]}], "layout": {}}
     nb = _notebook_with_charts(line, {"data": [trace], "layout": {"template": "simple_white"}})

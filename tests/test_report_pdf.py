@@ -15,10 +15,11 @@ import pytest
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
 from followup_lib.errors import ReportError
-from followup_lib.faces import pdf as pdf_mod
-from followup_lib.faces.pdf import PdfPrinter, paper_for
-from followup_lib.faces.report import render_report, run_reports
 from followup_lib.paths import safe_name
+from followup_lib.reporting import pdf as pdf_mod
+from followup_lib.reporting.batch import run_reports
+from followup_lib.reporting.execution import render_report
+from followup_lib.reporting.pdf import PdfPrinter, paper_for
 
 from builders import AS_OF, require_chromium
 
@@ -174,3 +175,65 @@ def test_unknown_format_is_refused(practice, tmp_path):
     with pytest.raises(ReportError, match="unknown report format 'docx'"):
         run_reports(url, ["C001"], WEEK, tmp_path, fmt="docx")
     assert not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------ the PDF fits its paper (issue 20)
+
+
+def _text_right_edges(path) -> list[tuple[int, float, float, str]]:
+    """(page, x where a piece of text starts, the page's width, the text) for every piece of text."""
+    found = []
+    for n, page in enumerate(pypdf.PdfReader(str(path)).pages):
+        width = float(page.mediabox.width)
+
+        def visit(text, cm, tm, font_dict, font_size, n=n, width=width):
+            if text.strip():
+                # The text matrix within the current transformation: where the glyphs start on the page.
+                x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+                found.append((n, x, width, text.strip()))
+
+        page.extract_text(visitor_text=visit)
+    return found
+
+
+def _table_headings(html: str) -> list[list[str]]:
+    tables = re.findall(r"<table[^>]*fw-table.*?</table>", html, re.DOTALL)
+    return [
+        [words(re.sub(r"<[^>]+>", "", th)) for th in re.findall(r"<th[^>]*>(.*?)</th>", t, re.DOTALL)] for t in tables
+    ]
+
+
+@pytest.mark.parametrize("paper", ["A4", "Letter"])
+def test_every_table_fits_the_paper_and_no_page_is_blank(printed, paper, tmp_path):
+    """The offers table (nine columns) on A4 and on Letter: every column's heading
+    is text in the PDF, no text starts past the page's right margin, no page is
+    without text, and no heading is the last text of a page."""
+    _, out = printed
+    html = out / safe_name("C002", f"-weekly-{WEEK}.html")
+    pdf = tmp_path / f"C002-{paper}.pdf"
+    with PdfPrinter() as printer:
+        printer.print_pdf(html, pdf, paper)
+    page = html.read_text(encoding="utf-8")
+    tables = _table_headings(page)
+    assert any("response deadline" in t for t in tables), "the page has the offers table"
+    reader = pypdf.PdfReader(str(pdf))
+    texts = [words(p.extract_text()) for p in reader.pages]
+    assert all(texts), f"a page without text: {[len(t) for t in texts]}"
+    # Cells wrap their lines: compare without the spaces and line ends pypdf puts in.
+    squeezed = "".join("".join(texts).split())
+    for headings in tables:
+        for heading in headings:
+            assert "".join(heading.split()) in squeezed, f"{paper}: column {heading!r} is not in the PDF"
+    edges = _text_right_edges(pdf)
+    assert edges
+    margin_pt = pdf_mod.MARGIN_MM / 25.4 * 72
+    late = [(n, round(x), t) for n, x, width, t in edges if x > width - margin_pt]
+    assert late == [], f"{paper}: text past the right margin (cut off): {late[:5]}"
+    h2 = [
+        words(re.sub(r"<[^>]+>", "", h)).replace("¶", "").strip()
+        for h in re.findall(r"<h[23][^>]*>(.*?)</h[23]>", page, re.DOTALL)
+    ]
+    for n, text in enumerate(texts[:-1]):
+        last = text.rstrip()
+        assert not any(last.endswith(h) for h in h2 if h), f"{paper}: page {n + 1} ends with a heading: {last[-60:]!r}"
+    assert len(reader.pages) <= 6

@@ -158,7 +158,7 @@ def test_a_second_sent_of_the_same_file_is_refused_and_writes_nothing(followup, 
     (first,) = [m["message_id"] for a, m in messages_for(demo_store, ["keep_promise:A005:P003"]).items()]
     before = data_contents(demo_store)
     again = followup("sent", str(lina), "--on", "2026-11-17", db=demo_store.url)
-    assert again.returncode == 1 and again.stdout == ""
+    assert again.returncode == 2 and again.stdout == ""  # the call was wrong: input, not a failure
     assert first in again.stderr and "keep_promise:A005:P003 was already marked sent" in again.stderr
     assert data_contents(demo_store) == before
 
@@ -181,7 +181,7 @@ def test_a_phone_script_is_marked_sent_the_same_way(followup, demo_store, tmp_pa
     assert "keep_promise:A007:P005" not in due_ids(followup, demo_store, "C002", day)
     # And only once.
     before = data_contents(demo_store)
-    assert followup("sent", str(script), "--on", day, db=demo_store.url).returncode == 1
+    assert followup("sent", str(script), "--on", day, db=demo_store.url).returncode == 2  # already logged
     assert data_contents(demo_store) == before
 
 

@@ -450,7 +450,7 @@ def test_backup_while_another_process_writes_is_consistent_and_restores(any_demo
     # Restore brings the chosen copy back, whole.
     chosen = backups[0]
     demo_store.engine.dispose()
-    proc = followup("restore", str(chosen), db=demo_store.url)
+    proc = followup("restore", str(chosen), "--force", db=demo_store.url)
     assert proc.returncode == 0, proc.stderr
     assert _complete_batches(demo_store) == caught[0] < total
     same_tables(demo_store, chosen)
@@ -466,7 +466,7 @@ def test_restore_refuses_a_file_that_is_not_a_store(any_demo_store, tmp_path, fo
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
     any_demo_store.engine.dispose()
     for source in (junk, other):
-        proc = followup("restore", str(source), db=any_demo_store.url)
+        proc = followup("restore", str(source), "--force", db=any_demo_store.url)
         assert proc.returncode != 0
         assert "nothing was restored" in proc.stderr and "Traceback" not in proc.stderr
     assert store_contents(any_demo_store) == before
@@ -482,7 +482,7 @@ def test_restore_refuses_a_missing_file_and_a_backup_from_newer_code(any_demo_st
     before = store_contents(any_demo_store)
     any_demo_store.engine.dispose()
     for source, message in ((tmp_path / "missing.db", "does not exist"), (newer, "newer workbook")):
-        proc = followup("restore", str(source), db=any_demo_store.url)
+        proc = followup("restore", str(source), "--force", db=any_demo_store.url)
         assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
         assert message in proc.stderr and "nothing was restored" in proc.stderr
     assert store_contents(any_demo_store) == before

@@ -582,7 +582,7 @@ class Store:
     def backup(self, dest: str | Path) -> Path:
         """A consistent copy of the store as a SQLite file, safe while others use it:
         SQLite's online backup, or for PostgreSQL every table copied in one snapshot
-        (``copy.copy_store``). Either restores into either engine."""
+        (``_copy_rows``). Either restores into either engine."""
         dest = Path(dest)
         if dest.is_dir():
             dest = dest / f"followup-{dt.datetime.now():%Y%m%d-%H%M%S}.db"
@@ -593,9 +593,13 @@ class Store:
             if self.engine_name == "sqlite":
                 _sqlite_backup(self.engine, tmp)
             else:
-                from .copy import copy_store
-
-                copy_store(self, f"sqlite:///{tmp.resolve()}")
+                target = open_store(f"sqlite:///{tmp.resolve()}")
+                try:
+                    with target.writing() as conn:
+                        _copy_rows(self, conn)
+                    analyze_after_bulk_load(target.engine)
+                finally:
+                    target.engine.dispose()
             tmp.replace(dest)  # never leave a half-written backup under the real name
         finally:
             tmp.unlink(missing_ok=True)
@@ -637,8 +641,6 @@ class Store:
             return
         # Another engine: bring the backup to this schema version in a scratch copy
         # (the backup itself is never changed), then replace every row in one transaction.
-        from .copy import replace_contents
-
         with tempfile.TemporaryDirectory(prefix="followup-restore-") as scratch:
             copy = Path(scratch) / "restore.db"
             shutil.copyfile(source, copy)
@@ -858,3 +860,70 @@ def _upsert_table(conn: sa.Connection, t: Table, frame: pd.DataFrame) -> dict[st
     written = list(versions)
     added = sum(1 for v in written if v == 1)
     return {"added": added, "changed": len(written) - added}
+
+
+# ------------------------------------------------------------------ rows between engines
+# Used by backup and restore here and by ``copy.copy_store`` (which imports this
+# module; this module never imports it).
+
+CHUNK_ROWS = 5_000
+
+
+def replace_contents(source: Store, target: Store, chunk_rows: int = CHUNK_ROWS) -> dict[str, int]:
+    """Replace every row of ``target`` by ``source``'s, in one transaction (a restore)."""
+    with target.writing() as conn:
+        for name in reversed(TABLE_ORDER):  # children before their parents
+            conn.execute(sa.delete(CURRENT[name]))
+        counts = _copy_rows(source, conn, chunk_rows)
+    analyze_after_bulk_load(target.engine)
+    return counts
+
+
+def _copy_rows(source: Store, target: sa.Connection, chunk_rows: int = CHUNK_ROWS) -> dict[str, int]:
+    counts = {}
+    with _snapshot(source.engine.connect()) as src, src.begin():
+        for name in TABLE_ORDER:
+            tbl = CURRENT[name]
+            cols = [c.name for c in tbl.columns]
+            # Untyped: each value comes as the source engine holds it and is checked below.
+            stmt = (
+                sa.select(*(sa.type_coerce(tbl.c[c], sa.types.NullType()).label(c) for c in cols))
+                .select_from(tbl)
+                .order_by(*(_key_order(src, tbl.c[k]) for k in TABLES[name].key))
+            )
+            n = 0
+            result = src.execution_options(yield_per=chunk_rows).execute(stmt)
+            # The size given again: SQLite (no server-side cursor) otherwise yields one row at a time.
+            for chunk in result.partitions(chunk_rows):
+                rows = [_portable(name, cols, row) for row in chunk]
+                target.execute(sa.insert(tbl), rows)
+                n += len(rows)
+            counts[name] = n
+    return counts
+
+
+def _portable(table: str, cols: list[str], row) -> dict:
+    """One stored row as Python values both engines take (dates as ``date``,
+    booleans as ``bool``, text as ``str``); a value that cannot be one is refused,
+    naming the table, the row and the column."""
+    t = TABLES[table]
+    out = {}
+    for col, value in zip(cols, row):
+        if value is not None and col != ROW_VERSION:
+            kind = t.column(col).kind
+            try:
+                if kind == DATE and not isinstance(value, dt.date):
+                    value = dt.date.fromisoformat(str(value))
+                elif kind == BOOL:
+                    value = bool(int(value)) if not isinstance(value, bool) else value
+                elif kind not in (DATE, BOOL):
+                    value = value if isinstance(value, str) else str(value)
+                    if "\x00" in value:  # PostgreSQL's text cannot hold it
+                        raise ValueError("a NUL character")
+            except (TypeError, ValueError) as exc:
+                key = ", ".join(str(v) for c, v in zip(cols, row) if c in t.key)
+                raise StoreError(
+                    f"{table}, row {key}, {col}: {value!r} cannot be copied ({exc}); nothing was copied"
+                ) from exc
+        out[col] = value
+    return out

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import FollowupError, UserError, describe
+from ..errors import ConflictError, FollowupError, UserError, describe
 
 
 def iso_date(text: str) -> dt.date:
@@ -124,11 +124,22 @@ def _caseload(store, args) -> list[str]:
     return ids
 
 
+def _no_coachees(store) -> str:
+    """What an empty store says, whatever the command (an empty caseload is refused by _caseload)."""
+    return (
+        f"No coachees in the store at {shown_url(store.url)} yet: nothing to do "
+        "(followup demo loads the demo practice; followup import PATH adds your own)."
+    )
+
+
 def _coachee_ids(store, args) -> list[str]:
     """The coachees a command works on: --all (the caseload) or --coachee ID, which
-    must be in the caseload."""
+    must be in the caseload. An empty store is said so (on stdout: not an error)."""
     ids = _caseload(store, args)
     if getattr(args, "all", False):
+        if not ids:
+            # On stderr: `due --format json` still prints only its (empty) array.
+            print(_no_coachees(store), file=sys.stderr)
         return ids
     if not args.coachee:
         raise UserError("say which coachee: --coachee ID, or --all")
@@ -164,23 +175,6 @@ def _chunked_actions(store, args) -> Iterator[tuple]:
         actions = due_actions(tables, args.as_of, base, per_coach)
         actions = actions.sort_values("coachee_id", kind="stable").reset_index(drop=True)
         yield actions, tables
-
-
-@contextmanager
-def _atomic_output(path: Path):
-    """A binary file written piece by piece under a temporary name in the same
-    folder, renamed into place once whole: a crash never leaves half a file under
-    the real name, and the temporary file is removed whatever happens."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        with open(tmp, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------ commands
@@ -281,7 +275,7 @@ def cmd_due(args) -> int:
         written += len(actions)
         out.flush()
     if not written:
-        out.write("[]" if args.format == "json" else "Nothing due.")
+        out.write("[]" if args.format == "json" else f"Nothing due as of {args.as_of:%Y-%m-%d}.")
     elif args.format == "json":
         out.write("\n]")
     out.write("\n")
@@ -294,6 +288,7 @@ def cmd_drafts(args) -> int:
 
     store = _store(args)
     out = Path(args.out)
+    written = 0
     for actions, tables in _chunked_actions(store, args):
         # Once a chunk: the facts are indexed once for its coachees. One draft per person per day.
         result = render_drafts(actions, tables, as_of=args.as_of, upcoming=args.upcoming)
@@ -304,6 +299,7 @@ def cmd_drafts(args) -> int:
                 # A coachee's folder is named from their id by the one safe-name function.
                 folder = inside(out, safe_name(coachee_id))
                 paths = write_drafts(mine, folder)
+                written += len(paths)
                 print(f"wrote {len(paths)} draft(s) to {folder}")
         else:
             paths = write_drafts(result, out)
@@ -312,6 +308,8 @@ def cmd_drafts(args) -> int:
                 print(f"  {p.name}")
         for problem in result.problems:
             print(f"  not drafted: {problem}", file=sys.stderr)
+    if args.all and not written:
+        print(f"No drafts written: no message is due as of {args.as_of:%Y-%m-%d}.")
     return 0
 
 
@@ -321,9 +319,12 @@ def cmd_sent(args) -> int:
 
     draft = read_draft_file(args.draft)
     store = _store(args)
-    if args.coach and draft.coachee_id not in _caseload(store, args):
-        raise UserError(f"this draft's coachee {draft.coachee_id!r} is not one of coach {args.coach}'s coachees")
-    logged = complete_draft(store, draft, args.on, _settings())
+    args.coachee, args.all = draft.coachee_id, False
+    _coachee_ids(store, args)  # the draft's coachee: in the store, and in the coach's caseload
+    try:
+        logged = complete_draft(store, draft, args.on, _settings())
+    except ConflictError as exc:  # already logged: the call was wrong, nothing was written
+        raise UserError(exc.user_message()) from None
     for line in logged:
         print(line)
     return 0
@@ -356,39 +357,39 @@ def cmd_mail(args) -> int:
 
 
 def cmd_calendar(args) -> int:
-    import pandas as pd
-
     from ..logic.drafts import render_drafts
-    from ..logic.ics import build_calendar, completed_actions
+    from ..logic.ics import calendar_envelope, calendar_events, completed_actions
+    from ..paths import write_atomic_stream
 
     store = _store(args)
     path = _output_file(args.out, store, args.force)
-    # The calendar is written chunk by chunk: its frame (the VCALENDAR lines), every
-    # live entry, then every entry completed since (kept aside until the end) —
-    # the bytes build_calendar gives for everyone at once.
-    frame = build_calendar(pd.DataFrame(), args.as_of).to_ical()
-    end = frame.rindex(b"END:VCALENDAR")
+    # Written chunk by chunk: the opening, every live entry, then every entry
+    # completed since (kept aside until the end), then the closing — the bytes
+    # build_calendar gives for everyone at once.
+    head, tail = calendar_envelope()
     entries = 0
-    with _atomic_output(path) as f, tempfile.TemporaryFile() as completed:
-        f.write(frame[:end])
+    with write_atomic_stream(path) as f, tempfile.TemporaryFile() as completed:
+        f.write(head)
         for actions, tables in _chunked_actions(store, args):
             rendered = render_drafts(actions, tables, as_of=args.as_of)
             names = dict(zip(tables["coachees"]["coachee_id"], tables["coachees"]["name"])) if args.all else None
-            cal = build_calendar(
+            live, done = calendar_events(
                 actions,
                 args.as_of,
                 rendered.by_action(),
                 done=completed_actions(tables, args.as_of),
                 coachee_names=names,
             )
-            for event in cal.subcomponents:
-                (completed if str(event.get("status")) == "CANCELLED" else f).write(event.to_ical())
+            for event in live:
+                f.write(event.to_ical())
+            for event in done:
+                completed.write(event.to_ical())
             entries += len(actions)
             for problem in rendered.problems:
                 print(f"  entry without a draft: {problem}", file=sys.stderr)
         completed.seek(0)
         shutil.copyfileobj(completed, f)
-        f.write(frame[end:])
+        f.write(tail)
     print(f"wrote {entries} entr{'y' if entries == 1 else 'ies'} to {path.resolve()}")
     return 0
 
@@ -404,7 +405,8 @@ def cmd_demo(args) -> int:
         return 0
     if not store.is_empty() and not args.force:
         print(
-            f"the store at {shown_url(store.url)} already holds data; the demo was not loaded (use --force to add it anyway)"
+            f"the store at {shown_url(store.url)} already holds data; the demo was not loaded "
+            "(--force loads it anyway: stored rows with the demo's ids are replaced by the demo's, the others are kept)"
         )
         return 0
     days, today = load_demo(store, args.as_of or dt.date.today(), shift=not args.no_shift)
@@ -433,9 +435,20 @@ def _suggest_grace(args, base, per_coach) -> int:
 
     store = _store(args)
     ids = _caseload(store, args)
+    if not ids:
+        print(_no_coachees(store))
+        return 0
     tables = store.load(coachee_id=ids if args.coach else None)
     settings = per_coach.get(args.coach, base) if args.coach else base
-    print(suggest_grace(tables, settings, args.as_of or dt.date.today()).text)
+    result = suggest_grace(tables, settings, args.as_of or dt.date.today())
+    if result.cases == 0:
+        # Nothing to count yet: said as such, not as "Only 0 employers…".
+        print(
+            "No employer in this practice has answered after the date they gave yet, so there is nothing "
+            f"to suggest from; the current setting stays: {result.setting} = {result.current}."
+        )
+        return 0
+    print(result.text)
     return 0
 
 
@@ -455,11 +468,13 @@ class _IdsOnly:
 
 def cmd_report(args) -> int:
     from ..paths import store_url
-    from .report import run_reports
+    from ..reporting.batch import run_reports
 
     url = store_url(args.db)
     store = _IdsOnly(url) if url.startswith("sqlite:///") and not args.coach else _store(args)
     ids = _coachee_ids(store, args)
+    if not ids:
+        return 0  # said by _coachee_ids
     return run_reports(
         store.url, ids, args.week_ending, args.out, jobs=args.jobs, fmt=args.format, scheduler=args.scheduler
     )
@@ -500,8 +515,16 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
+    source = Path(args.source)
+    if not source.is_file():
+        raise UserError(f"{source} does not exist (or is not a file); nothing was restored")
     store = _store(args)
-    store.restore(args.source)
+    if not store.is_empty() and not args.force:
+        raise UserError(
+            f"the store at {shown_url(store.url)} holds data: restoring replaces all of it with {source}; "
+            "nothing was restored (back it up first, then add --force)"
+        )
+    store.restore(source)
     print(f"restored {args.source} into {shown_url(store.url)}")
     return 0
 
@@ -524,6 +547,23 @@ def shown_url(url: str) -> str:
 
 
 # ------------------------------------------------------------------ parser
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed package's version, looked up only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("followup-workbook")
+        except PackageNotFoundError:
+            found = "unknown (not installed: pip install -e .)"
+        print(f"followup {found}")
+        parser.exit()
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -564,7 +604,8 @@ def _command(sub, name: str, summary: str, description: str, examples: str, func
     # SUPPRESS: given after the command it is set; absent, it leaves the value
     # given before the command (or the main parser's default) alone.
     sp.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help=DB_HELP)
-    sp.add_argument("--coach", metavar="NAME", type=coach_name, default=argparse.SUPPRESS, help=COACH_HELP)
+    if name not in WHOLE_STORE:  # those refuse a coach: not offered
+        sp.add_argument("--coach", metavar="NAME", type=coach_name, default=argparse.SUPPRESS, help=COACH_HELP)
     sp.set_defaults(func=func)
     return sp
 
@@ -605,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
         allow_abbrev=False,
     )
+    p.add_argument("--version", action=_Version, help="print the workbook's version and exit")
     p.add_argument("--db", metavar="URL", default=None, help=DB_HELP)
     p.add_argument("--coach", metavar="NAME", type=coach_name, default=None, help=COACH_HELP)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
@@ -879,9 +921,11 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "load the fictional demo practice (only into an empty store)",
         """
-        Load the fictional demo practice into the store, only if the store is empty
-        (--force adds it anyway). Its dates are moved by whole weeks so that its
-        "today", a Monday, lands on the latest Monday on or before --as-of.
+        Load the fictional demo practice (three coachees, C001-C003) into the store,
+        only if the store is empty. Its dates are moved by whole weeks so that its
+        "today", a Monday, lands on the latest Monday on or before --as-of; with
+        --no-shift they stay as written (its today is 2026-11-16: the README's
+        examples use that store). Acts on the whole store: no --coach.
         With --coachees N, generate a practice of N coachees instead (for trying the
         workbook at scale).
         """,
@@ -914,7 +958,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the day the demo's today should land on or just before (default: today)",
     )
     sp.add_argument("--no-shift", action="store_true", help="keep the demo's own dates (its today is 2026-11-16)")
-    sp.add_argument("--force", action="store_true", help="load even if the store already holds data")
+    sp.add_argument(
+        "--force",
+        action="store_true",
+        help="load even if the store holds data: rows with the demo's ids (C001…, A001…) are replaced "
+        "by the demo's, every other row is kept",
+    )
 
     sp = _command(
         sub,
@@ -1036,14 +1085,19 @@ def build_parser() -> argparse.ArgumentParser:
         "restore",
         "replace the store with a backup",
         """
-        Replace the store's contents with a backup made by `followup backup`.
+        Replace the store's contents with a backup made by `followup backup`. A store
+        that holds data is replaced only with --force (back it up first).
         """,
         """
         followup restore backups/followup-20261116-090000.db
+        followup restore backups/followup-20261109-090000.db --force
         """,
         cmd_restore,
     )
     sp.add_argument("source", metavar="BACKUP", help="the backup file to restore from")
+    sp.add_argument(
+        "--force", action="store_true", help="replace a store that holds data (default: refuse, nothing changed)"
+    )
     return p
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 from icalendar import Calendar, Event
+from icalendar.parser import Contentlines
 
 from ..kinds import KINDS
 from ..schema import present
@@ -35,31 +36,45 @@ def completed_actions(tables: Mapping[str, pd.DataFrame], as_of, days: int = 60)
     return m[["action_id", "on", "kind", "application_id"]].merge(apps, on="application_id", how="left")[columns]
 
 
-def build_calendar(
-    actions: pd.DataFrame,
-    as_of,
-    drafts: Mapping[str, Draft] | None = None,
-    name: str = "Follow-ups",
-    done: pd.DataFrame | None = None,
-    coachee_names: Mapping[str, str] | None = None,
-) -> Calendar:
-    """A Calendar with one all-day VEVENT per action.
-
-    ``drafts`` maps action_id to its Draft, whose first lines go in the entry. An
-    overdue action is dated on the as-of day (with its original date in the text),
-    so it is not lost on a past day. ``done`` (``completed_actions``) adds each
-    action completed since as CANCELLED under its same UID, so a subscribed
-    calendar drops it. ``coachee_names`` (for a practice-wide calendar) names the
-    coachee in each entry. DTSTAMP is the as-of day, so the same inputs give the
-    same file.
-    """
-    drafts = drafts or {}
-    day0 = pd.Timestamp(as_of).normalize()
-    stamp = dt.datetime.combine(day0.date(), dt.time(0, 0), tzinfo=dt.UTC)
+def _calendar(name: str) -> Calendar:
     cal = Calendar()
     cal.add("prodid", "-//Follow-up Workbook//followup_lib//EN")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", name)
+    return cal
+
+
+def calendar_envelope(name: str = "Follow-ups") -> tuple[bytes, bytes]:
+    """The calendar's opening (BEGIN:VCALENDAR and its properties) and its closing
+    line, as bytes: a practice-wide calendar is written as the opening, each
+    event's ``to_ical()`` as it comes, then the closing — the bytes
+    ``build_calendar`` gives for the same events at once."""
+    lines = _calendar(name).content_lines()  # BEGIN, the properties, END, and a final ""
+    end = lines.index("END:VCALENDAR")
+    return Contentlines(lines[:end] + [""]).to_ical(), Contentlines(lines[end:]).to_ical()
+
+
+def calendar_events(
+    actions: pd.DataFrame,
+    as_of,
+    drafts: Mapping[str, Draft] | None = None,
+    done: pd.DataFrame | None = None,
+    coachee_names: Mapping[str, str] | None = None,
+) -> tuple[list[Event], list[Event]]:
+    """The calendar's entries as data: (one all-day VEVENT per action, one
+    CANCELLED VEVENT per action completed since and no longer listed).
+
+    ``drafts`` maps action_id to its Draft, whose first lines go in the entry. An
+    overdue action is dated on the as-of day (with its original date in the text),
+    so it is not lost on a past day. ``done`` (``completed_actions``) gives each
+    action completed since, under its same UID, so a subscribed calendar drops it.
+    ``coachee_names`` (for a practice-wide calendar) names the coachee in each
+    entry. DTSTAMP is the as-of day, so the same inputs give the same events.
+    """
+    drafts = drafts or {}
+    day0 = pd.Timestamp(as_of).normalize()
+    stamp = dt.datetime.combine(day0.date(), dt.time(0, 0), tzinfo=dt.UTC)
+    live: list[Event] = []
     listed = set()
     for a in actions.to_dict(orient="records"):
         listed.add(a["action_id"])
@@ -85,7 +100,8 @@ def build_calendar(
         ev.add("categories", [a["kind"]])
         ev.add("priority", min(9, int(a["priority"])))
         ev.add("status", "CONFIRMED")
-        cal.add_component(ev)
+        live.append(ev)
+    completed: list[Event] = []
     for d in (done if done is not None else pd.DataFrame()).to_dict(orient="records"):
         if d["action_id"] in listed:
             continue
@@ -102,6 +118,23 @@ def build_calendar(
         ev.add("summary", who + f"Done: {label} — {company}".strip(" —"))
         ev.add("description", f"Marked sent on {long_date(day, day0)}.")
         ev.add("status", "CANCELLED")
+        completed.append(ev)
+    return live, completed
+
+
+def build_calendar(
+    actions: pd.DataFrame,
+    as_of,
+    drafts: Mapping[str, Draft] | None = None,
+    name: str = "Follow-ups",
+    done: pd.DataFrame | None = None,
+    coachee_names: Mapping[str, str] | None = None,
+) -> Calendar:
+    """A Calendar with ``calendar_events``'s entries: every action's, then every
+    completed one's (see there)."""
+    cal = _calendar(name)
+    live, completed = calendar_events(actions, as_of, drafts, done, coachee_names)
+    for ev in live + completed:
         cal.add_component(ev)
     return cal
 

@@ -1,5 +1,5 @@
 """Markers a notebook's outputs leave for whoever makes a page of them
-(``faces.report``): plain text here, so the page maker reads them without
+(``reporting.page``): plain text here, so the page maker reads them without
 importing the charts (pandas, plotly)."""
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ what one coachee does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 
@@ -428,9 +429,14 @@ class _Context:
         self.offers = self.live_offers.merge(self.open_apps, on="application_id", how="inner")
 
     # ---------------------------------------------------------------- helpers
+    @functools.cached_property
+    def calendar_by_app(self) -> pd.Series:
+        """Each application's holiday calendar, by application id: indexed once per call of the rules."""
+        return self.apps.set_index("application_id")["calendar"]
+
     def business_days(self, dates: pd.Series, n, apps: pd.Series) -> pd.Series:
         """``dates`` + ``n`` business days in the calendar of each row's application."""
-        cal = _lookup(apps, self.apps.set_index("application_id")["calendar"])
+        cal = _lookup(apps, self.calendar_by_app)
         return _add_business_days(dates, n, cal.set_axis(dates.index), around=self.as_of)
 
     def with_contact(self, df: pd.DataFrame, made_on: str | None = None) -> pd.DataFrame:

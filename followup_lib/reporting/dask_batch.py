@@ -16,6 +16,8 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import ReportError
+from .execution import render_report
+from .results import ReportResult
 
 CONNECT_TIMEOUT = "15s"  # to reach the scheduler; a wrong address fails after this long
 
@@ -45,7 +47,6 @@ def run_on_cluster(
     """Render every coachee's report on the cluster, handing each ``ReportResult``
     to ``done`` as it arrives (a task that raised, or whose worker died, becomes a
     failed result). Returns None: the caller sums the results up."""
-    from .report import ReportResult, render_report
 
     # The workers' working folders are not ours: every path they get is absolute.
     out = Path(out_dir).resolve() if out_dir else paths.reports_dir().resolve()

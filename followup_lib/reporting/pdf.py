@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import ReportError
+from .results import ReportResult, one_line_error
 
 # Countries where US Letter is the usual paper size; every other one uses A4.
 LETTER_COUNTRIES = frozenset(
@@ -142,3 +143,42 @@ class PdfPrinter:
         finally:
             context.close()
         return pdf
+
+
+def paper_sizes(db_url: str, coachee_ids: list[str]) -> dict[str, str]:
+    """Each coachee's paper size: by their country, else their coach's settings', else the locale."""
+    countries: dict[str, str] = {}
+    try:
+        from ..data.store import open_store
+        from ..settings import load_settings
+
+        store = open_store(db_url, create=False)
+        try:
+            coachees = store.coachees()
+        finally:
+            store.engine.dispose()
+        base, per_coach = load_settings()
+        for row in coachees.itertuples(index=False):
+            own = getattr(row, "country", None)
+            coach = per_coach.get(getattr(row, "coach", None) or "", base)
+            countries[row.coachee_id] = own if isinstance(own, str) and own.strip() else coach.country
+    except Exception:  # noqa: BLE001 — the paper size is a nicety: the locale's then
+        pass
+    return {cid: paper_for(countries.get(cid)) for cid in coachee_ids}
+
+
+def print_result(printer, result: ReportResult, fmt: str, papers: dict[str, str]) -> None:
+    """Print ``result``'s page to a PDF beside it (in place: the result gets its
+    ``pdf``, or its ``error``); with ``fmt`` "pdf" the page is removed afterwards."""
+    html = result.html
+    pdf_out = html.with_suffix(".pdf")
+    pdf_out.unlink(missing_ok=True)
+    try:
+        printer.print_pdf(html, pdf_out, papers.get(result.coachee_id, "A4"))
+    except Exception as exc:  # noqa: BLE001 — reported per coachee
+        result.error = f"PDF: {one_line_error(exc)}"
+        return
+    result.pdf = pdf_out
+    if fmt == "pdf":
+        html.unlink(missing_ok=True)
+        result.html = None
