@@ -474,6 +474,14 @@ class WorkingSession:
             ),
             names="selected_index",
         )
+        # After a received rejection is logged: offer to record the status too.
+        self.status_offer_text = w.HTML()
+        self.status_offer_button = w.Button(description="Record it", icon="check")
+        self.status_offer_button.on_click(
+            lambda _: _run(self.action_status, s.record_status_offer, then=self.show, ok=lambda text: text)
+        )
+        self.status_offer = w.HBox([self.status_offer_text, self.status_offer_button])
+        self.status_offer.layout.display = "none"
         self.chart = w.Output()
         self.chart_sentence = w.HTML()
         self.offers = w.HTML()
@@ -493,6 +501,7 @@ class WorkingSession:
                 self.action_status,
                 self.draft_box,
                 w.HTML("<h3>Log what happened</h3>"),
+                self.status_offer,
                 self.form_tabs,
                 w.HTML("<h3>Days since each interview</h3>"),
                 self.chart_sentence,
@@ -569,6 +578,9 @@ class WorkingSession:
                 if new_coachee:
                     form.reset()  # a fresh id in each form, for this coachee
             self._show_draft(s.draft)
+            offer = s.status_offer
+            self.status_offer_text.value = _message("info", offer[3]) if offer else ""
+            self.status_offer.layout.display = "flex" if offer else "none"
             self._show_chart(s.figure, s.chart_sentence)
             self.offers.value = s.offers_html()
         finally:

@@ -25,7 +25,7 @@ from .. import paths
 from ..data import logbook
 from ..data.store import open_store
 from ..errors import ConflictError, UserError
-from ..kinds import ACTION_LABELS, MESSAGE_KINDS
+from ..kinds import ACTION_LABELS, MESSAGE_KINDS, status_to_record
 from ..logic import analysis, charts
 from ..logic.drafts import Draft, facts_for, render_draft, render_drafts, template_environment, write_draft
 from ..logic.rules import due_actions
@@ -613,6 +613,47 @@ class SessionState:
                     "Nothing was saved."
                 )
 
+    #: After a received rejection is logged: (application_id, status, closed_on, sentence)
+    #: the session offers to record in the store (contract v3), else None.
+    status_offer: tuple[str, str, dt.date, str] | None = None
+
+    def _status_offer_after(self, table: str, saved: dict) -> tuple[str, str, dt.date, str] | None:
+        if table != "messages":
+            return None
+        apps = self.tables["applications"] if self.tables is not None else None
+        if apps is None:
+            return None
+        row = apps[apps["application_id"].eq(saved.get("application_id"))]
+        if row.empty:
+            return None
+        status = status_to_record(saved.get("direction"), saved.get("kind"), row["status"].iloc[0])
+        if status is None:
+            return None
+        on = pd.Timestamp(saved.get("on")).date()
+        company = row["company"].iloc[0]
+        return (
+            saved["application_id"],
+            status,
+            on,
+            f"{company} said no on {on:%A} {on.day} {on:%B}: the follow-ups to them have stopped. "
+            f"Record the application as {status}, closed that day?",
+        )
+
+    def record_status_offer(self) -> str:
+        """Record the offered status (a received rejection: rejected, closed that day)
+        on the application, like its form would; the offer is then gone."""
+        if self.status_offer is None:
+            raise UserError("There is no status to record.")
+        app_id, status, on, _ = self.status_offer
+        record = self.record("applications", (app_id,))
+        version = record.pop("row_version", None)
+        values = dict(record, status=status)
+        if not present(values.get("closed_on")):
+            values["closed_on"] = on
+        self.save_form("applications", values, (app_id,), version)
+        self.status_offer = None
+        return f"Recorded {values.get('company')} as {status}."
+
     def save_form(self, table: str, values: dict, opened_key: tuple | None = None, version: int | None = None) -> dict:
         """Save a form's values as a ``table`` record of this coachee, checked like an
         import row (``logbook.save_record``), then read the store again.
@@ -634,6 +675,7 @@ class SessionState:
         if version is not None and tuple(values.get(k) for k in t.key) != opened_key:
             version = None
         saved = logbook.save_record(self.store, table, values, version)
+        self.status_offer = self._status_offer_after(table, saved)
         if table == "coachees":
             self.refresh()  # the picker lists the new coachee (the first is selected)
         else:
