@@ -437,19 +437,61 @@ def import_path(store: Store, path: str | Path, coach: str | None = None) -> Imp
     nothing if anything is wrong.
     """
     raw, warnings, problems, unreadable = _read_tables(Path(path))
+    sources = {name: r.source for name, r in raw.items()}
     ids, links = store.stored_keys()
     try:
         frames = validate_tables(raw, ids, links, unreadable=unreadable)
         if coach is not None:
-            sources = {name: r.source for name, r in raw.items()}
             problems = problems + _outside_caseload(store, frames, links, coach, sources)
     except ValidationError as err:
         problems = problems + err.problems
+    if not problems:
+        problems = _cut_cell_problems(store, raw, frames)
     if problems:
         # Every problem of every file, in one message; nothing is written.
         raise ValidationError(sort_problems(problems))
     counts = store.upsert(frames)
     return ImportResult(counts, warnings)
+
+
+def _cut_cell_problems(store: Store, raw: dict[str, RawTable], frames: dict[str, pd.DataFrame]) -> list[Problem]:
+    """A cell exactly as long as a spreadsheet cell can be (XLSX_CELL_CHARS) whose
+    stored value is longer and begins with it: the spreadsheet cut it. Importing it
+    would replace the whole text with its first part, so it is refused by name."""
+    problems = []
+    for name, r in raw.items():
+        if name not in frames:
+            continue
+        t, typed = TABLES[name], frames[name]
+        header = [str(c).strip().lstrip("\ufeff").strip() for c in r.frame.columns]
+        for j, column in enumerate(header):
+            if column not in typed.columns or column in t.key or t.column(column).kind != TEXT:
+                continue
+            cells = r.frame.iloc[:, j]
+            at = cells.index[cells.astype(object).str.len().eq(XLSX_CELL_CHARS).fillna(False).to_numpy(bool)]
+            for i in at:
+                key = {k: typed.at[i, k] for k in t.key}
+                stored = store.row(name, key)
+                given = typed.at[i, column]
+                held = None if stored is None else stored.get(column)
+                if (
+                    isinstance(held, str)
+                    and isinstance(given, str)
+                    and len(held) > len(given)
+                    and held.startswith(given)
+                ):
+                    problems.append(
+                        Problem(
+                            name,
+                            int(i) + r.first_row,
+                            column,
+                            f"holds {XLSX_CELL_CHARS:,} characters, the most a spreadsheet cell holds, and the "
+                            f"store's {len(held):,} begin with them: the spreadsheet cut this text; import it from "
+                            "a CSV (`followup export DIR` writes one) or shorten it in the store first",
+                            r.source,
+                        )
+                    )
+    return problems
 
 
 # ---------------------------------------------------------------- one coach's rows
@@ -602,6 +644,28 @@ _XLSX_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms
 
 # A sheet holds 1,048,576 rows, the header included.
 XLSX_MAX_ROWS = 1_048_575
+# A spreadsheet cell holds at most this many characters: Excel cuts anything
+# longer, without a word, when the workbook is opened or written.
+XLSX_CELL_CHARS = 32_767
+
+
+def _refuse_cells_too_long(name: str, df: pd.DataFrame, first_row: int) -> None:
+    """Raise UserError, naming the table, the sheet's row, the row's id and the
+    column, when a cell of ``df`` (text rows of ``name`` starting at sheet row
+    ``first_row``) is longer than a spreadsheet cell holds: never a silent cut."""
+    key = TABLES[name].key
+    for column in df.columns:
+        lengths = df[column].str.len()
+        if not len(lengths) or not lengths.max() > XLSX_CELL_CHARS:
+            continue
+        at = int(lengths.to_numpy().argmax())
+        ident = " / ".join(str(df[k].iloc[at]) for k in key)
+        raise UserError(
+            f"the table {name}, row {first_row + at} ({' / '.join(key)} {ident}), column {column} holds "
+            f"{int(lengths.iloc[at]):,} characters, more than a spreadsheet cell holds ({XLSX_CELL_CHARS:,}): "
+            "nothing was written; export to a folder of CSVs instead (a DIR not ending in .xlsx), "
+            "which keeps every character"
+        )
 
 
 def _write_xlsx(sheets, counts: dict[str, int], dest: Path) -> None:
@@ -629,13 +693,21 @@ def _write_xlsx_files(sheets, dest: Path, tmp: Path, final: Path) -> None:
     # The workbook itself is held by openpyxl until it is saved (a sheet is at most
     # XLSX_MAX_ROWS rows); the rows come in chunks, each under the ones before.
     with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
-        for name, parts in sheets:
-            row = 0  # the next row of the sheet to fill; 0 is the header's
-            for df in parts:
-                df.to_excel(xl, sheet_name=name, index=False, header=row == 0, startrow=row)
-                row += len(df) + (row == 0)
-            if row == 0:  # a table with no rows: its header alone
-                pd.DataFrame(columns=TABLES[name].column_names).to_excel(xl, sheet_name=name, index=False)
+        try:
+            for name, parts in sheets:
+                row = 0  # the next row of the sheet to fill; 0 is the header's
+                for df in parts:
+                    _refuse_cells_too_long(name, df, row + 1 + (row == 0))
+                    df.to_excel(xl, sheet_name=name, index=False, header=row == 0, startrow=row)
+                    row += len(df) + (row == 0)
+                if row == 0:  # a table with no rows: its header alone
+                    pd.DataFrame(columns=TABLES[name].column_names).to_excel(xl, sheet_name=name, index=False)
+        except BaseException:
+            # Stopped half-way (the file is deleted): openpyxl cannot close a workbook
+            # without a sheet, and its error would hide the real one.
+            if not xl.book.worksheets:
+                xl.book.create_sheet("unfinished")
+            raise
     with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(final, "w", zipfile.ZIP_DEFLATED) as out:
         for info in src.infolist():
             data = src.read(info.filename)
