@@ -13,10 +13,16 @@ exports and restores, on real files and (for the store) both engines.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from pathlib import Path
+
 import openpyxl
+import pytest
 
 from followup_lib.data.store import open_store
 from followup_lib.data.transfer import XLSX_CELL_CHARS, import_path
+from followup_lib.data.validation import ValidationError
 
 from builders import write_csvs
 from conftest import store_data
@@ -70,3 +76,153 @@ def test_a_cut_cell_imported_over_the_longer_stored_text_is_refused(any_store, t
         assert store.row("coachees", {"coachee_id": "C1"})["notes"] == "x" * XLSX_CELL_CHARS
     finally:
         store.engine.dispose()
+
+
+# ------------------------------------------------------------------ 2. two imports at once
+
+
+def test_two_imports_at_once_cannot_together_break_a_cross_row_check(store_url, tmp_path, monkeypatch):
+    """Two files, each fine alone, each naming a different point of contact for
+    A1, imported at once from two threads with stores of their own (two
+    connections to the same SQLite file or PostgreSQL database). The first is held
+    inside its checks until the second has had its chance: the second must wait
+    for the first to finish, then be refused; never two points of contact."""
+    from followup_lib.data import transfer
+
+    base = dict(
+        coachees=[dict(coachee_id="C1", name="Ann")],
+        applications=[dict(application_id="A1", coachee_id="C1", company="Acme", role="Analyst")],
+    )
+    store = open_store(store_url)
+    try:
+        import_path(store, write_csvs(tmp_path / "base", base))
+    finally:
+        store.engine.dispose()
+    files = {
+        who: write_csvs(
+            tmp_path / who,
+            {
+                "contacts": [
+                    dict(contact_id=f"K{who}", application_id="A1", name=f"Person {who}", point_of_contact="true")
+                ]
+            },
+        )
+        for who in ("first", "second")
+    }
+    first_checking, second_done = threading.Event(), threading.Event()
+    real_validate = transfer.validate_tables
+
+    def validate(raw, *args, **kw):
+        if threading.current_thread().name == "first":
+            first_checking.set()
+            second_done.wait(timeout=3)  # with the fix, the second is waiting for our lock
+        return real_validate(raw, *args, **kw)
+
+    monkeypatch.setattr(transfer, "validate_tables", validate)
+    outcome: dict[str, str] = {}
+
+    def run(who: str) -> None:
+        if who == "second":
+            first_checking.wait(timeout=30)
+        st = open_store(store_url)
+        try:
+            import_path(st, files[who])
+            outcome[who] = "imported"
+        except ValidationError as err:
+            outcome[who] = str(err)
+        finally:
+            st.engine.dispose()
+            if who == "second":
+                second_done.set()
+
+    threads = [threading.Thread(target=run, args=(who,), name=who) for who in ("first", "second")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert outcome["first"] == "imported", outcome
+    assert "already has 'Kfirst' as its point of contact" in outcome["second"], outcome
+    store = open_store(store_url)
+    try:
+        contacts = store.load(["contacts"])["contacts"]
+    finally:
+        store.engine.dispose()
+    assert contacts[contacts["point_of_contact"].fillna(False)]["contact_id"].tolist() == ["Kfirst"]
+
+
+# ------------------------------------------------------------------ 3. restore
+
+
+def crafted(backup: Path, how: str) -> Path:
+    """A backup changed in a way that keeps every table, column and version."""
+    con = sqlite3.connect(backup)
+    try:
+        if how == "check":
+            # messages rebuilt refusing every received message, its rows and indexes kept
+            (sql,) = con.execute("SELECT sql FROM sqlite_master WHERE name = 'messages'").fetchone()
+            indexes = [
+                r[0]
+                for r in con.execute(
+                    "SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name='messages' AND sql IS NOT NULL"
+                )
+            ]
+            rebuilt = sql.replace("CREATE TABLE messages", "CREATE TABLE messages_new", 1)
+            rebuilt = rebuilt[: rebuilt.rindex(")")] + ", CHECK (direction <> 'received'))"
+            con.execute(rebuilt)
+            con.execute("INSERT INTO messages_new SELECT * FROM messages WHERE direction <> 'received'")
+            con.execute("DROP TABLE messages")
+            con.execute("ALTER TABLE messages_new RENAME TO messages")
+            for index in indexes:
+                con.execute(index)
+        elif how == "unique-index":
+            con.execute("CREATE UNIQUE INDEX ix_evil ON messages (message_id, summary)")
+        con.commit()
+    finally:
+        con.close()
+    return backup
+
+
+@pytest.mark.parametrize(
+    "how, named",
+    [
+        ("check", "the table 'messages' is not defined as this workbook defines it"),
+        ("unique-index", "an index 'ix_evil' that this workbook never makes"),
+    ],
+)
+def test_restore_refuses_a_backup_whose_schema_differs_only_in_sqlites_own_record(
+    any_demo_store, tmp_path, followup, how, named
+):
+    backup = crafted(any_demo_store.backup(tmp_path / "backup.db"), how)
+    with sqlite3.connect(backup) as con:  # every table and column is still there
+        assert {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {"messages"}
+    con.close()
+    before = store_data(any_demo_store)
+    ran = followup("restore", str(backup), db=any_demo_store.url)
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr
+    assert named in ran.stderr and "nothing was restored" in ran.stderr, ran.stderr
+    assert store_data(any_demo_store) == before
+
+
+def test_a_backup_with_another_page_size_restores_into_a_wal_store(any_demo_store, tmp_path, followup):
+    backup = any_demo_store.backup(tmp_path / "backup.db")
+    con = sqlite3.connect(backup)
+    con.execute("PRAGMA journal_mode=DELETE")  # a WAL file keeps its page size
+    con.execute("PRAGMA page_size=65536")
+    con.execute("VACUUM")
+    assert con.execute("PRAGMA page_size").fetchone()[0] == 65536
+    con.close()
+    expected = store_data(any_demo_store)
+    target = open_store(any_demo_store.url)
+    try:
+        if target.engine_name == "sqlite":
+            with target.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert conn.exec_driver_sql("PRAGMA page_size").scalar() != 65536
+        with target.writing() as conn:
+            conn.exec_driver_sql("DELETE FROM interview_contacts")
+    finally:
+        target.engine.dispose()
+    ran = followup("restore", str(backup), db=any_demo_store.url)
+    assert ran.returncode == 0 and "Traceback" not in ran.stderr, ran.stderr
+    assert store_data(any_demo_store) == expected
+    assert open_store(any_demo_store.url).integrity_ok()

@@ -438,23 +438,26 @@ def import_path(store: Store, path: str | Path, coach: str | None = None) -> Imp
     """
     raw, warnings, problems, unreadable = _read_tables(Path(path))
     sources = {name: r.source for name, r in raw.items()}
-    ids, links = store.stored_keys()
-    try:
-        frames = validate_tables(raw, ids, links, unreadable=unreadable)
-        if coach is not None:
-            problems = problems + _outside_caseload(store, frames, links, coach, sources)
-    except ValidationError as err:
-        problems = problems + err.problems
-    if not problems:
-        problems = _cut_cell_problems(store, raw, frames)
-    if problems:
-        # Every problem of every file, in one message; nothing is written.
-        raise ValidationError(sort_problems(problems))
-    counts = store.upsert(frames)
+    # The checks and the write in one write transaction: another import cannot
+    # slip in between (two points of contact on one application, each alone fine).
+    with store.writing() as conn:
+        ids, links = store.stored_keys(conn)
+        try:
+            frames = validate_tables(raw, ids, links, unreadable=unreadable)
+            if coach is not None:
+                problems = problems + _outside_caseload(conn, frames, links, coach, sources)
+        except ValidationError as err:
+            problems = problems + err.problems
+        if not problems:
+            problems = _cut_cell_problems(conn, raw, frames)
+        if problems:
+            # Every problem of every file, in one message; nothing is written.
+            raise ValidationError(sort_problems(problems))
+        counts = store.upsert(frames, conn)
     return ImportResult(counts, warnings)
 
 
-def _cut_cell_problems(store: Store, raw: dict[str, RawTable], frames: dict[str, pd.DataFrame]) -> list[Problem]:
+def _cut_cell_problems(conn: sa.Connection, raw: dict[str, RawTable], frames: dict[str, pd.DataFrame]) -> list[Problem]:
     """A cell exactly as long as a spreadsheet cell can be (XLSX_CELL_CHARS) whose
     stored value is longer and begins with it: the spreadsheet cut it. Importing it
     would replace the whole text with its first part, so it is refused by name."""
@@ -470,10 +473,11 @@ def _cut_cell_problems(store: Store, raw: dict[str, RawTable], frames: dict[str,
             cells = r.frame.iloc[:, j]
             at = cells.index[cells.astype(object).str.len().eq(XLSX_CELL_CHARS).fillna(False).to_numpy(bool)]
             for i in at:
-                key = {k: typed.at[i, k] for k in t.key}
-                stored = store.row(name, key)
+                where = " AND ".join(f'"{k}" = :{k}' for k in t.key)
+                held = conn.execute(
+                    sa.text(f'SELECT "{column}" FROM "{name}" WHERE {where}'), {k: typed.at[i, k] for k in t.key}
+                ).scalar()
                 given = typed.at[i, column]
-                held = None if stored is None else stored.get(column)
                 if (
                     isinstance(held, str)
                     and isinstance(given, str)
@@ -516,7 +520,7 @@ _OTHER_COACHEES = "(SELECT coachee_id FROM coachees WHERE coach IS NULL OR coach
 
 
 def _outside_caseload(
-    store: Store, frames: dict[str, pd.DataFrame], links: dict, coach: str, sources: dict[str, str]
+    conn: sa.Connection, frames: dict[str, pd.DataFrame], links: dict, coach: str, sources: dict[str, str]
 ) -> list[Problem]:
     """Every row of an import that would touch another coach's coachee: a row
     already stored as theirs (whatever the file now says), or one pointing to
@@ -524,13 +528,12 @@ def _outside_caseload(
     (in ``frames``), so a coach's own import stays in their caseload."""
     problems: list[Problem] = []
     others: dict[str, set[tuple]] = {}
-    with store.engine.connect() as conn:
-        for name in frames:
-            key = ", ".join(f'"{k}"' for k in TABLES[name].key)
-            where = _belongs(name, _OTHER_COACHEES)
-            rows = conn.execute(sa.text(f'SELECT {key} FROM "{name}" WHERE {where}'), {"coach": coach})
-            others[name] = {tuple(r) for r in rows}
-        stored = {cid: k for cid, k in conn.execute(sa.text("SELECT coachee_id, coach FROM coachees"))}
+    for name in frames:
+        key = ", ".join(f'"{k}"' for k in TABLES[name].key)
+        where = _belongs(name, _OTHER_COACHEES)
+        rows = conn.execute(sa.text(f'SELECT {key} FROM "{name}" WHERE {where}'), {"coach": coach})
+        others[name] = {tuple(r) for r in rows}
+    stored = {cid: k for cid, k in conn.execute(sa.text("SELECT coachee_id, coach FROM coachees"))}
 
     def refuse(name: str, index, column: str, message: str) -> None:
         problems.append(Problem(name, index + 2, column, message, sources.get(name, "")))
