@@ -13,16 +13,24 @@ exports and restores, on real files and (for the store) both engines.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
+import time
+import unicodedata
+import zipfile
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
+from followup_lib import settings
+from followup_lib.data.practice import load_practice
 from followup_lib.data.store import open_store
 from followup_lib.data.transfer import XLSX_CELL_CHARS, import_path
-from followup_lib.data.validation import ValidationError
+from followup_lib.data.validation import RawTable, ValidationError, validate_tables
+from followup_lib.errors import SettingsError
 
 from builders import write_csvs
 from conftest import store_data
@@ -226,3 +234,192 @@ def test_a_backup_with_another_page_size_restores_into_a_wal_store(any_demo_stor
     assert ran.returncode == 0 and "Traceback" not in ran.stderr, ran.stderr
     assert store_data(any_demo_store) == expected
     assert open_store(any_demo_store.url).integrity_ok()
+
+
+# ------------------------------------------------------------------ 4. linear in the rows
+
+
+def xlsx_of_one_id(path: Path, rows: int) -> Path:
+    """A real workbook (written as Excel's XML, quickly) whose coachees sheet holds
+    ``rows`` rows, all with the id C1."""
+    body = "".join(
+        f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>C1</t></is></c>'
+        f'<c r="B{r}" t="inlineStr"><is><t>Ann</t></is></c></row>'
+        for r in range(2, rows + 2)
+    )
+    header = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>coachee_id</t></is></c>'
+        '<c r="B1" t="inlineStr"><is><t>name</t></is></c></row>'
+    )
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="{rel}">'
+            '<sheets><sheet name="coachees" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+        "xl/worksheets/sheet1.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}"><sheetData>{header}{body}</sheetData></worksheet>'
+        ),
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+    return path
+
+
+def test_a_workbook_of_600000_copies_of_one_id_is_refused_at_once(any_store, tmp_path, followup):
+    book = xlsx_of_one_id(tmp_path / "same.xlsx", 600_000)
+    assert book.stat().st_size > 1_000_000
+    before = store_data(any_store)
+    started = time.process_time()  # this process's own work, whatever else the machine runs
+    ran = followup("import", str(book), db=any_store.url)
+    took = time.process_time() - started
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr, ran.stderr
+    assert "id 'C1' appears more than once (rows 2, 3)" in ran.stderr and "not read further" in ran.stderr
+    assert took < 20, f"{took:.1f} s"
+    assert store_data(any_store) == before
+
+
+def test_duplicate_ids_are_found_in_linear_time_and_the_first_is_named(tmp_path):
+    """20,000 rows, each id twice (fewer repeats than stop the reading): the
+    check is one pass, not a search of the file for each repeat."""
+    n = 10_000
+    rows = [dict(coachee_id=f"C{i}", name="Ann") for i in range(n)] * 2
+    raw = {"coachees": RawTable(pd.DataFrame(rows, dtype=object), "coachees.csv")}
+    started = time.process_time()
+    with pytest.raises(ValidationError) as info:
+        validate_tables(raw)
+    took = time.process_time() - started
+    *named, counted = sorted(info.value.problems, key=lambda p: p.row or 10**9)
+    first = named[0]
+    assert (
+        str(first)
+        == f"coachees.csv, row {n + 2}, column coachee_id: id 'C0' appears more than once in this file (rows 2, {n + 2})"
+    )
+    assert str(counted) == f"coachees.csv, column coachee_id: {n - 10:,} more ids appear more than once in this file"
+    assert len(info.value.problems) == 11
+    assert took < 10, f"{took:.1f} s"
+
+
+def test_a_file_past_the_rows_setting_is_refused_while_reading(empty_store, tmp_path, monkeypatch):
+    monkeypatch.setattr(settings, "MAX_IMPORT_ROWS", 100)
+    folder = write_csvs(tmp_path / "many", {"coachees": [dict(coachee_id=f"C{i}", name="Ann") for i in range(150)]})
+    with pytest.raises(ValidationError, match="coachees.csv: has more than 100 rows, more than one import takes"):
+        import_path(empty_store, folder)
+    assert empty_store.is_empty()
+    monkeypatch.setattr(settings, "MAX_IMPORT_ROWS", 150)
+    import_path(empty_store, folder)
+    assert len(empty_store.coachee_ids()) == 150
+
+
+# ------------------------------------------------------------------ 5. ids compared without case or Unicode form
+
+CAFE_NFC, CAFE_NFD = unicodedata.normalize("NFC", "Café"), unicodedata.normalize("NFD", "Café")
+
+
+@pytest.mark.parametrize("a, b", [("X1", "x1"), (CAFE_NFC, CAFE_NFD)])
+def test_two_ids_differing_only_in_case_or_unicode_form_are_refused_in_one_file(empty_store, tmp_path, a, b):
+    assert a != b
+    folder = write_csvs(tmp_path / "two", {"coachees": [dict(coachee_id=a, name="Ann"), dict(coachee_id=b, name="Bo")]})
+    with pytest.raises(ValidationError) as info:
+        import_path(empty_store, folder)
+    [p] = info.value.problems
+    assert (p.row, p.column) == (3, "coachee_id") and f"id {unicodedata.normalize('NFC', b)!r}" in p.message
+    if unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b):  # stored alike: the same id twice
+        assert "appears more than once in this file (rows 2, 3)" in p.message
+    else:
+        assert f"is the same id as {a!r} (row 2)" in p.message
+    assert empty_store.is_empty()
+
+
+@pytest.mark.parametrize("stored, given", [("X1", "x1"), (CAFE_NFC, "CAFÉ")])
+def test_an_id_differing_from_a_stored_one_only_in_case_is_refused(any_store, tmp_path, stored, given):
+    import_path(any_store, write_csvs(tmp_path / "one", {"coachees": [dict(coachee_id=stored, name="Ann")]}))
+    before = store_data(any_store)
+    folder = write_csvs(tmp_path / "other", {"coachees": [dict(coachee_id=given, name="Bo")]})
+    with pytest.raises(ValidationError) as info:
+        import_path(any_store, folder)
+    [p] = info.value.problems
+    assert (p.row, p.column) == (2, "coachee_id") and f"id {given!r} differs from an id already stored" in p.message
+    assert store_data(any_store) == before
+
+
+def test_an_id_is_stored_in_its_composed_unicode_form(any_store, tmp_path):
+    import_path(any_store, write_csvs(tmp_path / "nfd", {"coachees": [dict(coachee_id=CAFE_NFD, name="Ann")]}))
+    assert any_store.coachee_ids() == [CAFE_NFC]
+    # Written the other way again, it is the same row.
+    import_path(any_store, write_csvs(tmp_path / "nfd2", {"coachees": [dict(coachee_id=CAFE_NFD, name="Ann B")]}))
+    assert any_store.coachee_ids() == [CAFE_NFC]
+
+
+# ------------------------------------------------------------------ 6. one coach's scope
+
+
+def test_a_followup_coach_of_only_spaces_is_refused(demo_store, followup, monkeypatch):
+    ran = followup("due", "--all", "--as-of", "2026-11-16", db=demo_store.url, env={"FOLLOWUP_COACH": "   "})
+    assert ran.returncode == 2 and "FOLLOWUP_COACH is only spaces" in ran.stderr, ran.stderr
+    assert ran.stdout == ""
+    monkeypatch.setenv("FOLLOWUP_COACH", " \t ")
+    with pytest.raises(SettingsError, match="only spaces"):
+        load_practice(demo_store.url)
+
+
+def test_a_coachs_import_errors_name_none_of_another_coachs_rows(any_store, tmp_path, followup):
+    import_path(
+        any_store,
+        write_csvs(
+            tmp_path / "practice",
+            {
+                "coachees": [
+                    dict(coachee_id="C1", name="Ann", coach="Dana"),
+                    dict(coachee_id="G1", name="Gil", coach="Other"),
+                ],
+                "applications": [
+                    dict(application_id="A1", coachee_id="C1", company="Acme", role="Analyst"),
+                    dict(application_id="GA", coachee_id="G1", company="Globex", role="Engineer"),
+                ],
+                "contacts": [dict(contact_id="GK", application_id="GA", name="Gina Globex")],
+                "references": [dict(reference_id="GR", coachee_id="G1", name="Greta Ref")],
+            },
+        ),
+    )
+    before = store_data(any_store)
+    attempt = write_csvs(
+        tmp_path / "attempt",
+        {
+            "reference_uses": [dict(reference_id="GR", application_id="A1")],
+            "promises": [
+                dict(promise_id="P1", application_id="A1", what="a sample", due_on="2026-11-20", contact_id="GK")
+            ],
+            "messages": [
+                dict(message_id="M1", application_id="A1", on="2026-11-10", direction="sent", reference_id="GR")
+            ],
+        },
+    )
+    ran = followup("--coach", "Dana", "import", str(attempt), db=any_store.url)
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr, ran.stderr
+    for where in (
+        "reference_uses.csv, row 2, column reference_id: 'GR' is not one of your coachees' rows",
+        "promises.csv, row 2, column contact_id: 'GK' is not one of your coachees' rows",
+        "messages.csv, row 2, column reference_id: 'GR' is not one of your coachees' rows",
+    ):
+        assert where in ran.stderr, ran.stderr
+    assert not re.search(r"\b(G1|GA|Other|Gil|Globex)\b", ran.stderr), ran.stderr
+    assert store_data(any_store) == before

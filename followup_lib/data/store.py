@@ -567,6 +567,12 @@ class Store:
         ids = {
             "coachees": set(conn.execute(sa.select(CURRENT["coachees"].c.coachee_id)).scalars()),
             **{name: set(links[name]) for name in ("applications", "references", "interviews", "contacts")},
+            # No link points to these: read so that an id differing from a stored
+            # one only in capitals or accents is refused by name.
+            **{
+                name: set(conn.execute(sa.select(CURRENT[name].c[TABLES[name].key[0]])).scalars())
+                for name in ("promises", "messages")
+            },
         }
         return ids, links
 
