@@ -76,6 +76,10 @@ class Settings:
         return asdict(self)
 
 
+#: What one import file (a CSV, or a sheet of a workbook) may hold: past this many
+#: rows it is refused by name while it is being read, never read to the end.
+MAX_IMPORT_ROWS = 1_000_000
+
 #: Settings whose value is text rather than a whole number.
 TEXT_SETTINGS = ("country", "mail_folders")
 
@@ -113,6 +117,21 @@ def as_toml(base: Settings, per_coach: dict[str, Settings], source: str = "") ->
         doc["coach"] = coaches
     head = f"# from {source}\n" if source else ""
     return head + tomli_w.dumps(doc)
+
+
+def coach_from_environment() -> str | None:
+    """FOLLOWUP_COACH, its outer spaces dropped; None when unset or empty. A value
+    of only spaces is refused (SettingsError): read as "no coach", it would open
+    every coach's coachees to someone meant to see only their own."""
+    value = os.environ.get("FOLLOWUP_COACH")
+    if not value:
+        return None
+    if not value.strip():
+        raise SettingsError(
+            "FOLLOWUP_COACH is only spaces: set it to a coach's name exactly as the coachees' coach column "
+            "holds it, or unset it to work on every coach's coachees"
+        )
+    return value.strip()
 
 
 def settings_file() -> Path:

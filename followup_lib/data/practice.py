@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ..schema import TABLE_ORDER, TABLES
-from ..settings import Settings, load_settings
+from ..settings import Settings, coach_from_environment, load_settings
 from .store import ROW_VERSION, _key_order_sql, _snapshot, _typed, open_store
 
 
@@ -29,7 +29,7 @@ def load_practice(
     ``as_of`` may be text (papermill passes it so); None means ``FOLLOWUP_AS_OF``
     if set (as ``followup app`` and the tests set it), else today.
     """
-    coach = coach or os.environ.get("FOLLOWUP_COACH") or None
+    coach = coach or coach_from_environment()
     store = open_store(db_url or None)
     try:
         ids = None if coach is None else coach_coachee_ids(store, coach)

@@ -16,6 +16,7 @@ mid-write leaves the old state. Readers are never blocked and read one snapshot.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -382,6 +383,47 @@ def _check_sqlite_file(path: Path, create: bool) -> None:
         )
 
 
+def _check_backup(copy: Path, source: Path) -> None:
+    """Refuse, naming why, a backup (``copy``, a scratch copy of ``source``) that
+    must not be restored: not SQLite, damaged, not this workbook's, newer than
+    this code, or with any table, index, trigger or view not as a new store's."""
+    try:
+        con = sqlite3.connect(copy)
+        try:
+            # A backup written in WAL mode reads without its -wal file once it is a
+            # rollback-journal database (the copy is ours to change).
+            con.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{source} is not a SQLite store ({exc}); nothing was restored") from exc
+    check = _read_only_sqlite(copy)
+    try:
+        with check.connect() as conn:
+            if not _integrity_ok(conn):
+                raise StoreError(f"{source} is damaged (integrity check failed); nothing was restored")
+            if not sa.inspect(conn).has_table("followup_schema"):
+                raise StoreError(f"{source} is not a Follow-up Workbook store; nothing was restored")
+            version = conn.execute(sa.select(sa.func.max(SCHEMA_LOG.c.version))).scalar() or 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{source} was made by a newer workbook (schema version {version}, this code knows "
+                    f"{SCHEMA_VERSION}); update the workbook first; nothing was restored"
+                )
+            # A crafted backup (a trigger that deletes rows on the next import, a
+            # table missing, a CHECK that refuses every received message, an extra
+            # unique index, a version that does not exist) is refused, naming it.
+            problems = schema_problems(conn) or sqlite_schema_differences(conn, version)
+            if problems:
+                raise StoreError(
+                    f"{source} is not a store this workbook wrote ({'; '.join(problems)}); nothing was restored"
+                )
+    except sa.exc.DatabaseError as exc:
+        raise StoreError(f"{source} is not a SQLite store ({exc.orig}); nothing was restored") from exc
+    finally:
+        check.dispose()
+
+
 def _read_only_sqlite(path: Path) -> sa.Engine:
     """An engine that can only read the SQLite file at ``path`` (a backup to check)."""
     uri = path.resolve().as_uri() + "?mode=ro"
@@ -401,15 +443,83 @@ def _sqlite_backup(engine: sa.Engine, dest: Path) -> None:
 
 
 def _sqlite_restore(source: Path, engine: sa.Engine) -> None:
-    """Replace a SQLite store's whole file with ``source``, through the backup API
-    (one transaction on the target: all of it or nothing)."""
-    check = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
+    """Replace a SQLite store's whole file with ``source`` (a scratch copy of the
+    backup, already checked), through the backup API: one transaction on the
+    target, all of it or nothing. The copy is first given the target's page size
+    and a rollback journal: SQLite cannot back up into a WAL database from one
+    whose pages differ in size ("attempt to write a readonly database")."""
     raw = engine.raw_connection()
     try:
-        check.backup(raw.driver_connection)
+        page_size = raw.driver_connection.execute("PRAGMA page_size").fetchone()[0]
+        copy = sqlite3.connect(source)
+        try:
+            copy.execute("PRAGMA journal_mode=DELETE")
+            if copy.execute("PRAGMA page_size").fetchone()[0] != page_size:
+                copy.execute(f"PRAGMA page_size={int(page_size)}")
+                copy.execute("VACUUM")  # rewrites every page at the new size
+            copy.backup(raw.driver_connection)
+        finally:
+            copy.close()
     finally:
         raw.close()
-        check.close()
+
+
+def _normalised_sql(sql: str | None) -> str:
+    """A CREATE statement as SQLite records it, with what does not change its
+    meaning taken out: case, quotes around names, and spacing."""
+    text = " ".join((sql or "").replace('"', "").replace("`", "").lower().split())
+    return re.sub(r"\s*([(),])\s*", r"\1", text)
+
+
+def _sqlite_objects(conn: sa.Connection) -> dict[tuple[str, str], str]:
+    """{(type, name): normalised SQL} of every table, index, trigger and view a
+    SQLite file holds (SQLite's own internal objects aside), from ``sqlite_master``."""
+    sql = "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+    rows = conn.exec_driver_sql(sql)
+    return {(kind, name): _normalised_sql(text) for kind, name, text in rows}
+
+
+_FRESH_SCHEMAS: dict[int, dict[tuple[str, str], str]] = {}
+
+
+def _fresh_schema(version: int) -> dict[tuple[str, str], str]:
+    """``_sqlite_objects`` of a new SQLite store made by this code at ``version``
+    (once per version and process)."""
+    if version not in _FRESH_SCHEMAS:
+        with tempfile.TemporaryDirectory(prefix="followup-schema-") as scratch:
+            fresh = open_store(f"sqlite:///{Path(scratch) / 'fresh.db'}", upto=version)
+            try:
+                with fresh.engine.connect() as conn:
+                    _FRESH_SCHEMAS[version] = _sqlite_objects(conn)
+            finally:
+                fresh.engine.dispose()
+    return _FRESH_SCHEMAS[version]
+
+
+# The same objects as earlier releases wrote them, with the same meaning (the
+# first releases' SQLAlchemy wrote the migration log's key inline): accepted too.
+_EARLIER_SQL: dict[tuple[str, str], set[str]] = {
+    ("table", "followup_schema"): {
+        "create table followup_schema(version integer primary key,name text not null,applied_at text not null)"
+    },
+}
+
+
+def sqlite_schema_differences(conn: sa.Connection, version: int) -> list[str]:
+    """How a SQLite file's whole schema (every table, index, trigger and view, as
+    ``sqlite_master`` records it) differs from a new store's at ``version``: a
+    CHECK, a UNIQUE index or a changed column type that the table and column
+    names alone do not show. Empty when it is exactly ours."""
+    have, want = _sqlite_objects(conn), _fresh_schema(version)
+    problems = []
+    for kind, name in sorted(set(have) - set(want)):
+        problems.append(f"{'an' if kind == 'index' else 'a'} {kind} {name!r} that this workbook never makes")
+    for kind, name in sorted(set(want) - set(have)):
+        problems.append(f"the {kind} {name!r} is missing")
+    for kind, name in sorted(set(have) & set(want)):
+        if have[kind, name] != want[kind, name] and have[kind, name] not in _EARLIER_SQL.get((kind, name), ()):
+            problems.append(f"the {kind} {name!r} is not defined as this workbook defines it")
+    return problems
 
 
 # ====================================================================
@@ -439,8 +549,10 @@ class Store:
         with self.engine.connect() as conn:
             return list(conn.execute(sa.select(c).order_by(_key_order(conn, c))).scalars())
 
-    def stored_keys(self) -> tuple[dict[str, set], dict[str, dict]]:
-        """Ids already stored (links may point there) and what each belongs to.
+    def stored_keys(self, conn: sa.Connection | None = None) -> tuple[dict[str, set], dict[str, dict]]:
+        """Ids already stored (links may point there) and what each belongs to,
+        read in one snapshot, or in ``conn`` (an import's write transaction: what it
+        checks against is then what it writes over, whoever else imports at once).
 
         Returns ``({table: ids}, links)``: ``links["applications"]`` and
         ``links["references"]`` map an id to its coachee; ``links["interviews"]``
@@ -448,27 +560,33 @@ class Store:
         ``links["points_of_contact"]`` maps each contact marked point of contact
         to its application.
         """
+        if conn is None:
+            with _snapshot(self.engine.connect()) as c, c.begin():
+                return self.stored_keys(c)
         apps, refs, ivs, contacts = (CURRENT[n] for n in ("applications", "references", "interviews", "contacts"))
-        with _snapshot(self.engine.connect()) as conn, conn.begin():
 
-            def pairs(stmt) -> dict:
-                return dict(conn.execute(stmt).all())
+        def pairs(stmt) -> dict:
+            return dict(conn.execute(stmt).all())
 
-            links = {
-                "applications": pairs(sa.select(apps.c.application_id, apps.c.coachee_id)),
-                "references": pairs(sa.select(refs.c.reference_id, refs.c.coachee_id)),
-                "interviews": pairs(sa.select(ivs.c.interview_id, ivs.c.application_id)),
-                "contacts": pairs(sa.select(contacts.c.contact_id, contacts.c.application_id)),
-                "points_of_contact": pairs(
-                    sa.select(contacts.c.contact_id, contacts.c.application_id).where(
-                        contacts.c.point_of_contact.is_(True)
-                    )
-                ),
-            }
-            ids = {
-                "coachees": set(conn.execute(sa.select(CURRENT["coachees"].c.coachee_id)).scalars()),
-                **{name: set(links[name]) for name in ("applications", "references", "interviews", "contacts")},
-            }
+        links = {
+            "applications": pairs(sa.select(apps.c.application_id, apps.c.coachee_id)),
+            "references": pairs(sa.select(refs.c.reference_id, refs.c.coachee_id)),
+            "interviews": pairs(sa.select(ivs.c.interview_id, ivs.c.application_id)),
+            "contacts": pairs(sa.select(contacts.c.contact_id, contacts.c.application_id)),
+            "points_of_contact": pairs(
+                sa.select(contacts.c.contact_id, contacts.c.application_id).where(contacts.c.point_of_contact.is_(True))
+            ),
+        }
+        ids = {
+            "coachees": set(conn.execute(sa.select(CURRENT["coachees"].c.coachee_id)).scalars()),
+            **{name: set(links[name]) for name in ("applications", "references", "interviews", "contacts")},
+            # No link points to these: read so that an id differing from a stored
+            # one only in capitals or accents is refused by name.
+            **{
+                name: set(conn.execute(sa.select(CURRENT[name].c[TABLES[name].key[0]])).scalars())
+                for name in ("promises", "messages")
+            },
+        }
         return ids, links
 
     def message_for_action(self, conn: sa.Connection, action_id: str) -> tuple[str, str] | None:
@@ -606,44 +724,26 @@ class Store:
         return dest
 
     def restore(self, source: str | Path) -> None:
-        """Replace the whole store with a backup (a SQLite file), in one transaction."""
+        """Replace the whole store with a backup (a SQLite file), in one transaction.
+
+        The backup is checked in a scratch copy (it is never changed itself): whole,
+        this workbook's, no newer than this code, and its whole schema as SQLite
+        records it the same as a new store's of its version. Anything else is
+        refused, naming what differs, and the store is left as it was."""
         source = Path(source)
         if not source.is_file():
             raise StoreError(f"{source} does not exist (or is not a file); nothing was restored")
-        check = _read_only_sqlite(source)
-        try:
-            with check.connect() as conn:
-                if not _integrity_ok(conn):
-                    raise StoreError(f"{source} is damaged (integrity check failed); nothing was restored")
-                if not sa.inspect(conn).has_table("followup_schema"):
-                    raise StoreError(f"{source} is not a Follow-up Workbook store; nothing was restored")
-                version = conn.execute(sa.select(sa.func.max(SCHEMA_LOG.c.version))).scalar() or 0
-                if version > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{source} was made by a newer workbook (schema version {version}, this code knows "
-                        f"{SCHEMA_VERSION}); update the workbook first; nothing was restored"
-                    )
-                # A crafted backup (a trigger that deletes rows on the next import, a
-                # table missing, a version that does not exist) is refused, naming it.
-                problems = schema_problems(conn)
-                if problems:
-                    raise StoreError(
-                        f"{source} is not a store this workbook wrote ({'; '.join(problems)}); nothing was restored"
-                    )
-        except sa.exc.DatabaseError as exc:
-            raise StoreError(f"{source} is not a SQLite store ({exc.orig}); nothing was restored") from exc
-        finally:
-            check.dispose()
-        if self.engine_name == "sqlite":
-            _sqlite_restore(source, self.engine)
-            self.engine.dispose()
-            _migrate(self.engine)
-            return
-        # Another engine: bring the backup to this schema version in a scratch copy
-        # (the backup itself is never changed), then replace every row in one transaction.
         with tempfile.TemporaryDirectory(prefix="followup-restore-") as scratch:
             copy = Path(scratch) / "restore.db"
             shutil.copyfile(source, copy)
+            _check_backup(copy, source)
+            if self.engine_name == "sqlite":
+                _sqlite_restore(copy, self.engine)
+                self.engine.dispose()
+                _migrate(self.engine)
+                return
+            # Another engine: bring the copy to this schema version, then replace
+            # every row in one transaction.
             upgraded = open_store(str(copy))
             try:
                 replace_contents(upgraded, self)

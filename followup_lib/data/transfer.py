@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from .. import settings
 from ..errors import UserError
 from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, TEXT, present
 from .store import Store, _key_order_sql, _snapshot, _typed
@@ -32,8 +33,11 @@ from .validation import (
     Problem,
     RawTable,
     ValidationError,
+    _clean_cell,
     guard_formula,
+    id_key,
     sort_problems,
+    stored_id,
     validate_tables,
     voice_warnings,
 )
@@ -53,9 +57,9 @@ class ImportResult:
 
 
 # What one import may hold: past these a file is refused by name, never read
-# until the memory runs out (a 2 KB .xlsx can claim a million rows).
+# until the memory runs out (a 2 KB .xlsx can claim a million rows). The rows a
+# file may hold are settings.MAX_IMPORT_ROWS.
 MAX_FILE_BYTES = 200 * 1024 * 1024
-MAX_ROWS = 1_000_000
 MAX_COLUMNS = 200
 MAX_CELL_CHARS = 100_000
 MAX_CELLS = 20_000_000
@@ -129,6 +133,75 @@ def read_file_bytes(path: Path, table: str = "(import)") -> bytes:
         return f.read(MAX_FILE_BYTES + 1)
 
 
+# A file in which this many rows repeat an earlier row's id is refused as soon as
+# that is found, not read to its end: 600,000 copies of one id cost nothing.
+REPEATS_BEFORE_STOP = 1_000
+
+
+class _RowGuard:
+    """Watches one file's rows as they are read: past settings.MAX_IMPORT_ROWS
+    rows, or with more than REPEATS_BEFORE_STOP rows repeating an earlier row's
+    id (compared as validation compares ids), it is refused by name at once.
+    Fewer repeats are left to validation, which names them all."""
+
+    def __init__(self, table: str, source: str):
+        self.table, self.source = table, source
+        self.limit = settings.MAX_IMPORT_ROWS
+        self.rows = self.repeats = 0
+        self.key_at: list[int] | None = None
+        self.seen: dict[tuple, int] = {}
+        self.first_repeat = ""
+
+    def header(self, cells: list) -> None:
+        names = [_cell_text(c).strip().lstrip("\ufeff").strip() for c in cells]
+        t = TABLES.get(self.table)
+        if t is not None and all(k in names for k in t.key):
+            self.key_at = [names.index(k) for k in t.key]
+
+    def row(self, cells: list, number: int) -> None:
+        """One row read (``number``: its spreadsheet row, header = 1)."""
+        self.rows += 1
+        if self.rows > self.limit:
+            raise ValidationError(
+                [
+                    Problem(
+                        self.table,
+                        None,
+                        None,
+                        f"has more than {self.limit:,} rows, more than one import takes; split it",
+                        self.source,
+                    )
+                ]
+            )
+        if self.key_at is None:
+            return
+        raw = [_cell_text(cells[j]) if j < len(cells) else "" for j in self.key_at]
+        key = tuple(id_key(v) for v in raw)
+        if None in key:
+            return
+        earlier = self.seen.setdefault(key, number)
+        if earlier == number:
+            return
+        self.repeats += 1
+        if not self.first_repeat:
+            self.first_repeat = (
+                f"id {'/'.join(v.strip() for v in raw)!r} appears more than once (rows {earlier}, {number})"
+            )
+        if self.repeats > REPEATS_BEFORE_STOP:
+            raise ValidationError(
+                [
+                    Problem(
+                        self.table,
+                        number,
+                        ", ".join(TABLES[self.table].key),
+                        f"{self.first_repeat}, and by this row more than {REPEATS_BEFORE_STOP:,} rows repeat an "
+                        "earlier row's id; not read further",
+                        self.source,
+                    )
+                ]
+            )
+
+
 def _sniff_separator(text: str) -> str:
     header = text.split("\n", 1)[0]
     # Excel in many locales saves "CSV" with semicolons; tabs come from copy-paste.
@@ -157,8 +230,13 @@ def read_csv_text(text: str, table: str, source: str) -> RawTable:
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
     sep = declared.group(1) if declared else _sniff_separator(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
+    guard = _RowGuard(table, source)
     try:
         for record in reader:
+            if records:
+                guard.row(record, len(records) + 1)
+            else:
+                guard.header(record)
             records.append(record)
     except csv.Error as exc:
         row = len(records) + 1  # the record being read when it failed
@@ -283,6 +361,7 @@ def _sheet_rows(ws, source: str, table: str) -> list[list]:
     ws.reset_dimensions()  # never trust the dimension the file claims
     rows: list[list] = []
     cells = 0
+    guard = _RowGuard(table, source)
     for r in ws.iter_rows(values_only=True):
         row = list(r)
         while row and row[-1] is None:
@@ -304,30 +383,53 @@ def _sheet_rows(ws, source: str, table: str) -> list[list]:
                         )
                     ]
                 )
+        if rows:
+            guard.row(row, len(rows) + 1)
+        else:
+            guard.header(row)
         rows.append(row)
         cells += len(row)
-        if len(rows) > MAX_ROWS + 1 or cells > MAX_CELLS:
-            raise ValidationError(
-                [
-                    Problem(
-                        table, None, None, f"has more than {MAX_ROWS:,} rows (or {MAX_CELLS:,} cells); split it", source
-                    )
-                ]
-            )
+        if cells > MAX_CELLS:
+            raise ValidationError([Problem(table, None, None, f"has more than {MAX_CELLS:,} cells; split it", source)])
     # Trailing empty rows are spreadsheet leftovers.
     while rows and not any(v is not None and str(v).strip() for v in rows[-1]):
         rows.pop()
     return rows
 
 
+def _open_workbook(path: Path):
+    """``openpyxl.load_workbook(path, read_only=True, data_only=True)``, without
+    looking for each sheet's size: a sheet that does not state it (Excel's always
+    do) would otherwise be parsed to its end before the first row is read, so a
+    row limit or a repeated id could not stop it early. The size is never
+    trusted anyway (``reset_dimensions``)."""
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    class UnsizedSheet(ReadOnlyWorksheet):
+        def _get_size(self) -> None:
+            pass
+
+    class Reader(ExcelReader):
+        def read_worksheets(self) -> None:
+            for sheet, rel in self.parser.find_sheets():
+                if rel.target not in self.valid_files or "chartsheet" in rel.Type:
+                    continue
+                ws = UnsizedSheet(self.wb, sheet.name, rel.target, self.shared_strings)
+                ws.sheet_state = sheet.state
+                self.wb._sheets.append(ws)
+
+    reader = Reader(path, read_only=True, data_only=True)
+    reader.read()
+    return reader.wb
+
+
 def read_workbook(path: Path) -> dict[str, list[list]]:
     """Every sheet of an .xlsx as rows of cell values (cached values, not formulas),
     read in streaming mode within the limits above."""
-    import openpyxl
-
     _check_workbook_size(path)
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = _open_workbook(path)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise ValidationError(
             [Problem("(import)", None, None, f"{path.name} cannot be read as a workbook: {exc}")]
@@ -445,19 +547,75 @@ def import_path(store: Store, path: str | Path, coach: str | None = None) -> Imp
     nothing if anything is wrong.
     """
     raw, warnings, problems, unreadable = _read_tables(Path(path))
-    ids, links = store.stored_keys()
-    try:
-        frames = validate_tables(raw, ids, links, unreadable=unreadable)
+    sources = {name: r.source for name, r in raw.items()}
+    # The checks and the write in one write transaction: another import cannot
+    # slip in between (two points of contact on one application, each alone fine).
+    with store.writing() as conn:
+        ids, links = store.stored_keys(conn)
+        outside: list[Problem] = []
         if coach is not None:
-            sources = {name: r.source for name, r in raw.items()}
-            problems = problems + _outside_caseload(store, frames, links, coach, sources)
-    except ValidationError as err:
-        problems = problems + err.problems
-    if problems:
-        # Every problem of every file, in one message; nothing is written.
-        raise ValidationError(sort_problems(problems))
-    counts = store.upsert(frames)
+            # Checked on the ids as given, whether or not the rest is valid.
+            outside = _outside_caseload(conn, _id_frames(raw, unreadable), links, coach, sources)
+        try:
+            frames = validate_tables(raw, ids, links, unreadable=unreadable)
+            if coach is not None and "coachees" in frames:
+                # A coachee imported without a coach is the importing coach's.
+                df = frames["coachees"]
+                df["coach"] = df["coach"].where(df["coach"].map(present), coach) if "coach" in df else coach
+        except ValidationError as err:
+            # A row outside the caseload is told only that: what else is wrong with
+            # it would name another coach's rows (their coachee, their contact).
+            flagged = {(p.table, p.row) for p in outside}
+            problems = problems + [p for p in err.problems if (p.table, p.row) not in flagged]
+        problems = problems + outside
+        if not problems:
+            problems = _cut_cell_problems(conn, raw, frames)
+        if problems:
+            # Every problem of every file, in one message; nothing is written.
+            raise ValidationError(sort_problems(problems))
+        counts = store.upsert(frames, conn)
     return ImportResult(counts, warnings + voice_warnings(raw, frames))
+
+
+def _cut_cell_problems(conn: sa.Connection, raw: dict[str, RawTable], frames: dict[str, pd.DataFrame]) -> list[Problem]:
+    """A cell exactly as long as a spreadsheet cell can be (XLSX_CELL_CHARS) whose
+    stored value is longer and begins with it: the spreadsheet cut it. Importing it
+    would replace the whole text with its first part, so it is refused by name."""
+    problems = []
+    for name, r in raw.items():
+        if name not in frames:
+            continue
+        t, typed = TABLES[name], frames[name]
+        header = [str(c).strip().lstrip("\ufeff").strip() for c in r.frame.columns]
+        for j, column in enumerate(header):
+            if column not in typed.columns or column in t.key or t.column(column).kind != TEXT:
+                continue
+            cells = r.frame.iloc[:, j]
+            at = cells.index[cells.astype(object).str.len().eq(XLSX_CELL_CHARS).fillna(False).to_numpy(bool)]
+            for i in at:
+                where = " AND ".join(f'"{k}" = :{k}' for k in t.key)
+                held = conn.execute(
+                    sa.text(f'SELECT "{column}" FROM "{name}" WHERE {where}'), {k: typed.at[i, k] for k in t.key}
+                ).scalar()
+                given = typed.at[i, column]
+                if (
+                    isinstance(held, str)
+                    and isinstance(given, str)
+                    and len(held) > len(given)
+                    and held.startswith(given)
+                ):
+                    problems.append(
+                        Problem(
+                            name,
+                            int(i) + r.first_row,
+                            column,
+                            f"holds {XLSX_CELL_CHARS:,} characters, the most a spreadsheet cell holds, and the "
+                            f"store's {len(held):,} begin with them: the spreadsheet cut this text; import it from "
+                            "a CSV (`followup export DIR` writes one) or shorten it in the store first",
+                            r.source,
+                        )
+                    )
+    return problems
 
 
 # ---------------------------------------------------------------- one coach's rows
@@ -481,8 +639,29 @@ _COACH_COACHEES = "(SELECT coachee_id FROM coachees WHERE coach = :coach)"
 _OTHER_COACHEES = "(SELECT coachee_id FROM coachees WHERE coach IS NULL OR coach <> :coach)"
 
 
+def _id_frames(raw: dict[str, RawTable], unreadable: set[str]) -> dict[str, pd.DataFrame]:
+    """Each table's id columns (and coach) as they would be stored, whatever else
+    is wrong with the file: what the caseload check reads."""
+    frames = {}
+    for name, r in raw.items():
+        if name in unreadable or name not in TABLES:
+            continue
+        header = [str(c).strip().lstrip("\ufeff").strip() for c in r.frame.columns]
+        wanted = [c for c in TABLES[name].column_names if c.endswith("_id") or c == "coach"]
+        frame = pd.DataFrame(index=r.frame.index)
+        for c in wanted:
+            if header.count(c) == 1:
+                values = [_clean_cell(v) for v in r.frame.iloc[:, header.index(c)].tolist()]
+                frame[c] = pd.Series(
+                    [stored_id(v) if c != "coach" else v for v in values], index=r.frame.index, dtype=object
+                )
+        if all(k in frame for k in TABLES[name].key):
+            frames[name] = frame
+    return frames
+
+
 def _outside_caseload(
-    store: Store, frames: dict[str, pd.DataFrame], links: dict, coach: str, sources: dict[str, str]
+    conn: sa.Connection, frames: dict[str, pd.DataFrame], links: dict, coach: str, sources: dict[str, str]
 ) -> list[Problem]:
     """Every row of an import that would touch another coach's coachee: a row
     already stored as theirs (whatever the file now says), or one pointing to
@@ -490,51 +669,66 @@ def _outside_caseload(
     (in ``frames``), so a coach's own import stays in their caseload."""
     problems: list[Problem] = []
     others: dict[str, set[tuple]] = {}
-    with store.engine.connect() as conn:
-        for name in frames:
-            key = ", ".join(f'"{k}"' for k in TABLES[name].key)
-            where = _belongs(name, _OTHER_COACHEES)
-            rows = conn.execute(sa.text(f'SELECT {key} FROM "{name}" WHERE {where}'), {"coach": coach})
-            others[name] = {tuple(r) for r in rows}
-        stored = {cid: k for cid, k in conn.execute(sa.text("SELECT coachee_id, coach FROM coachees"))}
+    for name in frames:
+        key = ", ".join(f'"{k}"' for k in TABLES[name].key)
+        where = _belongs(name, _OTHER_COACHEES)
+        rows = conn.execute(sa.text(f'SELECT {key} FROM "{name}" WHERE {where}'), {"coach": coach})
+        others[name] = {tuple(r) for r in rows}
+    stored = {cid: k for cid, k in conn.execute(sa.text("SELECT coachee_id, coach FROM coachees"))}
 
     def refuse(name: str, index, column: str, message: str) -> None:
         problems.append(Problem(name, index + 2, column, message, sources.get(name, "")))
 
     mine = {cid for cid, k in stored.items() if k == coach}
     not_mine = f"is not one of coach {coach}'s coachees; with --coach, an import holds only theirs"
+
     if "coachees" in frames:
         df = frames["coachees"]
         df["coach"] = df["coach"].where(df["coach"].map(present), coach) if "coach" in df else coach
         for i, cid, k in zip(df.index, df["coachee_id"], df["coach"], strict=True):
+            if not present(cid):
+                continue
             if (cid,) in others["coachees"]:
-                refuse("coachees", i, "coachee_id", f"{cid} {not_mine}")
+                refuse("coachees", i, "coachee_id", f"{cid!r} {not_mine}")
             elif k != coach:
                 refuse("coachees", i, "coach", f"is {k!r}: with --coach {coach}, every coachee imported is {coach}'s")
             else:
                 mine.add(cid)
-    # Whose each application is, after this import.
-    owner = dict(links.get("applications", {}))
-    if "applications" in frames:
-        owner.update(zip(frames["applications"]["application_id"], frames["applications"]["coachee_id"]))
-    interview_app = dict(links.get("interviews", {}))
-    if "interviews" in frames:
-        interview_app.update(zip(frames["interviews"]["interview_id"], frames["interviews"]["application_id"]))
+
+    # Whose each row is, after this import: coachee of each application and
+    # reference, application of each interview and contact.
+    def owners(table: str, column: str) -> dict:
+        m = dict(links.get(table, {}))
+        if table in frames and column in frames[table]:
+            m.update(zip(frames[table][TABLES[table].key[0]], frames[table][column]))
+        return m
+
+    app_coachee, ref_coachee = owners("applications", "coachee_id"), owners("references", "coachee_id")
+    interview_app, contact_app = owners("interviews", "application_id"), owners("contacts", "application_id")
+    coachee_of = {
+        "coachees": lambda v: v,
+        "applications": app_coachee.get,
+        "references": ref_coachee.get,
+        "interviews": lambda v: app_coachee.get(interview_app.get(v)),
+        "contacts": lambda v: app_coachee.get(contact_app.get(v)),
+    }
+    # Never more than the file's own value: whose row it is, or whether it exists
+    # at all, is another coach's business.
+    not_yours = f"is not one of your coachees' rows (with --coach {coach}, an import reaches only theirs)"
     for name, df in frames.items():
         if name == "coachees":
             continue
         key = list(TABLES[name].key)
+        linked = [c for c in TABLES[name].columns if c.links_to and c.links_to[0] in coachee_of and c.name in df]
         for i, row in zip(df.index, df.to_dict(orient="records"), strict=True):
             if tuple(row[k] for k in key) in others[name]:
-                refuse(name, i, key[0], f"{' / '.join(str(row[k]) for k in key)} belongs to a coachee who {not_mine}")
-            elif "coachee_id" in row and row["coachee_id"] not in mine:
-                refuse(name, i, "coachee_id", f"{row['coachee_id']} {not_mine}")
-            elif "application_id" in row and owner.get(row["application_id"]) not in mine:
-                refuse(
-                    name, i, "application_id", f"{row['application_id']} is an application of a coachee who {not_mine}"
-                )
-            elif "interview_id" in row and owner.get(interview_app.get(row["interview_id"])) not in mine:
-                refuse(name, i, "interview_id", f"{row['interview_id']} is an interview of a coachee who {not_mine}")
+                refuse(name, i, key[0], f"{' / '.join(str(row[k]) for k in key)!r} {not_yours}")
+                continue
+            for c in linked:
+                value = row[c.name]
+                if present(value) and coachee_of[c.links_to[0]](value) not in mine:
+                    refuse(name, i, c.name, f"{value!r} {not_yours}")
+                    break
     return problems
 
 
@@ -610,6 +804,28 @@ _XLSX_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms
 
 # A sheet holds 1,048,576 rows, the header included.
 XLSX_MAX_ROWS = 1_048_575
+# A spreadsheet cell holds at most this many characters: Excel cuts anything
+# longer, without a word, when the workbook is opened or written.
+XLSX_CELL_CHARS = 32_767
+
+
+def _refuse_cells_too_long(name: str, df: pd.DataFrame, first_row: int) -> None:
+    """Raise UserError, naming the table, the sheet's row, the row's id and the
+    column, when a cell of ``df`` (text rows of ``name`` starting at sheet row
+    ``first_row``) is longer than a spreadsheet cell holds: never a silent cut."""
+    key = TABLES[name].key
+    for column in df.columns:
+        lengths = df[column].str.len()
+        if not len(lengths) or not lengths.max() > XLSX_CELL_CHARS:
+            continue
+        at = int(lengths.to_numpy().argmax())
+        ident = " / ".join(str(df[k].iloc[at]) for k in key)
+        raise UserError(
+            f"the table {name}, row {first_row + at} ({' / '.join(key)} {ident}), column {column} holds "
+            f"{int(lengths.iloc[at]):,} characters, more than a spreadsheet cell holds ({XLSX_CELL_CHARS:,}): "
+            "nothing was written; export to a folder of CSVs instead (a DIR not ending in .xlsx), "
+            "which keeps every character"
+        )
 
 
 def _write_xlsx(sheets, counts: dict[str, int], dest: Path) -> None:
@@ -637,13 +853,21 @@ def _write_xlsx_files(sheets, dest: Path, tmp: Path, final: Path) -> None:
     # The workbook itself is held by openpyxl until it is saved (a sheet is at most
     # XLSX_MAX_ROWS rows); the rows come in chunks, each under the ones before.
     with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
-        for name, parts in sheets:
-            row = 0  # the next row of the sheet to fill; 0 is the header's
-            for df in parts:
-                df.to_excel(xl, sheet_name=name, index=False, header=row == 0, startrow=row)
-                row += len(df) + (row == 0)
-            if row == 0:  # a table with no rows: its header alone
-                pd.DataFrame(columns=TABLES[name].column_names).to_excel(xl, sheet_name=name, index=False)
+        try:
+            for name, parts in sheets:
+                row = 0  # the next row of the sheet to fill; 0 is the header's
+                for df in parts:
+                    _refuse_cells_too_long(name, df, row + 1 + (row == 0))
+                    df.to_excel(xl, sheet_name=name, index=False, header=row == 0, startrow=row)
+                    row += len(df) + (row == 0)
+                if row == 0:  # a table with no rows: its header alone
+                    pd.DataFrame(columns=TABLES[name].column_names).to_excel(xl, sheet_name=name, index=False)
+        except BaseException:
+            # Stopped half-way (the file is deleted): openpyxl cannot close a workbook
+            # without a sheet, and its error would hide the real one.
+            if not xl.book.worksheets:
+                xl.book.create_sheet("unfinished")
+            raise
     with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(final, "w", zipfile.ZIP_DEFLATED) as out:
         for info in src.infolist():
             data = src.read(info.filename)

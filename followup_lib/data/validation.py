@@ -9,6 +9,7 @@ column. All problems of a file are collected in one go.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import pandas as pd
@@ -91,6 +92,26 @@ def _clean_text(s: pd.Series) -> pd.Series:
     .xlsx export would fail), so the store never keeps them.
     """
     return pd.Series([_clean_cell(v) for v in s.tolist()], index=s.index, dtype=object, name=s.name)
+
+
+def stored_id(value):
+    """An id as it is stored: a cleaned cell without invisible characters (a
+    byte-order mark or a zero-width space would make a look-alike second "C001"),
+    in Unicode's composed form (NFC), so "Café" typed either way is one id."""
+    if not isinstance(value, str):
+        return value
+    value = _INVISIBLE.sub("", value)
+    return unicodedata.normalize("NFC", value) if value else None
+
+
+def id_key(value) -> str | None:
+    """How two ids are compared for being the same: as stored, case-folded, so
+    X1 and x1 (or Café in its two Unicode forms) are one id, refused by name when
+    both are given rather than kept as two look-alikes."""
+    value = stored_id(_clean_cell(value))
+    if not value:
+        return None
+    return unicodedata.normalize("NFC", value.casefold())
 
 
 # Years the workbook takes: a job search lives well inside them, and a typo such as
@@ -184,7 +205,6 @@ def _schema(t: Table, present: list[str]) -> pa.DataFrameSchema:
         c.name: pa.Column(
             object,
             nullable=not c.required,
-            unique=(t.key == (c.name,)),
             checks=_column_checks(c),
             required=False,
         )
@@ -202,15 +222,14 @@ def _schema(t: Table, present: list[str]) -> pa.DataFrameSchema:
                 name="decision_after_interview",
             )
         )
-    multi_key = list(t.key) if len(t.key) > 1 and set(t.key) <= set(present) else None
-    return pa.DataFrameSchema(columns, checks=checks, unique=multi_key, strict=False, coerce=False)
+    # Ids twice in one file are found by duplicate_id_problems (hashing, linear).
+    return pa.DataFrameSchema(columns, checks=checks, strict=False, coerce=False)
 
 
 def _problems_from(
     t: Table, frame: pd.DataFrame, err: pa.errors.SchemaErrors, source: str, first_row: int
 ) -> list[Problem]:
     out: list[Problem] = []
-    seen_dupes: set = set()
     seen_rows: set = set()
     fc = err.failure_cases
     for rec in fc.itertuples(index=False):
@@ -223,25 +242,6 @@ def _problems_from(
             msg = "is empty but required"
         elif check == "column_in_dataframe":
             continue  # handled before validation, with the file's own wording
-        elif check in ("field_uniqueness", "multiple_fields_uniqueness"):
-            key_cols = list(t.key)
-            key_val = tuple(frame.loc[idx, key_cols]) if idx in frame.index else (value,)
-            rows = [int(i) + first_row for i in frame.index[(frame[key_cols] == list(key_val)).all(axis=1)]]
-            if key_val in seen_dupes:
-                continue
-            seen_dupes.add(key_val)
-            col = key_cols[0] if len(key_cols) == 1 else ", ".join(key_cols)
-            shown = "/".join(map(str, key_val))
-            out.append(
-                Problem(
-                    t.name,
-                    rows[1] if len(rows) > 1 else row,
-                    col,
-                    f"id {shown!r} appears more than once in this file (rows {', '.join(map(str, rows))})",
-                    source,
-                )
-            )
-            continue
         elif check == _DECISION_CHECK:
             # Reported for every column of the row; one problem is enough.
             if (check, idx) in seen_rows:
@@ -318,18 +318,12 @@ def validate_tables(
         for c in present:
             frame[c] = _clean_text(frame[c])
             if c.endswith("_id"):
-                # An id is compared character by character: a byte-order mark or a
-                # zero-width space would make a look-alike second "C001".
-                frame[c] = pd.Series(
-                    [(_INVISIBLE.sub("", v) or None) if isinstance(v, str) else v for v in frame[c].tolist()],
-                    index=frame.index,
-                    dtype=object,
-                    name=c,
-                )
+                frame[c] = pd.Series([stored_id(v) for v in frame[c].tolist()], index=frame.index, dtype=object, name=c)
         try:
             _schema(t, present).validate(frame, lazy=True)
         except pa.errors.SchemaErrors as err:
             problems.extend(_problems_from(t, frame, err, r.source, r.first_row))
+        problems.extend(duplicate_id_problems(t, frame, r, stored_ids.get(name, ())))
         cleaned[name] = frame
 
     problems.extend(_link_problems(cleaned, raw, stored_ids, stored_links, unreadable))
@@ -339,6 +333,88 @@ def validate_tables(
     if problems:
         raise ValidationError(sort_problems(problems))
     return {name: _to_types(TABLES[name], frame) for name, frame in cleaned.items()}
+
+
+# How many ids given twice are named one by one; the rest are counted.
+DUPLICATES_NAMED = 10
+
+
+def duplicate_id_problems(t: Table, frame: pd.DataFrame, r: RawTable, stored=()) -> list[Problem]:
+    """Rows of one file whose key is the same as an earlier row's, compared by
+    ``id_key`` (case and Unicode form aside), in one pass over the rows; and ids
+    that differ from a stored one only in case or Unicode form (``stored``: the
+    table's stored ids, for a one-column key). The first DUPLICATES_NAMED are
+    named with their rows, the others counted."""
+    if not set(t.key) <= set(frame.columns):
+        return []
+    keys = [tuple(id_key(v) for v in values) for values in zip(*(frame[k].tolist() for k in t.key))]
+    given = list(zip(*(frame[k].tolist() for k in t.key)))
+    first: dict[tuple, int] = {}
+    rows_of: dict[tuple, list[int]] = {}
+    for pos, key in enumerate(keys):
+        if None in key:
+            continue  # a missing key is reported as empty but required
+        if key in first:
+            rows_of.setdefault(key, [first[key]]).append(pos)
+        else:
+            first[key] = pos
+    column = ", ".join(t.key)
+    problems = []
+
+    def row(pos: int) -> int:
+        return int(frame.index[pos]) + r.first_row
+
+    def shown(pos: int) -> str:
+        return "/".join(map(str, given[pos]))
+
+    for positions in list(rows_of.values())[:DUPLICATES_NAMED]:
+        a, b = positions[0], positions[1]
+        rows = ", ".join(str(row(p)) for p in positions[:5])
+        more = f" and {len(positions) - 5:,} more" if len(positions) > 5 else ""
+        if given[a] == given[b]:
+            message = f"id {shown(b)!r} appears more than once in this file (rows {rows}{more})"
+        else:
+            message = (
+                f"id {shown(b)!r} is the same id as {shown(a)!r} (row {row(a)}): ids are compared without "
+                "regard to capitals or how accents are encoded; use one spelling, or choose another id"
+            )
+        problems.append(Problem(t.name, row(b), column, message, r.source))
+    if len(rows_of) > DUPLICATES_NAMED:
+        problems.append(
+            Problem(
+                t.name,
+                None,
+                column,
+                f"{len(rows_of) - DUPLICATES_NAMED:,} more ids appear more than once in this file",
+                r.source,
+            )
+        )
+    if len(t.key) == 1 and stored:
+        exact = set(stored)
+        folded = {id_key(v) for v in exact}
+        clashes = [pos for pos, key in enumerate(keys) if key[0] in folded and given[pos][0] not in exact and key[0]]
+        for pos in clashes[:DUPLICATES_NAMED]:
+            problems.append(
+                Problem(
+                    t.name,
+                    row(pos),
+                    column,
+                    f"id {shown(pos)!r} differs from an id already stored only in capitals or in how its accents "
+                    "are encoded: write that id exactly as stored to change its row, or choose another id",
+                    r.source,
+                )
+            )
+        if len(clashes) > DUPLICATES_NAMED:
+            problems.append(
+                Problem(
+                    t.name,
+                    None,
+                    column,
+                    f"{len(clashes) - DUPLICATES_NAMED:,} more ids differ from stored ids only in capitals or accents",
+                    r.source,
+                )
+            )
+    return problems
 
 
 def _link_problems(cleaned, raw, stored_ids, stored_links, unreadable=frozenset()) -> list[Problem]:

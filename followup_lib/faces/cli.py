@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import ConflictError, FollowupError, UserError, describe
+from ..settings import coach_from_environment
 
 
 def iso_date(text: str) -> dt.date:
@@ -1125,9 +1126,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    # --coach (before or after the command), else FOLLOWUP_COACH; blank means none.
-    args.coach = args.coach or (os.environ.get("FOLLOWUP_COACH") or "").strip() or None
     try:
+        # --coach (before or after the command), else FOLLOWUP_COACH (only spaces: refused).
+        args.coach = args.coach or coach_from_environment()
         if args.coach and args.command in WHOLE_STORE:
             raise UserError(
                 f"{args.command} acts on the whole store, every coach's coachees: run it without --coach "

@@ -30,7 +30,7 @@ from ..logic import analysis, charts
 from ..logic.drafts import Draft, facts_for, render_draft, render_drafts, template_environment, write_draft
 from ..logic.rules import due_actions
 from ..schema import TABLES, present
-from ..settings import load_settings
+from ..settings import coach_from_environment, load_settings
 
 NO_COACHEES = "No coachees yet: add one in the Coachee form, or run `followup demo`."
 # The tables a form's dropdown can link to (the coachee is the session's, never picked).
@@ -135,7 +135,7 @@ class SessionState:
         coach: str | None = None,
         create: bool = True,
     ):
-        self.coach = (coach or os.environ.get("FOLLOWUP_COACH") or "").strip() or None
+        self.coach = (coach or "").strip() or coach_from_environment()
         # The client's own app (`followup app --client`): locked to one coachee, and
         # no other coachee's rows are ever read into this session.
         self.client = client
