@@ -106,25 +106,27 @@ FACTS = {
         "Friday 13 November",
         "Harbor Health",
         "Reporting Analyst",
-        "the patient-wait-times report and data privacy",
+        # What Tom should be ready to speak to: his talking points for Harbor Health.
+        "speak to the patient-wait-times report.",
         "In short: strong on the wait-times report, but I hesitated on a data-privacy question.",
     ],
-    "offer_checkin": ["Thursday 5 November", "Data Analyst"],
+    # The 12 Nov call is the latest contact logged, not the 5 Nov interview.
+    "offer_checkin": ["Thursday 12 November", "Data Analyst"],
     "reference_checkin": ["Bluefin Logistics", "reference-checking firm"],
     "withdraw_application": ["Product Designer", "Riverbend Media", "accepted another position", "stay in touch"],
-    "close_the_loop": ["Cedar Bank", "Business Analyst", "they chose another candidate"],
+    "close_the_loop": ["Cedar Bank", "Business Analyst", "they decided not to go ahead with my application"],
 }
 NOT_SAID = {
     "keep_promise": ["6 November"],  # its due day, passed: no "by Friday 6 November"
     "review_offer_letter": ["I will give you my answer by"],
     "request_written_offer": ["respond promptly"],  # she has already said yes
     "status_inquiry": ["6 November"],  # Chloe moved the date to the 11th
-    "brief_references": ["went well"],
+    "brief_references": ["went well", "They cared most", "data privacy,"],
     "thank_you_note": [],
-    "offer_checkin": [],
-    "reference_checkin": [],
+    "offer_checkin": ["Thursday 5 November"],
+    "reference_checkin": ["Thursday 6 November"],  # Tom was briefed again on the 9th
     "withdraw_application": [],
-    "close_the_loop": [],
+    "close_the_loop": ["chose another candidate"],  # no such reason is recorded
 }
 
 
@@ -159,7 +161,7 @@ def test_every_template_renders_with_real_facts(reachable, kind, channel):
         assert draft.to_address == action["recipient_phone"]
         script = draft.as_text()
         assert script.startswith(f"Call {action['recipient']} ({action['company']}) on {action['recipient_phone']}")
-        assert "Why: " + action["why"] in script
+        assert "Why: " + draft.why in script and "brief note" not in draft.why
         assert f"{ACTIONS_HEADER}: {action['action_id']}" in script
         assert not leftovers(script), script
 
@@ -602,7 +604,8 @@ def test_the_demos_bundles(demo_tables):
     assert by_action["reference_checkin:A002:R001:2026-11-06"] is by_action["brief_references:A003:R001:I004"]
     # Ana Ruiz: the Harbor Health briefing and how Cedar Bank ended.
     ana = by_action["close_the_loop:A004:R002"]
-    assert ana.kinds == ["brief_references", "close_the_loop"] and "they chose another candidate" in ana.body
+    assert ana.kinds == ["brief_references", "close_the_loop"]
+    assert "they decided not to go ahead with my application" in ana.body
     # The panel of three: three people, three notes.
     assert len({id(by_action[a]) for a in by_action if a.startswith("thank_you_note:A003:I004")}) == 3
     # One message per person per day, and every draft passes the linter.
@@ -762,7 +765,7 @@ def test_how_it_went_is_the_coachees_own_words_or_left_out():
     assert "On Monday 2 November I interviewed with Priya Natarajan at Northwind Analytics" in silent.body
     # Topics typed "A; B; C" read as English.
     for d in (told, silent):
-        assert "They cared most about the churn dashboard, SQL performance and dbt" in d.body and ";" not in d.body
+        assert "speak to the churn dashboard, SQL performance and dbt." in d.body and ";" not in d.body
 
 
 def test_the_recipient_is_you_in_every_demo_draft(demo_tables):
@@ -794,13 +797,16 @@ def checkin(kind, attempt, attempts_max=3, channel="email"):
 def test_check_ins_are_worded_by_their_count(kind, channel):
     first, second, last = (checkin(kind, n, channel=channel) for n in (1, 2, 3))
     assert len({first, second, last}) == 3, "the same check-in text sent again"
-    assert "last" not in first.lower() and "last question" not in second.lower()
+    assert "last question" not in first.lower() + second.lower() and "more of your time" not in first + second
     if kind == "offer_checkin":
+        # Priya was at the interview: the conversation is hers to be reminded of.
         assert "Since our conversation on Tuesday 20 October" in first
-        assert "Since we last spoke" in second
+        assert "coming along" in second
         assert "more of your time after this" in last
     else:
-        assert "yet?" in first and "since we last spoke?" in second
+        # The latest time Tom and Maya were in touch: his briefing on the 21st.
+        assert "since we were last in touch on Wednesday 21 October?" in first
+        assert "still waiting" in second.lower() and "since we were last in touch on Wednesday 21 October?" in second
         assert "One last question" in last and "stop asking" in last
     # A single allowed check-in is worded as a first one, not a last.
     assert checkin(kind, 1, attempts_max=1, channel=channel) == first
@@ -829,7 +835,9 @@ def test_closing_the_loop_thanks_the_reference_and_tells_the_outcome(demo_tables
     assert "Thank you for standing as a reference for my application to Pinecrest Studio" in daniel.body
     assert "I accepted their offer, and it has now been approved" in daniel.body
     ana = by_action["close_the_loop:A004:R002"]
-    assert "Cedar Bank" in ana.body and "they chose another candidate this time" in ana.body
+    # Cedar Bank's rejection, in plain words: no reason is recorded, so none is given.
+    assert "Cedar Bank" in ana.body and "they decided not to go ahead with my application" in ana.body
+    assert "another candidate" not in ana.body
 
 
 def test_dates_read_the_same_way_everywhere():

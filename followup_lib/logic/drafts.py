@@ -565,7 +565,8 @@ def _recorded_facts(action: Mapping, lk: dict, day: pd.Timestamp, iv: Mapping, o
             and (not present(m.get("contact_id")) or not present(me) or m.get("contact_id") == me)
         ]
         if logged:
-            facts["last_in_touch"] = when(max(pd.Timestamp(m["on"]) for m in logged))
+            facts["last_in_touch_on"] = max(pd.Timestamp(m["on"]) for m in logged)
+            facts["last_in_touch"] = when(facts["last_in_touch_on"])
         heard = [m for m in logged if m.get("direction") == "received"]
         if heard:
             facts["last_heard"] = when(max(pd.Timestamp(m["on"]) for m in heard))
@@ -583,6 +584,7 @@ def _recorded_facts(action: Mapping, lk: dict, day: pd.Timestamp, iv: Mapping, o
             facts["last_spoke"] = when(max(days))
 
     if kind == "review_offer_letter":
+        facts["answered"] = False
         sent = [m for m in msgs if m.get("direction") == "sent" and not present(m.get("reference_id"))]
         asked = [pd.Timestamp(m["on"]) for m in sent if m.get("kind") == "review_offer_letter"]
         received = [pd.Timestamp(m["on"]) for m in msgs if m.get("direction") == "received"]
@@ -705,8 +707,9 @@ def _why(action: Mapping, facts: Mapping) -> str:
     why = str(action.get("why") or "")
     if action.get("channel") == "phone":
         why = why.replace("A brief note:", "A brief call:").replace("a brief note", "a brief call")
-    if facts.get("last_in_touch"):
-        why = why.replace("no check-in yet", f"last in touch on {facts['last_in_touch']}")
+    if facts.get("last_in_touch_on") is not None:
+        day = facts["last_in_touch_on"]
+        why = why.replace("no check-in yet", f"you were last in touch on {day.day} {day:%b}")
     return why
 
 
