@@ -145,3 +145,56 @@ UPCOMING_PRIORITY_OFFSET = 5
 def label(kind: str) -> str:
     """The kind's label, or the kind itself for one this code does not know."""
     return KINDS[kind].label if kind in KINDS else kind
+
+
+# ------------------------------------------------------------ message kinds
+# Contract v3: the values of ``messages.kind`` that mean something to the rules.
+# Any other value is kept as typed and means just "a message".
+
+#: Received: the employer said no. The application is closed from that day.
+REJECTION = "rejection"
+#: Received: a verbal offer / a written offer, on that day.
+VERBAL_OFFER = "offer"
+WRITTEN_OFFER = "offer_letter"
+#: Received: a further round is being arranged; silence rules wait for it.
+INVITATION = "invitation"
+#: Received, and not word from the employer: a machine answered.
+AUTO_REPLY = "auto_reply"
+#: Received: a message did not arrive; the action it carried is due again.
+BOUNCE = "bounce"
+#: Sent: the client asked for more time; the deadline reminder waits for the answer.
+EXTENSION_REQUEST = "extension_request"
+
+#: Received kinds, in the order a person picks them, with what each means.
+RECEIVED_MESSAGE_KINDS: dict[str, str] = {
+    REJECTION: "a rejection: the application is closed from that day",
+    VERBAL_OFFER: "a verbal offer on that day",
+    WRITTEN_OFFER: "a written offer (the letter) received that day",
+    INVITATION: "an invitation to a further round",
+    "date_moved": "a new date for their decision (put it in next step by)",
+    "update": "news from the employer",
+    "question": "a question from the employer",
+    AUTO_REPLY: "an automatic reply (out of office): not word from the employer",
+    BOUNCE: "a bounce: a message that did not arrive (its action is due again)",
+}
+#: Sent kinds beyond the action kinds.
+SENT_MESSAGE_KINDS: dict[str, str] = {
+    EXTENSION_REQUEST: "asked for more time to answer an offer",
+    "acceptance": "accepted an offer",
+    "decline": "declined an offer",
+    "withdrawal": "withdrew from the process",
+    "question": "a question to the employer",
+}
+#: Received kinds that are not word from the employer.
+NOT_WORD_FROM_EMPLOYER = (AUTO_REPLY, BOUNCE)
+
+
+def status_to_record(direction: str | None, kind: str | None, status: str | None) -> str | None:
+    """The application status a newly logged message suggests recording, or None:
+    a received rejection on an application not yet closed suggests "rejected" (the
+    rules already treat it as closed from that day; the session offers to say so
+    in the store too)."""
+    normal = "_".join(str(kind or "").strip().lower().replace("-", " ").split())
+    if direction == "received" and normal == REJECTION and status not in ("rejected", "withdrawn", "hired"):
+        return "rejected"
+    return None

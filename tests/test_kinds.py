@@ -81,3 +81,13 @@ def test_a_kind_that_sends_nothing_records_nothing():
     for name, kind in KINDS.items():
         if not kind.needs_message:
             assert not kind.sent_records, f"{name} sends no message, so nothing can be marked sent"
+
+
+def test_a_received_rejection_suggests_recording_the_status():
+    from followup_lib.kinds import status_to_record
+
+    assert status_to_record("received", "Rejection", "active") == "rejected"
+    assert status_to_record("received", "rejection", "offer") == "rejected"
+    assert status_to_record("received", "rejection", "rejected") is None
+    assert status_to_record("sent", "rejection", "active") is None
+    assert status_to_record("received", "update", "active") is None

@@ -52,7 +52,7 @@ def test_setting_thank_you_within_days():
     t = world(interviews=[interview(thank_you_sent_on="")])
     assert one(due(t, "2026-11-03"), "thank_you_note")["due_on"] == day("2026-11-03")
     a = one(due(t, "2026-11-03", Settings(thank_you_within_days=3)), "thank_you_note")
-    assert a["due_on"] == day("2026-11-05") and a["status"] == "upcoming" and "within 3 days" in a["why"]
+    assert a["due_on"] == day("2026-11-05") and a["status"] == "upcoming" and "within 3 business days" in a["why"]
 
 
 def test_setting_grace_business_days():
@@ -294,9 +294,11 @@ def _northwind_inquiry(proc) -> dict:
 
 def test_cli_uses_the_coachs_settings_file(followup, demo_store, tmp_path):
     # Northwind moved its date to Wednesday 11 Nov, Veterans Day (Maya is in the US):
-    # + 2 business days is Friday 13 Nov, + 5 is Wednesday 18 Nov.
+    # + 2 business days is Friday 13 Nov, + 5 is Wednesday 18 Nov. With the default,
+    # the inquiry meets the overdue promise to Priya today (same employer): the
+    # promise goes today, and the inquiry waits the 5-business-day gap (Mon 23 Nov).
     args = ("due", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--format", "json")
-    assert _northwind_inquiry(followup(*args, db=demo_store.url, check=True))["due_on"] == "2026-11-13"
+    assert _northwind_inquiry(followup(*args, db=demo_store.url, check=True))["due_on"] == "2026-11-23"
     f = tmp_path / "settings.toml"
     f.write_text('[coach."Dana Reyes"]\ngrace_business_days = 5\n')
     proc = followup(*args, db=demo_store.url, env={"FOLLOWUP_SETTINGS": str(f)}, check=True)

@@ -558,7 +558,10 @@ def _place_problems(cleaned, raw) -> list[Problem]:
 # Contract v3: free text that drafts place in front of several people is written
 # as noun phrases ("the pricing model"), in no one's voice.
 VOICE_COLUMNS = {"interviews": ("topics",), "interview_contacts": ("topics",), "reference_uses": ("talking_points",)}
-_PRONOUN = re.compile(r"\b(?:[Yy]ou|[Yy]our|[Yy]ours|[Yy]ourself|I|I'm|I've|[Mm]y|[Mm]ine|[Ww]e|[Oo]ur|[Oo]urs)\b")
+_PRONOUN = re.compile(
+    r"\b(?:[Yy]ou|[Yy]our|[Yy]ours|[Yy]ourself|[Mm]y|[Mm]ine|[Ww]e|[Oo]ur|[Oo]urs)\b"
+    r"|(?<![\w/.-])I(?:'m|'ve|'d|'ll)?(?![\w/.-])"  # "I" as a word, not "I/O" or "I-9"
+)
 
 
 def pronoun_in(text) -> str | None:

@@ -20,9 +20,17 @@ from ..kinds import (  # noqa: F401 (ACTION_KINDS, ACTION_LABELS and MESSAGE_KIN
     ACTION_KINDS,
     ACTION_LABELS,
     BASE_PRIORITY,
+    BOUNCE,
+    EXTENSION_REQUEST,
+    INVITATION,
+    KINDS,
     MESSAGE_KINDS,
+    NOT_WORD_FROM_EMPLOYER,
     REFERENCE_KINDS,
+    REJECTION,
     UPCOMING_PRIORITY_OFFSET,
+    VERBAL_OFFER,
+    WRITTEN_OFFER,
 )
 from ..schema import CLOSED_STATUSES, OFFER_TERMS
 from ..settings import Settings
@@ -164,6 +172,103 @@ def _group_max(df: pd.DataFrame, by: str, col: str, name: str) -> pd.Series:
     return df.groupby(by)[col].max().rename(name)
 
 
+def message_kind(kinds: pd.Series) -> pd.Series:
+    """``messages.kind`` as the rules compare it: lower case, words joined by "_"
+    ("Offer letter" is ``offer_letter``); a blank is ""."""
+    text = kinds.astype(object).where(kinds.notna(), "").astype(str).str.strip().str.lower()
+    return text.str.replace(r"[\s\-]+", "_", regex=True)
+
+
+def _offers_with_messages(offers: pd.DataFrame, verbal: pd.Series, letter: pd.Series) -> pd.DataFrame:
+    """The offers table with a received ``offer`` message as a verbal offer on its
+    day and an ``offer_letter`` as the letter received that day, where the table
+    says nothing (an application with no offers row gets one)."""
+    apps = pd.Index(verbal.index).union(letter.index)
+    if len(apps) == 0:
+        return offers.copy()
+    new = apps.difference(pd.Index(offers["application_id"]))
+    out = (
+        pd.concat([offers, pd.DataFrame({"application_id": new.to_numpy()})], ignore_index=True)
+        if len(new)
+        else offers.copy()
+    )
+    for col in (
+        "verbal_on",
+        "written_received_on",
+        "written_requested_on",
+        "accepted_on",
+        "approved_on",
+        "rescinded_on",
+        "response_deadline",
+    ):
+        out[col] = pd.to_datetime(out[col])
+    out["verbal_on"] = out["verbal_on"].where(out["verbal_on"].notna(), _lookup(out["application_id"], verbal))
+    out["written_received_on"] = out["written_received_on"].where(
+        out["written_received_on"].notna(), _lookup(out["application_id"], letter)
+    )
+    return out
+
+
+def _moved_deadlines(offers: pd.DataFrame, received: pd.DataFrame) -> pd.DataFrame:
+    """A ``next_step_by`` in a message received once the offer stands (on or after
+    its verbal offer or letter) is the employer's new response deadline."""
+    offers = offers.copy()
+    offers["deadline_moved_on"] = pd.Series(pd.NaT, index=offers.index, dtype="datetime64[ns]")
+    dated = received[received["next_step_by"].notna()].merge(
+        offers[["application_id", "verbal_on", "written_received_on"]], on="application_id", how="inner"
+    )
+    since = dated[["verbal_on", "written_received_on"]].min(axis=1)
+    dated = dated[since.notna() & (dated["on"] >= since)]
+    if dated.empty:
+        return offers
+    last = (
+        dated.sort_values(["application_id", "on", "message_id"], kind="stable")
+        .drop_duplicates("application_id", keep="last")
+        .set_index("application_id")
+    )
+    moved = _lookup(offers["application_id"], last["next_step_by"])
+    offers["deadline_moved_on"] = _lookup(offers["application_id"], last["on"])
+    offers["response_deadline"] = pd.to_datetime(moved.where(moved.notna(), offers["response_deadline"]))
+    return offers
+
+
+def _undo_bounced(tables: Mapping[str, pd.DataFrame], bounced: pd.Series) -> dict[str, pd.DataFrame]:
+    """The tables as if every bounced action had not been done: its sent record
+    (kinds.py: a thank-you's ``thank_you_sent_on``, a promise's ``done_on``…) is blank again."""
+    out = dict(tables)
+    for action_id in bounced.index.astype(str):
+        kind, _, rest = action_id.partition(":")
+        record = KINDS[kind].sent_records if kind in KINDS else ()
+        detail = rest.split(":")[1:]  # after the application id
+        for r in record:
+            # The key columns are read from the action id in the order the rules write them.
+            values = {"application_id": rest.split(":")[0]}
+            if r.key == ("interview_id", "contact_id") and len(detail) >= 2:
+                values.update(interview_id=detail[0], contact_id=detail[1])
+            elif r.key == ("interview_id",) and len(detail) == 1:
+                values.update(interview_id=detail[0])
+            elif r.key == ("promise_id",) and detail:
+                values.update(promise_id=detail[0])
+            elif r.key == ("reference_id", "application_id") and detail:
+                values.update(reference_id=detail[0])
+            elif r.key == ("application_id",) and r.table == "offers":
+                pass
+            else:
+                continue
+            frame = out.get(r.table)
+            if frame is None or r.column not in frame:
+                continue
+            hit = pd.Series(True, index=frame.index)
+            for k in r.key:
+                hit &= frame[k].eq(values.get(k))
+            if hit.any():
+                frame = frame.copy()
+                frame.loc[hit, r.column] = pd.NaT
+                out[r.table] = frame
+            break
+    return out
+
+
 class _Context:
     """The joins every rule needs, computed once per call."""
 
@@ -177,10 +282,77 @@ class _Context:
             coachees[["coachee_id", "name"]].rename(columns={"name": "coachee_name"}), on="coachee_id", how="left"
         )
         apps["closed_on"] = _col(apps, "closed_on", "datetime64[ns]")
+        apps["closed_reason"] = _col(apps, "closed_reason")
+
+        # ------------------------------------------------------------ messages
+        # Contract v3: some kinds of message have consequences (kinds.py).
+        msgs = tables["messages"]
+        msgs = msgs[msgs["on"].notna() & (msgs["on"] <= as_of)].copy()
+        msgs["reference_id"] = _col(msgs, "reference_id")
+        msgs["next_step_by"] = _col(msgs, "next_step_by", "datetime64[ns]")
+        msgs["action_id"] = _col(msgs, "action_id")
+        msgs["kind_is"] = message_kind(msgs["kind"])
+        received = msgs["direction"].eq("received") & msgs["reference_id"].isna()
+        # A bounce names (action_id) the action whose message did not arrive: that
+        # message is no contact, and the action is due again — unless it was sent
+        # again since (as "<action id>:again").
+        bounces = msgs[received & msgs["kind_is"].eq(BOUNCE) & msgs["action_id"].notna()]
+        sent_ids = set(msgs.loc[msgs["direction"].eq("sent"), "action_id"].dropna())
+        bounces = bounces[~(bounces["action_id"].astype(str) + ":again").isin(sent_ids)]
+        self.bounced = bounces.groupby("action_id")["on"].max()
+        if len(self.bounced):
+            tables = _undo_bounced(tables, self.bounced)
+        self.tables = tables
+        undelivered = msgs["direction"].eq("sent") & msgs["action_id"].isin(self.bounced.index)
+        msgs = msgs[~undelivered]
+        word = msgs["direction"].eq("received") & ~msgs["kind_is"].isin(NOT_WORD_FROM_EMPLOYER)
+        to_reference = msgs["reference_id"].notna() | msgs["kind"].isin(REFERENCE_KINDS)
+        self.messages = msgs
+        self.reference_messages = msgs[to_reference & msgs["direction"].eq("sent")]
+        # Guidance 5: every message sent to the employer counts as a contact, whatever its kind.
+        self.employer_sent = msgs[msgs["direction"].eq("sent") & ~to_reference]
+        # Word from the employer: not an automatic reply or a bounce.
+        self.employer_received = msgs[word & msgs["reference_id"].isna()]
+        self.last_contact = _group_max(self.employer_sent, "application_id", "on", "last_contact")
+
+        def first_day(kind: str, frame: pd.DataFrame | None = None) -> pd.Series:
+            f = self.employer_received if frame is None else frame
+            return f[f["kind_is"].eq(kind)].groupby("application_id")["on"].min()
+
+        # A received rejection closes the application from that day.
+        apps["rejected_on"] = _lookup(apps["application_id"], first_day(REJECTION))
+        by_message = apps["rejected_on"].notna() & ~apps["status"].isin(CLOSED_STATUSES)
+        apps["closed_on"] = apps["closed_on"].where(~by_message | apps["closed_on"].notna(), apps["rejected_on"])
+        apps["status"] = apps["status"].where(~by_message, "rejected")
+        # An invitation to a further round: the silence rules wait for that interview.
+        self.invited_on = (
+            self.employer_received[self.employer_received["kind_is"].eq(INVITATION)]
+            .groupby("application_id")["on"]
+            .max()
+        )
 
         # ------------------------------------------------------------ offers
-        offers = tables["offers"]
-        self.live_offers = offers[offers["rescinded_on"].isna()]
+        offers = _offers_with_messages(tables["offers"], first_day(VERBAL_OFFER), first_day(WRITTEN_OFFER))
+        # A new date the employer gives while an offer stands moves its response deadline.
+        offers = _moved_deadlines(offers, self.employer_received)
+        # An extension request holds the deadline reminder until the employer answers.
+        asked = self.employer_sent[message_kind(self.employer_sent["kind"]).eq(EXTENSION_REQUEST)]
+        offers["extension_asked_on"] = _lookup(offers["application_id"], _group_max(asked, "application_id", "on", "x"))
+        answers = self.employer_received.merge(
+            offers[["application_id", "extension_asked_on"]], on="application_id", how="inner"
+        )
+        answers = answers[answers["on"] >= answers["extension_asked_on"]]
+        offers["extension_answered_on"] = _lookup(
+            offers["application_id"], _group_max(answers, "application_id", "on", "x")
+        )
+        rescinded = offers["rescinded_on"].notna() & (offers["rescinded_on"] <= as_of)
+        # An offer withdrawn by the employer closes its application (its references
+        # hear how it ended), and an approval it had no longer holds.
+        gone = offers.loc[rescinded].set_index("application_id")["rescinded_on"]
+        apps["rescinded_on"] = _lookup(apps["application_id"], gone)
+        by_rescinding = apps["rescinded_on"].notna()
+        apps["closed_on"] = apps["closed_on"].where(~by_rescinding | apps["closed_on"].notna(), apps["rescinded_on"])
+        self.live_offers = offers[~rescinded]
         approved = self.live_offers[
             self.live_offers["approved_on"].notna() & (self.live_offers["approved_on"] <= as_of)
         ]
@@ -198,6 +370,7 @@ class _Context:
             apps["status"].isin(CLOSED_STATUSES)
             | (apps["closed_on"].notna() & (apps["closed_on"] <= as_of))
             | apps["application_id"].isin(approved["application_id"])
+            | by_rescinding
         )
         apps["closed"] = closed
         apps["approved_elsewhere"] = ~closed & apps["coachee_id"].isin(self.approved_by_coachee.index)
@@ -209,7 +382,7 @@ class _Context:
         cols = ["application_id", "coachee_id", "coachee_name", "company", "role", "status", "has_offer", "calendar"]
         self.open_apps = apps.loc[~closed & ~apps["approved_elsewhere"], cols]
         self.withdrawing = apps.loc[apps["approved_elsewhere"], cols]
-        self.closed_apps = apps.loc[closed, cols + ["closed_on"]]
+        self.closed_apps = apps.loc[closed, cols + ["closed_on", "closed_reason", "rescinded_on"]]
 
         # --------------------------------------------------------- interviews
         iv = tables["interviews"]
@@ -243,20 +416,6 @@ class _Context:
         self.interview_contacts = (
             ic if ic is not None else pd.DataFrame(columns=["interview_id", "contact_id", "thank_you_sent_on"])
         )
-
-        # ------------------------------------------------------------ messages
-        msgs = tables["messages"]
-        msgs = msgs[msgs["on"].notna() & (msgs["on"] <= as_of)].copy()
-        msgs["reference_id"] = _col(msgs, "reference_id")
-        msgs["next_step_by"] = _col(msgs, "next_step_by", "datetime64[ns]")
-        msgs["action_id"] = _col(msgs, "action_id")
-        to_reference = msgs["reference_id"].notna() | msgs["kind"].isin(REFERENCE_KINDS)
-        self.messages = msgs
-        self.reference_messages = msgs[to_reference & msgs["direction"].eq("sent")]
-        # Guidance 5: every message sent to the employer counts as a contact, whatever its kind.
-        self.employer_sent = msgs[msgs["direction"].eq("sent") & ~to_reference]
-        self.employer_received = msgs[msgs["direction"].eq("received") & msgs["reference_id"].isna()]
-        self.last_contact = _group_max(self.employer_sent, "application_id", "on", "last_contact")
 
         # ---------------------------------------------------------- references
         refs = tables["references"][["reference_id", "name", "email", "phone"]].rename(
@@ -365,15 +524,16 @@ class _Context:
 
 def _thank_you_notes(c: _Context, s: Settings) -> pd.DataFrame:
     """Guidance 1: one thank-you per person met, within a day of the interview."""
-    iv = c.interviews[c.interviews["thank_you_sent_on"].isna()].copy()
-    named = iv["interviewer_name"].notna() & _text(iv["interviewer_name"]).ne("")
-    iv["recipient"] = _text(iv["interviewer_name"]).where(named, "your interviewer at " + _text(iv["company"]))
+    iv = c.interviews[c.interviews["thank_you_sent_on"].isna()]
+    # Only the people recorded as met get notes: no name, no one to thank.
+    iv = iv[iv["interviewer_name"].notna() & _text(iv["interviewer_name"]).str.strip().ne("")].copy()
+    iv["recipient"] = _text(iv["interviewer_name"])
     iv["recipient_email"] = iv["interviewer_email"]
     iv["recipient_phone"] = iv["interviewer_phone"]
     iv["channel"] = _contact_channel(iv["preferred_channel"], iv["interviewer_email"], iv["interviewer_phone"])
     iv["contact_id"] = None
     iv["detail"] = iv["interview_id"]
-    iv["with_whom"] = pd.Series(np.where(named, " with " + _text(iv["interviewer_name"]), ""), index=iv.index)
+    iv["with_whom"] = " with " + iv["recipient"]
 
     # Each further person met (a panel), with their own thank-you.
     met = c.interview_contacts[c.interview_contacts["thank_you_sent_on"].isna()]
@@ -407,7 +567,7 @@ def _thank_you_notes(c: _Context, s: Settings) -> pd.DataFrame:
         "with_whom",
     ]
     t = pd.concat([iv[keep], panel[keep]], ignore_index=True) if len(panel) else iv[keep].copy()
-    t["due_on"] = add_days(t["held_on"], s.thank_you_within_days)
+    t["due_on"] = c.business_days(t["held_on"], s.thank_you_within_days, t["application_id"])
     t["why"] = (
         "You interviewed"
         + t["with_whom"]
@@ -417,7 +577,7 @@ def _thank_you_notes(c: _Context, s: Settings) -> pd.DataFrame:
         + fmt_day(t["held_on"], c.as_of)
         + "; a short thank-you is due within "
         + str(s.thank_you_within_days)
-        + (" day" if s.thank_you_within_days == 1 else " days")
+        + (" business day" if s.thank_you_within_days == 1 else " business days")
         + ", by "
         + fmt_day(t["due_on"], c.as_of)
         + "."
@@ -441,7 +601,7 @@ def _brief_references(c: _Context, s: Settings) -> pd.DataFrame:
     ru = c.ref_uses.merge(last, on="application_id", how="inner")
     ru = ru[ru["briefed_on"].isna() | (ru["briefed_on"] < ru["held_on"])].copy()
     ru["due_on"] = ru["thank_you_sent_on"].where(
-        ru["thank_you_sent_on"].notna(), add_days(ru["held_on"], s.thank_you_within_days)
+        ru["thank_you_sent_on"].notna(), c.business_days(ru["held_on"], s.thank_you_within_days, ru["application_id"])
     )
     ru = _reference_row(ru)
     topics = topic_list(ru["topics"])
@@ -548,6 +708,10 @@ def _employer_state(c: _Context) -> pd.DataFrame:
     # max_checkins counts over the application's whole life (a second final round does not restart it).
     li["n_checkins"] = _lookup(li["application_id"], checkins.groupby("application_id").size()).fillna(0).astype(int)
     li["gap_until"] = c.business_days(li["last_contact"], s.pester_gap_business_days, li["application_id"])
+    # An invitation to a further round since the latest interview: the silence
+    # rules wait for that interview to be recorded.
+    invited = _lookup(li["application_id"], c.invited_on)
+    li["invited"] = invited.notna() & (invited >= li["held_on"])
     return li
 
 
@@ -557,7 +721,7 @@ def _status_inquiries(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFram
     after_date = li["date_pending"]
     silent = ~li["date_pending"] & ~li["final"]
     limit = np.where(li["final"], 1, s.max_status_inquiries)  # after a final round, check-ins take over
-    q = li[(after_date | silent) & (li["n_inquiries"] < limit)].copy()
+    q = li[(after_date | silent) & (li["n_inquiries"] < limit) & ~li["invited"]].copy()
     grace = c.business_days(q["their_date"], s.grace_business_days, q["application_id"])
     quiet = c.business_days(q["silence_from"], s.no_date_followup_business_days, q["application_id"])
     first = grace.where(q["date_pending"], quiet)
@@ -619,7 +783,7 @@ def _status_inquiries(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFram
 def _offer_checkins(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFrame:
     """Guidance 5: waiting on a decision after the last round."""
     inquiry_pending = li["date_pending"] & li["n_inquiries"].eq(0)
-    k = li[li["final"] & ~inquiry_pending & (li["n_checkins"] < s.max_checkins)].copy()
+    k = li[li["final"] & ~inquiry_pending & (li["n_checkins"] < s.max_checkins) & ~li["invited"]].copy()
     anchor = latest(k["held_on"], k["last_received"], k["last_contact"])
     due = add_days(anchor, s.checkin_every_days)
     their_date = c.business_days(k["their_date"], s.grace_business_days, k["application_id"])
@@ -631,9 +795,26 @@ def _offer_checkins(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFrame:
         + k["company"]
         + " was on "
         + fmt_day(k["held_on"], c.as_of)
-        + " and the decision is pending; "
-        + np.where(n.eq(0), "no check-in yet", n.astype(str) + " of " + str(s.max_checkins) + " check-ins sent")
-        + ". A brief note: acknowledge they are busy and offer anything else they need to decide."
+        + " and the decision is pending"
+        + pd.Series(
+            np.where(
+                k["last_contact"].notna() & (k["last_contact"] >= k["held_on"]),
+                "; you were last in touch on "
+                + fmt_day(k["last_contact"], c.as_of)
+                + np.where(n.eq(0), "", " (" + n.astype(str) + " of " + str(s.max_checkins) + " check-ins sent)"),
+                np.where(
+                    n.eq(0),
+                    "; no check-in yet",
+                    "; " + n.astype(str) + " of " + str(s.max_checkins) + " check-ins sent",
+                ),
+            ),
+            index=k.index,
+        )
+        + np.where(
+            k["channel"].eq("phone"),
+            ". A brief call: acknowledge they are busy and offer anything else they need to decide.",
+            ". A brief note: acknowledge they are busy and offer anything else they need to decide.",
+        )
     )
     k["detail"] = k["interview_id"] + ":" + (n + 1).astype(str)
     k["attempt"] = n + 1
@@ -660,8 +841,27 @@ def _reference_checkins(c: _Context, s: Settings, briefing: pd.DataFrame) -> pd.
     key = named.astype(object) + "\x00" + m["application_id"].astype(str)
     counts = key.dropna().value_counts()
     ru["n_checkins"] = _lookup((ru["reference_id"] + "\x00" + ru["application_id"]), counts).fillna(0).astype(int)
+    # A check-in recorded on the reference's row (a call logged there, or a first-
+    # release file) counts too, unless a logged message already stands for it.
+    last_msg = _lookup(
+        ru["reference_id"] + "\x00" + ru["application_id"],
+        pd.Series(m["on"].to_numpy(), index=key.to_numpy()).groupby(level=0).max()
+        if len(m)
+        else pd.Series(dtype="datetime64[ns]"),
+    )
+    recorded_only = ru["last_checkin_on"].notna() & (last_msg.isna() | (ru["last_checkin_on"] > last_msg))
+    ru["n_checkins"] = ru["n_checkins"] + recorded_only.astype(int)
     ru = ru[ru["n_checkins"] < s.max_reference_checkins].copy()
-    anchor = latest(ru["briefed_on"], ru["last_checkin_on"])
+    # The last time they spoke: a briefing, a check-in, or any message logged to them.
+    allm = c.reference_messages
+    any_key = allm["reference_id"].astype(object) + "\x00" + allm["application_id"].astype(str)
+    last_any = _lookup(
+        ru["reference_id"] + "\x00" + ru["application_id"],
+        pd.Series(allm["on"].to_numpy(), index=any_key.to_numpy()).groupby(level=0).max()
+        if len(allm)
+        else pd.Series(dtype="datetime64[ns]"),
+    )
+    anchor = latest(ru["briefed_on"], ru["last_checkin_on"], last_any)
     ru["due_on"] = add_days(anchor, s.reference_checkin_every_days)
     ru = _reference_row(ru)
     ru["why"] = (
@@ -679,60 +879,125 @@ def _reference_checkins(c: _Context, s: Settings, briefing: pd.DataFrame) -> pd.
     return ru.assign(kind="reference_checkin", contact_id=None)
 
 
+def _deadline_state(c: _Context, s: Settings, o: pd.DataFrame) -> pd.DataFrame:
+    """Per offer: its response deadline as it stands (moved by a later date the
+    employer gave), whether the client asked for more time and is waiting for the
+    answer, and whether the deadline is close or has passed."""
+    deadline = pd.to_datetime(o["response_deadline"])
+    waiting = o["extension_asked_on"].notna() & o["extension_answered_on"].isna()
+    days_left = (deadline - c.as_of).dt.days
+    minded = deadline.notna() & ~waiting
+    return pd.DataFrame(
+        {
+            "deadline": deadline,
+            "waiting": waiting,
+            "close": minded & (days_left <= s.deadline_warning_days),
+            "passed": minded & (days_left < 0),
+        },
+        index=o.index,
+    )
+
+
+def _deadline_words(o: pd.DataFrame, st: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+    """What the why says of the deadline: asked for more time, moved, close or passed."""
+    moved = o["deadline_moved_on"].notna() if "deadline_moved_on" in o else pd.Series(False, index=o.index)
+    by = np.where(moved, " (the date they gave on " + fmt_day(o["deadline_moved_on"], as_of) + ")", "")
+    return pd.Series(
+        np.where(
+            st["waiting"],
+            " You asked for more time on " + fmt_day(o["extension_asked_on"], as_of) + "; waiting for their answer.",
+            np.where(
+                st["passed"],
+                " The response deadline, " + fmt_day(st["deadline"], as_of) + by + ", has passed unanswered: "
+                "call them today, or ask for more time.",
+                np.where(
+                    st["deadline"].notna(),
+                    " They asked you to respond by " + fmt_day(st["deadline"], as_of) + by + ".",
+                    "",
+                ),
+            ),
+        ),
+        index=o.index,
+    )
+
+
 def _written_offer_requests(c: _Context, s: Settings, o: pd.DataFrame) -> pd.DataFrame:
-    """Guidance 7: a verbal offer is not an offer, even once the client said yes."""
+    """Guidance 7: a verbal offer is not an offer, even once the client said yes;
+    a response deadline given with it is minded like a letter's."""
     w = o[o["verbal_on"].notna() & o["written_received_on"].isna() & o["approved_on"].isna()].copy()
     asked = w["written_requested_on"].notna()
     again = c.business_days(w["written_requested_on"], s.written_offer_followup_business_days, w["application_id"])
     w["due_on"] = w["verbal_on"].where(~asked, again)
-    w["why"] = np.where(
-        asked,
-        "You asked "
-        + w["company"]
-        + " for the offer in writing on "
-        + fmt_day(w["written_requested_on"], c.as_of)
-        + " and it has not arrived: ask again, warmly.",
-        w["company"]
-        + " made you a verbal offer on "
-        + fmt_day(w["verbal_on"], c.as_of)
-        + ". A verbal offer is not an offer: ask for it in writing now"
-        + np.where(w["accepted_on"].notna(), ", even though you have said yes.", "."),
+    st = _deadline_state(c, s, w)
+    # A yes already given answers the deadline; otherwise it is minded.
+    open_answer = w["accepted_on"].isna()
+    reminder = c.business_days(st["deadline"], -s.deadline_warning_days, w["application_id"])
+    by_deadline = open_answer & st["deadline"].notna() & ~st["waiting"] & (reminder < w["due_on"])
+    w["due_on"] = w["due_on"].where(~by_deadline, latest(reminder, w["verbal_on"]))
+    w["why"] = pd.Series(
+        np.where(
+            asked,
+            "You asked "
+            + w["company"]
+            + " for the offer in writing on "
+            + fmt_day(w["written_requested_on"], c.as_of)
+            + " and it has not arrived: ask again, warmly.",
+            w["company"]
+            + " made you a verbal offer on "
+            + fmt_day(w["verbal_on"], c.as_of)
+            + ". A verbal offer is not an offer: ask for it in writing now"
+            + np.where(w["accepted_on"].notna(), ", even though you have said yes.", "."),
+        ),
+        index=w.index,
+    ) + _deadline_words(w, st, c.as_of).where(open_answer, "")
+    w["urgent"] = open_answer & st["close"]
+    w["first"] = open_answer & st["passed"]
+    w["detail"] = np.where(
+        by_deadline,
+        "deadline:" + st["deadline"].dt.strftime("%Y-%m-%d"),
+        np.where(asked, "again:" + w["written_requested_on"].dt.strftime("%Y-%m-%d"), "first"),
     )
-    w["detail"] = np.where(asked, "again:" + w["written_requested_on"].dt.strftime("%Y-%m-%d"), "first")
     return w.assign(kind="request_written_offer")
 
 
 def _offer_letter_reviews(c: _Context, s: Settings, o: pd.DataFrame) -> pd.DataFrame:
-    """Guidance 8: read the letter, flag missing terms, mind the response deadline
-    until the offer is accepted (even after a question about the letter went out)."""
-    r = o[o["written_received_on"].notna() & o["accepted_on"].isna()].copy()
+    """Guidance 8: read the letter — even when the client already said yes to the
+    verbal offer — flag missing terms, and mind the response deadline until the
+    offer is accepted (even after a question about the letter went out). Once the
+    client asked for more time, the reminder waits for the employer's answer."""
+    accepted_letter = o["accepted_on"].notna() & (o["accepted_on"] >= o["written_received_on"])
+    r = o[o["written_received_on"].notna() & ~accepted_letter & o["approved_on"].isna()].copy()
     sent = c.employer_sent[c.employer_sent["kind"].eq("review_offer_letter")]
     r["answered_on"] = _lookup(r["application_id"], _group_max(sent, "application_id", "on", "x"))
     answered = r["answered_on"].notna() & (r["answered_on"] >= r["written_received_on"])
-    deadline = r["response_deadline"]
-    days_left = (deadline - c.as_of).dt.days
-    close = deadline.notna() & (days_left <= s.deadline_warning_days)
-    passed = deadline.notna() & (days_left < 0)
+    st = _deadline_state(c, s, r)
     # Answered letters stay listed only for their deadline, once it is close.
-    r = r[~answered | close].copy()
-    answered, deadline, close, passed = answered[r.index], deadline[r.index], close[r.index], passed[r.index]
+    keep = ~answered | st["close"]
+    r, answered, st = r[keep].copy(), answered[keep], st[keep]
+    deadline, close, passed = st["deadline"], st["close"], st["passed"]
     missing = missing_offer_terms(r)
-    r["due_on"] = r["written_received_on"].where(~answered, add_days(deadline, -s.deadline_warning_days))
+    reminder = c.business_days(deadline, -s.deadline_warning_days, r["application_id"])
+    r["due_on"] = r["written_received_on"].where(~answered, reminder)
     r["due_on"] = r["due_on"].where(~passed, latest(r["due_on"], deadline))
+    said_yes = r["accepted_on"].notna()
     letter = (
         "The written offer from "
         + r["company"]
         + " came on "
         + fmt_day(r["written_received_on"], c.as_of)
+        + pd.Series(
+            np.where(said_yes, ", after you said yes to the verbal offer on " + fmt_day(r["accepted_on"], c.as_of), ""),
+            index=r.index,
+        )
         + ". "
         + np.where(
             missing.eq(""),
-            "It states every term we look for",
-            "It does not state: " + missing + " — ask before you answer",
+            "It states every term we look for; check each against what was said",
+            "It does not state: " + missing + " — ask before you " + np.where(said_yes, "sign", "answer"),
         )
-        + np.where(deadline.notna(), "; respond by " + fmt_day(deadline, c.as_of) + ".", ".")
+        + "."
     )
-    reminder = (
+    reminder_words = (
         "You wrote to "
         + r["company"]
         + " about their offer letter on "
@@ -748,7 +1013,8 @@ def _offer_letter_reviews(c: _Context, s: Settings, o: pd.DataFrame) -> pd.DataF
         + fmt_day(deadline, c.as_of)
         + " and has passed unanswered: call them today, or ask for more time."
     )
-    r["why"] = np.where(passed, gone, np.where(answered, reminder, letter))
+    deadline_words = _deadline_words(r, st, c.as_of)
+    r["why"] = np.where(passed, gone, np.where(answered, reminder_words, letter + deadline_words.where(~passed, "")))
     r["urgent"] = close
     r["first"] = passed  # the most urgent of all
     r["detail"] = np.where(
@@ -808,10 +1074,20 @@ def _withdrawals(c: _Context) -> pd.DataFrame:
 
 
 _OUTCOMES = {
-    "rejected": "they chose another candidate",
+    "rejected": "they decided not to go ahead",
     "withdrawn": "you withdrew",
     "hired": "you got the job",
     "approved": "you got the job",
+    "rescinded": "they withdrew their offer",
+}
+#: Why the client withdrew, in words a reference can hear (applications.closed_reason).
+WITHDRAWAL_REASONS = {
+    "another_offer": "you withdrew, having accepted another offer",
+    "not_a_fit": "you withdrew: the role was not the right fit",
+    "relocation": "you withdrew: the role meant relocating",
+    "compensation": "you withdrew: the pay did not work out",
+    "timing": "you withdrew: the timing did not work out",
+    "other": "you withdrew",
 }
 
 
@@ -832,7 +1108,15 @@ def _close_the_loop(c: _Context) -> pd.DataFrame:
     ended = ru["closed_on"].where(ru["closed_on"].notna(), ru["approved_on"])
     ended = ended.where(ended.notna(), last_event)
     ru["due_on"] = ended.where(ended.notna(), c.as_of)
-    outcome = ru["status"].where(ru["approved_app"].isna(), "approved").map(_OUTCOMES).fillna("the process has ended")
+    status = ru["status"].where(ru["approved_app"].isna(), "approved")
+    status = status.where(ru["rescinded_on"].isna(), "rescinded")
+    # How it ended, only from what is recorded: a reason is never guessed.
+    outcome = status.map(_OUTCOMES).fillna("the process has ended")
+    # A withdrawal after an offer elsewhere was approved: that approval is recorded.
+    elsewhere = ru["coachee_id"].isin(c.approved_by_coachee.index) & ru["approved_app"].isna()
+    reason = ru["closed_reason"].where(ru["closed_reason"].notna() | ~elsewhere, "another_offer")
+    reason = reason.map(WITHDRAWAL_REASONS)
+    outcome = outcome.where(~(status.eq("withdrawn") & reason.notna()), reason)
     ru = _reference_row(ru)
     ru["why"] = (
         "Your application to "
@@ -863,7 +1147,7 @@ def _due_for_group(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, s: S
     parts = [
         _thank_you_notes(c, s),
         briefing,
-        _promises(c, s, tables["promises"]),
+        _promises(c, s, c.tables["promises"]),
         _status_inquiries(c, s, li),
         _offer_checkins(c, s, li),
         _reference_checkins(c, s, briefing),
@@ -891,7 +1175,82 @@ def _due_for_group(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, s: S
     base = base.where(~df["urgent"].eq(True), 1)
     df["priority"] = np.where(df["status"].eq("upcoming"), base + UPCOMING_PRIORITY_OFFSET, base)
     df["_first"] = np.where(df["first"].eq(True), 0, 1)
+    df = _again_after_bounce(c, df)
+    df = _one_employer_message_a_day(c, s, df)
     return df[ACTION_COLUMNS + ["_first"]]
+
+
+def _again_after_bounce(c: _Context, df: pd.DataFrame) -> pd.DataFrame:
+    """An action whose message bounced is due again, under its own id (so the new
+    message is logged beside the one that never arrived), and its why says so."""
+    if not len(c.bounced) or df.empty:
+        return df
+    bounced_on = _lookup(df["action_id"], c.bounced)
+    hit = bounced_on.notna()
+    if not hit.any():
+        return df
+    df = df.copy()
+    label = df["kind"].map(ACTION_LABELS).fillna("message").str.lower()
+    df.loc[hit, "why"] = (
+        "Your "
+        + label[hit]
+        + " to "
+        + df.loc[hit, "recipient"].astype(str)
+        + " did not arrive (it came back on "
+        + fmt_day(bounced_on[hit], c.as_of)
+        + "): check the address and send it again. "
+        + df.loc[hit, "why"]
+    )
+    df.loc[hit, "action_id"] = df.loc[hit, "action_id"] + ":again"
+    df.loc[hit, "status"] = np.where(df.loc[hit, "due_on"] > c.as_of, "upcoming", "overdue")
+    return df
+
+
+# Kinds that wait for the employer's cadence when they give way to another message
+# (guidance 5: never two employer contacts within the gap); the rest wait a day.
+_CADENCE_KINDS = ("status_inquiry", "offer_checkin")
+_EMPLOYER_MESSAGES = tuple(k for k, v in KINDS.items() if v.audience == "employer" and v.needs_message)
+
+
+def _one_employer_message_a_day(c: _Context, s: Settings, df: pd.DataFrame) -> pd.DataFrame:
+    """One employer, one contact a day: of the messages due today to one
+    application's people, the most urgent person's go today (all their actions
+    make one draft); the others wait for the next day the cadence allows. The
+    thank-you notes to each person met are the exception: they all go."""
+    today = df["due_on"].le(c.as_of) & df["kind"].isin(_EMPLOYER_MESSAGES)
+    if today.sum() < 2:
+        return df
+    who = df["contact_id"].astype(object).where(df["contact_id"].notna(), df["recipient"].astype(str).str.lower())
+    order = df.assign(_who=who, _s=df["status"].map(STATUS_ORDER))[today].sort_values(
+        ["priority", "_first", "_s", "due_on", "action_id"], kind="stable"
+    )
+    first = order.drop_duplicates("application_id").set_index("application_id")
+    winner = _lookup(df["application_id"], first["_who"])
+    winner_name = _lookup(df["application_id"], first["recipient"])
+    waits = today & winner.notna() & who.ne(winner) & df["kind"].ne("thank_you_note")
+    if not waits.any():
+        return df
+    df = df.copy()
+    w = df[waits]
+    gap = np.where(w["kind"].isin(_CADENCE_KINDS), s.pester_gap_business_days, 1)
+    nxt = pd.Series(pd.NaT, index=w.index, dtype="datetime64[ns]")
+    for n in np.unique(gap):
+        on = gap == n
+        nxt[on] = c.business_days(pd.Series(c.as_of, index=w.index[on]), int(n), w.loc[on, "application_id"])
+    df.loc[waits, "due_on"] = nxt
+    df.loc[waits, "status"] = "upcoming"
+    df.loc[waits, "priority"] = df.loc[waits, "priority"] + UPCOMING_PRIORITY_OFFSET
+    df.loc[waits, "why"] = (
+        w["why"]
+        + " It waits until "
+        + fmt_day(nxt, c.as_of)
+        + ": "
+        + w["company"]
+        + " gets one message a day, and today's goes to "
+        + winner_name[waits].astype(str)
+        + "."
+    )
+    return df
 
 
 def due_actions(
