@@ -18,7 +18,7 @@ from followup_lib.logic.draft_lint import lint_draft
 from followup_lib.logic.drafts import REVIEW_HEADER, Draft, read_draft_file, render_drafts, review_note, write_drafts
 from followup_lib.logic.rules import due_actions
 
-from builders import APP, AS_OF, COACHEE, FINAL, LETTER, OFFER_APP, interview, offer, ref_use, reference, world
+from builders import APP, AS_OF, FINAL, LETTER, OFFER_APP, interview, offer, ref_use, reference, world
 
 
 def drafts_on(tables, as_of, **kw):
@@ -40,9 +40,17 @@ def eml(path):
 PANEL = dict(
     interviews=[interview(held_on="2026-11-13", thank_you_sent_on="", topics="the churn model; SQL performance")],
     contacts=[
-        dict(contact_id="K1", application_id="A1", name="Samir Okoye", email="samir@northwind.example", role="interviewer"),
+        dict(
+            contact_id="K1",
+            application_id="A1",
+            name="Samir Okoye",
+            email="samir@northwind.example",
+            role="interviewer",
+        ),
         dict(contact_id="K2", application_id="A1", name="Julia Brandt", email="julia@northwind.example", role="hr"),
-        dict(contact_id="K3", application_id="A1", name="Dev Patel", email="dev@northwind.example", role="hiring_manager"),
+        dict(
+            contact_id="K3", application_id="A1", name="Dev Patel", email="dev@northwind.example", role="hiring_manager"
+        ),
     ],
     interview_contacts=[
         dict(interview_id="I1", contact_id="K1", topics="the data pipeline"),
@@ -88,7 +96,7 @@ def test_a_panel_of_three_voices_by_role():
     assert len({d.body.split("\n", 2)[2] for d in (samir, julia, dev, priya)}) == 4
 
 
-def test_a_note_with_nothing_personal_stays_true_and_tells_the_coach(tmp_path, followup, empty_store):
+def test_a_note_with_nothing_personal_stays_true_and_tells_the_coach(tmp_path):
     """No topics recorded for Samir: his note says nothing it cannot, and the
     X-Followup-Review header (not the body) names what to add; the phone script
     carries the same note as a first line for the coach."""
@@ -125,7 +133,7 @@ def test_cli_drafts_ends_with_how_many_need_a_personal_line(followup, demo_store
     proc = followup("drafts", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--out", str(out), db=demo_store.url)
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
-    assert last == "1 of 7 draft(s) need a personal line or a check before sending (X-Followup-Review)"
+    assert last == "1 of 6 draft(s) need a personal line or a check before sending (X-Followup-Review)"
     assert "to review: 2026-11-16-thank_you_note-harbor-health-samir-okoye.eml: add a line of your own" in proc.stdout
     samir = eml(out / "2026-11-16-thank_you_note-harbor-health-samir-okoye.eml")
     assert "what you and Samir talked about" in samir[REVIEW_HEADER]
@@ -136,7 +144,9 @@ def test_cli_drafts_ends_with_how_many_need_a_personal_line(followup, demo_store
 
 def keisha_world(talking_points=""):
     return world(
-        interviews=[interview(thank_you_sent_on="2026-11-03", topics="the carrier onboarding launch you ran with Keisha")],
+        interviews=[
+            interview(thank_you_sent_on="2026-11-03", topics="the carrier onboarding launch you ran with Keisha")
+        ],
         references=[reference(reference_id="R3", name="Keisha Moore", email="keisha@example.org")],
         reference_uses=[ref_use(reference_id="R3", talking_points=talking_points)],
     )
@@ -159,7 +169,13 @@ def test_a_reference_hears_their_talking_points_as_what_to_be_ready_for():
 
 def test_the_linter_finds_a_pronoun_topic_sent_to_the_wrong_person():
     draft = Draft(
-        "a", "brief_references", "email", "Atlas Freight", "Keisha Moore", "keisha@example.org", "S",
+        "a",
+        "brief_references",
+        "email",
+        "Atlas Freight",
+        "Keisha Moore",
+        "keisha@example.org",
+        "S",
         "Hi Keisha,\n\nThey cared most about the launch.\n\nThank you,\nJordan\n",
         topics=["the carrier onboarding launch you ran with Keisha"],
     )
@@ -180,8 +196,12 @@ def promise_rows(**promise):
         interviews=[interview()],
         contacts=[
             dict(
-                contact_id="K1", application_id="A1", name="Chloe Adams", email="chloe@northwind.example",
-                role="recruiter", point_of_contact="true",
+                contact_id="K1",
+                application_id="A1",
+                name="Chloe Adams",
+                email="chloe@northwind.example",
+                role="recruiter",
+                point_of_contact="true",
             )
         ],
         promises=[dict(promise_id="P1", application_id="A1", what="the churn model", due_on="2026-11-06", **promise)],
@@ -191,15 +211,18 @@ def promise_rows(**promise):
 def test_a_promise_names_its_occasion_only_when_recorded_and_the_recipient_was_there():
     """Before: "when we spoke on Thursday 12 November" to someone not at that interview."""
     # Made at Priya's interview, owed to Chloe, who was not there: no occasion.
-    chloe = drafts_on(world(**promise_rows(contact_id="K1", made_on="2026-11-02", made_at_interview_id="I1")), "2026-11-06")
+    chloe = drafts_on(
+        world(**promise_rows(contact_id="K1", made_on="2026-11-02", made_at_interview_id="I1")), "2026-11-06"
+    )
     body = to(chloe, "Chloe Adams").body
     assert "As I promised, I attach the churn model." in body
     assert "when we spoke" not in body and "Monday 2 November" not in body
     # Made at Priya's interview, owed to Priya: the occasion is hers.
     priya = drafts_on(world(**promise_rows(made_on="2026-11-02", made_at_interview_id="I1")), "2026-11-06")
-    assert "As I promised when we spoke on Monday 2 November about the Senior Data Analyst role" in to(
-        priya, "Priya Natarajan"
-    ).body
+    assert (
+        "As I promised when we spoke on Monday 2 November about the Senior Data Analyst role"
+        in to(priya, "Priya Natarajan").body
+    )
     # Nothing recorded about when: no occasion, even to Priya.
     bare = to(drafts_on(world(**promise_rows()), "2026-11-06"), "Priya Natarajan").body
     assert "when we spoke" not in bare and "Monday 2 November" not in bare
@@ -221,8 +244,12 @@ def checkin_rows(**extra):
         interviews=[interview(**FINAL)],
         contacts=[
             dict(
-                contact_id="K1", application_id="A1", name="Chloe Adams", email="chloe@northwind.example",
-                role="recruiter", point_of_contact="true",
+                contact_id="K1",
+                application_id="A1",
+                name="Chloe Adams",
+                email="chloe@northwind.example",
+                role="recruiter",
+                point_of_contact="true",
             )
         ],
     )
@@ -255,21 +282,31 @@ def test_a_reference_is_told_the_latest_time_you_were_in_touch(demo_tables):
     assert "since we were last in touch on Monday 9 November" in tom and "6 November" not in tom
 
 
-def test_a_status_inquiry_opens_with_courtesy_and_keeps_its_if_so(demo_tables):
+def test_a_status_inquiry_opens_with_courtesy_and_keeps_its_if_so():
     """Before: "This is Maya Lindqvist." as its first words, and no "…and if so, …"."""
-    chloe = to(drafts_on(demo_tables, AS_OF), "Chloe Adams").body
-    first = chloe.split("\n\n")[1]
-    assert first.startswith("I hope you are well. I interviewed for the Senior Data Analyst role")
-    assert "This is Maya" not in chloe
-    assert "Has the next step been postponed, and if so, am I still being considered?" in chloe
+    rows = checkin_rows(interviews=[interview(next_step_by="2026-11-04")])
+    chloe = to(drafts_on(world(**rows), "2026-11-11"), "Chloe Adams")
+    assert chloe.kind == "status_inquiry"
+    first = chloe.body.split("\n\n")[1]
+    # Chloe (the recruiter) was not at Priya's interview: "I interviewed", not "with you".
+    assert first.startswith("I hope you are well. I interviewed for the Senior Data Analyst role at Northwind")
+    assert "This is Maya" not in chloe.body
+    assert "Has the next step been postponed, and if so, am I still being considered?" in chloe.body
 
 
 def letter_rows(*messages):
     return dict(
         applications=[OFFER_APP],
         interviews=[interview()],
-        offers=[offer(**LETTER, benefits="Health", expense_reimbursement="Home office", requirements="SQL",
-                      response_deadline="2026-11-20")],
+        offers=[
+            offer(
+                **LETTER,
+                benefits="Health",
+                expense_reimbursement="Home office",
+                requirements="SQL",
+                response_deadline="2026-11-20",
+            )
+        ],
         messages=[
             dict(message_id=f"M{i}", application_id="A1", on=on, direction=d, channel="email", kind=k, summary="")
             for i, (on, d, k) in enumerate(messages)
@@ -326,8 +363,17 @@ def test_the_reason_an_application_ended_comes_from_the_store():
 def test_a_received_rejection_closes_the_loop_in_plain_words():
     rows = loop_rows(
         status="active",
-        messages=[dict(message_id="M1", application_id="A1", on="2026-11-10", direction="received",
-                       channel="email", kind="rejection", summary="")],
+        messages=[
+            dict(
+                message_id="M1",
+                application_id="A1",
+                on="2026-11-10",
+                direction="received",
+                channel="email",
+                kind="rejection",
+                summary="",
+            )
+        ],
     )
     rows["applications"] = [{**APP, "closed_on": "2026-11-10"}]
     draft = to(drafts_on(world(**rows), "2026-11-10"), "Tom Becker")
@@ -336,7 +382,11 @@ def test_a_received_rejection_closes_the_loop_in_plain_words():
 
 # ------------------------------------------------------------------ the linter as drafts are written
 
-LONG = "Subject: Thanks\nDear {{ recipient_first_name }},\n\n" + "Thank you so much. " * 60 + "\n\nBest,\n{{ coachee_name }}\n"
+LONG = (
+    "Subject: Thanks\nDear {{ recipient_first_name }},\n\n"
+    + "Thank you so much. " * 60
+    + "\n\nBest,\n{{ coachee_name }}\n"
+)
 
 
 def test_a_flagged_draft_is_still_written_with_its_finding(followup, demo_store, tmp_path):
@@ -345,21 +395,34 @@ def test_a_flagged_draft_is_still_written_with_its_finding(followup, demo_store,
     (folder / "thank_you_note.email.j2").write_text(LONG)
     out = tmp_path / "drafts"
     proc = followup(
-        "drafts", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--out", str(out),
-        db=demo_store.url, env={"FOLLOWUP_TEMPLATES": str(folder)},
+        "drafts",
+        "--coachee",
+        "C001",
+        "--as-of",
+        AS_OF.isoformat(),
+        "--out",
+        str(out),
+        db=demo_store.url,
+        env={"FOLLOWUP_TEMPLATES": str(folder)},
     )
     assert proc.returncode == 0, proc.stderr
     thanks = sorted(out.glob("*thank_you_note*"))
     assert len(thanks) == 3  # still written
     for path in thanks:
         assert re.search(r"check: the email is \d{3} words long \(at most 150\)", eml(path)[REVIEW_HEADER])
-    assert proc.stdout.strip().splitlines()[-1].startswith("3 of 7 draft(s) need")
+    assert proc.stdout.strip().splitlines()[-1].startswith("3 of 6 draft(s) need")
     assert len(re.findall(r"to review: .*thank_you_note.*words long", proc.stdout)) == 3
 
 
 def test_claims_with_no_fact_behind_them_are_found():
     draft = Draft(
-        "a", "thank_you_note", "email", "X", "Julia Brandt", "j@x.example", "S",
+        "a",
+        "thank_you_note",
+        "email",
+        "X",
+        "Julia Brandt",
+        "j@x.example",
+        "S",
         "Dear Julia,\n\nI especially enjoyed our conversation, and thank you for your answers.\n\n"
         "I have accepted another position.\n\nWith thanks,\nMaya\n",
         grounds=frozenset(),
@@ -388,7 +451,9 @@ def test_two_drafts_to_one_person_are_flagged_on_each():
 NAMES = {"Priya": "Priya Natarajan", "Chloe": "Chloe Adams", "Samir": "Samir Okoye", "Tom": "Tom Becker"}
 DAYS = ["2026-10-26", "2026-10-28", "2026-10-30", "2026-11-02", "2026-11-04", "2026-11-06"]
 ROLES = ["recruiter", "hr", "hiring_manager", "interviewer", "other", ""]
-_DATE = re.compile(r"\b(\d{1,2}) (January|February|March|April|May|June|July|August|September|October|November|December)\b")
+_DATE = re.compile(
+    r"\b(\d{1,2}) (January|February|March|April|May|June|July|August|September|October|November|December)\b"
+)
 
 
 @st.composite
@@ -407,29 +472,60 @@ def worlds(draw):
             )
         ],
         contacts=[
-            dict(contact_id="K1", application_id="A1", name="Chloe Adams", email="chloe@northwind.example",
-                 role=draw(st.sampled_from(ROLES)), point_of_contact=draw(st.sampled_from(["true", "false"]))),
-            dict(contact_id="K2", application_id="A1", name="Samir Okoye", email="samir@northwind.example",
-                 role=draw(st.sampled_from(ROLES))),
+            dict(
+                contact_id="K1",
+                application_id="A1",
+                name="Chloe Adams",
+                email="chloe@northwind.example",
+                role=draw(st.sampled_from(ROLES)),
+                point_of_contact=draw(st.sampled_from(["true", "false"])),
+            ),
+            dict(
+                contact_id="K2",
+                application_id="A1",
+                name="Samir Okoye",
+                email="samir@northwind.example",
+                role=draw(st.sampled_from(ROLES)),
+            ),
         ],
         interview_contacts=(
             [dict(interview_id="I1", contact_id="K2", topics=draw(st.sampled_from(["", "the data pipeline"])))]
-            if samir_met else []
+            if samir_met
+            else []
         ),
         references=[reference()],
-        reference_uses=[ref_use(briefed_on=draw(st.sampled_from(["", "2026-11-03"])),
-                                talking_points=draw(st.sampled_from(["", "the churn model", "our churn work"])))],
+        reference_uses=[
+            ref_use(
+                briefed_on=draw(st.sampled_from(["", "2026-11-03"])),
+                talking_points=draw(st.sampled_from(["", "the churn model", "our churn work"])),
+            )
+        ],
         promises=[
-            dict(promise_id="P1", application_id="A1", what="the churn model", due_on=draw(st.sampled_from(DAYS[3:])),
-                 contact_id=draw(st.sampled_from(["", "K1", "K2"])),
-                 kind=draw(st.sampled_from(["send", "contact"])),
-                 made_on=draw(st.sampled_from(["", held, "2026-10-31"])),
-                 made_at_interview_id=draw(st.sampled_from(["", "I1"])))
+            dict(
+                promise_id="P1",
+                application_id="A1",
+                what="the churn model",
+                due_on=draw(st.sampled_from(DAYS[3:])),
+                contact_id=draw(st.sampled_from(["", "K1", "K2"])),
+                kind=draw(st.sampled_from(["send", "contact"])),
+                made_on=draw(st.sampled_from(["", held, "2026-10-31"])),
+                made_at_interview_id=draw(st.sampled_from(["", "I1"])),
+            )
         ],
     )
     if draw(st.booleans()):
-        rows["messages"] = [dict(message_id="M1", application_id="A1", on="2026-11-04", direction="sent",
-                                 channel="phone", kind="call", summary="", contact_id=draw(st.sampled_from(["", "K1"])))]
+        rows["messages"] = [
+            dict(
+                message_id="M1",
+                application_id="A1",
+                on="2026-11-04",
+                direction="sent",
+                channel="phone",
+                kind="call",
+                summary="",
+                contact_id=draw(st.sampled_from(["", "K1"])),
+            )
+        ]
     return rows, draw(st.sampled_from(["2026-11-06", "2026-11-09", "2026-11-13", "2026-11-20"]))
 
 

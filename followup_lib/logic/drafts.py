@@ -548,8 +548,11 @@ def _recorded_facts(action: Mapping, lk: dict, day: pd.Timestamp, iv: Mapping, o
         if present(at) and _was_at(lk, at, action.get("contact_id"), recipient, action.get("recipient_email")):
             facts["occasion"] = "when we spoke on " + when(lk["interviews"][at]["held_on"])
             grounds.add("conversation")
-        elif present(p.get("made_on")) and not present(at) and present(p.get("contact_id")) and (
-            p.get("contact_id") == action.get("contact_id")
+        elif (
+            present(p.get("made_on"))
+            and not present(at)
+            and present(p.get("contact_id"))
+            and (p.get("contact_id") == action.get("contact_id"))
         ):
             facts["occasion"] = "on " + when(p["made_on"])
 
@@ -600,7 +603,9 @@ def _recorded_facts(action: Mapping, lk: dict, day: pd.Timestamp, iv: Mapping, o
 
     app = lk["applications"].get(app_id, {})
     approved_elsewhere = any(
-        a_id != app_id and present(o.get("approved_on")) and not present(o.get("rescinded_on"))
+        a_id != app_id
+        and present(o.get("approved_on"))
+        and not present(o.get("rescinded_on"))
         and pd.Timestamp(o["approved_on"]) <= day
         for a_id, o in lk["offers"].items()
         if lk["applications"].get(a_id, {}).get("coachee_id") == app.get("coachee_id")
