@@ -86,7 +86,7 @@ def test_the_demo_panel_gets_three_notes_of_their_own(demo_tables):
 
 
 def test_a_panel_of_three_voices_by_role():
-    result = drafts_on(world(**PANEL), "2026-11-14")
+    result = drafts_on(world(**PANEL), "2026-11-16")
     samir, julia, dev, priya = (to(result, n) for n in ("Samir Okoye", "Julia Brandt", "Dev Patel", "Priya Natarajan"))
     assert "I especially enjoyed our conversation about the data pipeline." in samir.body
     assert "I especially enjoyed our conversation about the churn model and SQL performance." in priya.body
@@ -102,7 +102,7 @@ def test_a_note_with_nothing_personal_stays_true_and_tells_the_coach(tmp_path):
     carries the same note as a first line for the coach."""
     rows = {**PANEL, "interview_contacts": [dict(interview_id="I1", contact_id="K1", topics="")]}
     rows["contacts"] = [PANEL["contacts"][0]]
-    result = drafts_on(world(**rows), "2026-11-14")
+    result = drafts_on(world(**rows), "2026-11-16")
     samir = to(result, "Samir Okoye")
     assert "enjoyed" not in samir.body and "conversation about" not in samir.body
     assert review_note(samir) == (

@@ -99,9 +99,9 @@ FACTS = {
         "Friday 13 November",
         "Reporting Analyst",
         "the patient-wait-times report and data privacy",
-        "later than I meant",
     ],
-    "status_inquiry": ["Monday 2 November", "Wednesday 11 November", "Senior Data Analyst", "Northwind Analytics"],
+    # Omar gave no date at Jordan's interview (Chloe's inquiry waits: one employer contact a day).
+    "status_inquiry": ["Wednesday 4 November", "Product Manager", "Meridian Bank", "I hope you are well."],
     "brief_references": [
         "Friday 13 November",
         "Harbor Health",
@@ -120,7 +120,7 @@ NOT_SAID = {
     "keep_promise": ["6 November"],  # its due day, passed: no "by Friday 6 November"
     "review_offer_letter": ["I will give you my answer by"],
     "request_written_offer": ["respond promptly"],  # she has already said yes
-    "status_inquiry": ["6 November"],  # Chloe moved the date to the 11th
+    "status_inquiry": ["This is Jordan"],  # a courtesy first, not a bare introduction
     "brief_references": ["went well", "They cared most", "data privacy,"],
     "thank_you_note": [],
     "offer_checkin": ["Thursday 5 November"],
@@ -316,9 +316,10 @@ def test_missing_email_is_named_and_other_drafts_still_come(demo_store, demo_tab
         "keep_promise for Northwind Analytics: no email address for Priya Natarajan "
         "(interviews.interviewer_email of interview I001)"
     ]
-    assert len(result.drafts) == len(full.drafts) - 1
-    # The status inquiry still goes, to the point of contact.
-    assert "status_inquiry:A001:I001:2026-11-11:1" in result.by_action()
+    # Priya's promise is not drafted; with it gone, Chloe's inquiry (which waited a
+    # day behind the promise: one employer contact a day) may take its place.
+    assert "keep_promise:A001:P006" not in result.by_action()
+    assert len(result.drafts) >= len(full.drafts) - 1
 
 
 def test_missing_phone_for_a_phone_contact_is_named(demo_store):
@@ -353,9 +354,9 @@ def test_a_line_break_in_a_store_value_does_not_break_the_headers(tmp_path):
 def test_missing_interviewer_name_is_named_never_a_blank_greeting(demo_store):
     tables = _demo_with(demo_store, "I004", interviewer_name=None)  # Elena Voss, Harbor Health's panel
     result = render_drafts(due_actions(tables, AS_OF), tables, as_of=AS_OF)
+    # No thank-you to an unnamed interviewer (the rules give none); the promise to them is named.
     assert sorted(result.problems) == [
         "keep_promise for Harbor Health: missing recipient_first_name (interviews.interviewer_name of interview I004)",
-        "thank_you_note for Harbor Health: missing recipient_first_name (interviews.interviewer_name of interview I004)",
     ]
     # The other two of the panel are still thanked, and the references still briefed
     # (without the interviewer's name).
@@ -441,16 +442,16 @@ def test_cli_drafts_use_the_folder_named_by_followup_templates(followup, demo_st
     # Maya on the 16th: three thank-yous (the panel), Priya's late summary, Chloe's
     # inquiry, and one message to each of her two references (a briefing and what
     # else is due to them) — her upcoming actions are not drafted.
-    assert f"wrote {len(files)} draft(s)" in proc.stdout and len(files) == 7
+    assert f"wrote {len(files)} draft(s)" in proc.stdout and len(files) == 6
     thanks = [f for f in files if "thank_you_note" in f.name]
     assert len(thanks) == 3
     for f in thanks:
         msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
         assert msg["Subject"] == "Coach's own thanks, Harbor Health"
         assert "OVERRIDDEN for Reporting Analyst." in msg.get_content()
-    inquiry = next(f for f in files if "status_inquiry" in f.name)
-    text = email.message_from_bytes(inquiry.read_bytes(), policy=email.policy.default).get_content()
-    assert "Wednesday 11 November" in text and "Dear Chloe," in text
+    promise = next(f for f in files if "keep_promise" in f.name)
+    text = email.message_from_bytes(promise.read_bytes(), policy=email.policy.default).get_content()
+    assert "Monday 2 November" in text and "Dear Priya," in text
 
 
 def test_cli_drafts_report_what_could_not_be_drafted(followup, demo_store, tmp_path):
@@ -459,7 +460,7 @@ def test_cli_drafts_report_what_could_not_be_drafted(followup, demo_store, tmp_p
     proc = followup("drafts", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--out", str(out), db=demo_store.url)
     assert proc.returncode == 0
     assert "not drafted: keep_promise for Northwind Analytics: no email address for Priya Natarajan" in proc.stderr
-    assert len(list(out.iterdir())) == 6
+    assert len(list(out.iterdir())) == 5
 
 
 @pytest.mark.parametrize(
