@@ -99,32 +99,34 @@ FACTS = {
         "Friday 13 November",
         "Reporting Analyst",
         "the patient-wait-times report and data privacy",
-        "later than I meant",
     ],
-    "status_inquiry": ["Monday 2 November", "Wednesday 11 November", "Senior Data Analyst", "Northwind Analytics"],
+    # Omar gave no date at Jordan's interview (Chloe's inquiry waits: one employer contact a day).
+    "status_inquiry": ["Wednesday 4 November", "Product Manager", "Meridian Bank", "I hope you are well."],
     "brief_references": [
         "Friday 13 November",
         "Harbor Health",
         "Reporting Analyst",
-        "the patient-wait-times report and data privacy",
+        # What Tom should be ready to speak to: his talking points for Harbor Health.
+        "speak to the patient-wait-times report.",
         "In short: strong on the wait-times report, but I hesitated on a data-privacy question.",
     ],
-    "offer_checkin": ["Thursday 5 November", "Data Analyst"],
+    # The 12 Nov call is the latest contact logged, not the 5 Nov interview.
+    "offer_checkin": ["Thursday 12 November", "Data Analyst"],
     "reference_checkin": ["Bluefin Logistics", "reference-checking firm"],
     "withdraw_application": ["Product Designer", "Riverbend Media", "accepted another position", "stay in touch"],
-    "close_the_loop": ["Cedar Bank", "Business Analyst", "they chose another candidate"],
+    "close_the_loop": ["Cedar Bank", "Business Analyst", "they decided not to go ahead with my application"],
 }
 NOT_SAID = {
     "keep_promise": ["6 November"],  # its due day, passed: no "by Friday 6 November"
     "review_offer_letter": ["I will give you my answer by"],
     "request_written_offer": ["respond promptly"],  # she has already said yes
-    "status_inquiry": ["6 November"],  # Chloe moved the date to the 11th
-    "brief_references": ["went well"],
+    "status_inquiry": ["This is Jordan"],  # a courtesy first, not a bare introduction
+    "brief_references": ["went well", "They cared most", "data privacy,"],
     "thank_you_note": [],
-    "offer_checkin": [],
-    "reference_checkin": [],
+    "offer_checkin": ["Thursday 5 November"],
+    "reference_checkin": ["Thursday 6 November"],  # Tom was briefed again on the 9th
     "withdraw_application": [],
-    "close_the_loop": [],
+    "close_the_loop": ["chose another candidate"],  # no such reason is recorded
 }
 
 
@@ -159,7 +161,7 @@ def test_every_template_renders_with_real_facts(reachable, kind, channel):
         assert draft.to_address == action["recipient_phone"]
         script = draft.as_text()
         assert script.startswith(f"Call {action['recipient']} ({action['company']}) on {action['recipient_phone']}")
-        assert "Why: " + action["why"] in script
+        assert "Why: " + draft.why in script and "brief note" not in draft.why
         assert f"{ACTIONS_HEADER}: {action['action_id']}" in script
         assert not leftovers(script), script
 
@@ -314,9 +316,10 @@ def test_missing_email_is_named_and_other_drafts_still_come(demo_store, demo_tab
         "keep_promise for Northwind Analytics: no email address for Priya Natarajan "
         "(interviews.interviewer_email of interview I001)"
     ]
-    assert len(result.drafts) == len(full.drafts) - 1
-    # The status inquiry still goes, to the point of contact.
-    assert "status_inquiry:A001:I001:2026-11-11:1" in result.by_action()
+    # Priya's promise is not drafted; with it gone, Chloe's inquiry (which waited a
+    # day behind the promise: one employer contact a day) may take its place.
+    assert "keep_promise:A001:P006" not in result.by_action()
+    assert len(result.drafts) >= len(full.drafts) - 1
 
 
 def test_missing_phone_for_a_phone_contact_is_named(demo_store):
@@ -351,9 +354,9 @@ def test_a_line_break_in_a_store_value_does_not_break_the_headers(tmp_path):
 def test_missing_interviewer_name_is_named_never_a_blank_greeting(demo_store):
     tables = _demo_with(demo_store, "I004", interviewer_name=None)  # Elena Voss, Harbor Health's panel
     result = render_drafts(due_actions(tables, AS_OF), tables, as_of=AS_OF)
+    # No thank-you to an unnamed interviewer (the rules give none); the promise to them is named.
     assert sorted(result.problems) == [
         "keep_promise for Harbor Health: missing recipient_first_name (interviews.interviewer_name of interview I004)",
-        "thank_you_note for Harbor Health: missing recipient_first_name (interviews.interviewer_name of interview I004)",
     ]
     # The other two of the panel are still thanked, and the references still briefed
     # (without the interviewer's name).
@@ -439,16 +442,16 @@ def test_cli_drafts_use_the_folder_named_by_followup_templates(followup, demo_st
     # Maya on the 16th: three thank-yous (the panel), Priya's late summary, Chloe's
     # inquiry, and one message to each of her two references (a briefing and what
     # else is due to them) — her upcoming actions are not drafted.
-    assert f"wrote {len(files)} draft(s)" in proc.stdout and len(files) == 7
+    assert f"wrote {len(files)} draft(s)" in proc.stdout and len(files) == 6
     thanks = [f for f in files if "thank_you_note" in f.name]
     assert len(thanks) == 3
     for f in thanks:
         msg = email.message_from_bytes(f.read_bytes(), policy=email.policy.default)
         assert msg["Subject"] == "Coach's own thanks, Harbor Health"
         assert "OVERRIDDEN for Reporting Analyst." in msg.get_content()
-    inquiry = next(f for f in files if "status_inquiry" in f.name)
-    text = email.message_from_bytes(inquiry.read_bytes(), policy=email.policy.default).get_content()
-    assert "Wednesday 11 November" in text and "Dear Chloe," in text
+    promise = next(f for f in files if "keep_promise" in f.name)
+    text = email.message_from_bytes(promise.read_bytes(), policy=email.policy.default).get_content()
+    assert "Monday 2 November" in text and "Dear Priya," in text
 
 
 def test_cli_drafts_report_what_could_not_be_drafted(followup, demo_store, tmp_path):
@@ -457,7 +460,7 @@ def test_cli_drafts_report_what_could_not_be_drafted(followup, demo_store, tmp_p
     proc = followup("drafts", "--coachee", "C001", "--as-of", AS_OF.isoformat(), "--out", str(out), db=demo_store.url)
     assert proc.returncode == 0
     assert "not drafted: keep_promise for Northwind Analytics: no email address for Priya Natarajan" in proc.stderr
-    assert len(list(out.iterdir())) == 6
+    assert len(list(out.iterdir())) == 5
 
 
 @pytest.mark.parametrize(
@@ -602,7 +605,8 @@ def test_the_demos_bundles(demo_tables):
     assert by_action["reference_checkin:A002:R001:2026-11-06"] is by_action["brief_references:A003:R001:I004"]
     # Ana Ruiz: the Harbor Health briefing and how Cedar Bank ended.
     ana = by_action["close_the_loop:A004:R002"]
-    assert ana.kinds == ["brief_references", "close_the_loop"] and "they chose another candidate" in ana.body
+    assert ana.kinds == ["brief_references", "close_the_loop"]
+    assert "they decided not to go ahead with my application" in ana.body
     # The panel of three: three people, three notes.
     assert len({id(by_action[a]) for a in by_action if a.startswith("thank_you_note:A003:I004")}) == 3
     # One message per person per day, and every draft passes the linter.
@@ -762,7 +766,7 @@ def test_how_it_went_is_the_coachees_own_words_or_left_out():
     assert "On Monday 2 November I interviewed with Priya Natarajan at Northwind Analytics" in silent.body
     # Topics typed "A; B; C" read as English.
     for d in (told, silent):
-        assert "They cared most about the churn dashboard, SQL performance and dbt" in d.body and ";" not in d.body
+        assert "speak to the churn dashboard, SQL performance and dbt." in d.body and ";" not in d.body
 
 
 def test_the_recipient_is_you_in_every_demo_draft(demo_tables):
@@ -794,13 +798,16 @@ def checkin(kind, attempt, attempts_max=3, channel="email"):
 def test_check_ins_are_worded_by_their_count(kind, channel):
     first, second, last = (checkin(kind, n, channel=channel) for n in (1, 2, 3))
     assert len({first, second, last}) == 3, "the same check-in text sent again"
-    assert "last" not in first.lower() and "last question" not in second.lower()
+    assert "last question" not in first.lower() + second.lower() and "more of your time" not in first + second
     if kind == "offer_checkin":
+        # Priya was at the interview: the conversation is hers to be reminded of.
         assert "Since our conversation on Tuesday 20 October" in first
-        assert "Since we last spoke" in second
+        assert "coming along" in second
         assert "more of your time after this" in last
     else:
-        assert "yet?" in first and "since we last spoke?" in second
+        # The latest time Tom and Maya were in touch: his briefing on the 21st.
+        assert "since we were last in touch on Wednesday 21 October?" in first
+        assert "still waiting" in second.lower() and "since we were last in touch on Wednesday 21 October?" in second
         assert "One last question" in last and "stop asking" in last
     # A single allowed check-in is worded as a first one, not a last.
     assert checkin(kind, 1, attempts_max=1, channel=channel) == first
@@ -829,7 +836,9 @@ def test_closing_the_loop_thanks_the_reference_and_tells_the_outcome(demo_tables
     assert "Thank you for standing as a reference for my application to Pinecrest Studio" in daniel.body
     assert "I accepted their offer, and it has now been approved" in daniel.body
     ana = by_action["close_the_loop:A004:R002"]
-    assert "Cedar Bank" in ana.body and "they chose another candidate this time" in ana.body
+    # Cedar Bank's rejection, in plain words: no reason is recorded, so none is given.
+    assert "Cedar Bank" in ana.body and "they decided not to go ahead with my application" in ana.body
+    assert "another candidate" not in ana.body
 
 
 def test_dates_read_the_same_way_everywhere():

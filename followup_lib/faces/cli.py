@@ -284,12 +284,12 @@ def cmd_due(args) -> int:
 
 
 def cmd_drafts(args) -> int:
-    from ..logic.drafts import DraftResult, render_drafts, write_drafts
+    from ..logic.drafts import DraftResult, render_drafts, review_note, write_drafts
     from ..paths import inside, safe_name
 
     store = _store(args)
     out = Path(args.out)
-    written = 0
+    written = flagged = 0
     for actions, tables in _chunked_actions(store, args):
         # Once a chunk: the facts are indexed once for its coachees. One draft per person per day.
         result = render_drafts(actions, tables, as_of=args.as_of, upcoming=args.upcoming)
@@ -300,7 +300,6 @@ def cmd_drafts(args) -> int:
                 # A coachee's folder is named from their id by the one safe-name function.
                 folder = inside(out, safe_name(coachee_id))
                 paths = write_drafts(mine, folder)
-                written += len(paths)
                 print(f"wrote {len(paths)} draft(s) to {folder}")
         else:
             paths = write_drafts(result, out)
@@ -309,8 +308,16 @@ def cmd_drafts(args) -> int:
                 print(f"  {p.name}")
         for problem in result.problems:
             print(f"  not drafted: {problem}", file=sys.stderr)
+        # What the coach adds or checks before sending (each draft's X-Followup-Review).
+        written += len(result.drafts)
+        for d in result.drafts:
+            if d.review:
+                flagged += 1
+                print(f"  to review: {d.filename}: {review_note(d)}")
     if args.all and not written:
         print(f"No drafts written: no message is due as of {args.as_of:%Y-%m-%d}.")
+    else:
+        print(f"{flagged} of {written} draft(s) need a personal line or a check before sending (X-Followup-Review)")
     return 0
 
 

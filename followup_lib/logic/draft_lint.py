@@ -1,15 +1,15 @@
 """A coach's first skim, as code: what makes a draft unfit to send as written.
 
 ``lint_draft(draft, as_of)`` returns the problems of one draft, ``lint_drafts``
-those of a day's set (adding "two drafts to one person"). The test suite runs it
-over every draft of the demo and of generated practices at many days, and over
-deliberately bad drafts, so it can fail.
+those of a day's set (adding "two drafts to one person"). ``render_drafts`` runs
+it as the drafts are written: a draft it flags is still written, with the finding
+in its review note. The test suite runs it over every draft of the demo and of
+generated practices at many days, and over deliberately bad drafts.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable
 
 import pandas as pd
@@ -58,7 +58,65 @@ def lint_draft(draft, as_of) -> list[str]:
     if _STOCK.search(text):
         problems.append("a stock phrase ('just checking in') instead of a reason to write")
     problems.extend(_third_person(draft))
+    problems.extend(_wrong_topics(draft))
+    problems.extend(_unfounded_claims(draft))
     return problems
+
+
+# A personal pronoun in a topic reads right only to the person who typed it.
+_PRONOUN = re.compile(r"\b(?:[Yy]ou|[Yy]our|[Yy]ours|[Yy]ourself|I|I'm|I've|[Mm]y|[Mm]ine|[Ww]e|[Oo]ur|[Oo]urs)\b")
+
+
+def _wrong_topics(draft) -> list[str]:
+    """A topic placed in the draft that carries a pronoun or names its recipient
+    ("the launch you ran with Keisha", sent to Keisha)."""
+    first = (draft.to_name or "").split()[0] if (draft.to_name or "").split() else ""
+    out = []
+    for topic in getattr(draft, "topics", None) or []:
+        if _PRONOUN.search(topic):
+            out.append(f"a topic with a pronoun reads wrong to {draft.to_name or 'the recipient'}: {topic!r}")
+        elif first and re.search(rf"\b{re.escape(first)}\b", topic):
+            out.append(f"a topic names its own recipient ({first!r}): {topic!r}")
+    return out
+
+
+#: Sentences that claim something happened, and the fact a draft needs for each
+#: (``Draft.grounds``); None: a claim no store fact supports.
+CLAIMS: tuple[tuple[re.Pattern, str | None, str], ...] = (
+    (
+        re.compile(r"\b(?:our conversation|when we spoke|we spoke on|speak with me|interviewed with you)\b", re.I),
+        "conversation",
+        "a conversation with the recipient, who was not recorded as there",
+    ),
+    (re.compile(r"\byour answers?\b", re.I), "answers", "an answer from them, and none was logged"),
+    (
+        re.compile(r"\baccepted another (?:position|offer|role|job)\b", re.I),
+        "another_position",
+        "another position accepted, and no approval elsewhere or closed_reason another_offer is recorded",
+    ),
+    (
+        re.compile(r"\b(?:I got the job|has now been approved)\b", re.I),
+        "approved",
+        "an approved offer or a hire, and none is recorded",
+    ),
+    (
+        re.compile(r"\b(?:left me even more keen|chose another candidate|I start soon)\b", re.I),
+        None,
+        "a feeling or a reason the store does not hold",
+    ),
+)
+
+
+def _unfounded_claims(draft) -> list[str]:
+    grounds = getattr(draft, "grounds", None)
+    if grounds is None:  # a draft not made from the store: nothing to check it against
+        return []
+    out = []
+    for pattern, needs, what in CLAIMS:
+        m = pattern.search(draft.body)
+        if m and (needs is None or needs not in grounds):
+            out.append(f"a claim with no fact behind it ({m.group(0)!r}: {what})")
+    return out
 
 
 def _third_person(draft) -> list[str]:
@@ -84,11 +142,17 @@ def lint_drafts(drafts: Iterable, as_of) -> list[str]:
     days are not counted against today's)."""
     drafts = list(drafts)
     problems = [f"{d.filename or d.action_id}: {p}" for d in drafts for p in lint_draft(d, as_of)]
-    seen = Counter((getattr(d, "coachee_id", ""), getattr(d, "as_of", ""), *_recipient(d)) for d in drafts)
-    for (_coachee, _day, _channel, who), n in seen.items():
-        if n > 1:
-            problems.append(f"{n} drafts to {who} on one day: one message per person per day")
+    for who, group in same_recipient(drafts):
+        problems.append(f"{len(group)} drafts to {who} on one day: one message per person per day")
     return problems
+
+
+def same_recipient(drafts: Iterable) -> list[tuple[str, list]]:
+    """Groups of two or more drafts to one person on one day, with who that is."""
+    groups: dict[tuple, list] = {}
+    for d in drafts:
+        groups.setdefault((getattr(d, "coachee_id", ""), getattr(d, "as_of", ""), *_recipient(d)), []).append(d)
+    return [(key[3], group) for key, group in groups.items() if len(group) > 1]
 
 
 def _recipient(draft) -> tuple[str, str]:

@@ -29,7 +29,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .. import paths
 from ..errors import DraftError  # noqa: F401 (re-exported)
-from ..kinds import MESSAGE_KINDS
+from ..kinds import MESSAGE_KINDS, REFERENCE_KINDS
 from ..schema import OFFER_TERMS, present  # noqa: F401 (present re-exported)
 from . import wording
 from .rules import latest_interviews
@@ -90,6 +90,15 @@ class Draft:
     as_of: str = ""  # the day it was drafted for (YYYY-MM-DD)
     action_ids: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    #: For the coach, not the recipient: what to add or check before sending (a
+    #: personal line the store cannot supply, the linter's findings). Written as
+    #: the X-Followup-Review header (a phone script's first line); see review_note.
+    review: list[str] = field(default_factory=list)
+    #: The claims the store's facts allow this draft to make ("conversation",
+    #: "answers", "another_position", "approved"); None: not known (a hand-made draft).
+    grounds: frozenset | None = None
+    #: The topics and talking points placed in the text, as typed.
+    topics: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if not self.action_ids:
@@ -118,6 +127,8 @@ class Draft:
             msg[COACHEE_HEADER] = quote(self.coachee_id, safe="")
         if self.as_of:
             msg[AS_OF_HEADER] = self.as_of
+        if self.review:
+            msg[REVIEW_HEADER] = _one_line(review_note(self))
         # 8bit keeps the draft readable in any editor; mail clients accept it.
         msg.set_content(self.body, cte="7bit" if self.body.isascii() else "8bit")
         return msg
@@ -127,6 +138,9 @@ class Draft:
         if self.channel == "email":
             return f"To: {self.to_name} <{self.to_address}>\nSubject: {self.subject}\n\n{self.body}"
         head = f"Call {self.to_name} ({self.company}) on {self.to_address}\nWhy: {self.why}\n"
+        if self.review:
+            # For the coach, before the call: read back as a header, never sent.
+            head = f"{REVIEW_HEADER}: For the coach, not to read out: {_one_line(review_note(self))}\n" + head
         tail = f"\n\n{ACTIONS_HEADER}: {encode_action_ids(self.action_ids)}\n"
         if self.coachee_id:
             tail += f"{COACHEE_HEADER}: {quote(self.coachee_id, safe='')}\n"
@@ -152,6 +166,19 @@ class DraftResult:
 ACTIONS_HEADER = "X-Followup-Actions"
 COACHEE_HEADER = "X-Followup-Coachee"
 AS_OF_HEADER = "X-Followup-As-Of"
+REVIEW_HEADER = "X-Followup-Review"
+
+
+def review_note(draft: Draft) -> str:
+    """What the coach should add or check before ``draft`` goes out (the text of
+    its X-Followup-Review header), or "" when it can be sent as written."""
+    seen = list(dict.fromkeys(draft.review))
+    return " | ".join(seen)
+
+
+def needs_review(drafts) -> int:
+    """How many of ``drafts`` carry a review note (a personal line to add, a finding)."""
+    return sum(1 for d in drafts if d.review)
 
 
 def encode_action_ids(ids: list[str]) -> str:
@@ -337,29 +364,263 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
         deadline = offer.get("response_deadline")
         facts["deadline_passed"] = present(deadline) and pd.Timestamp(deadline) < day
     facts["deadline_reminder"] = str(action.get("action_id") or "").split(":")[2:3] == ["deadline"]
-    if action["kind"] == "close_the_loop":
-        facts["outcome"] = _outcome(app.get("status"), offer)
     recipient = str(action.get("recipient") or "")
     # "your contact at Globex" is no name to greet someone by.
     if present(recipient) and action["kind"] != "await_approval" and not recipient.startswith("your "):
         facts["recipient_first_name"] = first_name(recipient)
+    _recorded_facts(action, lk, day, iv, offer, facts)
     # A line break typed into a cell must not split a subject line or a sentence.
-    keep = ("missing_terms", "late", "last_attempt", "accepted", "deadline_passed", "deadline_reminder")
+    keep = (
+        "missing_terms",
+        "late",
+        "last_attempt",
+        "accepted",
+        "deadline_passed",
+        "deadline_reminder",
+        "met",
+        "answered",
+        "review",
+        "grounds",
+        "placed_topics",
+        "another_position",
+        "extension_answered",
+    )
     return {k: (_one_line(v) if isinstance(v, str) else v) for k, v in facts.items() if present(v) or k in keep}
 
 
-# How an application ended, as the coachee tells a reference (close_the_loop).
-_OUTCOME_WORDS = {
-    "hired": "I got the job, and I start soon",
-    "rejected": "they chose another candidate this time",
-    "withdrawn": "I withdrew, as I have accepted another position",
+# How an application ended, as the coachee tells a reference (close_the_loop): from
+# what is recorded only (an approval, applications.status and closed_reason, a
+# received rejection), never guessed.
+_WITHDREW_BECAUSE = {
+    "another_offer": "I withdrew, as I have accepted another position",
+    "not_a_fit": "I withdrew, as the role was not the right fit for me",
+    "relocation": "I withdrew, as the role would have meant relocating",
+    "compensation": "I withdrew, as the pay did not work for me",
+    "timing": "I withdrew, as the timing did not work for me",
+}
+_REJECTED_BECAUSE = {
+    "not_a_fit": "they decided not to go ahead with my application, as they did not see the right fit",
+    "timing": "they decided not to go ahead with my application, for reasons of timing",
 }
 
 
-def _outcome(status, offer) -> str:
+def _outcome(app: Mapping, offer, rejected_on, approved_elsewhere: bool) -> tuple[str, set[str]]:
+    """The outcome sentence and the claims it makes (for the linter's grounds)."""
+    reason = str(app.get("closed_reason") or "") if present(app.get("closed_reason")) else ""
+    status = str(app.get("status") or "")
+    if offer and present(offer.get("rescinded_on")):
+        return "they withdrew their offer", set()
     if offer and present(offer.get("approved_on")):
-        return "I accepted their offer, and it has now been approved"
-    return _OUTCOME_WORDS.get(str(status), "the process has ended")
+        return "I accepted their offer, and it has now been approved", {"approved"}
+    if status == "hired":
+        return "I got the job", {"approved"}
+    if status == "withdrawn":
+        if reason in _WITHDREW_BECAUSE:
+            return _WITHDREW_BECAUSE[reason], {"another_position"} if reason == "another_offer" else set()
+        if approved_elsewhere:
+            return _WITHDREW_BECAUSE["another_offer"], {"another_position"}
+        return "I withdrew my application", set()
+    if status == "rejected" or rejected_on is not None:
+        return _REJECTED_BECAUSE.get(reason, "they decided not to go ahead with my application"), set()
+    return "the process has ended", set()
+
+
+# A personal pronoun in a topic ("the launch you ran with Keisha") reads right to
+# nobody but the person who typed it: such a topic is never placed in a draft.
+_PRONOUN = re.compile(r"\b(?:[Yy]ou|[Yy]our|[Yy]ours|[Yy]ourself|I|I'm|I've|[Mm]y|[Mm]ine|[Ww]e|[Oo]ur|[Oo]urs)\b")
+
+
+def _placeable(text, recipient: str, where: str, review: list[str]) -> list[str]:
+    """The topics of ``text`` ('A; B') that read right to any recipient: no pronoun,
+    not naming the recipient. Each one left out is named in ``review``."""
+    first = first_name(recipient) if present(recipient) else ""
+    keep = []
+    for topic in wording.split_topics(text):
+        if _PRONOUN.search(topic) or (first and re.search(rf"\b{re.escape(first)}\b", topic)):
+            review.append(f"left out the topic {topic!r} ({where}): reword it as a noun phrase with no pronoun or name")
+        else:
+            keep.append(topic)
+    return keep
+
+
+def _same_person(a_name, a_email, b_name, b_email) -> bool:
+    if present(a_email) and present(b_email):
+        return str(a_email).strip().lower() == str(b_email).strip().lower()
+    if present(a_name) and present(b_name):
+        return " ".join(str(a_name).lower().split()) == " ".join(str(b_name).lower().split())
+    return False
+
+
+def _was_at(lk: dict, interview_id, contact_id, name, address) -> bool:
+    """Whether the recipient was at the interview: its interviewer, or a contact
+    recorded as met there (interview_contacts)."""
+    iv = lk["interviews"].get(interview_id) if present(interview_id) else None
+    if not iv:
+        return False
+    if present(contact_id) and (interview_id, contact_id) in lk["met"]:
+        return True
+    if present(contact_id):
+        c = lk["contacts"].get(contact_id, {})
+        name, address = c.get("name", name), c.get("email", address)
+    return _same_person(name, address, iv.get("interviewer_name"), iv.get("interviewer_email"))
+
+
+def _recipient_role(action: Mapping, lk: dict, iv: Mapping) -> str | None:
+    """reference, or contacts.role, or interviewer for the interview's own interviewer."""
+    if action["kind"] in REFERENCE_KINDS:
+        return "reference"
+    contact = lk["contacts"].get(action.get("contact_id")) if present(action.get("contact_id")) else None
+    if contact and present(contact.get("role")):
+        return str(contact["role"])
+    if iv and _same_person(
+        action.get("recipient"), action.get("recipient_email"), iv.get("interviewer_name"), iv.get("interviewer_email")
+    ):
+        return "interviewer"
+    if contact and iv and (iv.get("interview_id"), contact.get("contact_id")) in lk["met"]:
+        return "interviewer"  # met at the interview, no role recorded
+    return None
+
+
+def _recorded_facts(action: Mapping, lk: dict, day: pd.Timestamp, iv: Mapping, offer, facts: dict) -> None:
+    """Contract v3's facts, each only where the store holds it for this recipient:
+    ``recipient_role``; ``met`` (the recipient was at the interview the draft
+    names); ``own_topics`` (a thank-you's: what this person and the client talked
+    about); ``ready_for`` (what a reference should be ready to speak to, from
+    talking_points first); ``occasion`` (when a promise was made, if recorded and
+    the recipient was there); ``last_in_touch`` (the latest contact logged, any
+    kind); ``last_spoke`` (a reference: the latest briefing, check-in or message);
+    ``answered``; ``extension_sent_on``; ``outcome``. ``review`` lists what the
+    coach should add or check; ``grounds`` the claims the facts allow."""
+    kind = action["kind"]
+    when = lambda v: long_date(v, day) if present(v) else None  # noqa: E731
+    review: list[str] = []
+    grounds: set[str] = set()
+    placed: list[str] = []
+    recipient = str(action.get("recipient") or "")
+    first = first_name(recipient) if present(recipient) else "them"
+    app_id = action["application_id"]
+    msgs = [m for m in lk["messages"].get(app_id, []) if pd.Timestamp(m["on"]) <= day]
+    role = _recipient_role(action, lk, iv)
+    if role:
+        facts["recipient_role"] = role
+    met = bool(iv) and _was_at(
+        lk, iv.get("interview_id"), action.get("contact_id"), recipient, action.get("recipient_email")
+    )
+    facts["met"] = met
+    if met and kind != "keep_promise":  # a promise's occasion is its own fact (below)
+        grounds.add("conversation")
+    # The interview's topics are the interviewer's: never said to anyone else as "ours".
+    facts.pop("topics", None)
+    if iv and met:
+        topics = _placeable(iv.get("topics"), recipient, "interviews.topics", review)
+        if topics:
+            facts["topics"] = wording.english_list(topics)
+
+    if kind == "thank_you_note":
+        own = None
+        if present(action.get("contact_id")):
+            own = lk["met_topics"].get((iv.get("interview_id"), action.get("contact_id")))
+            where = "interview_contacts.topics"
+        else:
+            own = iv.get("topics") if iv else None
+            where = "interviews.topics"
+        topics = _placeable(own, recipient, where, review)
+        if topics:
+            facts["own_topics"] = wording.english_list(topics)
+            placed += topics
+        else:
+            review.append(f"add a line of your own about what you and {first} talked about ({where})")
+
+    if kind == "brief_references":
+        ru = lk["ref_uses"].get((action.get("reference_id"), app_id), {})
+        points = _placeable(ru.get("talking_points"), recipient, "reference_uses.talking_points", review)
+        if not points and iv:
+            points = _placeable(iv.get("topics"), recipient, "interviews.topics", review)
+        if points:
+            facts["ready_for"] = wording.english_list(points)
+            placed += points
+        if iv:  # a reference was not at the interview: no "they cared most" in anyone's voice
+            facts.pop("topics", None)
+
+    if kind == "keep_promise" and present(action.get("promise_id")):
+        p = lk["promises"].get(action["promise_id"], {})
+        at = p.get("made_at_interview_id")
+        if present(at) and _was_at(lk, at, action.get("contact_id"), recipient, action.get("recipient_email")):
+            facts["occasion"] = "when we spoke on " + when(lk["interviews"][at]["held_on"])
+            grounds.add("conversation")
+        elif (
+            present(p.get("made_on"))
+            and not present(at)
+            and present(p.get("contact_id"))
+            and (p.get("contact_id") == action.get("contact_id"))
+        ):
+            facts["occasion"] = "on " + when(p["made_on"])
+
+    if kind in ("offer_checkin", "status_inquiry"):
+        since = pd.Timestamp(iv["held_on"]) if iv and present(iv.get("held_on")) else None
+        me = action.get("contact_id")
+        logged = [
+            m
+            for m in msgs
+            if not present(m.get("reference_id"))
+            and (since is None or pd.Timestamp(m["on"]) > since)
+            and str(m.get("kind") or "") not in ("auto_reply", "bounce")
+            and (not present(m.get("contact_id")) or not present(me) or m.get("contact_id") == me)
+        ]
+        if logged:
+            facts["last_in_touch_on"] = max(pd.Timestamp(m["on"]) for m in logged)
+            facts["last_in_touch"] = when(facts["last_in_touch_on"])
+        heard = [m for m in logged if m.get("direction") == "received"]
+        if heard:
+            facts["last_heard"] = when(max(pd.Timestamp(m["on"]) for m in heard))
+
+    if kind == "reference_checkin" and present(action.get("reference_id")):
+        ref = action["reference_id"]
+        days = [
+            pd.Timestamp(v)
+            for ru in lk["ref_uses_by_ref"].get(ref, [])
+            for v in (ru.get("briefed_on"), ru.get("last_checkin_on"))
+            if present(v) and pd.Timestamp(v) <= day
+        ]
+        days += [pd.Timestamp(m["on"]) for m in lk["ref_messages"].get(ref, []) if pd.Timestamp(m["on"]) <= day]
+        if days:
+            facts["last_spoke"] = when(max(days))
+
+    if kind == "review_offer_letter":
+        facts["answered"] = False
+        sent = [m for m in msgs if m.get("direction") == "sent" and not present(m.get("reference_id"))]
+        asked = [pd.Timestamp(m["on"]) for m in sent if m.get("kind") == "review_offer_letter"]
+        received = [pd.Timestamp(m["on"]) for m in msgs if m.get("direction") == "received"]
+        if asked and any(r >= max(asked) for r in received):
+            facts["answered"] = True
+            grounds.add("answers")
+        ext = [pd.Timestamp(m["on"]) for m in sent if m.get("kind") == "extension_request"]
+        if ext:
+            last_ext = max(ext)
+            facts["extension_sent_on"] = when(last_ext)
+            if any(r >= last_ext for r in received):
+                facts["extension_answered"] = True
+
+    app = lk["applications"].get(app_id, {})
+    approved_elsewhere = any(
+        a_id != app_id
+        and present(o.get("approved_on"))
+        and not present(o.get("rescinded_on"))
+        and pd.Timestamp(o["approved_on"]) <= day
+        for a_id, o in lk["offers"].items()
+        if lk["applications"].get(a_id, {}).get("coachee_id") == app.get("coachee_id")
+    )
+    if kind == "withdraw_application" and (approved_elsewhere or app.get("closed_reason") == "another_offer"):
+        facts["another_position"] = True
+        grounds.add("another_position")
+    if kind == "close_the_loop":
+        rejections = [m for m in msgs if m.get("direction") == "received" and m.get("kind") == "rejection"]
+        rejected_on = min((pd.Timestamp(m["on"]) for m in rejections), default=None)
+        facts["outcome"], claims = _outcome(app, offer, rejected_on, approved_elsewhere)
+        grounds |= claims
+    facts["review"] = review
+    facts["grounds"] = frozenset(grounds)
+    facts["placed_topics"] = placed
 
 
 def _in_sentence(text) -> str:
@@ -372,7 +633,27 @@ def _in_sentence(text) -> str:
     return text
 
 
+def _records(tables: Mapping[str, pd.DataFrame], name: str) -> list[dict]:
+    df = tables.get(name)
+    if df is None or df.empty:
+        return []
+    return [{k: (v if present(v) else None) for k, v in r.items()} for r in df.to_dict(orient="records")]
+
+
 def _lookups(tables: Mapping[str, pd.DataFrame]) -> dict:
+    met = _records(tables, "interview_contacts")
+    ref_uses = _records(tables, "reference_uses")
+    messages: dict[str, list[dict]] = {}
+    ref_messages: dict[str, list[dict]] = {}
+    for m in _records(tables, "messages"):
+        if m.get("on") is None:
+            continue
+        messages.setdefault(m["application_id"], []).append(m)
+        if m.get("reference_id"):
+            ref_messages.setdefault(m["reference_id"], []).append(m)
+    by_ref: dict[str, list[dict]] = {}
+    for ru in ref_uses:
+        by_ref.setdefault(ru["reference_id"], []).append(ru)
     return {
         "applications": _index(tables["applications"], "application_id"),
         "coachees": _index(tables["coachees"], "coachee_id"),
@@ -380,6 +661,13 @@ def _lookups(tables: Mapping[str, pd.DataFrame]) -> dict:
         "last_interview": _index(latest_interviews(tables["interviews"]), "application_id"),
         "promises": _index(tables["promises"], "promise_id"),
         "offers": _index(tables["offers"], "application_id"),
+        "contacts": {c["contact_id"]: c for c in _records(tables, "contacts")},
+        "met": {(r["interview_id"], r["contact_id"]) for r in met},
+        "met_topics": {(r["interview_id"], r["contact_id"]): r.get("topics") for r in met},
+        "ref_uses": {(r["reference_id"], r["application_id"]): r for r in ref_uses},
+        "ref_uses_by_ref": by_ref,
+        "messages": messages,
+        "ref_messages": ref_messages,
     }
 
 
@@ -416,6 +704,18 @@ def _fact_source(fact: str, action: Mapping) -> str:
 def _one_line(text: str) -> str:
     """A header value: a store value with a line break must not end the header."""
     return " ".join(str(text).split())
+
+
+def _why(action: Mapping, facts: Mapping) -> str:
+    """The action's why, as true as the draft: a call is a call (not "a brief
+    note"), and a check-in after a logged contact does not say "no check-in yet"."""
+    why = str(action.get("why") or "")
+    if action.get("channel") == "phone":
+        why = why.replace("A brief note:", "A brief call:").replace("a brief note", "a brief call")
+    if facts.get("last_in_touch_on") is not None:
+        day = facts["last_in_touch_on"]
+        why = why.replace("no check-in yet", f"you were last in touch on {day.day} {day:%b}")
+    return why
 
 
 def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | None = None) -> Draft:
@@ -469,9 +769,12 @@ def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | No
         body=body,
         from_name=str(facts.get("coachee_name", "")),
         from_address=str(facts.get("coachee_email", "")),
-        why=str(action.get("why") or ""),
+        why=_why(action, facts),
         coachee_id=str(action.get("coachee_id") or ""),
         as_of=str(facts.get("_as_of", "")),
+        review=list(facts.get("review") or []),
+        grounds=facts.get("grounds"),
+        topics=list(facts.get("placed_topics") or []),
     )
     if channel == "email":
         try:  # an address a mail message cannot carry is this draft's problem, found now
@@ -530,6 +833,13 @@ def render_drafts(
         day = _draft_day(action, as_of)
         facts = facts_for(action, tables, lookups, as_of=day)
         facts["_as_of"] = day.strftime("%Y-%m-%d")
+        if facts.get("deadline_passed") and "extension_sent_on" in facts and not facts.get("extension_answered"):
+            # Asked once: the request is never drafted again while their answer is awaited.
+            result.problems.append(
+                f"{action['kind']} for {facts.get('company', '')}: more time was asked for on "
+                f"{facts['extension_sent_on']}; waiting for their answer"
+            )
+            continue
         try:
             draft = render_draft(action, facts, env)
         except DraftError as exc:
@@ -546,7 +856,21 @@ def render_drafts(
         used.add((draft.coachee_id, name))
         draft.filename = name + draft.suffix
         result.drafts.append(draft)
+    _review(result.drafts, as_of)
     return result
+
+
+def _review(drafts: list[Draft], as_of) -> None:
+    """The linter, run as the drafts are written: each finding goes into the
+    draft's review note (the draft is still written)."""
+    from .draft_lint import lint_draft, same_recipient
+
+    for draft in drafts:
+        day = as_of if as_of is not None else draft.as_of
+        draft.review.extend(f"check: {p}" for p in lint_draft(draft, day))
+    for who, group in same_recipient(drafts):
+        for draft in group:
+            draft.review.append(f"check: {len(group)} drafts to {who} on one day: send one message")
 
 
 def _draft_day(action: Mapping, as_of) -> pd.Timestamp:
@@ -634,6 +958,9 @@ def merge_drafts(parts: list[Draft]) -> Draft:
         as_of=first.as_of,
         action_ids=[a for p in parts for a in p.action_ids],
         kinds=[k for p in parts for k in p.kinds],
+        review=[r for p in parts for r in p.review],
+        grounds=None if any(p.grounds is None for p in parts) else frozenset().union(*(p.grounds for p in parts)),
+        topics=[t for p in parts for t in p.topics],
     )
 
 
