@@ -590,7 +590,10 @@ def test_a_bundle_keeps_every_parts_ask():
     (draft,) = [d for d in result.drafts if d.to_name == "Tom Becker"]
     assert draft.kinds == ["brief_references", "reference_checkin"]
     assert "Could you let me know if Northwind Analytics or a reference-checking firm gets in touch?" in draft.body
-    assert "has anyone from Bluefin Logistics, or a reference-checking firm, contacted you" in draft.body
+    assert (
+        "And for my application to Bluefin Logistics (Data Analyst): has anyone there, or a reference-checking firm, "
+        "contacted you" in draft.body
+    )
     assert draft.body.count("Hi Tom,") == 1 and lint_draft(draft, "2026-11-04") == []
 
 
