@@ -205,7 +205,7 @@ def test_restore_refuses_a_backup_whose_schema_differs_only_in_sqlites_own_recor
         assert {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {"messages"}
     con.close()
     before = store_data(any_demo_store)
-    ran = followup("restore", str(backup), db=any_demo_store.url)
+    ran = followup("restore", str(backup), "--force", db=any_demo_store.url)
     assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr
     assert named in ran.stderr and "nothing was restored" in ran.stderr, ran.stderr
     assert store_data(any_demo_store) == before
@@ -230,7 +230,7 @@ def test_a_backup_with_another_page_size_restores_into_a_wal_store(any_demo_stor
             conn.exec_driver_sql("DELETE FROM interview_contacts")
     finally:
         target.engine.dispose()
-    ran = followup("restore", str(backup), db=any_demo_store.url)
+    ran = followup("restore", str(backup), "--force", db=any_demo_store.url)
     assert ran.returncode == 0 and "Traceback" not in ran.stderr, ran.stderr
     assert store_data(any_demo_store) == expected
     assert open_store(any_demo_store.url).integrity_ok()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from ..data.sheet import FIELDS, SheetPlan, SheetSession
+from .feedback import _message, _run
 from .session_state import SessionState
 
 NOT_USED = "(not used)"
@@ -24,8 +25,6 @@ class SheetTab:
     """``.widget`` is the tab; ``.sheet`` (a SheetSession) holds its state."""
 
     def __init__(self, state: SessionState, on_imported: Callable[[object], None] | None = None):
-        from .session import _message, _run
-
         self._message, self._run = _message, _run
         self.state = state
         self.sheet = SheetSession(state.store, coach=state.coach)
