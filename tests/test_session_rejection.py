@@ -66,3 +66,26 @@ def test_the_page_shows_the_offer_and_records_it(demo_store, tmp_path):
         assert view.status_offer.layout.display == "none"
     finally:
         view.state.close()
+
+
+def test_the_draft_shows_what_the_coach_should_add(demo_store, tmp_path):
+    """A panel note with nothing personal recorded says so beside the draft (its
+    X-Followup-Review), to the coach, never in the text to the recipient."""
+    from followup_lib.data.logbook import save_record
+
+    row = demo_store.row("interview_contacts", {"interview_id": "I004", "contact_id": "K001"})
+    save_record(demo_store, "interview_contacts", {**row, "topics": None}, row["row_version"])
+    view = WorkingSession(demo_store.url, "C001", AS_OF, drafts_dir=tmp_path / "drafts")
+    try:
+        samir = next(v for label, v in view.state.action_options() if "Samir Okoye" in label)
+        view.action_list.value = samir
+        view.open_button.click()
+        assert view.draft_box.layout.display is None
+        assert "for you, not the recipient" in view.draft_review.value
+        assert "for you, not the recipient" not in view.draft_body.value
+        elena = next(v for label, v in view.state.action_options() if "Elena Voss" in label and "Thank" in label)
+        view.action_list.value = elena
+        view.open_button.click()
+        assert view.draft_review.value == ""
+    finally:
+        view.state.close()

@@ -25,6 +25,7 @@ import pandas as pd
 from IPython.display import display
 
 from ..kinds import MESSAGE_KINDS
+from ..logic.drafts import review_note
 from ..schema import BOOL, CHOICE, DATE, TABLES, present
 from .feedback import _in_words, _message, _run, error_text  # noqa: F401 (error_text re-exported)
 from .mail import MailTab
@@ -375,9 +376,12 @@ class WorkingSession:
                 failed=self.show,
             )
         )
+        # What the coach should add or check before it goes (the draft's X-Followup-Review).
+        self.draft_review = w.HTML()
         self.draft_box = w.VBox(
             [
                 w.HTML("<h3>Draft</h3>"),
+                self.draft_review,
                 self.draft_to,
                 self.draft_subject,
                 self.draft_body,
@@ -580,7 +584,12 @@ class WorkingSession:
             self.draft_status.value = ""
             # Hidden is not gone: clear the text, so nothing of one coachee stays behind.
             self.draft_to.value = self.draft_subject.value = self.draft_body.value = ""
+            self.draft_review.value = ""
             return
+        note = review_note(draft)
+        self.draft_review.value = (
+            _message("info", f"Before it goes (for you, not the recipient): {note}") if note else ""
+        )
         self.draft_to.value = (
             f"{draft.to_name} <{draft.to_address}>"
             if draft.channel == "email"
