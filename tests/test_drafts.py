@@ -605,7 +605,7 @@ def test_the_demos_bundles(demo_tables):
     assert lina.action_ids == ["keep_promise:A005:P003", "request_written_offer:A005:first"]
     assert lina.body.index("the two extra references you asked for") < lina.body.index("in writing")
     # Tom Becker: the Harbor Health briefing and the Bluefin check-in.
-    assert by_action["reference_checkin:A002:R001:2026-11-06"] is by_action["brief_references:A003:R001:I004"]
+    assert by_action["reference_checkin:A002:R001:2026-11-09"] is by_action["brief_references:A003:R001:I004"]
     # Ana Ruiz: the Harbor Health briefing and how Cedar Bank ended.
     ana = by_action["close_the_loop:A004:R002"]
     assert ana.kinds == ["brief_references", "close_the_loop"]

@@ -131,7 +131,7 @@ def test_every_draft_of_a_day_sent_leaves_none_of_its_actions_due(followup, demo
     assert uses[("R002", "A003")][0] == DAY  # Ana briefed
     assert uses[("R002", "A004")][2] == DAY  # … and thanked: Cedar Bank has ended
     # A message to a reference names the reference: it is no employer contact.
-    tom = messages_for(demo_store, ["brief_references:A003:R001:I004", "reference_checkin:A002:R001:2026-11-06"])
+    tom = messages_for(demo_store, ["brief_references:A003:R001:I004", "reference_checkin:A002:R001:2026-11-09"])
     assert {m["reference_id"] for m in tom.values()} == {"R001"}
     samir = messages_for(demo_store, ["thank_you_note:A003:I004:K001"])["thank_you_note:A003:I004:K001"]
     assert samir["contact_id"] == "K001" and "Dear Samir," in samir["body"]

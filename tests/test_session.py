@@ -87,7 +87,7 @@ def test_actions_listed_most_urgent_first_with_their_why(state, demo_store):
     assert label.startswith("OVERDUE") and first["recipient"] in label and first["company"] in label
     counts = expected["status"].value_counts()
     assert state.summary() == ", ".join(f"{counts.get(s, 0)} {s}" for s in ("overdue", "due", "upcoming"))
-    assert state.summary() == "3 overdue, 5 due, 3 upcoming"  # the promise first: Chloe's inquiry waits a day
+    assert state.summary() == "2 overdue, 6 due, 3 upcoming"  # the promise first: Chloe's inquiry waits a day
     # The most urgent is picked, with its why.
     assert state.action_id == first["action_id"] and state.action()["why"] == first["why"]
     thanks = pick(state, "thank_you_note", recipient="Elena Voss")

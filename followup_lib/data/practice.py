@@ -127,9 +127,16 @@ def _rules_query(name: str, columns: str, order: str) -> str:
     elif name == "offers":
         where = f"application_id IN ({_APPS})"
     elif name == "reference_uses":
-        where = f"application_id IN ({_LIVE}) OR (application_id IN ({_ENDED}) AND thanked_on IS NULL)"
+        # Every use of the coachee's references: when you last spoke with a
+        # reference counts whichever application it was about.
+        where = f"application_id IN ({_APPS})"
     elif name == "messages":
-        where = f"application_id IN ({_LIVE}) OR (application_id IN ({_ENDED}) AND action_id IS NOT NULL)"
+        # Of an ended application: the messages that carried out an action, and
+        # those with a reference (when you last spoke with them).
+        where = (
+            f"application_id IN ({_LIVE}) OR (application_id IN ({_ENDED}) "
+            "AND (action_id IS NOT NULL OR reference_id IS NOT NULL))"
+        )
     elif name == "interviews":
         # Of an ended application with a reference to thank, its latest interview:
         # the facts of the close_the_loop draft name it.
@@ -156,10 +163,12 @@ def load_for_rules(store, coachee_ids: list[str], as_of) -> dict[str, pd.DataFra
 
     An application that had ended by ``as_of`` (its ``closed_on`` on or before
     it) gets only close_the_loop, so it needs only what closing it requires: the
-    uses of its references not yet thanked (and then its latest interview, which
-    the draft's facts name), its offer (an approval closes the coachee's other
-    applications) and the messages that carried out an action (the calendar lists
-    them as done) — and itself only when one of those exists. Everything else of
+    uses of its references (a reference not yet thanked gets close_the_loop, and
+    its latest interview, which the draft's facts name; every use says when you
+    last spoke with the reference), its offer (an approval closes the coachee's
+    other applications), the messages that carried out an action (the calendar
+    lists them as done) and those with a reference — and itself only when one of
+    those exists. Everything else of
     it stays in the store: on a practice of many past applications, most rows.
     Any other application, open or closed without a date, is read whole.
     """

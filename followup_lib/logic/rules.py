@@ -858,16 +858,20 @@ def _reference_checkins(c: _Context, s: Settings, briefing: pd.DataFrame) -> pd.
     recorded_only = ru["last_checkin_on"].notna() & (last_msg.isna() | (ru["last_checkin_on"] > last_msg))
     ru["n_checkins"] = ru["n_checkins"] + recorded_only.astype(int)
     ru = ru[ru["n_checkins"] < s.max_reference_checkins].copy()
-    # The last time they spoke: a briefing, a check-in, or any message logged to them.
-    allm = c.reference_messages
-    any_key = allm["reference_id"].astype(object) + "\x00" + allm["application_id"].astype(str)
-    last_any = _lookup(
-        ru["reference_id"] + "\x00" + ru["application_id"],
-        pd.Series(allm["on"].to_numpy(), index=any_key.to_numpy()).groupby(level=0).max()
-        if len(allm)
-        else pd.Series(dtype="datetime64[ns]"),
+    # The last time you spoke with them, about any application: a briefing, a
+    # check-in, or any message logged with them (the drafts say the same).
+    uses = c.all_ref_uses
+    spoke = pd.concat(
+        [
+            uses[["reference_id", "briefed_on"]].set_axis(["reference_id", "on"], axis=1),
+            uses[["reference_id", "last_checkin_on"]].set_axis(["reference_id", "on"], axis=1),
+            c.messages.loc[c.messages["reference_id"].notna(), ["reference_id", "on"]],
+        ],
+        ignore_index=True,
     )
-    anchor = latest(ru["briefed_on"], ru["last_checkin_on"], last_any)
+    spoke["on"] = pd.to_datetime(spoke["on"])
+    spoke = spoke[spoke["on"].notna() & (spoke["on"] <= c.as_of)].groupby("reference_id")["on"].max()
+    anchor = latest(ru["briefed_on"], ru["last_checkin_on"], _lookup(ru["reference_id"], spoke))
     ru["due_on"] = add_days(anchor, s.reference_checkin_every_days)
     ru = _reference_row(ru)
     ru["why"] = (
