@@ -146,11 +146,18 @@ def _m5_indexes(conn: sa.Connection) -> None:
         sa.Index(index_name(table, column), t.c[column]).create(conn)
 
 
+# Migration 6's indexes, written out like migration 5's.
+M6_INDEXES: tuple[tuple[str, str], ...] = (("messages", "message_ref"), ("promises", "made_at_interview_id"))
+
+
 def _m6_contract_v3(conn: sa.Connection) -> None:
     _added_columns(6)(conn)
-    # Mail is matched to what is stored by its Message-ID (threads, duplicates).
-    t = sa.Table("messages", sa.MetaData(), sa.Column("message_ref", sa.Text()))
-    sa.Index(index_name("messages", "message_ref"), t.c.message_ref).create(conn)
+    # Mail is matched to what is stored by its Message-ID (threads, duplicates), and
+    # the new link (a promise's interview) is indexed like every other.
+    md = sa.MetaData()
+    for table, column in M6_INDEXES:
+        t = sa.Table(table, md, sa.Column(column, sa.Text()))
+        sa.Index(index_name(table, column), t.c[column]).create(conn)
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
