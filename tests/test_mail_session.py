@@ -84,8 +84,8 @@ def test_the_tab_reads_ticks_and_logs(demo_store, mbox):
         session.state.close()
 
 
-def test_the_tab_shows_sender_and_reason_leaves_auto_replies_unticked_and_picks_ambiguous(demo_store, tmp_path):
-    path = tmp_path / "mixed.mbox"
+def test_the_tab_shows_sender_and_reason_leaves_auto_replies_unticked_and_picks_ambiguous(demo_store, mbox):
+    path = mbox.parent / "mixed.mbox"  # inside the mail folder the settings name
     box = mailbox.mbox(path)
     box.add(reply("Chloe Adams <chloe.adams@northwind.example>", "Next steps", "Tue, 17 Nov 2026", "<n@n>"))
     ooo = reply("Elena Voss <elena.voss@harborhealth.example>", "Automatic reply: Thanks", "Tue, 17 Nov 2026", "<o@h>")

@@ -173,7 +173,8 @@ def test_the_client_page_offers_no_coachee_form_and_no_mail(demo_store, tmp_path
         assert "Mail" not in client.form_tabs.titles and client.picker.layout.display == "none"
         assert "coachees" in coach.forms and {"Coachee", "Mail"} <= set(coach.form_tabs.titles)
         # Tab titles are whole words, each once.
-        assert len(set(coach.form_tabs.titles)) == len(coach.form_tabs.titles) == len(FORMS) + 1
+        assert len(set(coach.form_tabs.titles)) == len(coach.form_tabs.titles) == len(FORMS) + 2  # Mail, the sheet
+        assert "Bring a spreadsheet" in coach.form_tabs.titles and "Bring a spreadsheet" not in client.form_tabs.titles
     finally:
         client.state.close()
         coach.state.close()

@@ -585,6 +585,7 @@ class WorkingSession:
             # Hidden is not gone: clear the text, so nothing of one coachee stays behind.
             self.draft_to.value = self.draft_subject.value = self.draft_body.value = ""
             self.draft_review.value = ""
+            self.sent_button.description = self.sent_button.tooltip = "Mark sent"
             return
         note = review_note(draft)
         self.draft_review.value = (
