@@ -229,7 +229,8 @@ def test_drafts_print_store_text_literally_never_evaluated(hostile, followup, tm
     for name, msg in messages.items():
         body, subject = msg.get_content(), str(msg["Subject"])
         assert "49" not in body + subject, f"{name}: a template evaluated store text"
-        assert ROLE in body + subject
+        if "keep_promise" not in name:  # a kept promise names what was promised, not the role
+            assert ROLE in body + subject
         assert msg["From"].addresses[0].display_name == COACHEE, name
         assert COACHEE in body  # the signature, quotes and ampersand untouched
     thank_you = next(m for n, m in messages.items() if "thank_you_note" in n)
