@@ -439,8 +439,10 @@ def test_hostile_text_through_each_form_saves_or_shows_why_and_never_raises(demo
     callback never raises; the form says "Saved" (the row reads back as typed) or
     shows a FollowupError it expects, with nothing written."""
     shown: list[BaseException] = []
-    original = session_module.error_text
-    monkeypatch.setattr(session_module, "error_text", lambda exc: shown.append(exc) or original(exc))
+    from followup_lib.faces import feedback  # where the session's buttons turn errors into words
+
+    original = feedback.error_text
+    monkeypatch.setattr(feedback, "error_text", lambda exc: shown.append(exc) or original(exc))
     monkeypatch.setattr(session_module, "display", lambda *a, **k: None)  # no kernel: no chart output
     s = WorkingSession(demo_store.url, "C001", AS_OF, drafts_dir=tmp_path / "drafts")
     outcomes = set()
