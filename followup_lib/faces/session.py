@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
 import os
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -662,6 +663,7 @@ def wait_for_page(
 
     if os.environ.get(ENV_VARIABLE.VOILA_PREHEAT, "False") == "False":  # as wait_for_request reads it
         return
+    _quiet_when_shut_down()
     try:
         # create=False: a store that does not exist yet is the page's to make, if at all.
         state = SessionState(**_arguments(db_url, coachee_id, as_of, coach), create=False)
@@ -672,6 +674,21 @@ def wait_for_page(
     except Exception:  # noqa: BLE001, S110 — the page's own session says what is wrong, in its place
         pass
     wait_for_request()
+
+
+class _ClosedSocketAtShutdown(logging.Filter):
+    """Drops ipykernel's "Exception in message handler" for a reply that could not
+    be sent because the app is stopping and Voilà closed the kernel's sockets
+    first (zmq's ENOTSOCK): a stop, not an error, and no traceback for the coach."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (exc is not None and type(exc).__name__ == "ZMQError" and "non-socket" in str(exc))
+
+
+def _quiet_when_shut_down() -> None:
+    # traitlets names an application's logger after its class.
+    logging.getLogger("IPKernelApp").addFilter(_ClosedSocketAtShutdown())
 
 
 def wait_for_request() -> None:
