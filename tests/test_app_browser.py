@@ -4,6 +4,7 @@ Playwright, as a person would: wait for widgets, click, type, read the page.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
@@ -35,7 +36,19 @@ def app(tmp_path_factory):
     store = open_store(db)
     load_demo(store, shift=False)
     store.engine.dispose()
-    running = start_app(folder, db, "--coachee", "C001")
+    # The pages of this module's tests come and go faster than Voilà lets their
+    # kernels go: a cap above the default 4 (the cap itself: test_app_guard.py).
+    settings = folder / "settings.toml"
+    settings.write_text("[defaults]\napp_max_kernels = 16\n")
+    before = os.environ.get("FOLLOWUP_SETTINGS")
+    os.environ["FOLLOWUP_SETTINGS"] = str(settings)
+    try:
+        running = start_app(folder, db, "--coachee", "C001")
+    finally:
+        if before is None:
+            os.environ.pop("FOLLOWUP_SETTINGS", None)
+        else:
+            os.environ["FOLLOWUP_SETTINGS"] = before
     try:
         yield {**running, "db": db, "folder": folder}
     finally:
@@ -67,6 +80,7 @@ def page(browser, app):
     # Voilà runs the notebook, then the widgets render: wait for the action list.
     pg.wait_for_selector(".fw-actions select option", timeout=120_000)
     yield pg
+    pg.close(run_before_unload=True)  # as a person leaving: the page lets its kernel go
     context.close()
 
 
