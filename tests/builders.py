@@ -393,9 +393,18 @@ class RunningApp(dict):
         self["log_file"].close()
 
 
-def start_app(folder: Path, db: str, *extra: str, timeout: float = 90) -> RunningApp:
+def _settings_env(folder: Path, settings: str | None) -> dict[str, str]:
+    if settings is None:
+        return {}
+    path = folder / "app-settings.toml"
+    path.write_text(settings)
+    return {"FOLLOWUP_SETTINGS": str(path)}
+
+
+def start_app(folder: Path, db: str, *extra: str, timeout: float = 90, settings: str | None = None) -> RunningApp:
     """``followup app --port 0`` in a process group of its own: waits for the
-    address it prints (the real port, and the token) and for Voilà to answer."""
+    address it prints (the real port, and the token) and for Voilà to answer.
+    ``settings``: the text of a settings file the app reads (FOLLOWUP_SETTINGS)."""
     import subprocess
     import sys
     import time
@@ -411,7 +420,7 @@ def start_app(folder: Path, db: str, *extra: str, timeout: float = 90) -> Runnin
         [str(exe), "--db", db, "app", "--no-browser", "--port", "0", "--as-of", AS_OF.isoformat(), *extra],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "FOLLOWUP_TEMPLATES": str(folder / "none")},
+        env={**os.environ, "FOLLOWUP_TEMPLATES": str(folder / "none"), **_settings_env(folder, settings)},
         start_new_session=True,  # a process group of its own, stopped as a whole
         # If pytest itself is killed, the app is told to stop (and stops Voilà).
         preexec_fn=partial(_stop_with_parent, os.getpid()),

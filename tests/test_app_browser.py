@@ -4,7 +4,6 @@ Playwright, as a person would: wait for widgets, click, type, read the page.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 
 import pytest
@@ -26,6 +25,11 @@ CHROMIUM_ARGS = [
 ]
 
 
+# This module's tests open pages faster than Voilà lets their kernels go: a cap
+# above the default 4 (the cap itself is tested in test_app_guard.py).
+MANY_PAGES = "[defaults]\napp_max_kernels = 16\n"
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """``followup app`` (with its token, on the port it picked) over a fresh demo
@@ -36,19 +40,7 @@ def app(tmp_path_factory):
     store = open_store(db)
     load_demo(store, shift=False)
     store.engine.dispose()
-    # The pages of this module's tests come and go faster than Voilà lets their
-    # kernels go: a cap above the default 4 (the cap itself: test_app_guard.py).
-    settings = folder / "settings.toml"
-    settings.write_text("[defaults]\napp_max_kernels = 16\n")
-    before = os.environ.get("FOLLOWUP_SETTINGS")
-    os.environ["FOLLOWUP_SETTINGS"] = str(settings)
-    try:
-        running = start_app(folder, db, "--coachee", "C001")
-    finally:
-        if before is None:
-            os.environ.pop("FOLLOWUP_SETTINGS", None)
-        else:
-            os.environ["FOLLOWUP_SETTINGS"] = before
+    running = start_app(folder, db, "--coachee", "C001", settings=MANY_PAGES)
     try:
         yield {**running, "db": db, "folder": folder}
     finally:

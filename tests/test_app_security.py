@@ -37,7 +37,9 @@ def store_db(tmp_path_factory):
 @pytest.fixture(scope="module")
 def app(store_db):
     folder, db = store_db
-    running = start_app(folder, db, "--coachee", "C001")
+    # The burst below must show that leaving pages let their kernels go: with the
+    # default cap of 4 the module's earlier pages (kept until culled) would meet it.
+    running = start_app(folder, db, "--coachee", "C001", settings="[defaults]\napp_max_kernels = 8\n")
     yield running
     running.stop()
 
