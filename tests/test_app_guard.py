@@ -37,6 +37,25 @@ def test_a_port_is_one_to_65535_or_zero():
             port_number(bad)
 
 
+def test_the_idle_cull_passes_over_a_kernel_shut_down_while_it_ran(monkeypatch):
+    """jupyter_server's cull loop lists the kernels, then awaits each in turn; a page
+    left meanwhile shuts its kernel down, and looking it up raised KeyError into the
+    app's log (seen in CI after a burst of reloads). The guard passes over it."""
+    import asyncio
+
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+
+    from followup_lib.faces import voila_guard
+
+    original = MappingKernelManager.cull_kernel_if_idle
+    monkeypatch.setattr(MappingKernelManager, "cull_kernel_if_idle", original)  # restored afterwards
+    manager = MappingKernelManager()
+    with pytest.raises(KeyError):
+        asyncio.run(manager.cull_kernel_if_idle("a-kernel-already-gone"))
+    voila_guard._cull_only_live_kernels()
+    assert asyncio.run(manager.cull_kernel_if_idle("a-kernel-already-gone")) is None
+
+
 def test_followup_app_refuses_port_70000_before_serving(tmp_path):
     exe = Path(sys.executable).with_name("followup")
     r = subprocess.run(

@@ -21,6 +21,9 @@
   a page sends when it is left is accepted (without it, a 403, and the kernel
   lived until the idle cull).
 - **The app's notebook is trusted** (it is the package's own): no "not trusted" warning.
+- **The idle cull skips a kernel already gone.** jupyter_server's cull loop lists
+  the kernels, then looks each up; a page left in between has shut its kernel
+  down, and the lookup raised a ``KeyError`` traceback into the app's log.
 
 Run as ``python -m followup_lib.faces.voila_guard`` with Voilà's own arguments.
 """
@@ -184,6 +187,7 @@ def install() -> None:
     tornado.web.Application.__init__ = init_with_transform
     _give_xsrf_cookie()
     _trust_the_apps_notebook()
+    _cull_only_live_kernels()
 
 
 def _give_xsrf_cookie() -> None:
@@ -209,6 +213,21 @@ def _trust_the_apps_notebook() -> None:
         self.notary.mark_cells(nb, True)
 
     ContentsManager.mark_trusted_cells = mark_trusted_cells
+
+
+def _cull_only_live_kernels() -> None:
+    """A kernel shut down (its page left) while the cull loop awaited another is
+    not looked up: there is nothing left to cull."""
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+
+    cull = MappingKernelManager.cull_kernel_if_idle
+
+    async def cull_kernel_if_idle(self, kernel_id):
+        if kernel_id not in self._kernels:
+            return None
+        return await cull(self, kernel_id)
+
+    MappingKernelManager.cull_kernel_if_idle = cull_kernel_if_idle
 
 
 def main() -> int:
