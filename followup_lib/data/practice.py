@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from ..schema import TABLE_ORDER, TABLES
 from ..settings import Settings, coach_from_environment, load_settings
-from .store import ROW_VERSION, _key_order_sql, _snapshot, _typed, open_store
+from .store import ROW_VERSION, _key_order_sql, _snapshot, _typed, coach_coachees, open_store
 
 
 def load_practice(
@@ -81,9 +81,8 @@ def coach_coachee_ids(store, coach: str | None) -> list[str]:
     """
     if coach is None:
         return sorted(store.coachee_ids())
-    query = sa.text("SELECT coachee_id FROM coachees WHERE coach = :coach")
     with store.engine.connect() as conn:
-        return sorted(conn.execute(query, {"coach": coach}).scalars())
+        return sorted(conn.execute(coach_coachees(coach)).scalars())
 
 
 def chunks(ids: list[str], size: int) -> Iterator[list[str]]:

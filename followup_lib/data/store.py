@@ -874,14 +874,32 @@ def _first_table_with_rows(conn: sa.Connection) -> str | None:
     return None
 
 
-def _belonging_to(name: str, coachee_ids: list[str]) -> sa.ColumnElement:
-    """The WHERE clause picking the rows of ``name`` that belong to these coachees."""
+# ---------------------------------------------------------------- whose rows
+# A set of coachees is a list of ids or a SELECT of them (one coach's caseload):
+# either fills "coachee_id IN ...", so the rows of a caseload are picked in the
+# database, never by reading every coachee's ids first.
+
+
+def coach_coachees(coach: str) -> sa.Select:
+    """The ids of ``coach``'s coachees: those whose ``coach`` is exactly ``coach``."""
+    c = CURRENT["coachees"].c
+    return sa.select(c.coachee_id).where(c.coach == coach)
+
+
+def other_coachees(coach: str) -> sa.Select:
+    """The ids of every coachee who is not ``coach``'s (one with no coach counts as
+    someone else's)."""
+    c = CURRENT["coachees"].c
+    return sa.select(c.coachee_id).where(sa.or_(c.coach.is_(None), c.coach != coach))
+
+
+def _belonging_to(name: str, coachees: list[str] | sa.Select) -> sa.ColumnElement:
+    """The WHERE clause picking the rows of ``name`` that belong to these coachees
+    (reached through the row's application, and interview, where it has no coachee_id)."""
     tbl = CURRENT[name]
-    apps = sa.select(CURRENT["applications"].c.application_id).where(
-        CURRENT["applications"].c.coachee_id.in_(coachee_ids)
-    )
+    apps = sa.select(CURRENT["applications"].c.application_id).where(CURRENT["applications"].c.coachee_id.in_(coachees))
     if "coachee_id" in tbl.c:
-        return tbl.c.coachee_id.in_(coachee_ids)
+        return tbl.c.coachee_id.in_(coachees)
     if "application_id" in tbl.c:
         return tbl.c.application_id.in_(apps)
     # reached through its interview (interview_contacts)
@@ -889,15 +907,18 @@ def _belonging_to(name: str, coachee_ids: list[str]) -> sa.ColumnElement:
     return tbl.c.interview_id.in_(sa.select(ivs.c.interview_id).where(ivs.c.application_id.in_(apps)))
 
 
+def _rows_of(conn: sa.Connection, name: str, *scopes: list[str] | sa.Select) -> sa.Select:
+    """SELECT every stored column (a store opened at an older version, upto=, has
+    fewer) of the rows of ``name`` belonging to each of ``scopes`` (none: every
+    row), in key order."""
+    tbl = CURRENT[name]
+    stmt = sa.select(sa.literal_column("*")).select_from(tbl).where(*(_belonging_to(name, s) for s in scopes))
+    return stmt.order_by(*(_key_order(conn, tbl.c[k]) for k in TABLES[name].key))
+
+
 def _read(conn: sa.Connection, name: str, coachee_ids: list[str] | None) -> pd.DataFrame:
     """The stored rows of ``name`` (every column the store has), in key order."""
-    tbl = CURRENT[name]
-    # SELECT *: a store opened at an older version (upto=) has fewer columns.
-    stmt = sa.select(sa.literal_column("*")).select_from(tbl)
-    if coachee_ids is not None:
-        stmt = stmt.where(_belonging_to(name, coachee_ids))
-    stmt = stmt.order_by(*(_key_order(conn, tbl.c[k]) for k in TABLES[name].key))
-    result = conn.execute(stmt)
+    result = conn.execute(_rows_of(conn, name, *([] if coachee_ids is None else [coachee_ids])))
     cols = list(result.keys())
     return pd.DataFrame.from_records([tuple(r) for r in result.fetchall()], columns=cols)
 
@@ -921,15 +942,22 @@ def _typed(t: Table, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _stored(kind: str, value):
-    """One in-memory value to what is bound for its column (SQLAlchemy's types
-    then store it in each engine's own way)."""
+    """One value, in memory or as either engine holds it, to what is bound for its
+    column (SQLAlchemy's types then store it in each engine's own way): a date as
+    ``date`` (from a date, a timestamp or ISO text), a boolean as ``bool`` (from a
+    bool or 0/1), anything else as text. Raises ValueError or TypeError for a value
+    that cannot be one (text in a date or boolean column)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     if kind == DATE:
+        if isinstance(value, str):
+            return dt.date.fromisoformat(value)
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
         return pd.Timestamp(value).date()
     if kind == BOOL:
-        return bool(value)
-    return str(value)
+        return bool(value) if isinstance(value, bool) else bool(int(value))
+    return value if isinstance(value, str) else str(value)
 
 
 def _upsert_table(conn: sa.Connection, t: Table, frame: pd.DataFrame) -> dict[str, int]:
@@ -1010,23 +1038,16 @@ def _copy_rows(source: Store, target: sa.Connection, chunk_rows: int = CHUNK_ROW
 
 
 def _portable(table: str, cols: list[str], row) -> dict:
-    """One stored row as Python values both engines take (dates as ``date``,
-    booleans as ``bool``, text as ``str``); a value that cannot be one is refused,
-    naming the table, the row and the column."""
+    """One stored row as Python values both engines take (``_stored``'s); a value
+    that cannot be one is refused, naming the table, the row and the column."""
     t = TABLES[table]
     out = {}
     for col, value in zip(cols, row):
-        if value is not None and col != ROW_VERSION:
-            kind = t.column(col).kind
+        if col != ROW_VERSION:
             try:
-                if kind == DATE and not isinstance(value, dt.date):
-                    value = dt.date.fromisoformat(str(value))
-                elif kind == BOOL:
-                    value = bool(int(value)) if not isinstance(value, bool) else value
-                elif kind not in (DATE, BOOL):
-                    value = value if isinstance(value, str) else str(value)
-                    if "\x00" in value:  # PostgreSQL's text cannot hold it
-                        raise ValueError("a NUL character")
+                value = _stored(t.column(col).kind, value)
+                if isinstance(value, str) and "\x00" in value:  # PostgreSQL's text cannot hold it
+                    raise ValueError("a NUL character")
             except (TypeError, ValueError) as exc:
                 key = ", ".join(str(v) for c, v in zip(cols, row) if c in t.key)
                 raise StoreError(

@@ -28,7 +28,16 @@ import sqlalchemy as sa
 from .. import settings
 from ..errors import UserError
 from ..schema import BOOL, DATE, TABLE_ORDER, TABLES, TEXT, present
-from .store import Store, _key_order_sql, _snapshot, _typed
+from .store import (
+    CURRENT,
+    Store,
+    _belonging_to,
+    _rows_of,
+    _snapshot,
+    _typed,
+    coach_coachees,
+    other_coachees,
+)
 from .validation import (
     Problem,
     RawTable,
@@ -621,22 +630,8 @@ def _cut_cell_problems(conn: sa.Connection, raw: dict[str, RawTable], frames: di
 # ---------------------------------------------------------------- one coach's rows
 
 
-def _belongs(name: str, coachee_in: str) -> str:
-    """A WHERE condition: the rows of ``name`` that belong to a coachee for whom
-    ``coachee_in`` (SQL completing "<column> IN ...", e.g. "(:a, :b)") holds,
-    reached through the row's application (and interview) where it has no coachee_id."""
-    columns = TABLES[name].column_names
-    apps = f"SELECT application_id FROM applications WHERE coachee_id IN {coachee_in}"
-    if "coachee_id" in columns:
-        return f"coachee_id IN {coachee_in}"
-    if "application_id" in columns:
-        return f"application_id IN ({apps})"
-    return f"interview_id IN (SELECT interview_id FROM interviews WHERE application_id IN ({apps}))"
-
-
-# The coachees of one coach, and everyone else's (no coach counts as someone else).
-_COACH_COACHEES = "(SELECT coachee_id FROM coachees WHERE coach = :coach)"
-_OTHER_COACHEES = "(SELECT coachee_id FROM coachees WHERE coach IS NULL OR coach <> :coach)"
+# How many imported keys are asked about in one query (two bound values each at most).
+_KEYS_PER_QUERY = 500
 
 
 def _id_frames(raw: dict[str, RawTable], unreadable: set[str]) -> dict[str, pd.DataFrame]:
@@ -668,18 +663,14 @@ def _outside_caseload(
     their coachee or application. A coachee row with no coach is made ``coach``'s
     (in ``frames``), so a coach's own import stays in their caseload."""
     problems: list[Problem] = []
-    others: dict[str, set[tuple]] = {}
-    for name in frames:
-        key = ", ".join(f'"{k}"' for k in TABLES[name].key)
-        where = _belongs(name, _OTHER_COACHEES)
-        rows = conn.execute(sa.text(f'SELECT {key} FROM "{name}" WHERE {where}'), {"coach": coach})
-        others[name] = {tuple(r) for r in rows}
-    stored = {cid: k for cid, k in conn.execute(sa.text("SELECT coachee_id, coach FROM coachees"))}
+    # Of the keys this import holds, those already stored as another coach's:
+    # only they are asked about, never every other coach's rows.
+    others = {name: _stored_as_others(conn, name, df, coach) for name, df in frames.items()}
+    mine = set(conn.execute(coach_coachees(coach)).scalars())
 
     def refuse(name: str, index, column: str, message: str) -> None:
         problems.append(Problem(name, index + 2, column, message, sources.get(name, "")))
 
-    mine = {cid for cid, k in stored.items() if k == coach}
     not_mine = f"is not one of coach {coach}'s coachees; with --coach, an import holds only theirs"
 
     if "coachees" in frames:
@@ -732,6 +723,21 @@ def _outside_caseload(
     return problems
 
 
+def _stored_as_others(conn: sa.Connection, name: str, frame: pd.DataFrame, coach: str) -> set[tuple]:
+    """The keys of ``frame`` (rows of ``name`` about to be imported) that the store
+    holds as another coach's coachee's rows, asked about _KEYS_PER_QUERY at a time."""
+    tbl, key = CURRENT[name], list(TABLES[name].key)
+    given = list(dict.fromkeys(k for k in frame[key].itertuples(index=False, name=None) if all(map(present, k))))
+    columns = [tbl.c[k] for k in key]
+    found: set[tuple] = set()
+    for start in range(0, len(given), _KEYS_PER_QUERY):
+        part = given[start : start + _KEYS_PER_QUERY]
+        picked = columns[0].in_([k[0] for k in part]) if len(key) == 1 else sa.tuple_(*columns).in_(part)
+        stmt = sa.select(*columns).where(picked, _belonging_to(name, other_coachees(coach)))
+        found.update(tuple(r) for r in conn.execute(stmt))
+    return found
+
+
 # ---------------------------------------------------------------- writing
 
 
@@ -763,37 +769,28 @@ def export_frame(name: str, typed: pd.DataFrame) -> pd.DataFrame:
 EXPORT_CHUNK_ROWS = 20_000
 
 
-def _scope(coachee_id: str | None, coach: str | None) -> tuple[list[str], dict]:
-    """The coachees an export is limited to, as SQL completing "coachee_id IN ..."
-    (each condition ANDed), and their parameters."""
-    ins, params = [], {}
+def _scope(coachee_id: str | None, coach: str | None) -> list[list[str] | sa.Select]:
+    """The sets of coachees an export is limited to (a row must belong to each)."""
+    scope: list[list[str] | sa.Select] = []
     if coachee_id is not None:
-        ins.append("(:coachee_id)")
-        params["coachee_id"] = coachee_id
+        scope.append([coachee_id])
     if coach is not None:
-        ins.append(_COACH_COACHEES)
-        params["coach"] = coach
-    return ins, params
+        scope.append(coach_coachees(coach))
+    return scope
 
 
-def _export_chunks(conn: sa.Connection, name: str, ins: list[str], params: dict, rows: int):
+def _export_chunks(conn: sa.Connection, name: str, scope: list, rows: int):
     """The rows of ``name`` in scope, in key order, as typed frames of at most ``rows``."""
-    t = TABLES[name]
-    where = " AND ".join(_belongs(name, i) for i in ins)
     # Ids sort by their characters on every engine (PostgreSQL's locale order would
     # not match the key order the rows are sorted in within each chunk).
-    order = _key_order_sql(conn, t.key)
-    sql = f'SELECT * FROM "{name}"' + (f" WHERE {where}" if where else "") + f" ORDER BY {order}"
-    result = conn.execution_options(yield_per=rows).execute(sa.text(sql), params)
+    result = conn.execution_options(yield_per=rows).execute(_rows_of(conn, name, *scope))
     for part in result.partitions(rows):
-        yield _typed(t, pd.DataFrame.from_records(part, columns=list(result.keys())))
+        yield _typed(TABLES[name], pd.DataFrame.from_records(part, columns=list(result.keys())))
 
 
-def _count(conn: sa.Connection, name: str, ins: list[str], params: dict) -> int:
-    where = " AND ".join(_belongs(name, i) for i in ins)
-    return conn.execute(
-        sa.text(f'SELECT COUNT(*) FROM "{name}"' + (f" WHERE {where}" if where else "")), params
-    ).scalar()
+def _count(conn: sa.Connection, name: str, scope: list) -> int:
+    where = [_belonging_to(name, s) for s in scope]
+    return conn.execute(sa.select(sa.func.count()).select_from(CURRENT[name]).where(*where)).scalar()
 
 
 # A fixed moment for the workbook's own timestamps, so the same data always
@@ -902,16 +899,16 @@ def export_store(
     if dest.suffix.lower() != ".xlsx" and dest.exists() and not dest.is_dir():
         raise UserError(f"{dest} is a file, not a folder: name a folder for the CSVs (or a .xlsx workbook)")
     rows = max(1, chunk_rows or EXPORT_CHUNK_ROWS)
-    ins, params = _scope(coachee_id, coach)
+    scope = _scope(coachee_id, coach)
 
     def text_chunks(conn: sa.Connection, name: str):
-        for typed in _export_chunks(conn, name, ins, params, rows):
+        for typed in _export_chunks(conn, name, scope, rows):
             yield export_frame(name, typed)
 
     # One snapshot for every table.
     with _snapshot(store.engine.connect()) as conn, conn.begin():
         if dest.suffix.lower() == ".xlsx":
-            counts = {name: _count(conn, name, ins, params) for name in TABLE_ORDER}
+            counts = {name: _count(conn, name, scope) for name in TABLE_ORDER}
             dest.parent.mkdir(parents=True, exist_ok=True)
             _write_xlsx(((name, text_chunks(conn, name)) for name in TABLE_ORDER), counts, dest)
             return [dest]

@@ -243,37 +243,54 @@ def format_table(actions) -> str:
     return "\n".join(lines).rstrip()
 
 
-def actions_json(actions) -> str:
-    """The JSON contract of ``followup due``: an array of objects, dates as YYYY-MM-DD."""
+def actions_records(actions) -> list[dict]:
+    """The actions as the JSON contract of ``followup due`` holds them: one dict
+    per action, dates as YYYY-MM-DD, numbers as ints, missing values as None."""
     import pandas as pd
 
     if actions.empty:
-        return "[]"
+        return []
     out = actions.assign(
         due_on=actions["due_on"].dt.strftime("%Y-%m-%d"),
         employer_date=pd.to_datetime(actions["employer_date"]).dt.strftime("%Y-%m-%d"),
         priority=actions["priority"].astype(int),
         attempt=pd.to_numeric(actions["attempt"]).astype("Int64"),
         attempts_max=pd.to_numeric(actions["attempts_max"]).astype("Int64"),
-    )
-    # pandas writes the array in C; json.dumps over records costs as much as the rules.
-    return out.to_json(orient="records", force_ascii=False, indent=2)
+    ).astype(object)
+    return out.where(out.notna(), None).to_dict(orient="records")
+
+
+# The JSON of ``followup due``: an array of objects, two spaces a level, no space after a colon.
+_ACTION_JSON = {"ensure_ascii": False, "indent": 2, "separators": (",", ":")}
+
+
+def actions_json(actions) -> str:
+    """The JSON contract of ``followup due``: an array of objects, dates as YYYY-MM-DD."""
+    import json
+
+    return json.dumps(actions_records(actions), **_ACTION_JSON)
 
 
 def cmd_due(args) -> int:
+    import json
+
     # Written chunk by chunk as it is judged: the whole practice's actions are
-    # never held at once. The bytes are those of one array (or one table) of all.
+    # never held at once. The bytes are those of one array (or one table) of all:
+    # each action is encoded on its own, one level into the array.
     out = sys.stdout
     written = 0
     for actions, _ in _chunked_actions(_store(args), args):
         if actions.empty:
             continue
         if args.format == "json":
-            inner = actions_json(actions).removeprefix("[\n").removesuffix("\n]")
-            out.write(("[\n" if not written else ",\n") + inner)
+            for record in actions_records(actions):
+                # A JSON text holds no raw newline inside a string: each line is indented.
+                item = json.dumps(record, **_ACTION_JSON).replace("\n", "\n  ")
+                out.write(("[\n  " if not written else ",\n  ") + item)
+                written += 1
         else:
             out.write(("" if not written else "\n\n") + format_table(actions))
-        written += len(actions)
+            written += len(actions)
         out.flush()
     if not written:
         out.write("[]" if args.format == "json" else f"Nothing due as of {args.as_of:%Y-%m-%d}.")
