@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The suite runs on this many pytest-xdist workers (tests/conftest.py says how they share it).
+TEST_WORKERS ?= 2
 
 .PHONY: help install demo test lint lab app bench clean-reports
 
@@ -40,7 +42,7 @@ demo: $(STAMP)
 	@echo "  .venv/bin/followup --db data/demo-unmoved.db demo --no-shift"
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The layers (import-linter's contracts in pyproject.toml) and ruff's rules and format.
 lint: $(STAMP)

@@ -290,15 +290,25 @@ def data_contents(db) -> dict[str, list[tuple]]:
     return table_contents(db, TABLE_ORDER)
 
 
-def file_bytes(db) -> bytes:
-    """The store file's bytes once its write-ahead log is folded in."""
-    path = db_path(db)
-    conn = sqlite3.connect(path)
+def checkpoint(db) -> None:
+    """Fold a SQLite store's write-ahead log into its file, so the file alone is the store."""
+    conn = sqlite3.connect(db_path(db))
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
-    return path.read_bytes()
+
+
+def file_bytes(db) -> bytes:
+    """The store file's bytes once its write-ahead log is folded in."""
+    checkpoint(db)
+    return db_path(db).read_bytes()
+
+
+def copy_sqlite(source: Path, dest: Path) -> None:
+    """A store of its own with the contents of ``source``, a store's file that
+    nothing has open and whose log is folded in (``checkpoint``): its file, copied."""
+    shutil.copyfile(source, dest)
 
 
 # ------------------------------------------------------------------ the followup command

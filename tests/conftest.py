@@ -11,6 +11,8 @@ import itertools
 import os
 import secrets
 import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from hypothesis import settings as _hypothesis_settings
@@ -22,7 +24,9 @@ from followup_lib.data.store import open_store
 from builders import (  # noqa: F401 (the others are still imported from here by some test modules)
     AS_OF,
     ROOT,
+    checkpoint,
     chromium_path,
+    copy_sqlite,
     require_chromium,
     run_cli,
     run_main,
@@ -39,6 +43,31 @@ if os.environ.get("CI") == "true":
     _hypothesis_settings.load_profile("ci")
 
 
+# ------------------------------------------------------------------ two workers
+# `make test` runs the suite on two pytest-xdist workers (-n 2 --dist loadfile): a
+# module's tests on one worker, so its module-scoped fixtures (an app server, a
+# browser, an executed notebook) are made once. The modules that serve the Voilà
+# app go to one worker, one after another: two apps' kernels and browsers at once
+# on two cores outpace the pages' timeouts.
+APP_MODULES = frozenset(
+    {"test_app_browser.py", "test_app_cache.py", "test_app_guard.py", "test_app_process.py", "test_app_security.py"}
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModulesAndTheApp(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return "the Voilà app's modules" if module.rsplit("/", 1)[-1] in APP_MODULES else module
+
+    return ModulesAndTheApp(config, log)
+
+
 @pytest.fixture(autouse=True)
 def no_coach_files(tmp_path, monkeypatch):
     """A coach's own data/settings.toml, data/templates or FOLLOWUP_DB must not change
@@ -51,8 +80,12 @@ def no_coach_files(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'followup.db'}"
+def db_url(tmp_path, request) -> str:
+    path = tmp_path / "followup.db"
+    if "demo_store" in request.fixturenames:
+        # The demo store's file: a copy of the one load_demo wrote once this run.
+        copy_sqlite(request.getfixturevalue("demo_once_file"), path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -66,7 +99,24 @@ def empty_store(db_url):
 def demo_once(tmp_path_factory):
     """``load_demo(store, shift=False)`` run once into an empty store: what it wrote
     (each ``Store.upsert`` call's frames, in order) and the tables it left."""
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('demo-once') / 'followup.db'}")
+    return _demo_once(tmp_path_factory)[:2]
+
+
+@pytest.fixture(scope="session")
+def demo_once_file(tmp_path_factory) -> Path:
+    """The SQLite file ``demo_once`` loaded the demo into (checkpointed: the file
+    alone holds it). Never opened by a test: copied with ``copy_sqlite``."""
+    return _demo_once(tmp_path_factory)[2]
+
+
+_demo_made: list = []
+
+
+def _demo_once(tmp_path_factory) -> tuple:
+    if _demo_made:
+        return _demo_made[0]
+    path = tmp_path_factory.mktemp("demo-once") / "followup.db"
+    store = open_store(f"sqlite:///{path}")
     writes = []
     upsert = store.upsert
 
@@ -78,19 +128,33 @@ def demo_once(tmp_path_factory):
     try:
         load_demo(store, shift=False)
         assert writes, "load_demo wrote nothing through Store.upsert"
-        return writes, store.load()
+        tables = store.load()
     finally:
         store.engine.dispose()
+    checkpoint(path)
+    _demo_made.append((writes, tables, path))
+    return _demo_made[0]
+
+
+@pytest.fixture(scope="session")
+def empty_store_file(tmp_path_factory) -> Path:
+    """A SQLite store at this schema version holding no rows (checkpointed), to copy."""
+    path = tmp_path_factory.mktemp("empty-once") / "store.db"
+    open_store(f"sqlite:///{path}").engine.dispose()
+    checkpoint(path)
+    return path
 
 
 @pytest.fixture
 def demo_store(empty_store, demo_once):
-    """The demo practice (unshifted) in a store of its own: what ``load_demo`` writes
-    into an empty store, written again without reading and validating the CSVs each
-    time (test_demo.py checks it is the same store)."""
-    writes, _ = demo_once
-    for frames in writes:
-        empty_store.upsert({name: df.copy(deep=True) for name, df in frames.items()})
+    """The demo practice (unshifted) in a store of its own: a copy of the file
+    ``load_demo`` wrote into an empty store once this run (test_demo.py checks it
+    is the same store); written again from its recorded writes when the store was
+    asked for some other way (``getfixturevalue``) and holds nothing yet."""
+    if empty_store.is_empty():
+        writes, _ = demo_once
+        for frames in writes:
+            empty_store.upsert({name: df.copy(deep=True) for name, df in frames.items()})
     return empty_store
 
 
@@ -146,6 +210,9 @@ class PgServer:
 
         self.url = sa.engine.make_url(url)
         self.conninfo = self._conninfo(self.url)
+        self._dropper: ThreadPoolExecutor | None = None
+        self._drops: list = []
+        self._templates: dict[str, str] = {}
 
     @staticmethod
     def _conninfo(url) -> dict:
@@ -165,7 +232,12 @@ class PgServer:
         return psycopg.connect(autocommit=True, **info)
 
     def create(self, template: str | None = None) -> str:
-        """A new empty database (or a copy of ``template``); returns its SQLAlchemy URL."""
+        """A new empty database (or a copy of ``template``, a name or a URL); returns
+        its SQLAlchemy URL."""
+        import sqlalchemy as sa
+
+        if template and "/" in template:
+            template = sa.engine.make_url(template).database
         name = f"followup_test_{os.getpid()}_{next(_pg_names)}_{secrets.token_hex(3)}"
         with self.connect() as conn:
             conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
@@ -175,11 +247,49 @@ class PgServer:
         return self.url.set(database=name).render_as_string(hide_password=False)
 
     def drop(self, url: str) -> None:
+        """Drop the database, in the background: PostgreSQL makes each DROP DATABASE
+        wait for a checkpoint, which the next tests need not wait for. Every drop
+        is done (and any failure raised) by ``finish_drops``, at the end of the run."""
         import sqlalchemy as sa
 
         name = sa.engine.make_url(url).database
+        if self._dropper is None:
+            self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drop")
+        self._drops.append(self._dropper.submit(self._drop_now, name))
+
+    def _drop_now(self, name: str) -> None:
         with self.connect() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def finish_drops(self) -> None:
+        if self._dropper is not None:
+            self._dropper.shutdown(wait=True)
+            self._dropper = None
+        drops, self._drops = self._drops, []
+        for done in drops:
+            done.result()  # a drop that failed fails the run
+
+    def template(self, kind: str) -> str:
+        """The name of a database made once this run to be copied with ``create``:
+        "store", a store at this schema version holding no rows; "demo", the demo
+        practice (unshifted) in such a store. Dropped by ``finish_drops``' caller."""
+        if kind not in self._templates:
+            source = self.template("store") if kind == "demo" else None
+            url = self.create(template=source)
+            store = open_store(url)
+            try:
+                if kind == "demo":
+                    for frames in _demo_once_writes():
+                        store.upsert({name: df.copy(deep=True) for name, df in frames.items()})
+            finally:
+                store.engine.dispose()
+            self._templates[kind] = url
+        return self._templates[kind]
+
+    def drop_templates(self) -> None:
+        for url in self._templates.values():
+            self.drop(url)
+        self._templates.clear()
 
 
 _pg_server: list = []
@@ -218,12 +328,44 @@ def pg_url(pg_server):
     pg_server.drop(url)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _pg_cleanup():
+    """At the end of the run: the templates dropped, and every drop done."""
+    yield
+    if _pg_server and not isinstance(_pg_server[0], str):
+        _pg_server[0].drop_templates()
+        _pg_server[0].finish_drops()
+
+
+def _demo_once_writes() -> list:
+    if not _demo_made:
+        raise AssertionError("the demo template is made after demo_once")
+    return _demo_made[0][0]
+
+
 @pytest.fixture(params=ENGINES)
 def store_url(request, tmp_path) -> str:
-    """A store URL on each engine: a SQLite file, or a throwaway PostgreSQL database."""
+    """A store URL on each engine: a SQLite file, or a throwaway PostgreSQL database.
+
+    Empty, unless the test also asks for ``any_store`` (then it is that store: a
+    copy of one made at this schema version once this run) or ``any_demo_store``
+    (a copy of the demo loaded once this run)."""
+    wants = (
+        "demo" if "any_demo_store" in request.fixturenames else "store" if "any_store" in request.fixturenames else None
+    )
+    if wants == "demo":
+        request.getfixturevalue("demo_once")
     if request.param == "sqlite":  # not db_url's file: a test may use both
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("pg_url")
+        path = tmp_path / "store.db"
+        if wants:
+            copy_sqlite(request.getfixturevalue("demo_once_file" if wants == "demo" else "empty_store_file"), path)
+        return f"sqlite:///{path}"
+    if wants is None:
+        return request.getfixturevalue("pg_url")
+    server = pg_server_or_skip()
+    url = server.create(template=server.template(wants))
+    request.addfinalizer(lambda: server.drop(url))
+    return url
 
 
 @pytest.fixture
@@ -236,11 +378,66 @@ def any_store(store_url):
 
 @pytest.fixture
 def any_demo_store(any_store, demo_once):
-    """The demo practice (unshifted) in a store of its own, on each engine."""
-    writes, _ = demo_once
-    for frames in writes:
-        any_store.upsert({name: df.copy(deep=True) for name, df in frames.items()})
+    """The demo practice (unshifted) in a store of its own, on each engine: a copy
+    of it loaded once this run (its recorded writes written again when the store
+    was asked for some other way and holds nothing yet)."""
+    if any_store.is_empty():
+        writes, _ = demo_once
+        for frames in writes:
+            any_store.upsert({name: df.copy(deep=True) for name, df in frames.items()})
     return any_store
+
+
+class StoreCopies:
+    """Stores of their own holding what a fill wrote once this run: ``copy(request,
+    engine, name, fill)`` runs ``fill(store, folder)`` (a folder of its own to write
+    files in) on an empty store of ``engine`` the
+    first time ``name`` is asked for, then hands each caller a copy of it (a
+    SQLite file copied into the test's tmp_path, or a PostgreSQL database made from
+    it as a template and dropped after the test)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.made: dict[tuple[str, str], str] = {}
+
+    def copy(self, request, engine: str, name: str, fill) -> str:
+        if (engine, name) not in self.made:
+            if engine == "sqlite":
+                url = f"sqlite:///{self.folder / (name + '.db')}"
+            else:
+                server = pg_server_or_skip()
+                url = server.create(template=server.template("store"))
+            store = open_store(url)
+            try:
+                folder = self.folder / f"{name}-{engine}"
+                folder.mkdir()
+                fill(store, folder)
+            finally:
+                store.engine.dispose()
+            if engine == "sqlite":
+                checkpoint(url)
+            self.made[(engine, name)] = url
+        source = self.made[(engine, name)]
+        if engine == "sqlite":
+            dest = request.getfixturevalue("tmp_path") / f"{name}.db"
+            copy_sqlite(source.removeprefix("sqlite:///"), dest)
+            return f"sqlite:///{dest}"
+        server = pg_server_or_skip()
+        url = server.create(template=source)
+        request.addfinalizer(lambda: server.drop(url))
+        return url
+
+    def drop(self) -> None:
+        for (engine, _), url in self.made.items():
+            if engine != "sqlite":
+                pg_server_or_skip().drop(url)
+
+
+@pytest.fixture(scope="session")
+def store_copies(tmp_path_factory):
+    copies = StoreCopies(tmp_path_factory.mktemp("store-copies"))
+    yield copies
+    copies.drop()
 
 
 def store_contents(url_or_store, names=None) -> dict[str, list[tuple]]:

@@ -10,6 +10,11 @@ Orphans count too: on Linux pytest becomes a "child subreaper", so a process who
 parent exited without stopping it (a Voilà server left by a killed ``followup
 app``, a kernel left by a killed Voilà) is re-parented to pytest instead of to
 init, and is still found here.
+
+Under pytest-xdist (``make test`` runs two workers) each worker is a subreaper too,
+and the check is the controller's alone: a worker leaves what its tests left
+running, exits, and those processes are re-parented to the controller, which
+checks after it has stopped every worker (its own session-finish runs first).
 """
 
 from __future__ import annotations
@@ -111,6 +116,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)  # after the runner's own sessionfinish has torn down session fixtures
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller checks
+        return
     me = psutil.Process()
     _wait_gone(left_running(me), GRACE_SECONDS)
     alive = left_running(me)  # listed again: one may have started another while we waited

@@ -21,10 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from followup_lib.data.demo import load_demo
-from followup_lib.data.store import open_store
-
-from builders import AS_OF, ROOT
+from builders import AS_OF, ROOT, copy_sqlite
 
 pytestmark = [pytest.mark.slow]
 FOLLOWUP = Path(sys.executable).with_name("followup")
@@ -57,12 +54,10 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90)
 
 
 @pytest.fixture
-def demo_db(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 's.db'}"
-    store = open_store(url)
-    load_demo(store, shift=False)
-    store.engine.dispose()
-    return url
+def demo_db(tmp_path, demo_once_file) -> str:
+    """The demo (unshifted) in a store of its own: a copy of the one loaded once this run."""
+    copy_sqlite(demo_once_file, tmp_path / "s.db")
+    return f"sqlite:///{tmp_path / 's.db'}"
 
 
 def _is_kernel(proc: psutil.Process) -> bool:
@@ -250,13 +245,24 @@ def test_clean():
 """
 
 
-def _inner_pytest(folder: Path, test_source: str) -> subprocess.CompletedProcess:
+def _inner_pytest(folder: Path, test_source: str, *options: str) -> subprocess.CompletedProcess:
     folder.mkdir()
     (folder / "conftest.py").write_text('pytest_plugins = ["process_check"]\n')
     (folder / "test_inner.py").write_text(textwrap.dedent(test_source))
     (folder / "process_check.py").write_text((ROOT / "tests" / "process_check.py").read_text())
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(folder), str(folder)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *options,
+            "--rootdir",
+            str(folder),
+            str(folder),
+        ],
         capture_output=True,
         text=True,
         cwd=folder,
@@ -264,9 +270,11 @@ def _inner_pytest(folder: Path, test_source: str) -> subprocess.CompletedProcess
     )
 
 
-def test_the_process_check_names_kills_and_fails_on_a_process_left_running(tmp_path):
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist-workers"])
+def test_the_process_check_names_kills_and_fails_on_a_process_left_running(tmp_path, workers):
+    # Under xdist (as `make test` runs) the process a worker's test left is found too.
     pidfile = tmp_path / "sleep.pid"
-    run = _inner_pytest(tmp_path / "leaky", LEAVES_A_PROCESS.format(pidfile=str(pidfile)))
+    run = _inner_pytest(tmp_path / "leaky", LEAVES_A_PROCESS.format(pidfile=str(pidfile)), *workers)
     pid = int(pidfile.read_text())
     assert run.returncode == pytest.ExitCode.TESTS_FAILED, run.stdout + run.stderr
     assert "1 passed" in run.stdout
@@ -274,7 +282,8 @@ def test_the_process_check_names_kills_and_fails_on_a_process_left_running(tmp_p
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-def test_the_process_check_passes_a_clean_run(tmp_path):
-    run = _inner_pytest(tmp_path / "clean", CLEAN)
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist-workers"])
+def test_the_process_check_passes_a_clean_run(tmp_path, workers):
+    run = _inner_pytest(tmp_path / "clean", CLEAN, *workers)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "left running" not in run.stdout

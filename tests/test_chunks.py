@@ -23,6 +23,7 @@ from followup_lib.data.transfer import export_store, import_path
 from followup_lib.faces import cli
 
 from builders import AS_OF, write_csvs
+from conftest import ENGINES
 
 DAY = str(AS_OF)
 SIZES = [1, 7, 100_000]  # one coachee a chunk, a few, everyone at once
@@ -33,36 +34,36 @@ def no_coach_in_environment(monkeypatch):
     monkeypatch.delenv("FOLLOWUP_COACH", raising=False)
 
 
-@pytest.fixture
-def practice(store_url, tmp_path):
+@pytest.fixture(params=ENGINES)
+def practice(request, store_copies):
     """A generated practice of 16 coachees, and one more whose ids sort apart from
     their coachee's (its application "A-LAST" is first among applications by id, its
-    coachee "Z1" last among coachees): key order is not coachee order."""
-    store = open_store(store_url)
-    try:
-        load_generated(store, 16, seed=5, as_of=AS_OF)
-        extra = write_csvs(
-            tmp_path / "extra",
-            {
-                "coachees": [dict(coachee_id="Z1", name="Zoe Last", coach="Coach 2")],
-                "applications": [
-                    dict(application_id="A-LAST", coachee_id="Z1", company="Acme", role="Analyst", status="active")
-                ],
-                "interviews": [
-                    dict(
-                        interview_id="0-IV",
-                        application_id="A-LAST",
-                        held_on="2026-11-12",
-                        interviewer_name="Ada Park",
-                        interviewer_email="ada@acme.example",
-                    )
-                ],
-            },
-        )
-        import_path(store, extra)
-    finally:
-        store.engine.dispose()
-    return store_url
+    coachee "Z1" last among coachees): key order is not coachee order. A copy of
+    the one made once this run."""
+    return store_copies.copy(request, request.param, "chunks-practice", _fill)
+
+
+def _fill(store, folder) -> None:
+    load_generated(store, 16, seed=5, as_of=AS_OF)
+    extra = write_csvs(
+        folder / "extra",
+        {
+            "coachees": [dict(coachee_id="Z1", name="Zoe Last", coach="Coach 2")],
+            "applications": [
+                dict(application_id="A-LAST", coachee_id="Z1", company="Acme", role="Analyst", status="active")
+            ],
+            "interviews": [
+                dict(
+                    interview_id="0-IV",
+                    application_id="A-LAST",
+                    held_on="2026-11-12",
+                    interviewer_name="Ada Park",
+                    interviewer_email="ada@acme.example",
+                )
+            ],
+        },
+    )
+    import_path(store, extra)
 
 
 def files(folder) -> dict[str, bytes]:

@@ -27,7 +27,7 @@ def test_the_committed_demo_shows_every_kind_of_action(demo_tables):
 
 
 def test_the_demo_store_fixture_is_what_load_demo_writes(demo_store, tmp_path):
-    # The fixture replays load_demo's writes rather than running it each time.
+    # The fixture copies the store load_demo wrote once rather than running it each time.
     fresh = open_store(f"sqlite:///{tmp_path / 'fresh.db'}")
     try:
         load_demo(fresh, shift=False)

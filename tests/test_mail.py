@@ -21,23 +21,23 @@ from pathlib import Path
 
 import pytest
 
-from followup_lib.data.demo import load_demo
 from followup_lib.data.mailbox import CUT_SHORT, apply_mail, html_to_text, open_mailbox
 from followup_lib.data.store import open_store
 from followup_lib.errors import UserError
 from followup_lib.logic.drafts import ACTIONS_HEADER, decode_action_ids
 from followup_lib.logic.mail_match import mail_message_id
 
-from builders import data_contents, db_path, run_main
+from builders import copy_sqlite, data_contents, db_path, run_main
 
 DAY = "2026-11-16"
 MAYA = "Maya Lindqvist <maya.lindqvist@example.com>"
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, demo_once_file):
+    """The demo (unshifted) in a store of its own: a copy of the one loaded once this run."""
+    copy_sqlite(demo_once_file, tmp_path / "followup.db")
     s = open_store(f"sqlite:///{tmp_path / 'followup.db'}")
-    load_demo(s, shift=False)
     yield s
     s.engine.dispose()
 

@@ -22,7 +22,7 @@ from followup_lib.faces.session_state import SessionState
 from followup_lib.paths import safe_name
 
 from builders import AS_OF, write_csvs
-from conftest import store_contents
+from conftest import ENGINES, store_contents
 
 COACH = "Coach 1"
 DAY = str(AS_OF)
@@ -35,19 +35,24 @@ def no_coach_in_environment(monkeypatch):
     monkeypatch.delenv("FOLLOWUP_COACH", raising=False)
 
 
-@pytest.fixture
-def practice(store_url):
-    """A generated practice of seven coaches; returns (url, {coachee_id: coach}, {coachee_id: name})."""
-    store = open_store(store_url)
+def _generated(store, folder) -> None:
+    load_generated(store, N_COACHEES, seed=3, as_of=AS_OF)
+
+
+@pytest.fixture(params=ENGINES)
+def practice(request, store_copies):
+    """A generated practice of seven coaches (a copy of the one generated once this
+    run); returns (url, {coachee_id: coach}, {coachee_id: name})."""
+    url = store_copies.copy(request, request.param, "scope-practice", _generated)
+    store = open_store(url)
     try:
-        load_generated(store, N_COACHEES, seed=3, as_of=AS_OF)
         coachees = store.coachees()
     finally:
         store.engine.dispose()
     coach_of = dict(zip(coachees["coachee_id"], coachees["coach"], strict=True))
     names = dict(zip(coachees["coachee_id"], coachees["name"], strict=True))
     assert len(set(coach_of.values())) > 2 and list(coach_of.values()).count(COACH) >= 2
-    return store_url, coach_of, names
+    return url, coach_of, names
 
 
 def mine_and_theirs(coach_of: dict) -> tuple[set, set]:
@@ -312,3 +317,78 @@ def test_a_coachs_report_batch_compares_against_their_own_practice(practice, fol
     assert len(notebooks) == len(mine)
     for path in notebooks:
         assert nbformat.read(path, as_version=4).metadata.papermill.parameters["practice_times"] == times(COACH)
+
+
+def test_a_coachs_import_asks_the_store_only_about_the_rows_it_holds(store_url, tmp_path, monkeypatch):
+    # Many coachees of other coaches, each with applications: the caseload check of
+    # a small import reads a few rows, not every other coach's keys.
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from followup_lib.data import transfer
+
+    others = [dict(coachee_id=f"O{i:04d}", name=f"Other {i}", coach=f"Coach {2 + i % 5}") for i in range(400)]
+    apps = [
+        dict(application_id=f"{c['coachee_id']}-A{n}", coachee_id=c["coachee_id"], company="Acme", role="Analyst")
+        for c in others
+        for n in range(2)
+    ]
+    store = open_store(store_url)
+    store.upsert(
+        {
+            "coachees": pd.DataFrame([*others, dict(coachee_id="M1", name="Mine", coach=COACH)]),
+            "applications": pd.DataFrame(apps),
+        }
+    )
+    folder = write_csvs(
+        tmp_path / "import",
+        {
+            "coachees": [dict(coachee_id="M2", name="New Person")],
+            "applications": [
+                dict(application_id="M1-A1", coachee_id="M1", company="Acme", role="Analyst"),
+                dict(application_id="O0007-A1", coachee_id="M1", company="Taken", role="Analyst"),  # another's
+            ],
+        },
+    )
+    asked: list[tuple[str, object]] = []
+    checking = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if checking:
+            asked.append((statement, parameters))
+
+    real = transfer._outside_caseload
+
+    def watched(*args, **kwargs):
+        checking.append(True)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            checking.clear()
+
+    monkeypatch.setattr(transfer, "_outside_caseload", watched)
+    sa.event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        with pytest.raises(transfer.ValidationError) as refused:
+            transfer.import_path(store, folder, coach=COACH)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", record)
+        store.engine.dispose()
+    assert "applications.csv, row 3, column application_id" in str(refused.value)
+    assert asked, "the caseload check asked the store nothing"
+
+    # Each question asked again with the plain driver: the rows it brings back.
+    if store_url.startswith("sqlite:///"):
+        import sqlite3
+
+        conn = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+        returned = sum(len(conn.execute(sql, params).fetchall()) for sql, params in asked)
+        conn.close()
+    else:
+        from conftest import pg_server_or_skip
+
+        with pg_server_or_skip().connect(sa.engine.make_url(store_url).database) as conn:
+            returned = sum(len(conn.execute(sql, params).fetchall()) for sql, params in asked)
+    # The store holds 1,201 rows of other coaches; the import names three keys,
+    # the coach has one coachee.
+    assert 1 <= returned <= 5, (returned, asked)
