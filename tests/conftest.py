@@ -389,12 +389,13 @@ def any_demo_store(any_store, demo_once):
 
 
 class StoreCopies:
-    """Stores of their own holding what a fill wrote once this run: ``copy(request,
-    engine, name, fill)`` runs ``fill(store, folder)`` (a folder of its own to write
-    files in) on an empty store of ``engine`` the
-    first time ``name`` is asked for, then hands each caller a copy of it (a
-    SQLite file copied into the test's tmp_path, or a PostgreSQL database made from
-    it as a template and dropped after the test)."""
+    """Stores of their own holding what a fill wrote once this run.
+
+    ``copy(request, engine, name, fill)`` runs ``fill(store, folder)`` (a folder of
+    its own to write files in) on an empty store of ``engine`` the first time
+    ``name`` is asked for, then hands each caller a copy of it: a SQLite file
+    copied into the test's tmp_path, or a PostgreSQL database made from it as a
+    template and dropped after the test."""
 
     def __init__(self, folder: Path):
         self.folder = folder
