@@ -605,6 +605,7 @@ class Mailbox:
     stats: MailStats
     sources: list[tuple[str, Path]] = field(default_factory=list)
     today: dt.date | None = None
+    since: dt.date | None = None  # messages dated before it are let go
 
     def _label(self, p: Path) -> str:
         if p == self.path:
@@ -645,8 +646,8 @@ class Mailbox:
                 if isinstance(rec, str):
                     self.stats.skip(where, rec)
                     continue
-                if keep is not None and not keep(rec):
-                    continue  # not the coachee's: let go, headers and all
+                if (keep is not None and not keep(rec)) or (self.since is not None and rec["date"] < self.since):
+                    continue  # not the coachee's (or older than asked): let go, headers and all
                 parts = body_parts(data)
             except Skip as s:
                 mid = rec.get("message_id") if isinstance(rec, dict) else None
@@ -700,8 +701,15 @@ def _sources(path: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def open_mailbox(path: str | Path, today: dt.date | None = None) -> Mailbox:
-    """The mailbox at ``path``, or UserError saying why it is not one."""
+def open_mailbox(path: str | Path, today: dt.date | None = None, since: dt.date | None = None) -> Mailbox:
+    """The mailbox at ``path``, or UserError saying why it is not one; ``since``:
+    only the messages dated that day or later are read past their headers."""
+    box = _mailbox_at(path, today)
+    box.since = since
+    return box
+
+
+def _mailbox_at(path: str | Path, today: dt.date | None) -> Mailbox:
     path = Path(path).expanduser()
     if not path.exists():
         raise UserError(f"{path} does not exist: name an mbox file, a Maildir or a folder of .eml files")
