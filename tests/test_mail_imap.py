@@ -119,12 +119,17 @@ def test_small_batches_read_the_same_records(dovecot, imap_env, monkeypatch):
     whole = list(imap.open_imap(dovecot.url(folder)).records())
     monkeypatch.setattr(imap, "HEADER_BATCH", 4)
     monkeypatch.setattr(imap, "BODY_BATCH", 3)
+    sessions = len(dovecot.sessions())
     box = imap.open_imap(dovecot.url(folder))
     keep = [r["key"] for r in whole][::2]
     batched = list(box.records(keep=lambda r: r["key"] in keep))
     assert batched == [r for r in whole if r["key"] in keep] and len(batched) == len(keep) > 3
     assert box.stats.read == len(FILES) and box.stats.kept == len(keep) and box.stats.let_go == len(FILES) - len(keep)
     assert box.closed
+    # Every message's headers were fetched, only the kept ones whole; nothing deleted.
+    fetched = dovecot.session_after(sessions)
+    assert (fetched["hdr_count"], fetched["body_count"]) == (len(FILES), len(keep)), fetched
+    assert fetched["deleted"] == fetched["expunged"] == 0
 
 
 def test_a_message_over_the_size_limit_is_named_and_never_fetched(dovecot, imap_env, monkeypatch):
@@ -133,10 +138,12 @@ def test_a_message_over_the_size_limit_is_named_and_never_fetched(dovecot, imap_
     monkeypatch.setattr(imap, "MAX_MESSAGE_BYTES", len(raws[1]) - 1)
     monkeypatch.setattr(imap, "BODY_BATCH_BYTES", 1)  # one message per FETCH: each still read
     small = {i for i, r in enumerate(raws) if len(r) < len(raws[1])}
+    sessions = len(dovecot.sessions())
     box = imap.open_imap(dovecot.url(folder))
     got = list(box.records())
     assert len(got) == len(small) and box.stats.skipped == {imap.TOO_LARGE: 3 - len(small)}
     assert f"skipped {folder} UID 2: {imap.TOO_LARGE}" in box.stats.skipped_lines()
+    assert dovecot.session_after(sessions)["body_count"] == len(small)
 
 
 # ------------------------------------------------------------------ the command

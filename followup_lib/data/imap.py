@@ -325,7 +325,8 @@ class ImapMailbox:
 
     def _uids(self) -> list[str]:
         try:
-            return self.box.uids(_since_criteria(self.since))
+            # No CHARSET: the criteria are ASCII, and some servers refuse the word.
+            return self.box.uids(_since_criteria(self.since), charset=None)
         except Exception as e:  # noqa: BLE001 — imap-tools' own errors, and the socket's
             raise MailServerError(f"could not list the messages of {self.url.folder!r}: {_reason(e)}") from None
 
