@@ -16,15 +16,18 @@ put in with APPEND.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import mailbox
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
+from email.utils import format_datetime
 from pathlib import Path
 
 from _common import BIN
@@ -48,16 +51,26 @@ open(sys.argv[1], "w").write(json.dumps({"code": code, "seconds": seconds, "peak
 
 
 def messages(n: int) -> Iterator[bytes]:
+    """``n`` messages as a mail client writes them: one built with ``email``, the
+    others copies of its bytes with their own sender, day, number and Message-ID."""
+    m = EmailMessage()
+    m["From"] = SENDERS[2]
+    m["To"] = "maya.lindqvist@example.com"
+    m["Subject"] = "Message 987654321"
+    m["Date"] = "Tue, 01 Oct 2026 10:00:00 +0000"
+    m["Message-ID"] = "<bench-987654321@mail.example>"
+    m.set_content("Body of message 987654321.\n" * 20)
+    m.add_attachment(b"x" * 20_000, maintype="application", subtype="octet-stream", filename="a.bin")
+    template = m.as_bytes()
+    date_line = re.search(rb"(?m)^Date: .*$", template).group(0)
+    days = [b"Date: " + format_datetime(dt.datetime(2026, 10, d, 10, tzinfo=dt.UTC)).encode() for d in range(1, 29)]
     for i in range(n):
-        m = EmailMessage()
-        m["From"] = SENDERS[0 if i % 40 == 0 else 1 if i % 40 == 1 else 2]
-        m["To"] = "maya.lindqvist@example.com"
-        m["Subject"] = f"Message {i}"
-        m["Date"] = f"Tue, {1 + i % 28:02} Oct 2026 10:00:00 +0000"
-        m["Message-ID"] = f"<bench-{i}@mail.example>"
-        m.set_content(f"Body of message {i}.\n" * 20)
-        m.add_attachment(b"x" * 20_000, maintype="application", subtype="octet-stream", filename="a.bin")
-        yield m.as_bytes()
+        sender = SENDERS[0 if i % 40 == 0 else 1 if i % 40 == 1 else 2]
+        yield (
+            template.replace(b"987654321", str(i).encode())
+            .replace(date_line, days[i % 28])
+            .replace(SENDERS[2].encode(), sender.encode())
+        )
 
 
 def write_mbox(path: Path, n: int) -> None:
