@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from followup_lib.data import imap
+from followup_lib.data.mailbox import open_mailbox
 from followup_lib.errors import UserError
 from followup_lib.faces.mail import read_mail
 
@@ -112,6 +113,15 @@ def test_the_server_gives_the_proposals_an_mbox_gives(dovecot, imap_env, demo_st
     uid_file = {f"{folder} UID {n}": p.name for n, p in enumerate(FILES, 1)}
     logged = {uid_file[p.where]: p.application_id for p in from_server.proposals if p.writes}
     assert logged == {f: a for f, a in labels.items() if a}
+
+
+def test_each_record_is_the_one_the_mbox_gives(dovecot, imap_env, tmp_path):
+    raws = corpus_bytes()
+    folder = new_folder(dovecot, raws)
+    from_file = list(open_mailbox(write_mbox(tmp_path / "corpus.mbox", raws)).records())
+    from_server = list(imap.open_imap(dovecot.url(folder)).records())
+    assert len(from_server) == len(raws)
+    assert [{**r, "where": ""} for r in from_server] == [{**r, "where": ""} for r in from_file]
 
 
 def test_small_batches_read_the_same_records(dovecot, imap_env, monkeypatch):
