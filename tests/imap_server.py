@@ -164,6 +164,32 @@ class DovecotServer:
         finally:
             c.logout()
 
+    def deliver(self, messages, folder: str) -> int:
+        """Put ``messages`` straight into ``folder``'s Maildir, as a delivery agent
+        does (each file dated its Date:, which Dovecot takes as the day received):
+        for many messages, far faster than APPEND. The folder is created first, over
+        IMAP. Returns how many."""
+        import email.utils
+
+        c = self.client()
+        try:
+            c.create(folder)
+        finally:
+            c.logout()
+        new = self.folder / "mail" / self.user / "Maildir" / f".{folder}" / "new"
+        owner = (new.stat().st_uid, new.stat().st_gid)
+        n = 0
+        for n, raw in enumerate(messages, 1):
+            path = new / f"{1_700_000_000 + n}.M{n}P{os.getpid()}.followup-test"
+            path.write_bytes(raw)
+            m = re.search(rb"(?im)^Date:[ \t]*(.+?)\r?$", raw.split(b"\n\n", 1)[0])
+            if m:
+                when = email.utils.parsedate_to_datetime(m.group(1).decode()).timestamp()
+                os.utime(path, (when, when))
+            if os.geteuid() == 0:
+                os.chown(path, *owner)
+        return n
+
     def flags(self, folder: str = "INBOX") -> dict[str, str]:
         """Each message's flags, by UID, as the server keeps them."""
         c = self.client()
@@ -178,21 +204,27 @@ class DovecotServer:
         finally:
             c.logout()
 
-    def sessions(self) -> list[dict[str, int]]:
+    def sessions(self, timeout: float = 10) -> list[dict[str, int]]:
         """What each IMAP session of the user fetched, as Dovecot logs it when the
-        session ends (``Logged out … hdr_count=… body_count=…``), oldest first."""
-        return [
-            {k: int(v) for k, v in re.findall(r"(\w+_count|\w+_bytes|deleted|expunged)=(\d+)", line)}
-            for line in self.log().splitlines()
-            if "Disconnected: Logged out" in line and f"imap({self.user})" in line
-        ]
-
-    def session_after(self, count: int, timeout: float = 10) -> dict[str, int]:
-        """The first session to end after ``count`` had ended (waiting for its line)."""
+        session ends (``Disconnected: … hdr_count=… body_count=…``), oldest first —
+        once every session that logged in has ended and said so."""
         deadline = time.monotonic() + timeout
-        while len(done := self.sessions()) <= count:
-            assert time.monotonic() < deadline, f"no IMAP session ended after the first {count}"
+        while True:
+            lines = self.log().splitlines()
+            logins = sum(1 for line in lines if "imap-login: Info: Login: user=<" + self.user + ">" in line)
+            ended = [line for line in lines if ": Info: Disconnected" in line and f"imap({self.user})" in line]
+            if len(ended) >= logins:
+                return [
+                    {k: int(v) for k, v in re.findall(r"(\w+_count|\w+_bytes|deleted|expunged)=(\d+)", line)}
+                    for line in ended
+                ]
+            assert time.monotonic() < deadline, f"{logins - len(ended)} IMAP sessions did not end"
             time.sleep(0.05)
+
+    def session_after(self, count: int) -> dict[str, int]:
+        """The first session to end after the first ``count``."""
+        done = self.sessions()
+        assert len(done) > count, f"no IMAP session ended after the first {count}"
         return done[count]
 
     def log(self) -> str:

@@ -47,6 +47,7 @@ from email import policy
 from email.header import decode_header
 from email.message import EmailMessage
 from email.parser import BytesParser, Parser
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -215,20 +216,26 @@ def _header(msg, name: str) -> str:
     return " ".join(_clean(_words(str(value))).split()) if value is not None else ""
 
 
-def _named(msg, *names: str) -> list[tuple[str, str]]:
+def _named(msg, *names: str) -> tuple[tuple[str, str], ...]:
     values = []
     for name in names:
         values.extend(str(v) for v in msg.get_all(name, ()))
-    if not values:
-        return []
+    return _name_address_pairs(tuple(values)) if values else ()
+
+
+@lru_cache(maxsize=4096)
+def _name_address_pairs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(display name, address) pairs of address headers. Cached: a mailbox repeats
+    the same few To and From lines thousands of times, and parsing them is most of
+    what reading a message's headers costs."""
     try:
         pairs = email.utils.getaddresses([_clean(v) for v in values])
     except Exception:  # noqa: BLE001
-        return []
-    return [(_words(n), a) for n, a in pairs]
+        return ()
+    return tuple((_words(n), a) for n, a in pairs)
 
 
-def _addresses(msg, *names: str, named: list[tuple[str, str]] | None = None) -> tuple[str, ...]:
+def _addresses(msg, *names: str, named: tuple[tuple[str, str], ...] | None = None) -> tuple[str, ...]:
     out = []
     for _, addr in named if named is not None else _named(msg, *names):
         addr = addr.strip().strip("<>").lower()
