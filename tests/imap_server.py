@@ -190,6 +190,19 @@ class DovecotServer:
                 os.chown(path, *owner)
         return n
 
+    def index(self, folder: str) -> None:
+        """Have Dovecot take in what ``deliver`` put in its Maildir, as it does when a
+        mail client first opens the folder: the messages moved to cur/, their headers
+        in its index and cache."""
+        c = self.client()
+        try:
+            _, data = c.select(folder)
+            count = int(data[0])
+            for start in range(1, count + 1, 5000):
+                c.fetch(f"{start}:{min(count, start + 4999)}", "(FLAGS BODY.PEEK[HEADER])")
+        finally:
+            c.logout()
+
     def flags(self, folder: str = "INBOX") -> dict[str, str]:
         """Each message's flags, by UID, as the server keeps them."""
         c = self.client()
