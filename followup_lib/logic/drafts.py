@@ -29,7 +29,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .. import paths
 from ..errors import DraftError  # noqa: F401 (re-exported)
-from ..kinds import MESSAGE_KINDS, REFERENCE_KINDS
+from ..kinds import DEADLINE_REMINDER, MESSAGE_KINDS, REFERENCE_KINDS, parse_action_id
 from ..schema import OFFER_TERMS, present  # noqa: F401 (present re-exported)
 from . import wording
 from .rules import latest_interviews
@@ -363,7 +363,8 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
         facts["accepted"] = present(offer.get("accepted_on"))
         deadline = offer.get("response_deadline")
         facts["deadline_passed"] = present(deadline) and pd.Timestamp(deadline) < day
-    facts["deadline_reminder"] = str(action.get("action_id") or "").split(":")[2:3] == ["deadline"]
+    ref = parse_action_id(action.get("action_id"))
+    facts["deadline_reminder"] = ref is not None and ref.detail[:1] == (DEADLINE_REMINDER,)
     recipient = str(action.get("recipient") or "")
     # "your contact at Globex" is no name to greet someone by.
     if present(recipient) and action["kind"] != "await_approval" and not recipient.startswith("your "):
