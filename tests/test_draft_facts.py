@@ -15,7 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from followup_lib.logic.draft_lint import lint_draft
-from followup_lib.logic.drafts import REVIEW_HEADER, Draft, read_draft_file, render_drafts, review_note, write_drafts
+from followup_lib.logic.drafts import (
+    RESENT_LINE,
+    REVIEW_HEADER,
+    Draft,
+    read_draft_file,
+    render_drafts,
+    review_note,
+    write_drafts,
+)
 from followup_lib.logic.rules import due_actions
 
 from builders import APP, AS_OF, FINAL, LETTER, OFFER_APP, interview, offer, ref_use, reference, world
@@ -568,3 +576,13 @@ def test_no_draft_says_a_date_a_name_or_an_occasion_the_store_does_not_hold(case
         # A topic with a pronoun reaches no one.
         assert "you ran with" not in body and "our churn work" not in body
         assert not [p for p in lint_draft(d, as_of) if "claim" in p or "topic" in p], body
+
+
+def test_a_message_that_bounced_is_sent_again_without_an_apology(demo_tables):
+    """The demo's roadmap one-pager went to Sam on the day promised and came back: the
+    new draft says it is sent again, after the greeting, and does not apologise for
+    lateness (the client was not late; the mail was lost)."""
+    (d,) = [d for d in drafts_on(demo_tables, "2026-11-16").drafts if any(a.endswith(":again") for a in d.action_ids)]
+    assert d.to_name == "Sam Whitaker" and d.action_ids == ["keep_promise:A007:P002:again"]
+    assert d.body.index("Dear Sam") < d.body.index(RESENT_LINE)
+    assert "sorry" not in d.body.lower() and "later than" not in d.body

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from followup_lib.logic import offers, weekly
+from followup_lib.logic import analysis, offers, weekly
 
 from builders import AS_OF, app, iv, make_tables, msg
 
@@ -230,6 +230,23 @@ def test_no_new_applications_for_weeks_is_a_warning_not_good_news():
     )
     fresh = report(applications=[applied("A1", "2026-11-12")])
     assert fresh.sentences["pipeline"].endswith("New applications still come in (the last on Thu 12 Nov).")
+
+
+def test_where_ended_applications_stopped_is_said_only_as_far_as_it_is_true():
+    """'most after X' only when more than half stopped there; otherwise each is said."""
+    stages = pd.DataFrame(
+        {
+            "stage": pd.Categorical(["offer", "final round", "interviewing"], categories=analysis.PIPELINE_STAGES),
+            "status": ["offer", "rejected", "rejected"],
+            "open": [False, False, True],
+        }
+    )
+    apps = pd.DataFrame({"applied_on": pd.to_datetime(["2026-11-12"])})
+    text = weekly.pipeline_reading(stages, apps, pd.Timestamp("2026-11-16"))
+    assert "2 applications ended without a job: 1 after an offer and 1 after a final round." in text
+    stages.loc[2, ["stage", "open"]] = ["final round", False]
+    text = weekly.pipeline_reading(stages, apps, pd.Timestamp("2026-11-16"))
+    assert "3 applications ended without a job, most after a final round." in text
 
 
 # ------------------------------------------------------------------ offers side by side

@@ -654,7 +654,9 @@ def _promises(c: _Context, s: Settings, promises: pd.DataFrame) -> pd.DataFrame:
     p["channel"] = _contact_channel(to["preferred_channel"], to["email"], to["phone"]).where(known, p["channel"])
     p["contact_id"] = to["contact_id"].where(known, p["contact_id"])
     what = _text(p["what"])
-    late = p["due_on"] < c.as_of
+    # Kept on time but come back (a bounce): the client was not late, the mail was lost.
+    ids = "keep_promise" + ACTION_ID_SEPARATOR + p["application_id"] + ACTION_ID_SEPARATOR + p["promise_id"]
+    late = (p["due_on"] < c.as_of) & ~ids.isin(c.bounced.index)
     contact = p["kind_of_promise"].eq("contact")
     # "your contact at Globex" already names the company.
     who = p["recipient"] + pd.Series(np.where(p["named"].eq(True) | known, " at " + p["company"], ""), index=p.index)
@@ -1202,11 +1204,8 @@ def _again_after_bounce(c: _Context, df: pd.DataFrame) -> pd.DataFrame:
     if not hit.any():
         return df
     df = df.copy()
-    label = df["kind"].map(ACTION_LABELS).fillna("message").str.lower()
     df.loc[hit, "why"] = (
-        "Your "
-        + label[hit]
-        + " to "
+        "Your message to "
         + df.loc[hit, "recipient"].astype(str)
         + " did not arrive (it came back on "
         + fmt_day(bounced_on[hit], c.as_of)
