@@ -320,3 +320,12 @@ def test_an_empty_week_reads_as_sentences():
     assert weekly.happened_markdown(r) == "Nothing was logged this week."
     assert r.first_thing.startswith("**Nothing is due")
     assert r.headline["overdue now"] == 0 and r.headline["new applications"] == 1
+
+
+def test_a_yes_to_a_verbal_offer_is_not_shown_as_accepted_waiting_for_approval():
+    """Issue 20: a verbal yes binds no one; the offers table says it is not in writing yet."""
+    base = dict(application_id="A1", verbal_on="2026-11-13", accepted_on="2026-11-13")
+    status = lambda **o: offers.offer_status({**base, **o})  # noqa: E731
+    assert status() == "said yes to the verbal offer on Fri 13 Nov 2026; not in writing yet: ask for it"
+    assert status(written_requested_on="2026-11-14").endswith("not in writing yet: asked for it on Sat 14 Nov 2026")
+    assert status(written_received_on="2026-11-16") == "accepted on Fri 13 Nov 2026, waiting for their approval"
