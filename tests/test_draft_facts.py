@@ -586,3 +586,24 @@ def test_a_message_that_bounced_is_sent_again_without_an_apology(demo_tables):
     assert d.to_name == "Sam Whitaker" and d.action_ids == ["keep_promise:A007:P002:again"]
     assert d.body.index("Dear Sam") < d.body.index(RESENT_LINE)
     assert "sorry" not in d.body.lower() and "later than" not in d.body
+
+
+def test_a_verbal_offers_passed_deadline_asks_for_more_time_once():
+    """Guidance 8: a deadline given with a verbal offer is minded like a letter's. Once
+    it has passed unanswered, the request for the letter asks for a few days after it
+    arrives; once more time was asked for (a sent extension_request), never again."""
+    from contract_builders import application, interview, message, typed_tables
+
+    rows = dict(
+        applications=[application(status="offer")],
+        interviews=[interview(final_round=True)],
+        offers=[dict(application_id="A1", verbal_on="2026-11-09", response_deadline="2026-11-12")],
+    )
+    (d,) = drafts_on(typed_tables(**rows), "2026-11-16").drafts
+    assert d.kind == "request_written_offer"
+    assert "I am sorry not to have given you my answer by Thursday 12 November" in d.body
+    assert "a few days after the letter arrives" in d.body and "respond promptly" not in d.body
+    rows["messages"] = [message("M1", "2026-11-13", kind="extension_request")]
+    (d,) = drafts_on(typed_tables(**rows), "2026-11-16").drafts
+    assert d.kind == "request_written_offer" and "few days" not in d.body and "12 November" not in d.body
+    assert "in writing" in d.body and lint_draft(d, "2026-11-16") == []

@@ -602,7 +602,7 @@ def _recorded_facts(action: Mapping, lk: dict, day: pd.Timestamp, iv: Mapping, o
         if days:
             facts["last_spoke"] = when(max(days))
 
-    if kind == "review_offer_letter":
+    if kind in ("review_offer_letter", "request_written_offer"):
         facts["answered"] = False
         sent = [m for m in msgs if m.get("direction") == "sent" and not present(m.get("reference_id"))]
         asked = [pd.Timestamp(m["on"]) for m in sent if normal_kind(m.get("kind")) == "review_offer_letter"]
