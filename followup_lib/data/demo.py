@@ -469,8 +469,8 @@ def generate_practice(
 def _contract_v3_outcomes(rng, as_of, applications, promises, offers, messages) -> pd.DataFrame:
     """The outcomes a coach meets every week, as contract v3 records them, from
     their own random stream: rejections by email, out-of-office replies to status
-    inquiries, kept promises logged as sent (a few came back: a bounce naming the
-    promise, so it is due again), response deadlines, requests for more time once
+    inquiries, some kept promises logged as sent (a few came back: a bounce naming
+    the promise, so it is due again), response deadlines, requests for more time once
     one passed, and offers rescinded. ``offers`` is changed in place; the messages,
     with the new ones, are returned. Nothing is dated after ``as_of``."""
     iso = lambda t: pd.Series(t).dt.strftime("%Y-%m-%d").to_numpy()  # noqa: E731
@@ -494,7 +494,7 @@ def _contract_v3_outcomes(rng, as_of, applications, promises, offers, messages) 
         )
 
     rejected = applications[applications["status"].eq("rejected") & applications["closed_on"].ne("")]
-    rejected = rejected[rng.random(len(rejected)) < 0.6]
+    rejected = rejected[rng.random(len(rejected)) < 0.3]
     add(
         rejected["application_id"] + "-X",
         rejected["application_id"],
@@ -514,6 +514,7 @@ def _contract_v3_outcomes(rng, as_of, applications, promises, offers, messages) 
         "Automatic reply: out of the office",
     )
     kept = promises[promises["done_on"].ne("")]
+    kept = kept[rng.random(len(kept)) < 0.3]  # most clients log only the date a promise was kept
     action = "keep_promise:" + kept["application_id"] + ":" + kept["promise_id"]
     add(
         kept["promise_id"] + "-S",
@@ -524,7 +525,7 @@ def _contract_v3_outcomes(rng, as_of, applications, promises, offers, messages) 
         "Sent what was promised",
         action_id=action,
     )
-    back = rng.random(len(kept)) < 0.05
+    back = rng.random(len(kept)) < 0.1
     add(
         kept["promise_id"][back] + "-B",
         kept["application_id"][back],

@@ -234,14 +234,15 @@ def _moved_deadlines(offers: pd.DataFrame, received: pd.DataFrame) -> pd.DataFra
 
 def _undo_bounced(tables: Mapping[str, pd.DataFrame], bounced: pd.Series) -> dict[str, pd.DataFrame]:
     """The tables as if every bounced action had not been done: its sent record
-    (kinds.py: a thank-you's ``thank_you_sent_on``, a promise's ``done_on``…) is blank again."""
+    (kinds.py: a thank-you's ``thank_you_sent_on``, a promise's ``done_on``…) is blank
+    again. The rows are found per record in one pass over each table."""
     out = dict(tables)
+    wanted: dict[tuple, set[tuple]] = {}
     for ref in map(parse_action_id, bounced.index):
-        if ref is None:
+        if ref is None or ref.kind not in KINDS:
             continue
-        record = KINDS[ref.kind].sent_records if ref.kind in KINDS else ()
         detail = ref.detail
-        for r in record:
+        for r in KINDS[ref.kind].sent_records:
             # The key columns are read from the action id in the order the rules write them.
             values = {"application_id": ref.application_id}
             if r.key == ("interview_id", "contact_id") and len(detail) >= 2:
@@ -252,21 +253,22 @@ def _undo_bounced(tables: Mapping[str, pd.DataFrame], bounced: pd.Series) -> dic
                 values.update(promise_id=detail[0])
             elif r.key == ("reference_id", "application_id") and detail:
                 values.update(reference_id=detail[0])
-            elif r.key == ("application_id",) and r.table == "offers":
-                pass
-            else:
+            elif not (r.key == ("application_id",) and r.table == "offers"):
                 continue
-            frame = out.get(r.table)
-            if frame is None or r.column not in frame:
-                continue
-            hit = pd.Series(True, index=frame.index)
-            for k in r.key:
-                hit &= frame[k].eq(values.get(k))
-            if hit.any():
-                frame = frame.copy()
-                frame.loc[hit, r.column] = pd.NaT
-                out[r.table] = frame
+            wanted.setdefault((r.table, r.column, r.key), set()).add(tuple(values[k] for k in r.key))
             break
+    for (table, column, key), rows in wanted.items():
+        frame = out.get(table)
+        if frame is None or column not in frame or not set(key) <= set(frame.columns):
+            continue
+        if len(key) == 1:
+            hit = frame[key[0]].isin([r[0] for r in rows]).to_numpy()
+        else:
+            hit = pd.MultiIndex.from_frame(frame[list(key)].astype(object)).isin(list(rows))
+        if hit.any():
+            frame = frame.copy()
+            frame.loc[hit, column] = pd.NaT
+            out[table] = frame
     return out
 
 
