@@ -571,7 +571,7 @@ def lateness_figure(la: pd.DataFrame, grace: int, suggested: int | None = None) 
 #: Where the response-times notebook's day comes from, and what it tells the coach.
 DAY_NOTES = {
     "parameter": "Judged from the day given as the notebook's `as_of`.",
-    "session": "Judged from the working session's day (the day its \"Today is\" shows, or `followup app --as-of`).",
+    "session": 'Judged from the working session\'s day (the day its "Today is" shows, or `followup app --as-of`).',
     "clock": (
         "Judged from today's date: no working session on this store has shown a day today; to judge from "
         "another day, set `as_of` in the notebook's first cell."
