@@ -34,7 +34,8 @@ def app(tmp_path_factory):
     store = open_store(db)
     load_demo(store, shift=False)
     store.engine.dispose()
-    running = start_app(folder, db, "--coachee", "C001")
+    # Default settings, read (and the session's day written) in this test's folder.
+    running = start_app(folder, db, "--coachee", "C001", settings="[defaults]\n")
     try:
         yield running
     finally:
