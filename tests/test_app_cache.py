@@ -16,7 +16,7 @@ import pytest
 
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
-from followup_lib.faces.voila_guard import UNVERSIONED_MAX_AGE, VERSIONED_MAX_AGE
+from followup_lib.faces.voila_guard import UNVERSIONED_MAX_AGE, VERSIONED_MAX_AGE, cache_control
 
 from builders import require_chromium, start_app
 
@@ -87,6 +87,19 @@ class Network:
 def _max_age(header: str) -> int:
     m = re.search(r"max-age=(\d+)", header or "")
     return int(m.group(1)) if m else 0
+
+
+def test_a_year_only_for_a_url_that_changes_with_its_content():
+    year, hour = VERSIONED_MAX_AGE, UNVERSIONED_MAX_AGE
+    ext = "/voila/labextensions/@jupyter-widgets/jupyterlab-manager/static/"
+    assert cache_control(ext + "remoteEntry.e4ff09401a2f575928c0.js", False)[0] == year
+    assert cache_control("/voila/templates/lab/static/9834b82ad26e2a37583d.woff2", False)[0] == year
+    assert cache_control("/voila/templates/lab/static/index.css", True) == (year, f"public, max-age={year}, immutable")
+    # Names that stay the same from one version to the next: an hour, then the ETag.
+    assert cache_control("/voila/static/voila.js", False) == (hour, f"public, max-age={hour}")
+    assert cache_control("/voila/static/8925.voila.js", False)[0] == hour  # a chunk's number, not a hash
+    assert cache_control(ext + "style.js", False)[0] == hour
+    assert cache_control(ext + "651.fe40a967a60b543cf15c.js.LICENSE.txt", False)[0] == hour
 
 
 def test_static_files_cached_page_not(browser, app):
