@@ -8,6 +8,7 @@ what marking it sent records in the store, and its calendar title.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .schema import present
@@ -189,12 +190,78 @@ SENT_MESSAGE_KINDS: dict[str, str] = {
 NOT_WORD_FROM_EMPLOYER = (AUTO_REPLY, BOUNCE)
 
 
+# How a typed ``messages.kind`` is compared: lower case, runs of spaces and hyphens
+# one "_" ("Offer letter" and "offer-letter" are ``offer_letter``); a blank is "".
+_KIND_SEPARATORS = r"[\s\-]+"
+
+
+def normal_kind(kind: object) -> str:
+    """One ``messages.kind`` value as the rules compare it."""
+    text = "" if not present(kind) else str(kind).strip().lower()
+    return re.sub(_KIND_SEPARATORS, "_", text)
+
+
+def normal_kinds(kinds):
+    """A pandas Series of ``messages.kind`` values, each as ``normal_kind`` gives it."""
+    text = kinds.astype(object).where(kinds.notna(), "").astype(str).str.strip().str.lower()
+    return text.str.replace(_KIND_SEPARATORS, "_", regex=True)
+
+
 def status_to_record(direction: str | None, kind: str | None, status: str | None) -> str | None:
     """The application status a newly logged message suggests recording, or None:
     a received rejection on an application not yet closed suggests "rejected" (the
     rules already treat it as closed from that day; the session offers to say so
     in the store too)."""
-    normal = "_".join(str(kind or "").strip().lower().replace("-", " ").split())
-    if direction == "received" and normal == REJECTION and status not in ("rejected", "withdrawn", "hired"):
+    if direction == "received" and normal_kind(kind) == REJECTION and status not in ("rejected", "withdrawn", "hired"):
         return "rejected"
     return None
+
+
+# ------------------------------------------------------------ action ids
+# An action's id, as the rules make it and every message logged for it carries
+# (``messages.action_id``): ``KIND:APPLICATION:DETAIL``, where the detail is the
+# kind's own key (an interview and a contact ``I1:K2``, a promise, a reference,
+# ``deadline`` for an offer's deadline reminder…); an action due again because its
+# message bounced ends in ``:again``. Read and written here only.
+ACTION_ID_SEPARATOR = ":"
+AGAIN = "again"
+#: The detail of an offer's deadline reminder begins with this (then the deadline's day).
+DEADLINE_REMINDER = "deadline"
+
+
+@dataclass(frozen=True)
+class ActionRef:
+    """The parts of an action id."""
+
+    kind: str
+    application_id: str
+    detail: tuple[str, ...]
+    again: bool = False
+
+
+def action_id(kind: str, application_id: str, *detail: str) -> str:
+    return ACTION_ID_SEPARATOR.join((kind, application_id, *detail))
+
+
+def again_id(action: str) -> str:
+    """The id of an action due again after its message bounced."""
+    return f"{action}{ACTION_ID_SEPARATOR}{AGAIN}"
+
+
+def parse_action_id(value: object) -> ActionRef | None:
+    """An action id's parts, or None for a blank or something not an action id."""
+    if not present(value):
+        return None
+    parts = str(value).split(ACTION_ID_SEPARATOR)
+    if len(parts) < 2 or not parts[0] or not parts[1]:
+        return None
+    again = len(parts) > 3 and parts[-1] == AGAIN
+    detail = tuple(parts[2:-1] if again else parts[2:])
+    return ActionRef(parts[0], parts[1], detail, again)
+
+
+def action_detail_part(ids, position: int):
+    """Vectorised: the ``position``-th part of each action id's detail (a pandas
+    Series of ids, blank where none)."""
+    text = ids.astype(object).where(ids.notna(), "").astype(str)
+    return text.str.split(ACTION_ID_SEPARATOR).str[2 + position]

@@ -238,3 +238,27 @@ def test_waiting_on_nothing():
 def test_waiting_on_counts_whole_days(as_of):
     t = make_tables(applications=[app("A1")], interviews=[iv("I1", "A1", "2026-11-09", "2026-11-13")])
     assert analysis.waiting_on(t, as_of)["days_since"].tolist() == [7]
+
+
+@pytest.mark.parametrize("machine", ["auto_reply", "bounce", "Auto reply"])
+def test_an_automatic_reply_or_a_bounce_is_not_word_from_the_employer(machine):
+    """Contract v3: in the response-time analysis and the weekly report's waits, an
+    out-of-office reply or a bounce is not the employer's answer; an update is."""
+    from followup_lib.logic import weekly
+
+    from contract_builders import interview, message, typed_tables
+
+    def tables(kind):
+        return typed_tables(
+            interviews=[interview(held_on="2026-11-02", next_step_by="2026-11-06")],
+            messages=[message("M1", "2026-11-04", "received", kind)],
+        )
+
+    assert analysis.employer_words(tables(machine), "2026-11-16").query("how == 'message'").empty
+    assert len(analysis.employer_words(tables("update"), "2026-11-16").query("how == 'message'")) == 1
+    end = pd.Timestamp("2026-11-16")
+    r = weekly.weekly_report(tables(machine), "C1", end)
+    (silence,) = r.silences.to_dict("records")
+    assert silence["word"] == "the interview" and silence["silent_days"] == 14
+    events = weekly._events(tables(machine), end - pd.Timedelta(days=20), end)
+    assert not events["what"].str.startswith("Heard from the employer").any()

@@ -123,6 +123,8 @@ def test_a_completed_action_comes_back_cancelled_under_its_uid(demo_tables):
     # Everything still to do stays confirmed; nothing else is cancelled.
     statuses = [str(e["STATUS"]) for e in events(data)]
     assert statuses.count("CANCELLED") == 1 and statuses.count("CONFIRMED") == len(later)
+    # The one-pager Jordan sent Sam came back: not done (it is due again).
+    assert "keep_promise:A007:P002" not in set(completed_actions(demo_tables, AS_OF)["action_id"])
     # Long ago (beyond the window) it is no longer carried.
     assert completed_actions(demo_tables, AS_OF + dt.timedelta(days=90)).empty
 
@@ -145,8 +147,11 @@ def test_cli_calendar_is_identical_across_two_exports(followup, demo_store, tmp_
     first, second = (p.read_bytes() for p in paths)
     assert first == second
     evs = events(first)
-    # Jordan: five due or overdue, two upcoming (Dev Patel's call, Atlas Freight's inquiry).
-    assert len(evs) == 7 and f"wrote {len(evs)} entries" in proc.stdout
+    # Jordan: six due or overdue (the one-pager that bounced, to send again, among
+    # them; the bounced one is not "done"), two upcoming (Dev Patel's call, Atlas
+    # Freight's inquiry).
+    assert len(evs) == 8 and f"wrote {len(evs)} entries" in proc.stdout
+    assert not any(str(e["STATUS"]) == "CANCELLED" for e in evs)
     assert {str(e["UID"]) for e in evs} == {str(e["UID"]) for e in events(second)}
     summaries = " | ".join(str(e["SUMMARY"]) for e in evs)
     assert "Lumen Software" in summaries and "Quarry Labs" in summaries

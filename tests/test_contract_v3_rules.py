@@ -189,6 +189,36 @@ def test_a_bounce_makes_its_action_due_again():
     none_of(due("2026-11-04", **rows), "thank_you_note")
 
 
+def test_several_bounces_at_once_each_make_their_own_action_due_again():
+    """Two thank-you notes and a kept promise, each come back: all three are due
+    again; a fourth message, delivered, stays done."""
+    ids = ["thank_you_note:A1:I1", "thank_you_note:A2:I2", "keep_promise:A1:P1", "thank_you_note:A3:I3"]
+    sent = [
+        message(f"S{i}", "2026-11-10", kind=a.split(":")[0], aid=a.split(":")[1], action_id=a)
+        for i, a in enumerate(ids)
+    ]
+    back = [
+        message(f"B{i}", "2026-11-10", "received", "bounce", aid=a.split(":")[1], action_id=a)
+        for i, a in enumerate(ids[:3])
+    ]
+    rows = dict(
+        applications=[application("A1"), application("A2", "Initech"), application("A3", "Umbrella")],
+        interviews=[
+            interview("I1", "A1", "2026-11-09", thank_you_sent_on="2026-11-10"),
+            interview("I2", "A2", "2026-11-09", thank_you_sent_on="2026-11-10"),
+            interview("I3", "A3", "2026-11-09", thank_you_sent_on="2026-11-10"),
+        ],
+        promises=[
+            dict(promise_id="P1", application_id="A1", what="a work sample", due_on="2026-11-10", done_on="2026-11-10")
+        ],
+        messages=sent + back,
+    )
+    actions = due("2026-11-11", **rows)
+    again = set(actions.loc[actions["action_id"].str.endswith(":again"), "action_id"])
+    assert again == {a + ":again" for a in ids[:3]}
+    assert not actions["action_id"].str.startswith("thank_you_note:A3").any()
+
+
 # ------------------------------------------------------------ days and people
 
 

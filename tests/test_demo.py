@@ -26,6 +26,33 @@ def test_the_committed_demo_shows_every_kind_of_action(demo_tables):
     assert set(actions["coachee_id"]) == {"C001", "C002", "C003"}
 
 
+def test_the_committed_demo_shows_each_contract_v3_outcome(demo_tables):
+    """Issue 19: the demo shows each new fact and outcome, and what the rules make of it
+    on its today: a rescinded offer (closed; its reference hears why), a request for
+    more time (the deadline reminder waits), a bounce (its action due again), an
+    automatic reply (not word from the employer), a rejection and an invitation
+    received, a closed_reason, per-person topics and talking points."""
+    t = demo_tables
+    kinds = set(t["messages"]["kind"])
+    assert {"rejection", "offer", "offer_letter", "invitation", "auto_reply", "bounce", "extension_request"} <= kinds
+    assert t["offers"]["rescinded_on"].notna().any() and t["applications"]["closed_reason"].notna().any()
+    assert t["interview_contacts"]["topics"].notna().sum() >= 2 and t["reference_uses"]["talking_points"].notna().any()
+    assert t["promises"]["made_at_interview_id"].notna().any() and t["contacts"]["role"].notna().all()
+
+    actions = due_actions(t, DEMO_AS_OF)
+    why = dict(zip(actions["action_id"], actions["why"], strict=True))
+    rescinded = t["offers"].loc[t["offers"]["rescinded_on"].notna(), "application_id"].iloc[0]
+    mine = actions[actions["application_id"].eq(rescinded)]
+    assert set(mine["kind"]) == {"close_the_loop"}, mine[["kind", "why"]]
+    assert all("they withdrew their offer" in w for w in mine["why"])
+    again = [a for a in why if a.endswith(":again")]
+    assert again and all("did not arrive" in why[a] for a in again)
+    asked = t["messages"].loc[t["messages"]["kind"].eq("extension_request"), "application_id"].iloc[0]
+    letter = actions[actions["application_id"].eq(asked) & actions["kind"].eq("review_offer_letter")]
+    assert len(letter) == 1 and "You asked for more time on" in letter["why"].iloc[0]
+    assert "passed unanswered" not in letter["why"].iloc[0]
+
+
 def test_the_demo_store_fixture_is_what_load_demo_writes(demo_store, tmp_path):
     # The fixture replays load_demo's writes rather than running it each time.
     fresh = open_store(f"sqlite:///{tmp_path / 'fresh.db'}")
@@ -48,7 +75,7 @@ def test_cli_demo_loads_only_into_an_empty_store(followup, db_url, empty_store):
     first = followup("demo", "--no-shift", db=db_url, check=True)
     assert "loaded the demo practice" in first.stdout and "its today is 2026-11-16" in first.stdout
     before = empty_store.load()
-    assert len(before["coachees"]) == 3 and len(before["applications"]) == 13
+    assert len(before["coachees"]) == 3 and len(before["applications"]) == 14
     second = followup("demo", "--as-of", "2027-03-10", db=db_url, check=True)
     assert "already holds data; the demo was not loaded" in second.stdout
     after = empty_store.load()

@@ -15,7 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from followup_lib.logic.draft_lint import lint_draft
-from followup_lib.logic.drafts import REVIEW_HEADER, Draft, read_draft_file, render_drafts, review_note, write_drafts
+from followup_lib.logic.drafts import (
+    RESENT_LINE,
+    REVIEW_HEADER,
+    Draft,
+    read_draft_file,
+    render_drafts,
+    review_note,
+    write_drafts,
+)
 from followup_lib.logic.rules import due_actions
 
 from builders import APP, AS_OF, FINAL, LETTER, OFFER_APP, interview, offer, ref_use, reference, world
@@ -568,3 +576,34 @@ def test_no_draft_says_a_date_a_name_or_an_occasion_the_store_does_not_hold(case
         # A topic with a pronoun reaches no one.
         assert "you ran with" not in body and "our churn work" not in body
         assert not [p for p in lint_draft(d, as_of) if "claim" in p or "topic" in p], body
+
+
+def test_a_message_that_bounced_is_sent_again_without_an_apology(demo_tables):
+    """The demo's roadmap one-pager went to Sam on the day promised and came back: the
+    new draft says it is sent again, after the greeting, and does not apologise for
+    lateness (the client was not late; the mail was lost)."""
+    (d,) = [d for d in drafts_on(demo_tables, "2026-11-16").drafts if any(a.endswith(":again") for a in d.action_ids)]
+    assert d.to_name == "Sam Whitaker" and d.action_ids == ["keep_promise:A007:P002:again"]
+    assert d.body.index("Dear Sam") < d.body.index(RESENT_LINE)
+    assert "sorry" not in d.body.lower() and "later than" not in d.body
+
+
+def test_a_verbal_offers_passed_deadline_asks_for_more_time_once():
+    """Guidance 8: a deadline given with a verbal offer is minded like a letter's. Once
+    it has passed unanswered, the request for the letter asks for a few days after it
+    arrives; once more time was asked for (a sent extension_request), never again."""
+    from contract_builders import application, interview, message, typed_tables
+
+    rows = dict(
+        applications=[application(status="offer")],
+        interviews=[interview(final_round=True)],
+        offers=[dict(application_id="A1", verbal_on="2026-11-09", response_deadline="2026-11-12")],
+    )
+    (d,) = drafts_on(typed_tables(**rows), "2026-11-16").drafts
+    assert d.kind == "request_written_offer"
+    assert "I am sorry not to have given you my answer by Thursday 12 November" in d.body
+    assert "a few days after the letter arrives" in d.body and "respond promptly" not in d.body
+    rows["messages"] = [message("M1", "2026-11-13", kind="extension_request")]
+    (d,) = drafts_on(typed_tables(**rows), "2026-11-16").drafts
+    assert d.kind == "request_written_offer" and "few days" not in d.body and "12 November" not in d.body
+    assert "in writing" in d.body and lint_draft(d, "2026-11-16") == []

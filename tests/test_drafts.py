@@ -114,7 +114,8 @@ FACTS = {
     "offer_checkin": ["Thursday 12 November", "Data Analyst"],
     "reference_checkin": ["Bluefin Logistics", "reference-checking firm"],
     "withdraw_application": ["Product Designer", "Riverbend Media", "accepted another position", "stay in touch"],
-    "close_the_loop": ["Cedar Bank", "Business Analyst", "they decided not to go ahead with my application"],
+    # The first reference to hear how an application ended: Ana, of the offer Sable Robotics withdrew.
+    "close_the_loop": ["Sable Robotics", "Analytics Engineer", "they withdrew their offer"],
 }
 NOT_SAID = {
     "keep_promise": ["6 November"],  # its due day, passed: no "by Friday 6 November"
@@ -606,10 +607,12 @@ def test_the_demos_bundles(demo_tables):
     assert lina.body.index("the two extra references you asked for") < lina.body.index("in writing")
     # Tom Becker: the Harbor Health briefing and the Bluefin check-in.
     assert by_action["reference_checkin:A002:R001:2026-11-09"] is by_action["brief_references:A003:R001:I004"]
-    # Ana Ruiz: the Harbor Health briefing and how Cedar Bank ended.
+    # Ana Ruiz: the Harbor Health briefing, how Cedar Bank ended and how Sable Robotics did.
     ana = by_action["close_the_loop:A004:R002"]
-    assert ana.kinds == ["brief_references", "close_the_loop"]
+    assert by_action["close_the_loop:A014:R002"] is ana
+    assert ana.kinds == ["brief_references", "close_the_loop", "close_the_loop"]
     assert "they decided not to go ahead with my application" in ana.body
+    assert "Sable Robotics (Analytics Engineer): they withdrew their offer" in ana.body
     # The panel of three: three people, three notes.
     assert len({id(by_action[a]) for a in by_action if a.startswith("thank_you_note:A003:I004")}) == 3
     # One message per person per day, and every draft passes the linter.

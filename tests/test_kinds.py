@@ -91,3 +91,35 @@ def test_a_received_rejection_suggests_recording_the_status():
     assert status_to_record("received", "rejection", "rejected") is None
     assert status_to_record("sent", "rejection", "active") is None
     assert status_to_record("received", "update", "active") is None
+
+
+def test_one_action_id_format_written_and_read_in_one_place(demo_tables):
+    """Every action id the rules make on the demo reads back into its parts, and an
+    id written from those parts is the same id (one format, in kinds.py)."""
+    import pandas as pd
+
+    from followup_lib.kinds import action_id, again_id, parse_action_id
+    from followup_lib.logic.rules import due_actions
+
+    actions = due_actions(demo_tables, pd.Timestamp("2026-11-16"))
+    assert len(actions) > 10
+    for value, kind, app in actions[["action_id", "kind", "application_id"]].itertuples(index=False):
+        ref = parse_action_id(value)
+        assert (ref.kind, ref.application_id) == (kind, app), value
+        made = action_id(ref.kind, ref.application_id, *ref.detail)
+        assert (again_id(made) if ref.again else made) == value
+        again = parse_action_id(again_id(made))
+        assert again.again and again.detail == ref.detail
+    # The demo's one-pager that bounced is due again, under its own id.
+    assert any(parse_action_id(v).again for v in actions["action_id"])
+    assert parse_action_id("") is None and parse_action_id(None) is None and parse_action_id("loose") is None
+
+
+@pytest.mark.parametrize("typed", ["Offer letter", "offer-letter", " OFFER_LETTER ", "offer \t letter"])
+def test_a_typed_message_kind_reads_the_same_one_by_one_and_by_column(typed):
+    import pandas as pd
+
+    from followup_lib.kinds import WRITTEN_OFFER, normal_kind, normal_kinds
+
+    assert normal_kind(typed) == WRITTEN_OFFER
+    assert normal_kinds(pd.Series([typed, None])).tolist() == [WRITTEN_OFFER, ""]

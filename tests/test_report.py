@@ -279,7 +279,9 @@ def test_page_content_is_this_coachees_week(rendered):
     assert "Interview with Elena Voss" in page
     assert "You interviewed with Elena Voss at Harbor Health on 13 Nov" in page
     assert "a writing sample (the Q3 churn analysis)" in page
-    assert "No offers yet." in page
+    # Her one offer, Sable Robotics', was withdrawn by the employer on 11 Nov: said so, and nothing claimed of it.
+    assert "No offers yet." not in page and "withdrawn by the employer on" in page
+    assert "Offer withdrawn by the employer" in page  # what happened, the day it did
 
 
 @pytest.mark.parametrize("cid", COACHEES)

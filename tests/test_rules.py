@@ -686,9 +686,12 @@ def test_a_rescinded_offer_gets_nothing():
 
 
 def test_demo_actions_are_sorted_most_urgent_first(demo_tables):
-    a = due(demo_tables, AS_OF)
     # Guidance 8: a response deadline passed unanswered is the most urgent of all,
-    # ahead of everything else of priority 1.
+    # ahead of everything else of priority 1 (the demo as it was before Jordan
+    # asked Quarry Labs for more time: with the request, the reminder waits).
+    m = demo_tables["messages"]
+    demo_tables["messages"] = m[m["kind"].ne("extension_request")]
+    a = due(demo_tables, AS_OF)
     passed = a["kind"].eq("review_offer_letter") & a["why"].str.contains("has passed unanswered")
     assert passed.sum() == 1 and passed.iloc[0]
     status = a["status"].map({"overdue": 0, "due": 1, "upcoming": 2})

@@ -164,7 +164,11 @@ def test_a_second_sent_of_the_same_file_is_refused_and_writes_nothing(followup, 
 
 
 def test_a_phone_script_is_marked_sent_the_same_way(followup, demo_store, tmp_path):
-    """Jordan's promised call to Dev Patel (he prefers the phone) falls due on the 17th."""
+    """Jordan's promised call to Dev Patel (he prefers the phone) falls due on the 17th,
+    once the one-pager that bounced has gone to Sam again on the 16th (Atlas Freight
+    hears from Jordan once a day)."""
+    resend = one(write_drafts(followup, demo_store, "C002", tmp_path / "d16", day="2026-11-16"), "sam-whitaker")
+    assert followup("sent", str(resend), "--on", "2026-11-16", db=demo_store.url).returncode == 0
     day = "2026-11-17"
     files = write_drafts(followup, demo_store, "C002", tmp_path / "drafts", day=day)
     script = one(files, "keep_promise-atlas-freight-dev-patel")

@@ -87,7 +87,7 @@ def test_actions_listed_most_urgent_first_with_their_why(state, demo_store):
     assert label.startswith("OVERDUE") and first["recipient"] in label and first["company"] in label
     counts = expected["status"].value_counts()
     assert state.summary() == ", ".join(f"{counts.get(s, 0)} {s}" for s in ("overdue", "due", "upcoming"))
-    assert state.summary() == "2 overdue, 6 due, 3 upcoming"  # the promise first: Chloe's inquiry waits a day
+    assert state.summary() == "3 overdue, 6 due, 3 upcoming"  # the promise first: Chloe's inquiry waits a day
     # The most urgent is picked, with its why.
     assert state.action_id == first["action_id"] and state.action()["why"] == first["why"]
     thanks = pick(state, "thank_you_note", recipient="Elena Voss")
@@ -780,7 +780,9 @@ def test_offers_side_by_side_in_the_session(demo_store, tmp_path):
         assert view.offers.value == page
         s.select_coachee("C001")
         view.show()
-        assert "No offer yet." in view.offers.value and "Lumen" not in view.offers.value
+        # Maya's one offer was withdrawn by Sable Robotics: said so, and no one else's.
+        assert "Sable Robotics" in view.offers.value and "Lumen" not in view.offers.value
+        assert "withdrawn by the employer on Wed 11 Nov 2026" in view.offers.value
     finally:
         s.close()
 

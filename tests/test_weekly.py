@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from followup_lib.logic import offers, weekly
+from followup_lib.logic import analysis, offers, weekly
 
 from builders import AS_OF, app, iv, make_tables, msg
 
@@ -232,6 +232,23 @@ def test_no_new_applications_for_weeks_is_a_warning_not_good_news():
     assert fresh.sentences["pipeline"].endswith("New applications still come in (the last on Thu 12 Nov).")
 
 
+def test_where_ended_applications_stopped_is_said_only_as_far_as_it_is_true():
+    """'most after X' only when more than half stopped there; otherwise each is said."""
+    stages = pd.DataFrame(
+        {
+            "stage": pd.Categorical(["offer", "final round", "interviewing"], categories=analysis.PIPELINE_STAGES),
+            "status": ["offer", "rejected", "rejected"],
+            "open": [False, False, True],
+        }
+    )
+    apps = pd.DataFrame({"applied_on": pd.to_datetime(["2026-11-12"])})
+    text = weekly.pipeline_reading(stages, apps, pd.Timestamp("2026-11-16"))
+    assert "2 applications ended without a job: 1 after an offer and 1 after a final round." in text
+    stages.loc[2, ["stage", "open"]] = ["final round", False]
+    text = weekly.pipeline_reading(stages, apps, pd.Timestamp("2026-11-16"))
+    assert "3 applications ended without a job, most after a final round." in text
+
+
 # ------------------------------------------------------------------ offers side by side
 
 
@@ -303,3 +320,12 @@ def test_an_empty_week_reads_as_sentences():
     assert weekly.happened_markdown(r) == "Nothing was logged this week."
     assert r.first_thing.startswith("**Nothing is due")
     assert r.headline["overdue now"] == 0 and r.headline["new applications"] == 1
+
+
+def test_a_yes_to_a_verbal_offer_is_not_shown_as_accepted_waiting_for_approval():
+    """Issue 20: a verbal yes binds no one; the offers table says it is not in writing yet."""
+    base = dict(application_id="A1", verbal_on="2026-11-13", accepted_on="2026-11-13")
+    status = lambda **o: offers.offer_status({**base, **o})  # noqa: E731
+    assert status() == "said yes to the verbal offer on Fri 13 Nov 2026; not in writing yet: ask for it"
+    assert status(written_requested_on="2026-11-14").endswith("not in writing yet: asked for it on Sat 14 Nov 2026")
+    assert status(written_received_on="2026-11-16") == "accepted on Fri 13 Nov 2026, waiting for their approval"

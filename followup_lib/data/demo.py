@@ -450,6 +450,7 @@ def generate_practice(
         messages,
         done,
     )
+    messages = _contract_v3_outcomes(np.random.default_rng([seed, 4]), as_of, applications, promises, offers, messages)
     tables = {
         "coachees": coachees,
         "applications": applications,
@@ -463,6 +464,97 @@ def generate_practice(
         "offers": offers,
     }
     return {name: tables[name].astype(str).reset_index(drop=True) for name in TABLE_ORDER}
+
+
+def _contract_v3_outcomes(rng, as_of, applications, promises, offers, messages) -> pd.DataFrame:
+    """The outcomes a coach meets every week, as contract v3 records them, from
+    their own random stream: rejections by email, out-of-office replies to status
+    inquiries, some kept promises logged as sent (a few came back: a bounce naming
+    the promise, so it is due again), response deadlines, requests for more time once
+    one passed, and offers rescinded. ``offers`` is changed in place; the messages,
+    with the new ones, are returned. Nothing is dated after ``as_of``."""
+    iso = lambda t: pd.Series(t).dt.strftime("%Y-%m-%d").to_numpy()  # noqa: E731
+    ts = lambda col: pd.to_datetime(col.replace("", None))  # noqa: E731
+    new: list[pd.DataFrame] = []
+
+    def add(ids, app, on, direction, kind, summary, **extra):
+        new.append(
+            pd.DataFrame(
+                {
+                    "message_id": ids,
+                    "application_id": app,
+                    "on": on,
+                    "direction": direction,
+                    "channel": "email",
+                    "kind": kind,
+                    "summary": summary,
+                    **extra,
+                }
+            )
+        )
+
+    rejected = applications[applications["status"].eq("rejected") & applications["closed_on"].ne("")]
+    rejected = rejected[rng.random(len(rejected)) < 0.3]
+    add(
+        rejected["application_id"] + "-X",
+        rejected["application_id"],
+        rejected["closed_on"],
+        "received",
+        "rejection",
+        "They will not be going ahead",
+    )
+    inquiries = messages[messages["kind"].eq("status_inquiry")]
+    ooo = inquiries[rng.random(len(inquiries)) < 0.15]
+    add(
+        ooo["message_id"] + "-OOO",
+        ooo["application_id"],
+        ooo["on"],
+        "received",
+        "auto_reply",
+        "Automatic reply: out of the office",
+    )
+    kept = promises[promises["done_on"].ne("")]
+    kept = kept[rng.random(len(kept)) < 0.3]  # most clients log only the date a promise was kept
+    action = "keep_promise:" + kept["application_id"] + ":" + kept["promise_id"]
+    add(
+        kept["promise_id"] + "-S",
+        kept["application_id"],
+        kept["done_on"],
+        "sent",
+        "keep_promise",
+        "Sent what was promised",
+        action_id=action,
+    )
+    back = rng.random(len(kept)) < 0.1
+    add(
+        kept["promise_id"][back] + "-B",
+        kept["application_id"][back],
+        kept["done_on"][back],
+        "received",
+        "bounce",
+        "Undeliverable: what was promised",
+        action_id=action[back],
+    )
+
+    # A week to answer a written offer not yet accepted; past it, half asked for more time.
+    received = ts(offers["written_received_on"])
+    open_letter = received.notna() & offers["accepted_on"].eq("") & (rng.random(len(offers)) < 0.5)
+    deadline = received + pd.Timedelta(days=7)
+    offers["response_deadline"] = np.where(open_letter, iso(deadline), offers["response_deadline"])
+    asked = open_letter & (deadline <= as_of) & (rng.random(len(offers)) < 0.5)
+    add(
+        offers["application_id"][asked] + "-E",
+        offers["application_id"][asked],
+        iso(deadline[asked]),
+        "sent",
+        "extension_request",
+        "Asked for a few more days to answer",
+    )
+    # A few offers not yet approved were withdrawn by the employer five days on.
+    gone = ts(offers["verbal_on"]) + pd.Timedelta(days=5)
+    rescind = offers["approved_on"].eq("") & (gone <= as_of) & (rng.random(len(offers)) < 0.05)
+    offers["rescinded_on"] = np.where(rescind, iso(gone), offers["rescinded_on"])
+    return pd.concat([messages, *new], ignore_index=True).fillna("")
 
 
 _CLOSED_REASONS = ["not_a_fit", "relocation", "compensation", "timing", "other", "", ""]

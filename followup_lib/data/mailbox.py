@@ -45,7 +45,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header
+from email.message import EmailMessage
 from email.parser import BytesParser, Parser
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -214,20 +216,28 @@ def _header(msg, name: str) -> str:
     return " ".join(_clean(_words(str(value))).split()) if value is not None else ""
 
 
-def _named(msg, *names: str) -> list[tuple[str, str]]:
+def _named(msg, *names: str) -> tuple[tuple[str, str], ...]:
     values = []
     for name in names:
-        values.extend(str(v) for v in msg.get_all(name, []))
+        values.extend(str(v) for v in msg.get_all(name, ()))
+    return _name_address_pairs(tuple(values)) if values else ()
+
+
+@lru_cache(maxsize=4096)
+def _name_address_pairs(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(display name, address) pairs of address headers. Cached: a mailbox repeats
+    the same few To and From lines thousands of times, and parsing them is most of
+    what reading a message's headers costs."""
     try:
         pairs = email.utils.getaddresses([_clean(v) for v in values])
     except Exception:  # noqa: BLE001
-        return []
-    return [(_words(n), a) for n, a in pairs]
+        return ()
+    return tuple((_words(n), a) for n, a in pairs)
 
 
-def _addresses(msg, *names: str) -> tuple[str, ...]:
+def _addresses(msg, *names: str, named: tuple[tuple[str, str], ...] | None = None) -> tuple[str, ...]:
     out = []
-    for _, addr in _named(msg, *names):
+    for _, addr in named if named is not None else _named(msg, *names):
         addr = addr.strip().strip("<>").lower()
         if "@" in addr and addr not in out:
             out.append(addr)
@@ -261,7 +271,7 @@ def header_record(
     text, complete = _header_block(data)
     msg = Parser(policy=policy.compat32).parsestr(text, headersonly=True)
     from_named = _named(msg, "From")
-    from_addrs = _addresses(msg, "From")
+    from_addrs = _addresses(msg, named=from_named)
     to_addrs = _addresses(msg, "To", "Cc")
     message_id = _header(msg, "Message-ID") or None
     if not from_addrs and not to_addrs and not message_id:
@@ -343,20 +353,23 @@ def _decode(payload: bytes, declared: str | None) -> str:
 
 
 def _part_text(part) -> str:
+    """A text part's text: decoded as the standard library's ``get_content`` does
+    (the declared charset, ASCII if none, bad bytes replaced), and through
+    ``_decode``'s fallbacks when the charset is one Python does not know."""
     try:
-        text = part.get_content()
-    except Exception:  # noqa: BLE001 — an unknown charset or a broken encoding
-        try:
-            payload = part.get_payload(decode=True) or b""
-        except Exception:  # noqa: BLE001
-            payload = b""
-        try:
-            declared = part.get_content_charset()
-        except Exception:  # noqa: BLE001
-            declared = None
-        text = _decode(payload, declared) if isinstance(payload, bytes) else ""
-    if not isinstance(text, str):
+        payload = part.get_payload(decode=True) or b""
+    except Exception:  # noqa: BLE001 — a broken encoding
+        payload = b""
+    if not isinstance(payload, bytes):
         return ""
+    try:
+        declared = part.get_content_charset()
+    except Exception:  # noqa: BLE001
+        declared = None
+    try:
+        text = payload.decode(declared or "ascii", errors="replace")
+    except LookupError:  # an unknown charset
+        text = _decode(payload, declared)
     return html_to_text(text) if part.get_content_type() == "text/html" else text
 
 
@@ -418,7 +431,9 @@ def body_parts(data: bytes) -> dict:
     if len(_MULTIPART.findall(data, 0, 2_000_000)) > MAX_MIME_DEPTH:
         raise Skip(TOO_DEEP)
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(data)
+        # Raw headers (compat32) on EmailMessage's methods: the modern policy's header
+        # objects cost ten times as much, and only the parts' types and charsets are read.
+        msg = BytesParser(_class=EmailMessage, policy=policy.compat32).parsebytes(data)
         note = ""
         if any(
             isinstance(d, email.errors.CloseBoundaryNotFoundDefect | email.errors.StartBoundaryNotFoundDefect)
@@ -605,6 +620,7 @@ class Mailbox:
     stats: MailStats
     sources: list[tuple[str, Path]] = field(default_factory=list)
     today: dt.date | None = None
+    since: dt.date | None = None  # messages dated before it are let go
 
     def _label(self, p: Path) -> str:
         if p == self.path:
@@ -645,8 +661,8 @@ class Mailbox:
                 if isinstance(rec, str):
                     self.stats.skip(where, rec)
                     continue
-                if keep is not None and not keep(rec):
-                    continue  # not the coachee's: let go, headers and all
+                if (keep is not None and not keep(rec)) or (self.since is not None and rec["date"] < self.since):
+                    continue  # not the coachee's (or older than asked): let go, headers and all
                 parts = body_parts(data)
             except Skip as s:
                 mid = rec.get("message_id") if isinstance(rec, dict) else None
@@ -700,8 +716,15 @@ def _sources(path: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def open_mailbox(path: str | Path, today: dt.date | None = None) -> Mailbox:
-    """The mailbox at ``path``, or UserError saying why it is not one."""
+def open_mailbox(path: str | Path, today: dt.date | None = None, since: dt.date | None = None) -> Mailbox:
+    """The mailbox at ``path``, or UserError saying why it is not one; ``since``:
+    only the messages dated that day or later are read past their headers."""
+    box = _mailbox_at(path, today)
+    box.since = since
+    return box
+
+
+def _mailbox_at(path: str | Path, today: dt.date | None) -> Mailbox:
     path = Path(path).expanduser()
     if not path.exists():
         raise UserError(f"{path} does not exist: name an mbox file, a Maildir or a folder of .eml files")

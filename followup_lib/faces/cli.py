@@ -345,7 +345,7 @@ def cmd_mail(args) -> int:
     store = _store(args)
     _coachee_ids(store, args)
     settings = _settings()
-    result, summary = read_mail(store, args.coachee, args.path, settings)
+    result, summary = read_mail(store, args.coachee, args.path, settings, since=args.since)
     print(format_proposals(result))
     print()
     print(summary)
@@ -835,22 +835,35 @@ def build_parser() -> argparse.ArgumentParser:
 
         By default the proposals are printed and nothing is written. --apply logs
         the new ones in one transaction; reading the same mailbox again adds nothing
-        (each message is keyed by the coachee and its Message-ID). No mail password
-        is ever needed.
+        (each message is keyed by the coachee and its Message-ID).
+
+        Straight from the mail server: imap://USER@HOST[:PORT]/FOLDER reads one
+        folder read-only (EXAMINE, BODY.PEEK: no flag changes, nothing deleted), over
+        TLS (port 993, or STARTTLS on another port; imaps:// also accepted; a private
+        certificate is trusted with FOLLOWUP_IMAP_CAFILE=FILE). The password comes from
+        FOLLOWUP_IMAP_PASSWORD or is asked for; it is never stored or printed.
         """,
         """
         followup mail ~/Downloads/Takeout/Mail/All\\ mail.mbox --coachee C001
         followup mail ~/Maildir --coachee C001 --apply
         followup mail sent-items/ --coachee C002 --db sqlite:///practice.db
+        followup mail imap://maya@imap.example.com/INBOX --coachee C001 --since 2026-10-01
         """,
         cmd_mail,
     )
     sp.add_argument(
         "path",
         metavar="PATH",
-        help="an mbox file, a Maildir (a folder with cur/ and new/) or a folder of .eml files",
+        help="an mbox file, a Maildir (a folder with cur/ and new/), a folder of .eml files, "
+        "or an IMAP folder: imap://USER@HOST[:PORT]/FOLDER",
     )
     sp.add_argument("--coachee", required=True, metavar="ID", help="whose mail it is, by id (e.g. C001)")
+    sp.add_argument(
+        "--since",
+        type=iso_date,
+        metavar=DAY,
+        help="only messages of that day or later (IMAP: SINCE, the day the server received them)",
+    )
     sp.add_argument(
         "--apply",
         action="store_true",

@@ -3,18 +3,25 @@ shared by `followup mail` and the working session's Mail tab."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+from ..data.imap import is_mail_url, open_imap
 from ..data.mailbox import apply_mail, open_mailbox
 from ..data.store import Store
 from ..logic.mail_match import MailProposals, Matcher, Proposal, propose, summary_of
 from .sending import complete_draft
 
 
-def read_mail(store: Store, coachee_id: str, path: str | Path, settings=None) -> tuple[MailProposals, str]:
-    """The proposals for ``coachee_id`` in the mailbox at ``path`` (nothing is
-    written), and a one-line summary of what was read."""
-    box = open_mailbox(path)  # refused before anything is read if it is no mailbox
+def read_mail(
+    store: Store, coachee_id: str, path: str | Path, settings=None, since: dt.date | None = None
+) -> tuple[MailProposals, str]:
+    """The proposals for ``coachee_id`` in the mailbox at ``path`` — a file or folder,
+    or an IMAP folder named ``imap://USER@HOST[:PORT]/FOLDER``, read-only — (nothing
+    is written), and a one-line summary of what was read. ``since``: only the
+    messages of that day or later."""
+    # Refused before anything is read if it is no mailbox (or the server says no).
+    box = open_imap(path, since=since) if is_mail_url(path) else open_mailbox(path, since=since)
     # Only this coachee's rows are read, and only their matches are ever kept.
     matcher = Matcher(store.load(coachee_id=coachee_id), coachee_id)
     result = propose(box.records(keep=matcher.concerns), matcher, settings)

@@ -13,6 +13,7 @@ from dataclasses import astuple, dataclass
 import numpy as np
 import pandas as pd
 
+from ..kinds import AUTO_REPLY, BOUNCE, NOT_WORD_FROM_EMPLOYER, normal_kinds
 from ..schema import CLOSED_STATUSES
 from ..settings import Settings
 from .rules import latest_interviews
@@ -25,11 +26,10 @@ PIPELINE_STAGES = ["applied", "interviewing", "final round", "offer", "accepted"
 
 
 def _first_received_after(events: pd.DataFrame, messages: pd.DataFrame, date_col: str) -> pd.Series:
-    """For each event row, the first received message of its application after ``date_col``."""
+    """For each event row, the first word from the employer (``from_the_employer``)
+    on its application after ``date_col``."""
     # Named apart from the events' own columns: ``date_col`` may itself be "on".
-    rec = messages.loc[messages["direction"].eq("received"), ["application_id", "on"]].rename(
-        columns={"on": "_answer_on"}
-    )
+    rec = messages.loc[from_the_employer(messages), ["application_id", "on"]].rename(columns={"on": "_answer_on"})
     ev = pd.DataFrame(
         {
             "_row": events.index,
@@ -63,11 +63,25 @@ def _column(df: pd.DataFrame, name: str, dtype=object) -> pd.Series:
     return df[name] if name in df else pd.Series(None, index=df.index, dtype=dtype)
 
 
+def from_the_employer(msgs: pd.DataFrame) -> pd.Series:
+    """Which messages are word from the employer: received, not from a reference,
+    and not a machine's (contract v3: an ``auto_reply`` or a ``bounce`` is not)."""
+    return (
+        msgs["direction"].eq("received")
+        & _column(msgs, "reference_id").isna()
+        & ~normal_kinds(msgs["kind"]).isin(NOT_WORD_FROM_EMPLOYER)
+    )
+
+
+#: What a received message that is not word from the employer is, in a report.
+NOT_WORD_LABELS = {AUTO_REPLY: "Automatic reply (not word from them)", BOUNCE: "Came back undelivered"}
+
+
 def employer_words(tables: Mapping[str, pd.DataFrame], as_of=None) -> pd.DataFrame:
     """Every dated word from an employer, one row per (application_id, on, how):
 
-    - "message": a received message not from a reference (PRODUCT.md: any word from
-      the employer, a moved date included);
+    - "message": a received message not from a reference, nor an automatic reply or
+      a bounce (PRODUCT.md: any word from the employer, a moved date included);
     - "offer": an offer made (verbal_on), its letter received, or the offer rescinded;
     - "closed": the day a rejected or hired application was closed (closed_on).
 
@@ -75,7 +89,7 @@ def employer_words(tables: Mapping[str, pd.DataFrame], as_of=None) -> pd.DataFra
     words on or before that day.
     """
     msgs = tables["messages"]
-    received = msgs[msgs["direction"].eq("received") & _column(msgs, "reference_id").isna()]
+    received = msgs[from_the_employer(msgs)]
     parts = [received[["application_id", "on"]].assign(how="message")]
     offers = tables["offers"]
     for col in ("verbal_on", "written_received_on", "rescinded_on"):
@@ -290,7 +304,9 @@ def pipeline_stages(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         default="applied",
     )
     apps["stage"] = pd.Categorical(stage, categories=PIPELINE_STAGES, ordered=True)
-    apps["open"] = ~apps["status"].isin(CLOSED_STATUSES)
+    # An offer the employer withdrew ends its application whatever its status says (contract v3).
+    rescinded = offers.loc[offers["rescinded_on"].notna(), "application_id"]
+    apps["open"] = ~apps["status"].isin(CLOSED_STATUSES) & ~apps["application_id"].isin(rescinded)
     return apps
 
 
@@ -310,9 +326,9 @@ BAD_NEWS_KINDS = ("rejection",)
 
 
 def _received_from_employer(messages: pd.DataFrame, as_of) -> pd.DataFrame:
-    """Received messages on or before ``as_of`` that are word from the employer (not a reference's)."""
-    m = messages[messages["direction"].eq("received") & (messages["on"] <= as_of)]
-    return m[_column(m, "reference_id").isna()]
+    """Received messages on or before ``as_of`` that are word from the employer
+    (not a reference's, nor an automatic reply or a bounce)."""
+    return messages[from_the_employer(messages) & (messages["on"] <= as_of)]
 
 
 def ended_by(tables: Mapping[str, pd.DataFrame], as_of) -> pd.Series:
@@ -391,7 +407,9 @@ def waiting_on(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
     """
     as_of = pd.Timestamp(as_of).normalize()
     apps = tables["applications"]
-    open_apps = apps[~apps["status"].isin(CLOSED_STATUSES)][
+    o = tables["offers"]
+    rescinded = o.loc[o["rescinded_on"] <= as_of, "application_id"]  # closed, as a rejection is (contract v3)
+    open_apps = apps[~apps["status"].isin(CLOSED_STATUSES) & ~apps["application_id"].isin(rescinded)][
         ["application_id", "coachee_id", "company", "role", "status"]
     ]
     iv = tables["interviews"]
@@ -417,8 +435,8 @@ def waiting_on(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
     leaving = last["application_id"].isin(ended_by(tables, as_of))
     last["waiting_on"] = np.select(
         [
+            leaving,  # first: a rejection received ends it whatever the status says
             offer,
-            leaving,
             last["thank_you_sent_on"].isna(),
             passed & ~answered,
             has_date & ~passed,
@@ -426,8 +444,8 @@ def waiting_on(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
             heard_on.notna(),
         ],
         [
-            "offer stage",
             "being left",
+            "offer stage",
             "thank-you not sent",
             "employer's date passed",
             "employer's date ahead",

@@ -29,7 +29,16 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .. import paths
 from ..errors import DraftError  # noqa: F401 (re-exported)
-from ..kinds import MESSAGE_KINDS, REFERENCE_KINDS
+from ..kinds import (
+    DEADLINE_REMINDER,
+    EXTENSION_REQUEST,
+    MESSAGE_KINDS,
+    NOT_WORD_FROM_EMPLOYER,
+    REFERENCE_KINDS,
+    REJECTION,
+    normal_kind,
+    parse_action_id,
+)
 from ..schema import OFFER_TERMS, present  # noqa: F401 (present re-exported)
 from . import wording
 from .rules import latest_interviews
@@ -363,7 +372,13 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
         facts["accepted"] = present(offer.get("accepted_on"))
         deadline = offer.get("response_deadline")
         facts["deadline_passed"] = present(deadline) and pd.Timestamp(deadline) < day
-    facts["deadline_reminder"] = str(action.get("action_id") or "").split(":")[2:3] == ["deadline"]
+    ref = parse_action_id(action.get("action_id"))
+    facts["deadline_reminder"] = ref is not None and ref.detail[:1] == (DEADLINE_REMINDER,)
+    # Due again because its message bounced: the client was not late, the mail was
+    # lost; the draft says it is sent again instead of apologising.
+    facts["resent"] = ref is not None and ref.again
+    if facts["resent"]:
+        facts["late"] = False
     recipient = str(action.get("recipient") or "")
     # "your contact at Globex" is no name to greet someone by.
     if present(recipient) and action["kind"] != "await_approval" and not recipient.startswith("your "):
@@ -373,6 +388,7 @@ def facts_for(action: Mapping, tables: Mapping[str, pd.DataFrame], lookups: dict
     keep = (
         "missing_terms",
         "late",
+        "resent",
         "last_attempt",
         "accepted",
         "deadline_passed",
@@ -564,7 +580,7 @@ def _recorded_facts(action: Mapping, lk: dict, day: pd.Timestamp, iv: Mapping, o
             for m in msgs
             if not present(m.get("reference_id"))
             and (since is None or pd.Timestamp(m["on"]) > since)
-            and str(m.get("kind") or "") not in ("auto_reply", "bounce")
+            and normal_kind(m.get("kind")) not in NOT_WORD_FROM_EMPLOYER
             and (not present(m.get("contact_id")) or not present(me) or m.get("contact_id") == me)
         ]
         if logged:
@@ -586,15 +602,21 @@ def _recorded_facts(action: Mapping, lk: dict, day: pd.Timestamp, iv: Mapping, o
         if days:
             facts["last_spoke"] = when(max(days))
 
-    if kind == "review_offer_letter":
+    if kind in ("review_offer_letter", "request_written_offer"):
         facts["answered"] = False
         sent = [m for m in msgs if m.get("direction") == "sent" and not present(m.get("reference_id"))]
-        asked = [pd.Timestamp(m["on"]) for m in sent if m.get("kind") == "review_offer_letter"]
-        received = [pd.Timestamp(m["on"]) for m in msgs if m.get("direction") == "received"]
+        asked = [pd.Timestamp(m["on"]) for m in sent if normal_kind(m.get("kind")) == "review_offer_letter"]
+        received = [
+            pd.Timestamp(m["on"])
+            for m in msgs
+            if m.get("direction") == "received"
+            and not present(m.get("reference_id"))
+            and normal_kind(m.get("kind")) not in NOT_WORD_FROM_EMPLOYER
+        ]
         if asked and any(r >= max(asked) for r in received):
             facts["answered"] = True
             grounds.add("answers")
-        ext = [pd.Timestamp(m["on"]) for m in sent if m.get("kind") == "extension_request"]
+        ext = [pd.Timestamp(m["on"]) for m in sent if normal_kind(m.get("kind")) == EXTENSION_REQUEST]
         if ext:
             last_ext = max(ext)
             facts["extension_sent_on"] = when(last_ext)
@@ -614,7 +636,7 @@ def _recorded_facts(action: Mapping, lk: dict, day: pd.Timestamp, iv: Mapping, o
         facts["another_position"] = True
         grounds.add("another_position")
     if kind == "close_the_loop":
-        rejections = [m for m in msgs if m.get("direction") == "received" and m.get("kind") == "rejection"]
+        rejections = [m for m in msgs if m.get("direction") == "received" and normal_kind(m.get("kind")) == REJECTION]
         rejected_on = min((pd.Timestamp(m["on"]) for m in rejections), default=None)
         facts["outcome"], claims = _outcome(app, offer, rejected_on, approved_elsewhere)
         grounds |= claims
@@ -718,6 +740,17 @@ def _why(action: Mapping, facts: Mapping) -> str:
     return why
 
 
+RESENT_LINE = "My earlier email did not reach you, so I am sending it again."
+_EMAIL_GREETING = re.compile(r"\A((?:Dear|Hi|Hello)\b[^\n]*\n)\s*")
+
+
+def _with_resent_line(text: str) -> str:
+    """An email's text with ``RESENT_LINE`` opening it, after the greeting if it has one."""
+    m = _EMAIL_GREETING.match(text)
+    head, rest = (m.group(1), text[m.end() :]) if m else ("", text)
+    return f"{head}\n{RESENT_LINE}\n\n{rest}" if head else f"{RESENT_LINE}\n\n{rest}"
+
+
 def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | None = None) -> Draft:
     """One action's draft. Raises DraftError naming whatever fact is missing."""
     env = env or template_environment()
@@ -757,6 +790,8 @@ def render_draft(action: Mapping, facts: Mapping, env: SandboxedEnvironment | No
             subject, text = first.split(":", 1)[1].strip(), rest.strip()
         else:
             subject = f"{facts.get('role', '')}, {facts.get('company', '')}".strip(", ")
+    if facts.get("resent") and channel == "email":
+        text = _with_resent_line(text)
     body = re.sub(r"\n{3,}", "\n\n", text) + "\n"
     draft = Draft(
         action_id=action["action_id"],
@@ -834,12 +869,16 @@ def render_drafts(
         facts = facts_for(action, tables, lookups, as_of=day)
         facts["_as_of"] = day.strftime("%Y-%m-%d")
         if facts.get("deadline_passed") and "extension_sent_on" in facts and not facts.get("extension_answered"):
-            # Asked once: the request is never drafted again while their answer is awaited.
-            result.problems.append(
-                f"{action['kind']} for {facts.get('company', '')}: more time was asked for on "
-                f"{facts['extension_sent_on']}; waiting for their answer"
-            )
-            continue
+            # Asked once: the request is never drafted again while their answer is
+            # awaited. What the letter leaves out may still be asked (no date promised).
+            if not facts.get("missing_terms"):
+                result.problems.append(
+                    f"{action['kind']} for {facts.get('company', '')}: more time was asked for on "
+                    f"{facts['extension_sent_on']}; waiting for their answer"
+                )
+                continue
+            facts.update(deadline_passed=False, deadline_reminder=False)
+            facts.pop("response_deadline", None)
         try:
             draft = render_draft(action, facts, env)
         except DraftError as exc:

@@ -14,7 +14,7 @@ import pandas as pd
 from icalendar import Calendar, Event
 from icalendar.parser import Contentlines
 
-from ..kinds import KINDS
+from ..kinds import BOUNCE, KINDS, normal_kinds
 from ..schema import present
 from .drafts import Draft
 from .rules import action_uid
@@ -23,13 +23,16 @@ from .wording import long_date
 
 def completed_actions(tables: Mapping[str, pd.DataFrame], as_of, days: int = 60) -> pd.DataFrame:
     """Actions marked sent in the ``days`` before ``as_of`` (their messages carry the
-    action id): a calendar exported earlier may still hold them."""
+    action id), and not come back as a bounce: a calendar exported earlier may still hold them."""
     columns = ["action_id", "on", "kind", "application_id", "coachee_id", "company"]
     m = tables["messages"]
     if "action_id" not in m:
         return pd.DataFrame(columns=columns)
     day = pd.Timestamp(as_of).normalize()
     m = m[m["action_id"].notna() & m["on"].notna() & (m["on"] <= day) & (m["on"] > day - pd.Timedelta(days=days))]
+    # Done is sent and delivered: a bounce naming the action undoes it (it is due again, as ``…:again``).
+    bounced = m.loc[m["direction"].eq("received") & normal_kinds(m["kind"]).eq(BOUNCE), "action_id"]
+    m = m[m["direction"].eq("sent") & ~m["action_id"].isin(bounced)]
     m = m.sort_values("on", kind="stable").drop_duplicates("action_id", keep="last")
     # Whose it was and with which company, to name them as the live entries do.
     apps = tables["applications"][["application_id", "coachee_id", "company"]]

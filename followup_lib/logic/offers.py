@@ -35,6 +35,11 @@ def offer_status(offer: Mapping, app_status: str | None = None) -> str:
     if present(offer.get("approved_on")):
         return f"approved on {_day(offer['approved_on'])}: the job is yours"
     if present(offer.get("accepted_on")):
+        if not present(offer.get("written_received_on")):
+            # A yes to a verbal offer: nothing binds either side until the letter comes.
+            asked = offer.get("written_requested_on")
+            ask = f"asked for it on {_day(asked)}" if present(asked) else "ask for it"
+            return f"said yes to the verbal offer on {_day(offer['accepted_on'])}; not in writing yet: {ask}"
         return f"accepted on {_day(offer['accepted_on'])}, waiting for their approval"
     if app_status in CLOSED_STATUSES:
         return f"not taken (application {app_status})"

@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 
 from ..kinds import (  # noqa: F401 (ACTION_KINDS, ACTION_LABELS and MESSAGE_KINDS re-exported)
+    ACTION_ID_SEPARATOR,
     ACTION_KINDS,
     ACTION_LABELS,
     BASE_PRIORITY,
     BOUNCE,
+    DEADLINE_REMINDER,
     EXTENSION_REQUEST,
     INVITATION,
     KINDS,
@@ -32,6 +34,10 @@ from ..kinds import (  # noqa: F401 (ACTION_KINDS, ACTION_LABELS and MESSAGE_KIN
     UPCOMING_PRIORITY_OFFSET,
     VERBAL_OFFER,
     WRITTEN_OFFER,
+    action_detail_part,
+    again_id,
+    normal_kinds,
+    parse_action_id,
 )
 from ..schema import CLOSED_STATUSES, OFFER_TERMS
 from ..settings import Settings
@@ -173,13 +179,6 @@ def _group_max(df: pd.DataFrame, by: str, col: str, name: str) -> pd.Series:
     return df.groupby(by)[col].max().rename(name)
 
 
-def message_kind(kinds: pd.Series) -> pd.Series:
-    """``messages.kind`` as the rules compare it: lower case, words joined by "_"
-    ("Offer letter" is ``offer_letter``); a blank is ""."""
-    text = kinds.astype(object).where(kinds.notna(), "").astype(str).str.strip().str.lower()
-    return text.str.replace(r"[\s\-]+", "_", regex=True)
-
-
 def _offers_with_messages(offers: pd.DataFrame, verbal: pd.Series, letter: pd.Series) -> pd.DataFrame:
     """The offers table with a received ``offer`` message as a verbal offer on its
     day and an ``offer_letter`` as the letter received that day, where the table
@@ -235,15 +234,17 @@ def _moved_deadlines(offers: pd.DataFrame, received: pd.DataFrame) -> pd.DataFra
 
 def _undo_bounced(tables: Mapping[str, pd.DataFrame], bounced: pd.Series) -> dict[str, pd.DataFrame]:
     """The tables as if every bounced action had not been done: its sent record
-    (kinds.py: a thank-you's ``thank_you_sent_on``, a promise's ``done_on``…) is blank again."""
+    (kinds.py: a thank-you's ``thank_you_sent_on``, a promise's ``done_on``…) is blank
+    again. The rows are found per record in one pass over each table."""
     out = dict(tables)
-    for action_id in bounced.index.astype(str):
-        kind, _, rest = action_id.partition(":")
-        record = KINDS[kind].sent_records if kind in KINDS else ()
-        detail = rest.split(":")[1:]  # after the application id
-        for r in record:
+    wanted: dict[tuple, set[tuple]] = {}
+    for ref in map(parse_action_id, bounced.index):
+        if ref is None or ref.kind not in KINDS:
+            continue
+        detail = ref.detail
+        for r in KINDS[ref.kind].sent_records:
             # The key columns are read from the action id in the order the rules write them.
-            values = {"application_id": rest.split(":")[0]}
+            values = {"application_id": ref.application_id}
             if r.key == ("interview_id", "contact_id") and len(detail) >= 2:
                 values.update(interview_id=detail[0], contact_id=detail[1])
             elif r.key == ("interview_id",) and len(detail) == 1:
@@ -252,21 +253,22 @@ def _undo_bounced(tables: Mapping[str, pd.DataFrame], bounced: pd.Series) -> dic
                 values.update(promise_id=detail[0])
             elif r.key == ("reference_id", "application_id") and detail:
                 values.update(reference_id=detail[0])
-            elif r.key == ("application_id",) and r.table == "offers":
-                pass
-            else:
+            elif not (r.key == ("application_id",) and r.table == "offers"):
                 continue
-            frame = out.get(r.table)
-            if frame is None or r.column not in frame:
-                continue
-            hit = pd.Series(True, index=frame.index)
-            for k in r.key:
-                hit &= frame[k].eq(values.get(k))
-            if hit.any():
-                frame = frame.copy()
-                frame.loc[hit, r.column] = pd.NaT
-                out[r.table] = frame
+            wanted.setdefault((r.table, r.column, r.key), set()).add(tuple(values[k] for k in r.key))
             break
+    for (table, column, key), rows in wanted.items():
+        frame = out.get(table)
+        if frame is None or column not in frame or not set(key) <= set(frame.columns):
+            continue
+        if len(key) == 1:
+            hit = frame[key[0]].isin([r[0] for r in rows]).to_numpy()
+        else:
+            hit = pd.MultiIndex.from_frame(frame[list(key)].astype(object)).isin(list(rows))
+        if hit.any():
+            frame = frame.copy()
+            frame.loc[hit, column] = pd.NaT
+            out[table] = frame
     return out
 
 
@@ -292,14 +294,14 @@ class _Context:
         msgs["reference_id"] = _col(msgs, "reference_id")
         msgs["next_step_by"] = _col(msgs, "next_step_by", "datetime64[ns]")
         msgs["action_id"] = _col(msgs, "action_id")
-        msgs["kind_is"] = message_kind(msgs["kind"])
+        msgs["kind_is"] = normal_kinds(msgs["kind"])
         received = msgs["direction"].eq("received") & msgs["reference_id"].isna()
         # A bounce names (action_id) the action whose message did not arrive: that
         # message is no contact, and the action is due again — unless it was sent
         # again since (as "<action id>:again").
         bounces = msgs[received & msgs["kind_is"].eq(BOUNCE) & msgs["action_id"].notna()]
         sent_ids = set(msgs.loc[msgs["direction"].eq("sent"), "action_id"].dropna())
-        bounces = bounces[~(bounces["action_id"].astype(str) + ":again").isin(sent_ids)]
+        bounces = bounces[~bounces["action_id"].astype(str).map(again_id).isin(sent_ids)]
         self.bounced = bounces.groupby("action_id")["on"].max()
         if len(self.bounced):
             tables = _undo_bounced(tables, self.bounced)
@@ -337,7 +339,7 @@ class _Context:
         # A new date the employer gives while an offer stands moves its response deadline.
         offers = _moved_deadlines(offers, self.employer_received)
         # An extension request holds the deadline reminder until the employer answers.
-        asked = self.employer_sent[message_kind(self.employer_sent["kind"]).eq(EXTENSION_REQUEST)]
+        asked = self.employer_sent[normal_kinds(self.employer_sent["kind"]).eq(EXTENSION_REQUEST)]
         offers["extension_asked_on"] = _lookup(offers["application_id"], _group_max(asked, "application_id", "on", "x"))
         answers = self.employer_received.merge(
             offers[["application_id", "extension_asked_on"]], on="application_id", how="inner"
@@ -555,7 +557,7 @@ def _thank_you_notes(c: _Context, s: Settings) -> pd.DataFrame:
     panel["recipient_email"] = panel["email"]
     panel["recipient_phone"] = panel["phone"]
     panel["channel"] = _contact_channel(panel["contact_channel"], panel["email"], panel["phone"])
-    panel["detail"] = panel["interview_id"] + ":" + panel["contact_id"]
+    panel["detail"] = panel["interview_id"] + ACTION_ID_SEPARATOR + panel["contact_id"]
     panel["with_whom"] = " with " + panel["recipient"]
     keep = [
         "interview_id",
@@ -624,7 +626,7 @@ def _brief_references(c: _Context, s: Settings) -> pd.DataFrame:
         + ru["company"]
         + " calls."
     )
-    ru["detail"] = ru["reference_id"] + ":" + ru["interview_id"]
+    ru["detail"] = ru["reference_id"] + ACTION_ID_SEPARATOR + ru["interview_id"]
     return ru.assign(kind="brief_references", contact_id=None)
 
 
@@ -654,7 +656,9 @@ def _promises(c: _Context, s: Settings, promises: pd.DataFrame) -> pd.DataFrame:
     p["channel"] = _contact_channel(to["preferred_channel"], to["email"], to["phone"]).where(known, p["channel"])
     p["contact_id"] = to["contact_id"].where(known, p["contact_id"])
     what = _text(p["what"])
-    late = p["due_on"] < c.as_of
+    # Kept on time but come back (a bounce): the client was not late, the mail was lost.
+    ids = "keep_promise" + ACTION_ID_SEPARATOR + p["application_id"] + ACTION_ID_SEPARATOR + p["promise_id"]
+    late = (p["due_on"] < c.as_of) & ~ids.isin(c.bounced.index)
     contact = p["kind_of_promise"].eq("contact")
     # "your contact at Globex" already names the company.
     who = p["recipient"] + pd.Series(np.where(p["named"].eq(True) | known, " at " + p["company"], ""), index=p.index)
@@ -779,8 +783,8 @@ def _status_inquiries(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFram
     q["attempts_max"] = np.where(q["final"], 1, s.max_status_inquiries)
     q["detail"] = (
         q["interview_id"]
-        + pd.Series(np.where(own_date, "", ":" + anchor.dt.strftime("%Y-%m-%d")), index=q.index)
-        + ":"
+        + pd.Series(np.where(own_date, "", ACTION_ID_SEPARATOR + anchor.dt.strftime("%Y-%m-%d")), index=q.index)
+        + ACTION_ID_SEPARATOR
         + (q["n_inquiries"] + 1).astype(str)
     )
     return q.assign(kind="status_inquiry")
@@ -822,7 +826,7 @@ def _offer_checkins(c: _Context, s: Settings, li: pd.DataFrame) -> pd.DataFrame:
             ". A brief note: acknowledge they are busy and offer anything else they need to decide.",
         )
     )
-    k["detail"] = k["interview_id"] + ":" + (n + 1).astype(str)
+    k["detail"] = k["interview_id"] + ACTION_ID_SEPARATOR + (n + 1).astype(str)
     k["attempt"] = n + 1
     k["attempts_max"] = s.max_checkins
     return k.assign(kind="offer_checkin")
@@ -842,7 +846,7 @@ def _reference_checkins(c: _Context, s: Settings, briefing: pd.DataFrame) -> pd.
     # Check-ins already sent to this reference about this application.
     m = c.reference_messages[c.reference_messages["kind"].eq("reference_checkin")]
     # A first-release message names no reference: its action id does ("reference_checkin:APP:REF:…").
-    from_action = m["action_id"].astype(object).where(m["action_id"].notna(), "").astype(str).str.split(":").str[2]
+    from_action = action_detail_part(m["action_id"], 0)
     named = m["reference_id"].astype(object).where(m["reference_id"].notna(), from_action)
     key = named.astype(object) + "\x00" + m["application_id"].astype(str)
     counts = key.dropna().value_counts()
@@ -883,7 +887,7 @@ def _reference_checkins(c: _Context, s: Settings, briefing: pd.DataFrame) -> pd.
         + fmt_day(anchor, c.as_of)
         + "). A call is a sign things are moving; silence is not bad news."
     )
-    ru["detail"] = ru["reference_id"] + ":" + anchor.dt.strftime("%Y-%m-%d")
+    ru["detail"] = ru["reference_id"] + ACTION_ID_SEPARATOR + anchor.dt.strftime("%Y-%m-%d")
     ru["attempt"] = ru["n_checkins"] + 1
     ru["attempts_max"] = s.max_reference_checkins
     return ru.assign(kind="reference_checkin", contact_id=None)
@@ -964,7 +968,7 @@ def _written_offer_requests(c: _Context, s: Settings, o: pd.DataFrame) -> pd.Dat
     w["first"] = open_answer & st["passed"]
     w["detail"] = np.where(
         by_deadline,
-        "deadline:" + st["deadline"].dt.strftime("%Y-%m-%d"),
+        DEADLINE_REMINDER + ACTION_ID_SEPARATOR + st["deadline"].dt.strftime("%Y-%m-%d"),
         np.where(asked, "again:" + w["written_requested_on"].dt.strftime("%Y-%m-%d"), "first"),
     )
     return w.assign(kind="request_written_offer")
@@ -1176,7 +1180,9 @@ def _due_for_group(tables: Mapping[str, pd.DataFrame], as_of: pd.Timestamp, s: S
     df = pd.concat([p.reindex(columns=keep).dropna(axis=1, how="all") for p in parts], ignore_index=True)
     df = df.reindex(columns=keep)
     df = df[df["due_on"] <= as_of + pd.Timedelta(days=s.upcoming_days)].copy()
-    df["action_id"] = df["kind"] + ":" + df["application_id"] + ":" + df["detail"].astype(str)
+    df["action_id"] = (
+        df["kind"] + ACTION_ID_SEPARATOR + df["application_id"] + ACTION_ID_SEPARATOR + df["detail"].astype(str)
+    )
     standing = df["kind"].eq("await_approval")
     df["status"] = np.where(
         df["due_on"] > as_of, "upcoming", np.where((df["due_on"] == as_of) | standing, "due", "overdue")
@@ -1200,18 +1206,15 @@ def _again_after_bounce(c: _Context, df: pd.DataFrame) -> pd.DataFrame:
     if not hit.any():
         return df
     df = df.copy()
-    label = df["kind"].map(ACTION_LABELS).fillna("message").str.lower()
     df.loc[hit, "why"] = (
-        "Your "
-        + label[hit]
-        + " to "
+        "Your message to "
         + df.loc[hit, "recipient"].astype(str)
         + " did not arrive (it came back on "
         + fmt_day(bounced_on[hit], c.as_of)
         + "): check the address and send it again. "
         + df.loc[hit, "why"]
     )
-    df.loc[hit, "action_id"] = df.loc[hit, "action_id"] + ":again"
+    df.loc[hit, "action_id"] = df.loc[hit, "action_id"].map(again_id)
     df.loc[hit, "status"] = np.where(df.loc[hit, "due_on"] > c.as_of, "upcoming", "overdue")
     return df
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..kinds import ACTION_LABELS, KINDS
+from ..kinds import ACTION_LABELS, KINDS, NOT_WORD_FROM_EMPLOYER, normal_kinds
 from ..schema import CLOSED_STATUSES
 from ..settings import Settings
 from . import analysis, charts
@@ -225,6 +225,10 @@ def _events(tables, start, end) -> pd.DataFrame:
             d["direction"]
             .map({"sent": "Sent", "received": "Heard from the employer"})
             .where(~(d["direction"].eq("received") & _column(d, "reference_id").notna()), "Heard from a reference")
+            .where(
+                ~(d["direction"].eq("received") & normal_kinds(d["kind"]).isin(NOT_WORD_FROM_EMPLOYER)),
+                normal_kinds(d["kind"]).map(analysis.NOT_WORD_LABELS),
+            )
             .fillna("")
             + (": " + d["summary"].fillna("")).where(
                 d["summary"].notna(),
@@ -436,7 +440,7 @@ def _silences(tables, end: pd.Timestamp, actions: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     msgs = tables["messages"]
     msgs = msgs[msgs["on"] <= end]
-    received = msgs[msgs["direction"].eq("received")].merge(w[["application_id", "held_on"]], on="application_id")
+    received = msgs[analysis.from_the_employer(msgs)].merge(w[["application_id", "held_on"]], on="application_id")
     received = received[received["on"] >= received["held_on"]]
     last_rec = received.sort_values("on").groupby("application_id").last()
     w["heard_on"] = w["application_id"].map(last_rec["on"]) if len(last_rec) else pd.NaT
@@ -617,9 +621,15 @@ def pipeline_reading(stages: pd.DataFrame, applications: pd.DataFrame, as_of: pd
     lost = stages[~stages["open"] & ~stages["status"].eq("hired")]
     if len(lost):
         where = lost["stage"].value_counts()
-        stall = where.index[0]
-        most = "all" if where.iloc[0] == len(lost) else "most"
-        text += f"; {n(len(lost), 'application')} ended without a job, {most} {LOST_STAGE_WORDS[stall]}"
+        where = where[where > 0]
+        stall, top = where.index[0], int(where.iloc[0])
+        if top == len(lost):
+            stopped = f", all {LOST_STAGE_WORDS[stall]}"
+        elif 2 * top > len(lost):
+            stopped = f", most {LOST_STAGE_WORDS[stall]}"
+        else:  # no stage holds most of them: each said
+            stopped = ": " + english_list([f"{c} {LOST_STAGE_WORDS[s]}" for s, c in where.items()])
+        text += f"; {n(len(lost), 'application')} ended without a job{stopped}"
     if hired or stages["status"].eq("hired").any():
         return text + ". With an offer approved, no new applications are needed."
     applied = applications["applied_on"].dropna()
