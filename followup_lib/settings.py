@@ -14,6 +14,9 @@ Values under ``[coach."NAME"]`` apply to the coachees whose ``coach`` is NAME.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import os
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
@@ -203,3 +206,51 @@ def load_settings(path: Path | None = None) -> tuple[Settings, dict[str, Setting
         coach: replace(base, **_checked(values, f'{path} [coach."{coach}"]')) for coach, values in coaches.items()
     }
     return base, per_coach
+
+
+# ------------------------------------------------------------ the working session's day
+# The working session records its day ("Today is") per store, next to the settings
+# file, so the response-times notebook (in another kernel, or in JupyterLab while the
+# session runs in the app) judges from the same day. A day recorded on an earlier
+# date is not used: last week's session does not hold this week's day.
+
+
+def session_day_file() -> Path:
+    return settings_file().with_name("session_day.json")
+
+
+def _store_key(store_url: str | None) -> str:
+    # A hash of the store's URL: a PostgreSQL password is never written down.
+    return hashlib.sha256(paths.store_url(store_url).encode()).hexdigest()[:16]
+
+
+def _session_days() -> dict:
+    try:
+        days = json.loads(session_day_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return days if isinstance(days, dict) else {}
+
+
+def record_session_day(store_url: str | None, day: dt.date, today: dt.date | None = None) -> bool:
+    """Record ``day`` as the working session's day for the store at ``store_url``
+    (None: the default store). False if it could not be written (the session goes on)."""
+    days = _session_days()
+    days[_store_key(store_url)] = {"day": str(day)[:10], "recorded_on": (today or dt.date.today()).isoformat()}
+    try:
+        paths.write_atomic(session_day_file(), json.dumps(days, indent=1, sort_keys=True).encode())
+    except OSError:
+        return False
+    return True
+
+
+def session_day(store_url: str | None = None, today: dt.date | None = None) -> str | None:
+    """The day (``YYYY-MM-DD``) a working session on this store recorded today, or None."""
+    entry = _session_days().get(_store_key(store_url))
+    if not isinstance(entry, dict) or entry.get("recorded_on") != (today or dt.date.today()).isoformat():
+        return None
+    day = str(entry.get("day", ""))
+    try:
+        return dt.date.fromisoformat(day).isoformat()
+    except ValueError:
+        return None

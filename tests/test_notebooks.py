@@ -173,6 +173,65 @@ def test_notebooks_run_under_nbval_and_checked_outputs_match(demo_store, tmp_pat
     assert proc.returncode == 1
 
 
+def _summary_of_response_times(env: dict, as_of: str | None = None) -> str:
+    """The response-times notebook's practice summary (its parameters, its loading
+    cell and that sentence only), run in a kernel with ``env``; ``as_of`` given as
+    papermill gives a parameter."""
+    from nbclient import NotebookClient
+
+    nb = _read("response_times.ipynb")
+    summary = next(i for i, c in enumerate(nb.cells) if _checked(c) and "practice_summary" in c.source)
+    nb.cells = [c for c in nb.cells[: summary + 1] if c.cell_type == "code"]
+    if as_of:
+        nb.cells.insert(1, nbformat.v4.new_code_cell(f"as_of = {as_of!r}"))
+    NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute(env=env)
+    return _text(nb.cells[-1].outputs[0])
+
+
+@pytest.mark.notebook
+def test_response_times_judges_from_the_working_sessions_day(demo_store, tmp_path):
+    """The coach moves the working session's "Today is" (in JupyterLab, or in the
+    app); the response-times notebook, in another kernel, judges from that day."""
+    import datetime as dt
+
+    from followup_lib.faces.session import WorkingSession
+    from followup_lib.settings import session_day
+
+    # The kernel reads the settings folder this process's sessions write to; the
+    # app (or JupyterLab) was started on the demo's day, 16 November.
+    env = notebook_env(demo_store.url, tmp_path)
+    assert env["FOLLOWUP_SETTINGS"] == os.environ["FOLLOWUP_SETTINGS"]
+    # The client's own app records nothing: the coach's notebook is not theirs to move.
+    client = WorkingSession(demo_store.url, "C001", AS_OF, client=True)
+    client.day.value = dt.date(2026, 11, 25)
+    assert session_day(demo_store.url) is None
+
+    coach = WorkingSession(demo_store.url, "C001", AS_OF)
+    coach.day.value = dt.date(2026, 11, 20)
+    assert coach.state.as_of == dt.date(2026, 11, 20)
+    after = _summary_of_response_times(env)
+    assert "as of Friday 20 November 2026" in after, after
+    assert "working session's day" in after, after
+    # The notebook's own as_of (papermill -p as_of …) wins.
+    given = _summary_of_response_times(env, as_of="2026-11-18")
+    assert "as of Wednesday 18 November 2026" in given and "notebook's `as_of`" in given, given
+
+
+def test_a_session_day_recorded_on_an_earlier_date_is_not_used(tmp_path, db_url):
+    import datetime as dt
+
+    from followup_lib.settings import record_session_day, session_day, session_day_file
+
+    assert session_day(db_url) is None
+    assert record_session_day(db_url, dt.date(2026, 11, 20), today=dt.date(2026, 11, 20))
+    assert session_day(db_url, today=dt.date(2026, 11, 20)) == "2026-11-20"
+    assert session_day(db_url, today=dt.date(2026, 11, 23)) is None  # last week's session
+    assert session_day(f"sqlite:///{tmp_path / 'other.db'}", today=dt.date(2026, 11, 20)) is None  # another store
+    assert db_url not in session_day_file().read_text()  # the store's URL (a password, maybe) is not written
+    session_day_file().write_text("not json")
+    assert session_day(db_url) is None  # a damaged file: no day, no error
+
+
 # ------------------------------------------------------------ maintenance
 
 

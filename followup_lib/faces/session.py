@@ -28,6 +28,7 @@ from IPython.display import display
 from ..kinds import MESSAGE_KINDS
 from ..logic.drafts import review_note
 from ..schema import BOOL, CHOICE, DATE, TABLES, present
+from ..settings import record_session_day
 from .feedback import _in_words, _message, _run, error_text  # noqa: F401 (error_text re-exported)
 from .mail import MailTab
 from .session_state import MESSAGE_KIND_CHOICES, SessionState
@@ -458,6 +459,7 @@ class WorkingSession:
         )
         self.widget.add_class("fw-session")
         self.show()
+        self._record_day()
         if tab_tables and tab_tables[0]:
             self.forms[tab_tables[0]]  # noqa: B018 — the tab open at first is built
         if s.notice:
@@ -484,12 +486,19 @@ class WorkingSession:
         self.state.reload()
         self.show()
 
+    def _record_day(self) -> None:
+        """The response-times notebook judges from this session's day
+        (``settings.session_day``); the client's own app records nothing."""
+        if not self.state.client:
+            record_session_day(self.state.store.url, self.state.as_of)
+
     # ------------------------------------------------------------ the view
     def day_changed(self, _result: object = None) -> None:
         """ "Today is" moved: a blank form starts again from the new day (its default
         date and its fresh id); a form with something typed in it, or editing a
         stored record, keeps what it holds, and says so."""
         self.show()
+        self._record_day()
         for form in self.forms.built().values():
             if form.touched():
                 form.status.value = _message(

@@ -21,6 +21,12 @@
   a page sends when it is left is accepted (without it, a 403, and the kernel
   lived until the idle cull).
 - **The app's notebook is trusted** (it is the package's own): no "not trusted" warning.
+- **Static files cached by the browser.** Voilà's JavaScript bundle, JupyterLab's
+  CSS, the widgets' and Plotly's JavaScript are sent with ``Cache-Control: public``:
+  a versioned URL (``?v=<hash>``, or a content hash in the file's name) for a year,
+  as immutable; any other static file for an hour, then revalidated by its ETag.
+  A second page in the same browser then fetches none of them. The page itself is
+  never cached (it carries the token, the ``_xsrf`` cookie and live data).
 - **The idle cull skips a kernel already gone.** jupyter_server's cull loop lists
   the kernels, then looks each up; a page left in between has shut its kernel
   down, and the lookup raised a ``KeyError`` traceback into the app's log.
@@ -47,6 +53,13 @@ LOCKED_CONFIGURATION = [
 TOKEN_VARIABLE = "FOLLOWUP_APP_TOKEN"
 MAX_KERNELS_VARIABLE = "FOLLOWUP_APP_MAX_KERNELS"
 _QUERY_CHANNEL = re.compile(r"/voila/query/")
+# A file name carrying its content's hash (webpack's ``remoteEntry.5cbb9d2323598fbda535.js``,
+# ``9834b82ad26e2a37583d.woff2``): a new version has a new URL.
+_HASHED_NAME = re.compile(r"(?:^|[.-])[0-9a-f]{16,}\.[A-Za-z0-9]+$")
+VERSIONED_MAX_AGE = 365 * 24 * 3600
+# Unversioned (voila.js and its numbered chunks): an hour, about a session's length,
+# so a new Voilà is picked up soon after an upgrade; then a 304 by ETag.
+UNVERSIONED_MAX_AGE = 3600
 _CDN_LINK = re.compile(rb'<link[^>]+href="https://cdn\.jsdelivr\.net/[^"]*"[^>]*>\s*', re.IGNORECASE)
 
 
@@ -137,6 +150,69 @@ def page_kernels(kernel_manager) -> int:
     return len(live - warm)
 
 
+def cache_control(url_path: str, versioned_query: bool) -> tuple[int, str]:
+    """Seconds a browser keeps a static file at ``url_path`` without asking again,
+    and the ``Cache-Control`` header saying so. ``versioned_query``: the URL has
+    a ``v`` argument (tornado's and JupyterLab's content hash)."""
+    name = url_path.rsplit("/", 1)[-1]
+    if versioned_query or _HASHED_NAME.search(name):
+        return VERSIONED_MAX_AGE, f"public, max-age={VERSIONED_MAX_AGE}, immutable"
+    return UNVERSIONED_MAX_AGE, f"public, max-age={UNVERSIONED_MAX_AGE}"
+
+
+class _CachedStatic:
+    """Mixed into a ``tornado.web.StaticFileHandler``: its cache time by
+    ``cache_control`` (tornado's ``get_cache_time``), said ``public``."""
+
+    def get_cache_time(self, path, modified, mime_type) -> int:
+        return cache_control(self.request.path, "v" in self.request.arguments)[0]
+
+    def set_extra_headers(self, path) -> None:
+        self.set_header("Cache-Control", cache_control(self.request.path, "v" in self.request.arguments)[1])
+
+
+def _cached_handlers() -> dict[type, type]:
+    """Voilà's static handlers, each with a cached twin to serve its routes."""
+    from jupyter_server.base.handlers import FileFindHandler
+    from voila.static_file_handler import MultiStaticFileHandler, TemplateStaticFileHandler
+
+    class CachedMultiStaticFileHandler(_CachedStatic, MultiStaticFileHandler):
+        """/voila/static/: voila.js and its chunks."""
+
+    class CachedTemplateStaticFileHandler(_CachedStatic, TemplateStaticFileHandler):
+        """/voila/templates/<template>/static/: JupyterLab's CSS, fonts."""
+
+    class CachedFileFindHandler(_CachedStatic, FileFindHandler):
+        """/voila/labextensions/: the widgets' and Plotly's JavaScript. Voilà serves
+        them with ``no-cache`` (``no_cache_paths``) and no ETag: tornado's headers
+        and ETag instead, versioned names kept a year."""
+
+        def set_headers(self) -> None:
+            tornado.web.StaticFileHandler.set_headers(self)
+
+        compute_etag = tornado.web.StaticFileHandler.compute_etag
+
+    return {
+        MultiStaticFileHandler: CachedMultiStaticFileHandler,
+        TemplateStaticFileHandler: CachedTemplateStaticFileHandler,
+        FileFindHandler: CachedFileFindHandler,
+    }
+
+
+def _cache_static_files() -> None:
+    """Voilà's routes to static files are served by their cached twins (the
+    handler class itself, not a subclass such as the themes' handler)."""
+    from voila.app import Voila
+
+    twins = _cached_handlers()
+    init_handlers = Voila.init_handlers
+
+    def cached_init_handlers(self):
+        return [(route[0], twins.get(route[1], route[1]), *route[2:]) for route in init_handlers(self)]
+
+    Voila.init_handlers = cached_init_handlers
+
+
 class _NoCDN(tornado.web.OutputTransform):
     """Drops CDN stylesheet links from the app's HTML."""
 
@@ -186,6 +262,7 @@ def install() -> None:
     tornado.web.Application.find_handler = guarded_find_handler
     tornado.web.Application.__init__ = init_with_transform
     _give_xsrf_cookie()
+    _cache_static_files()
     _trust_the_apps_notebook()
     _cull_only_live_kernels()
 

@@ -571,17 +571,18 @@ def lateness_figure(la: pd.DataFrame, grace: int, suggested: int | None = None) 
 #: Where the response-times notebook's day comes from, and what it tells the coach.
 DAY_NOTES = {
     "parameter": "Judged from the day given as the notebook's `as_of`.",
-    "session": "Judged from the working session's day (`FOLLOWUP_AS_OF`, as `followup app --as-of` sets it).",
+    "session": 'Judged from the working session\'s day (the day its "Today is" shows, or `followup app --as-of`).',
     "clock": (
-        "Judged from today's date: to judge from the same day as the working session, set `as_of` in the "
-        "notebook's first cell to that day."
+        "Judged from today's date: no working session on this store has shown a day today; to judge from "
+        "another day, set `as_of` in the notebook's first cell."
     ),
 }
 
 
 def day_source(as_of_parameter, session_day) -> str:
     """Which day the analysis judges from: the notebook's ``as_of`` parameter if
-    given, else the session's day (``FOLLOWUP_AS_OF``, passed in), else the clock.
+    given, else the session's day (``settings.session_day`` or ``FOLLOWUP_AS_OF``,
+    passed in), else the clock.
     A key of ``DAY_NOTES``."""
     if as_of_parameter:
         return "parameter"
