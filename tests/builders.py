@@ -404,10 +404,12 @@ class RunningApp(dict):
 
 
 def _settings_env(folder: Path, settings: str | None) -> dict[str, str]:
-    if settings is None:
-        return {}
+    """The app's settings file in the test's folder (none there unless ``settings``):
+    never the checkout's data/settings.toml, nor anything written beside it (the
+    session's day)."""
     path = folder / "app-settings.toml"
-    path.write_text(settings)
+    if settings is not None:
+        path.write_text(settings)
     return {"FOLLOWUP_SETTINGS": str(path)}
 
 

@@ -43,6 +43,40 @@ if os.environ.get("CI") == "true":
     _hypothesis_settings.load_profile("ci")
 
 
+# ------------------------------------------------------------------ the checkout's data/
+# A test writes in its own temp folder, never in the checkout's data/ (where a
+# coach's own store, settings and the session's day live): a file that appears
+# there during the run fails it, named.
+_DATA_BEFORE: set[Path] = set()
+
+
+def _data_files() -> set[Path]:
+    return {p for p in (ROOT / "data").rglob("*") if p.is_file()}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller (or a run without workers)
+        _DATA_BEFORE.update(_data_files())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        return
+    new = sorted(str(p.relative_to(ROOT)) for p in _data_files() - _DATA_BEFORE)
+    if not new:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    title = f"{len(new)} file(s) written into the checkout's data/ by the test run"
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_sep("=", title, red=True, bold=True)
+        for line in new:
+            reporter.write_line(line)
+    if session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 # ------------------------------------------------------------------ two workers
 # `make test` runs the suite on two pytest-xdist workers (-n 2 --dist loadfile): a
 # module's tests on one worker, so its module-scoped fixtures (an app server, a
