@@ -36,7 +36,9 @@ def completed_actions(tables: Mapping[str, pd.DataFrame], as_of, days: int = 60)
     m = m.sort_values("on", kind="stable").drop_duplicates("action_id", keep="last")
     # Whose it was and with which company, to name them as the live entries do.
     apps = tables["applications"][["application_id", "coachee_id", "company"]]
-    return m[["action_id", "on", "kind", "application_id"]].merge(apps, on="application_id", how="left")[columns]
+    done = m[["action_id", "on", "kind", "application_id"]].merge(apps, on="application_id", how="left")[columns]
+    # Coachee by coachee (the order the calendar is written in chunks), then by day.
+    return done.sort_values(["coachee_id", "on", "action_id"], kind="stable").reset_index(drop=True)
 
 
 def _calendar(name: str) -> Calendar:
