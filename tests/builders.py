@@ -404,12 +404,15 @@ class RunningApp(dict):
 
 
 def _settings_env(folder: Path, settings: str | None) -> dict[str, str]:
-    """The app's settings file in the test's folder (none there unless ``settings``):
-    never the checkout's data/settings.toml, nor anything written beside it (the
-    session's day)."""
+    """The app's settings file: ``settings`` written in the test's folder; else the
+    one the caller set in FOLLOWUP_SETTINGS; else one in the test's folder (none
+    there) — never the checkout's data/settings.toml, nor anything written beside it
+    (the session's day)."""
     path = folder / "app-settings.toml"
     if settings is not None:
         path.write_text(settings)
+    elif os.environ.get("FOLLOWUP_SETTINGS"):
+        return {}
     return {"FOLLOWUP_SETTINGS": str(path)}
 
 

@@ -188,10 +188,17 @@ def test_a_burst_of_twenty_reloads_shows_every_page_and_leaves_at_most_one_kerne
     try:
         page.goto(app["url"], wait_until="commit", timeout=120_000)
         page.wait_for_selector(".fw-actions select option", timeout=120_000)
-        for _ in range(20):
+        for n in range(20):
             time.sleep(1)
             page.reload(wait_until="commit", timeout=120_000)
-            page.wait_for_selector(".fw-actions select option", timeout=120_000)
+            try:
+                page.wait_for_selector(".fw-actions select option", timeout=120_000)
+            except Exception as exc:  # what the page and the app said, for a failure seen only in CI
+                body = page.locator("body").inner_text()[-1500:]
+                raise AssertionError(
+                    f"reload {n + 1}: no actions after 120 s.\nThe page:\n{body}\nThe app's log:\n"
+                    + app["log"].read_text()[-4000:]
+                ) from exc
             assert "pages open already" not in page.locator("body").inner_text()
     finally:
         page.close(run_before_unload=True)
