@@ -271,9 +271,33 @@ def actions_json(actions) -> str:
     return json.dumps(actions_records(actions), **_ACTION_JSON)
 
 
-def cmd_due(args) -> int:
+def _json_value(value) -> str:
+    """One flat value as ``json.dumps(value, ensure_ascii=False)`` writes it, by the
+    json module's C string encoder (json's indenting encoder is pure Python)."""
     import json
+    from json.encoder import encode_basestring
 
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _action_object(record: dict) -> str:
+    """One action of ``followup due --format json``, one level into the array: the
+    bytes of ``json.dumps(record, **_ACTION_JSON)`` with each line indented once more
+    (a record is flat: names to strings, numbers and nulls)."""
+    if not record:
+        return "{}"
+    return "{\n    " + ",\n    ".join(f"{_json_value(k)}:{_json_value(v)}" for k, v in record.items()) + "\n  }"
+
+
+def cmd_due(args) -> int:
     # Written chunk by chunk as it is judged: the whole practice's actions are
     # never held at once. The bytes are those of one array (or one table) of all:
     # each action is encoded on its own, one level into the array.
@@ -284,9 +308,7 @@ def cmd_due(args) -> int:
             continue
         if args.format == "json":
             for record in actions_records(actions):
-                # A JSON text holds no raw newline inside a string: each line is indented.
-                item = json.dumps(record, **_ACTION_JSON).replace("\n", "\n  ")
-                out.write(("[\n  " if not written else ",\n  ") + item)
+                out.write(("[\n  " if not written else ",\n  ") + _action_object(record))
                 written += 1
         else:
             out.write(("" if not written else "\n\n") + format_table(actions))
