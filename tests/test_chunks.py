@@ -245,3 +245,15 @@ def test_each_action_of_due_json_is_the_json_modules_own_bytes():
         assert _action_object(record) == json.dumps(record, **_ACTION_JSON).replace("\n", "\n  ")
 
     same()
+
+
+def test_due_json_made_a_column_at_a_time_is_the_same_bytes(demo_tables):
+    """What ``due`` writes (``action_objects``, a column at a time) is, action by
+    action, ``_action_object`` of its record, which is json.dumps' own bytes (above)."""
+    from followup_lib.faces.cli import _action_object, action_objects, actions_records
+    from followup_lib.logic.rules import due_actions
+
+    actions = due_actions(demo_tables, "2026-11-16")
+    # Awkward text too: quotes, a line break, a character past Latin-1, a control byte.
+    actions.loc[0, "why"] = 'He said "soon"\nthen \u2028 nothing\x01 — é'
+    assert action_objects(actions) == [_action_object(r) for r in actions_records(actions)]
