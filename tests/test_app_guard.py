@@ -56,6 +56,33 @@ def test_the_idle_cull_passes_over_a_kernel_shut_down_while_it_ran(monkeypatch):
     assert asyncio.run(manager.cull_kernel_if_idle("a-kernel-already-gone")) is None
 
 
+def test_a_kernel_handed_to_a_page_counts_as_active_from_that_moment():
+    """Seen in CI: a pre-heated kernel, taken by a page, was culled as idle at once
+    (its last activity as old as its warm-up) while Voilà still rendered on it."""
+    import asyncio
+    import datetime as dt
+    import types
+
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+    from voila.voila_kernel_manager import voila_kernel_manager_factory
+
+    from followup_lib.faces.voila_guard import fresh_on_hand_out
+
+    class Pool:
+        _kernels = {"k1": types.SimpleNamespace(last_activity=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))}
+
+        async def get_rendered_notebook(self, notebook_name, **kwargs):
+            return None, [], "k1"
+
+    pool = fresh_on_hand_out(Pool)()
+    assert asyncio.run(pool.get_rendered_notebook("working_session.ipynb"))[2] == "k1"
+    age = dt.datetime.now(dt.UTC) - pool._kernels["k1"].last_activity
+    assert age < dt.timedelta(seconds=5)
+    # Voilà's own pre-heating manager is the class this wraps.
+    real = voila_kernel_manager_factory(MappingKernelManager, True, 1)
+    assert fresh_on_hand_out(real).get_rendered_notebook.__qualname__.startswith("fresh_on_hand_out")
+
+
 def test_followup_app_refuses_port_70000_before_serving(tmp_path):
     exe = Path(sys.executable).with_name("followup")
     r = subprocess.run(

@@ -27,6 +27,11 @@
   as immutable; any other static file for an hour, then revalidated by its ETag.
   A second page in the same browser then fetches none of them. The page itself is
   never cached (it carries the token, the ``_xsrf`` cookie and live data).
+- **A kernel handed to a page is not idle.** A pre-heated kernel waits in Voilà's
+  pool, where the cull leaves it alone, with its last activity as old as its
+  warm-up; taken by a page, it was culled as "idle" at once when that was over
+  45 s ago, while Voilà still waited on it ("Kernel died" on the page, seen in CI).
+  Handing it out now counts as activity.
 - **The idle cull skips a kernel already gone.** jupyter_server's cull loop lists
   the kernels, then looks each up; a page left in between has shut its kernel
   down, and the lookup raised a ``KeyError`` traceback into the app's log.
@@ -265,6 +270,7 @@ def install() -> None:
     _cache_static_files()
     _trust_the_apps_notebook()
     _cull_only_live_kernels()
+    _handing_out_is_activity()
 
 
 def _give_xsrf_cookie() -> None:
@@ -290,6 +296,37 @@ def _trust_the_apps_notebook() -> None:
         self.notary.mark_cells(nb, True)
 
     ContentsManager.mark_trusted_cells = mark_trusted_cells
+
+
+def fresh_on_hand_out(manager_class: type) -> type:
+    """``manager_class`` (Voilà's pre-heating kernel manager) with a kernel taken
+    from the pool marked active at that moment, so the idle cull counts from then."""
+    from jupyter_server._tz import utcnow
+
+    get = getattr(manager_class, "get_rendered_notebook", None)
+    if get is None:  # no pre-heating: no pool
+        return manager_class
+
+    async def get_rendered_notebook(self, *args, **kwargs):
+        result = await get(self, *args, **kwargs)
+        kernel = self._kernels.get(result[2])
+        if kernel is not None:
+            kernel.last_activity = utcnow()
+        return result
+
+    manager_class.get_rendered_notebook = get_rendered_notebook
+    return manager_class
+
+
+def _handing_out_is_activity() -> None:
+    import voila.app
+
+    factory = voila.app.voila_kernel_manager_factory
+
+    def factory_fresh_on_hand_out(*args, **kwargs):
+        return fresh_on_hand_out(factory(*args, **kwargs))
+
+    voila.app.voila_kernel_manager_factory = factory_fresh_on_hand_out
 
 
 def _cull_only_live_kernels() -> None:
