@@ -32,6 +32,7 @@ from builders import (  # noqa: F401 (the others are still imported from here by
     run_main,
     write_csvs,
 )
+from process_check import fail_the_run
 
 # At the end of the run, no process started by a test may still be running.
 pytest_plugins = ["process_check"]
@@ -66,15 +67,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     new = sorted(str(p.relative_to(ROOT)) for p in _data_files() - _DATA_BEFORE)
     if not new:
         return
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    title = f"{len(new)} file(s) written into the checkout's data/ by the test run"
-    if reporter is not None:
-        reporter.ensure_newline()
-        reporter.write_sep("=", title, red=True, bold=True)
-        for line in new:
-            reporter.write_line(line)
-    if session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    fail_the_run(session, f"{len(new)} file(s) written into the checkout's data/ by the test run", new)
 
 
 # ------------------------------------------------------------------ two workers

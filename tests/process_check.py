@@ -128,8 +128,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _signal_all(_wait_gone(alive, KILL_SECONDS), kill=True)
     _wait_gone(alive, KILL_SECONDS)
 
+    fail_the_run(session, f"{len(lines)} process(es) left running by the test run (now killed)", lines)
+
+
+def fail_the_run(session: pytest.Session, title: str, lines: list[str]) -> None:
+    """Say ``title`` and ``lines`` at the end of the run, and fail it if it passed."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    title = f"{len(lines)} process(es) left running by the test run (now killed)"
     if reporter is not None:
         reporter.ensure_newline()
         reporter.write_sep("=", title, red=True, bold=True)
