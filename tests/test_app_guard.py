@@ -83,6 +83,71 @@ def test_a_kernel_handed_to_a_page_counts_as_active_from_that_moment():
     assert fresh_on_hand_out(real).get_rendered_notebook.__qualname__.startswith("fresh_on_hand_out")
 
 
+def test_a_cell_whose_execute_reply_never_arrives_ends_with_its_outputs(monkeypatch):
+    """Seen under load in CI (the app's debug log): the kernel ran a page's cell, its
+    outputs and its "idle" reached Voilà's executor, its shell reply never did, and
+    the page waited until the kernel was culled. On a real kernel, the reply of two
+    cells is dropped on its way in: each still ends, with its outputs, an error as an
+    error; without the guard's wait, the same drop breaks the cell."""
+    import asyncio
+    from queue import Empty
+
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    from followup_lib.faces import voila_guard
+
+    monkeypatch.setattr(NotebookClient, "_async_poll_for_reply", NotebookClient._async_poll_for_reply)
+    monkeypatch.setattr(NotebookClient, "_followup_reads_late_replies", False, raising=False)
+    monkeypatch.setattr(voila_guard, "REPLY_GRACE_SECONDS", 1.0)
+
+    def drop_replies(client):
+        get = client.kc.shell_channel.get_msg
+
+        async def get_msg(*args, **kwargs):
+            msg = await get(*args, **kwargs)
+            if msg["msg_type"] == "execute_reply" and "drop" in client.nb.cells[client.executing]["metadata"]:
+                raise Empty  # the reply lost on its way
+            return msg
+
+        client.kc.shell_channel.get_msg = get_msg
+
+    def notebook():
+        return nbformat.v4.new_notebook(
+            cells=[
+                nbformat.v4.new_code_cell("x = 41"),
+                nbformat.v4.new_code_cell("print(x + 1)", metadata={"drop": True}),
+                nbformat.v4.new_code_cell("1 / 0", metadata={"drop": True}),
+            ]
+        )
+
+    async def run(nb) -> list:
+        client = NotebookClient(nb, kernel_name="python3", timeout=None)
+        outcomes = []
+        async with client.async_setup_kernel():
+            drop_replies(client)
+            for index, cell in enumerate(nb.cells):
+                client.executing = index
+                try:
+                    await asyncio.wait_for(client.async_execute_cell(cell, index), 60)
+                    outcomes.append("ok")
+                except CellExecutionError as exc:
+                    outcomes.append(type(exc).__name__)
+                except Exception as exc:  # noqa: BLE001 — what the drop does without the guard
+                    outcomes.append(type(exc).__name__)
+        return outcomes
+
+    unguarded = notebook()
+    assert asyncio.run(run(unguarded))[1] != "ok"
+
+    voila_guard.read_late_execute_replies()
+    nb = notebook()
+    assert asyncio.run(run(nb)) == ["ok", "ok", "CellExecutionError"]
+    assert nb.cells[1].outputs[0]["text"] == "42\n"
+    assert nb.cells[2].outputs[0]["ename"] == "ZeroDivisionError"
+
+
 def test_followup_app_refuses_port_70000_before_serving(tmp_path):
     exe = Path(sys.executable).with_name("followup")
     r = subprocess.run(

@@ -28,9 +28,14 @@
   A second page in the same browser then fetches none of them. The page itself is
   never cached (it carries the token, the ``_xsrf`` cookie and live data).
 - **A kernel handed to a page is marked active** when ``get_rendered_notebook``
-  takes it from the pool (its last activity was as old as its warm-up). This did
-  not stop every cull of a kernel a page had just taken, seen once under load in
-  the burst-of-reloads test: the cause is still open (see issue 21's note).
+  takes it from the pool (its last activity was as old as its warm-up).
+- **A cell's lost reply does not hang its page.** Under load, a page's cell ran,
+  its outputs and its "idle" reached Voilà's executor, and its ``execute_reply``
+  never did: the page waited until the idle cull killed the kernel ("Kernel died
+  while waiting for execute reply", about one burst of reloads in two on a busy
+  2-core machine). nbclient's wait for the reply is made of short waits, and a
+  reply still missing 5 s after the cell's outputs ended is taken as given
+  (``read_late_execute_replies``).
 - **The idle cull skips a kernel already gone.** jupyter_server's cull loop lists
   the kernels, then looks each up; a page left in between has shut its kernel
   down, and the lookup raised a ``KeyError`` traceback into the app's log.
@@ -270,6 +275,7 @@ def install() -> None:
     _trust_the_apps_notebook()
     _cull_only_live_kernels()
     _handing_out_is_activity()
+    read_late_execute_replies()
 
 
 def _give_xsrf_cookie() -> None:
@@ -341,6 +347,99 @@ def _cull_only_live_kernels() -> None:
         return await cull(self, kernel_id)
 
     MappingKernelManager.cull_kernel_if_idle = cull_kernel_if_idle
+
+
+# How often a cell with no time limit looks at the shell channel again, and how long
+# its reply may lag behind the kernel's "idle" before the cell is taken as done.
+REPLY_POLL_SECONDS = 1.0
+REPLY_GRACE_SECONDS = 5.0
+
+
+def read_late_execute_replies() -> None:
+    """A page whose cell's ``execute_reply`` never reaches Voilà's executor no longer
+    waits for ever (it did, then its kernel was culled as idle: "Kernel died while
+    waiting for execute reply", seen under load in CI's burst of reloads). The debug
+    log of such a page shows the kernel ran the cell, published its outputs and went
+    idle, and nbclient read all of that on IOPub, but no reply came on the shell
+    channel, whose wait (no cell time limit in Voilà) had no end.
+
+    For a cell with no time limit, nbclient's own wait (``_async_poll_for_reply``)
+    is kept but made of short waits: each looks at the socket afresh, so a reply
+    whose wake-up was missed is still read; and once the cell's outputs are complete
+    (the kernel said idle for it) a reply missing for ``REPLY_GRACE_SECONDS`` more is
+    taken as given, its status read from the outputs (an error output: "error"). A
+    cell with a time limit, and a kernel that dies, are handled as before.
+    """
+    import asyncio
+    import time
+    from queue import Empty
+
+    from nbclient.client import NotebookClient, timestamp
+    from nbclient.exceptions import CellTimeoutError
+    from nbclient.util import ensure_async
+
+    if getattr(NotebookClient, "_followup_reads_late_replies", False):
+        return
+    poll = NotebookClient._async_poll_for_reply
+
+    async def _async_poll_for_reply(self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive):
+        if timeout is not None:
+            return await poll(self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive)
+        idle_since = None
+        while True:
+            try:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=REPLY_POLL_SECONDS))
+            except Empty:
+                if not task_poll_output_msg.done():
+                    continue
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since < REPLY_GRACE_SECONDS:
+                    continue
+                failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+                self.log.warning(
+                    "No execute reply %.0f s after the cell's outputs ended: taken as %s.",
+                    REPLY_GRACE_SECONDS,
+                    "an error" if failed else "done",
+                )
+                task_poll_kernel_alive.cancel()
+                return missing_reply(msg_id, cell)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if idle_since is not None:
+                self.log.info(
+                    "Execute reply read %.1f s after the cell's outputs ended.", time.monotonic() - idle_since
+                )
+            if self.record_timing:
+                cell["metadata"]["execution"]["shell.execute_reply"] = timestamp(msg)
+            try:
+                await asyncio.wait_for(task_poll_output_msg, self.iopub_timeout)
+            except (TimeoutError, Empty):
+                if self.raise_on_iopub_timeout:
+                    task_poll_kernel_alive.cancel()
+                    raise CellTimeoutError.error_from_timeout_and_cell(
+                        "Timeout waiting for IOPub output", self.iopub_timeout, cell
+                    ) from None
+                self.log.warning("Timeout waiting for IOPub output")
+            task_poll_kernel_alive.cancel()
+            return msg
+
+    NotebookClient._async_poll_for_reply = _async_poll_for_reply
+    NotebookClient._followup_reads_late_replies = True
+
+
+def missing_reply(msg_id: str, cell) -> dict:
+    """The ``execute_reply`` a kernel would have sent for ``cell``, from its outputs:
+    status "error" with the error output's name, value and traceback, else "ok"."""
+    error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+    content = {"status": "ok", "execution_count": cell.get("execution_count")}
+    if error is not None:
+        content.update(
+            status="error",
+            ename=error.get("ename", ""),
+            evalue=error.get("evalue", ""),
+            traceback=list(error.get("traceback", [])),
+        )
+    return {"parent_header": {"msg_id": msg_id}, "header": {}, "metadata": {}, "content": content}
 
 
 def main() -> int:
