@@ -80,7 +80,21 @@ def test_report_scheduler_that_does_not_answer_is_one_line(followup, demo_store,
         db=demo_store.url,
     )
     assert result.returncode == 1 and "Dask scheduler" in result.stderr and "Traceback" not in result.stderr
+    assert "connection refused" in result.stderr  # said at once, not after Dask's 15 s of retries
     assert not list((tmp_path / "reports").glob("*"))
+
+
+def test_a_scheduler_address_is_refused_at_once_only_when_nothing_listens():
+    from followup_lib.reporting.dask_batch import _refused
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        assert _refused(f"tcp://127.0.0.1:{port}") == ""  # something answers: Dask decides
+    assert f"nothing listens on port {port}" in _refused(f"tcp://127.0.0.1:{port}")
+    for other in ("tls://127.0.0.1:1", "inproc://x", "tcp://127.0.0.1", "tcp://127.0.0.1:99999", "nonsense"):
+        assert _refused(other) == "", other
 
 
 @pytest.mark.browser

@@ -10,9 +10,11 @@ run (and to the one browser that prints PDFs, in this process).
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .. import paths
 from ..errors import ReportError
@@ -20,6 +22,7 @@ from .execution import render_report
 from .results import ReportResult
 
 CONNECT_TIMEOUT = "15s"  # to reach the scheduler; a wrong address fails after this long
+REFUSED_CHECK_SECONDS = 5.0
 
 
 def _first_line(exc: BaseException) -> str:
@@ -35,10 +38,34 @@ def connect(scheduler: str):
         raise ReportError(
             "--scheduler needs Dask distributed: pip install -e '.[dask]' (on this machine and every worker)"
         ) from None
+    refused = _refused(scheduler)
+    if refused:
+        raise ReportError(f"cannot reach the Dask scheduler at {scheduler}: {refused}")
     try:
         return Client(scheduler, timeout=CONNECT_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 — a bad address, nothing listening, a timeout: all one message
         raise ReportError(f"cannot reach the Dask scheduler at {scheduler}: {_first_line(exc)}") from None
+
+
+def _refused(scheduler: str) -> str:
+    """For a ``tcp://HOST:PORT`` address where nothing listens (the connection
+    refused at once): why, so the coach hears it now rather than after Dask's
+    retries for ``CONNECT_TIMEOUT``. Anything else (another scheme, a host that
+    does not answer, a port that accepts): "", and Dask's own connect decides."""
+    parts = urlsplit(scheduler)
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    if parts.scheme != "tcp" or not parts.hostname or port is None:
+        return ""
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=REFUSED_CHECK_SECONDS):
+            return ""
+    except ConnectionRefusedError:
+        return f"nothing listens on port {port} of {parts.hostname} (connection refused)"
+    except OSError:
+        return ""
 
 
 def run_on_cluster(
