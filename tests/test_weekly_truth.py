@@ -201,8 +201,11 @@ def test_an_application_ended_by_a_message_is_not_waiting(ending):
     assert list(r.silences["company"]) == ["Northwind Analytics"]
     assert all("Bluefin" not in s for s in analysis.waiting_sentences(t, AS_OF, "C1"))
     w = analysis.waiting_on(t, AS_OF).set_index("company")
-    assert w.loc["Bluefin Logistics", "waiting_on"] == "being left"
-    assert "Bluefin" not in charts.days_since_sentence(analysis.waiting_on(t, AS_OF))
+    # Ended, not "being left": the employer's no (or the client's withdrawal) ended it.
+    assert w.loc["Bluefin Logistics", "waiting_on"] == "ended"
+    sentence = charts.days_since_sentence(analysis.waiting_on(t, AS_OF))
+    assert "Bluefin" not in sentence
+    assert sentence.startswith("2 applications with an interview (1 ended)"), sentence
 
 
 def test_an_approved_offer_elsewhere_ends_the_other_waits():
@@ -226,6 +229,7 @@ def test_an_approved_offer_elsewhere_ends_the_other_waits():
         ],
     )
     assert analysis.waiting_sentences(t, AS_OF, "C1") == []
+    assert analysis.waiting_on(t, AS_OF).set_index("company").loc["Riverbend Media", "waiting_on"] == "being left"
     r = weekly.weekly_report(t, "C1", WEEK)
     assert r.silences.empty
     assert r.figures["days_since"]["layout"]["annotations"][0]["text"] != charts.NO_INTERVIEW_YET

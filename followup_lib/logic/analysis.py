@@ -333,11 +333,16 @@ def _received_from_employer(messages: pd.DataFrame, as_of) -> pd.DataFrame:
 
 def ended_by(tables: Mapping[str, pd.DataFrame], as_of) -> pd.Series:
     """The ids of applications that are over, or being left, on ``as_of`` though
-    their status may still say "active": a ``rejection`` received, a
-    ``withdrawal`` sent, a ``closed_on`` passed, or another application of the
-    same coachee whose offer was approved (and not rescinded): the client is
-    withdrawing from the rest (guidance 9); an offer rescinded (contract v3: its
-    application is treated as closed)."""
+    their status may still say "active": ``ended_applications`` (a rejection, a
+    withdrawal, a closing, an offer rescinded) and those ``left_for_an_offer``."""
+    ids = pd.concat([ended_applications(tables, as_of), left_for_an_offer(tables, as_of)], ignore_index=True)
+    return ids.drop_duplicates().reset_index(drop=True)
+
+
+def ended_applications(tables: Mapping[str, pd.DataFrame], as_of) -> pd.Series:
+    """The ids of applications over on ``as_of`` whatever their status says: a
+    ``rejection`` received, a ``withdrawal`` sent, a ``closed_on`` passed, or an
+    offer rescinded (contract v3: its application is treated as closed)."""
     day = pd.Timestamp(as_of).normalize()
     apps = tables["applications"]
     msgs = tables["messages"]
@@ -347,15 +352,23 @@ def ended_by(tables: Mapping[str, pd.DataFrame], as_of) -> pd.Series:
     closed_on = _column(apps, "closed_on", "datetime64[ns]")
     closed = apps.loc[closed_on.notna() & (closed_on <= day), "application_id"]
     o = tables["offers"]
+    rescinded = o.loc[o["rescinded_on"] <= day, "application_id"]
+    return pd.concat([rejected, withdrew, closed, rescinded], ignore_index=True)
+
+
+def left_for_an_offer(tables: Mapping[str, pd.DataFrame], as_of) -> pd.Series:
+    """The ids of applications being left on ``as_of`` because another application
+    of the same coachee has an offer approved (and not rescinded), or is hired:
+    the client is withdrawing from the rest (guidance 9). Part of ``ended_by``."""
+    day = pd.Timestamp(as_of).normalize()
+    apps = tables["applications"]
+    o = tables["offers"]
     approved = o[o["approved_on"].notna() & (o["approved_on"] <= day) & ~(o["rescinded_on"] <= day)]
     hired = apps[apps["application_id"].isin(approved["application_id"]) | apps["status"].eq("hired")]
-    leaving = apps.loc[
+    return apps.loc[
         apps["coachee_id"].isin(hired["coachee_id"]) & ~apps["application_id"].isin(hired["application_id"]),
         "application_id",
     ]
-    rescinded = o.loc[o["rescinded_on"] <= day, "application_id"]
-    ids = pd.concat([rejected, withdrew, closed, leaving, rescinded], ignore_index=True)
-    return ids.drop_duplicates().reset_index(drop=True)
 
 
 def offers_made(offers: pd.DataFrame, as_of) -> pd.Series:
@@ -396,9 +409,10 @@ def waiting_on(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
     since the latest interview and what it is waiting on, longest wait first.
 
     ``waiting_on`` is one of (the first that applies): "offer stage" (an offer
-    made, or the status says so: the client owes the answer), "being left" (an
-    offer elsewhere was approved, a rejection came or a withdrawal was sent: not
-    a wait any more), "thank-you not sent", "employer's date passed" (with no
+    made, or the status says so: the client owes the answer), "ended" (a
+    rejection came, a withdrawal was sent, the offer was withdrawn or the
+    application closed, though its status may still say active), "being left" (an
+    offer elsewhere was approved: the client is leaving it), "thank-you not sent", "employer's date passed" (with no
     word from them since they gave it), "employer's date ahead", "decision
     after final round", "heard back since" (word came, no new date), "no date given".
 
@@ -432,10 +446,12 @@ def waiting_on(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
     offer = last["status"].isin(["offer", "accepted"]) | last["application_id"].isin(
         offers_made(tables["offers"], as_of)
     )
-    leaving = last["application_id"].isin(ended_by(tables, as_of))
+    over = last["application_id"].isin(ended_applications(tables, as_of))
+    leaving = last["application_id"].isin(left_for_an_offer(tables, as_of))
     last["waiting_on"] = np.select(
         [
-            leaving,  # first: a rejection received ends it whatever the status says
+            over,  # first: a rejection received ends it whatever the status says
+            leaving,
             offer,
             last["thank_you_sent_on"].isna(),
             passed & ~answered,
@@ -444,6 +460,7 @@ def waiting_on(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
             heard_on.notna(),
         ],
         [
+            "ended",
             "being left",
             "offer stage",
             "thank-you not sent",
@@ -464,7 +481,7 @@ MIN_TAIL = 2
 
 
 #: What ``waiting_on`` rows are not a wait for the employer's word.
-NOT_WAITING = ("offer stage", "being left", "heard back since")
+NOT_WAITING = ("offer stage", "ended", "being left", "heard back since")
 
 
 # ----------------------------------------------------------- how long a wait is

@@ -42,6 +42,7 @@ WAITING_COLOURS = {
     "no date given": "#7f7f7f",
     "offer stage": "#9467bd",
     "being left": "#bdbdbd",
+    "ended": "#8c564b",
 }
 #: The shortest bar drawn (in days): a wait of 0 days (an interview today) still
 #: shows its colour, so the legend matches a bar; the hover and the axis keep the true days.
@@ -189,18 +190,22 @@ def days_since_interview_figure(waiting: pd.DataFrame, empty_message: str = NO_I
 def days_since_sentence(waiting: pd.DataFrame) -> str:
     """How many open applications had an interview, and the longest wait for the
     employer among those still waiting: one at the offer stage waits on the
-    client, one being left (an offer approved elsewhere, a rejection, a
-    withdrawal) waits on no one, and one that has heard back since (with no new
-    date) is not waiting in silence."""
+    client, one ended (a rejection, a withdrawal, an offer withdrawn) or being
+    left (an offer approved elsewhere) waits on no one, and one that has heard
+    back since (with no new date) is not waiting in silence. An application
+    ended by a message is no longer called open, whatever its status says."""
     if waiting.empty:
         return "No open application has had an interview yet."
     offers = waiting["waiting_on"].eq("offer stage")
     leaving = waiting["waiting_on"].eq("being left")
+    over = waiting["waiting_on"].eq("ended")
     silent = waiting[~waiting["waiting_on"].isin(NOT_WAITING)]
-    text = f"{_n(len(waiting), 'open application')} with an interview"
+    text = f"{_n(len(waiting), 'application' if over.any() else 'open application')} with an interview"
     asides = []
     if offers.any():
         asides.append(f"{int(offers.sum())} with an offer")
+    if over.any():
+        asides.append(f"{int(over.sum())} ended")
     if leaving.any():
         asides.append(f"{int(leaving.sum())} being left")
     if asides:

@@ -755,7 +755,7 @@ def weekly_report(
     first = _first_thing(actions, report.hired)
     report.first_thing = (report.first_thing + "\n\n" + first) if report.first_thing else first
     # The chart shows what the "Waiting on them" list lists: no offers, no application
-    # being left; its sentence and its empty message say the same.
+    # ended or being left; its sentence and its empty message say the same.
     shown = waiting[waiting["application_id"].isin(report.silences["application_id"])]
     empty = charts.NO_INTERVIEW_YET if waiting.empty else "No application is waiting on an employer after an interview"
     report.figures = {
