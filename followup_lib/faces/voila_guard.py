@@ -395,13 +395,15 @@ def read_late_execute_replies() -> None:
                 idle_since = idle_since or time.monotonic()
                 if time.monotonic() - idle_since < REPLY_GRACE_SECONDS:
                     continue
+                task_poll_kernel_alive.cancel()
+                if not task_poll_output_msg.cancelled() and task_poll_output_msg.exception() is not None:
+                    raise task_poll_output_msg.exception() from None  # as nbclient's own wait would
                 failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
                 self.log.warning(
                     "No execute reply %.0f s after the cell's outputs ended: taken as %s.",
                     REPLY_GRACE_SECONDS,
                     "an error" if failed else "done",
                 )
-                task_poll_kernel_alive.cancel()
                 return missing_reply(msg_id, cell)
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
