@@ -376,3 +376,29 @@ def test_a_word_from_a_reference_is_not_heard_from_the_employer():
     )
     assert "Heard from a reference: Tom: they called me" in list(r.happened["what"])
     assert not any(w.startswith("Heard from the employer") for w in r.happened["what"])
+
+
+def test_an_offer_whose_client_asked_for_more_time_is_not_told_to_ask_again():
+    """Seen on the demo (Jordan, Quarry Labs): the overdue list said "You asked for
+    more time on 27 Nov; waiting for their answer" while "Waiting on you" said
+    "call them today, or ask for more time". Both now say what was done; an answer
+    from the employer since ends the wait, and the deadline speaks again."""
+    apps = [app("A1", "Quarry Labs", status="offer")]
+    offer = dict(
+        application_id="A1",
+        verbal_on="2026-11-05",
+        written_received_on="2026-11-06",
+        response_deadline="2026-11-10",
+        salary="£98,000",
+    )
+    asked = msg("E1", "A1", "2026-11-10", "sent", "extension_request")
+    t = make_tables(applications=apps, offers=[offer], messages=[asked])
+    r = weekly.weekly_report(t, "C1", WEEK)
+    (line,) = [weekly.offer_to_decide_sentence(o, r.week_ending) for o in r.open_offers.to_dict("records")]
+    assert "you asked for more time on Tue 10 Nov and are waiting for their answer" in line, line
+    assert "or ask for more time" not in line and "the answer was due Tue 10 Nov" in line
+    answered = msg("E2", "A1", "2026-11-12", "received", "update")
+    t = make_tables(applications=apps, offers=[offer], messages=[asked, answered])
+    r = weekly.weekly_report(t, "C1", WEEK)
+    (line,) = [weekly.offer_to_decide_sentence(o, r.week_ending) for o in r.open_offers.to_dict("records")]
+    assert "call them today, or ask for more time" in line and "waiting for their answer" not in line, line

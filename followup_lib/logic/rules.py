@@ -1266,6 +1266,15 @@ def _one_employer_message_a_day(c: _Context, s: Settings, df: pd.DataFrame) -> p
     return df
 
 
+def offers_as_they_stand(tables: Mapping[str, pd.DataFrame], as_of) -> pd.DataFrame:
+    """The offers not rescinded by ``as_of``, as the rules see them: the response
+    deadline moved by a later date the employer gave (``deadline_moved_on``), and
+    ``extension_asked_on`` / ``extension_answered_on`` (the client asked for more
+    time; the employer's word since). For the words that speak of offers outside
+    the rules (the weekly report), from the same facts."""
+    return _Context(tables, _day(as_of), Settings()).live_offers
+
+
 def due_actions(
     tables: Mapping[str, pd.DataFrame],
     as_of,

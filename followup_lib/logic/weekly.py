@@ -35,7 +35,7 @@ from ..schema import CLOSED_STATUSES
 from ..settings import Settings
 from . import analysis, charts
 from .offers import offers_table
-from .rules import due_actions
+from .rules import due_actions, offers_as_they_stand
 from .wording import count_noun, english_list, markdown_text
 
 # Weeks without a new application after which the pipeline is "drying up".
@@ -347,6 +347,10 @@ def _open_offers(tables, end: pd.Timestamp) -> pd.DataFrame:
     made &= o[["verbal_on", "written_received_on"]].min(axis=1) <= end
     answered = o["accepted_on"].notna() | o["rescinded_on"].notna() | o["approved_on"].notna()
     o = o[made & ~answered & ~o["status"].isin(CLOSED_STATUSES)]
+    # The deadline as it stands and any request for more time, as the rules read them.
+    standing = offers_as_they_stand(tables, end).set_index("application_id")
+    for column in ("response_deadline", "extension_asked_on", "extension_answered_on"):
+        o[column] = o["application_id"].map(standing[column])
     return o.sort_values(["response_deadline", "company"], na_position="last").reset_index(drop=True)
 
 
@@ -360,6 +364,21 @@ def offer_to_decide_sentence(offer: Mapping, as_of: pd.Timestamp) -> str:
         head += f"written offer received on {day(offer['written_received_on'])}"
         advice = "go through the terms below and decide."
     deadline = offer["response_deadline"]
+    asked, answered = offer.get("extension_asked_on"), offer.get("extension_answered_on")
+    if asked is not None and pd.notna(asked) and (answered is None or pd.isna(answered)):
+        due = (
+            ""
+            if pd.isna(deadline)
+            else f"; the answer was due {day(deadline)}"
+            if deadline < as_of
+            else f"; answer due {'today' if deadline == as_of else 'on ' + day(deadline)}"
+        )
+        meanwhile = (
+            "meanwhile, go through the terms below."
+            if pd.notna(offer["written_received_on"])
+            else "meanwhile, ask for it in writing: a verbal offer is not an offer."
+        )
+        return f"{head}{due}; you asked for more time on {day(asked)} and are waiting for their answer — {meanwhile}"
     if pd.isna(deadline):
         return f"{head}; no response deadline given — {advice} Ask when they need an answer."
     if deadline < as_of:
