@@ -15,6 +15,7 @@ import pytest
 from followup_lib.data.demo import load_demo
 from followup_lib.data.store import open_store
 from followup_lib.logic import analysis, charts, weekly
+from followup_lib.logic.offers import MISSING, offers_table
 
 from builders import AS_OF, app, iv, make_tables, msg
 
@@ -180,6 +181,11 @@ def test_offers_are_celebrated_only_once_they_are_a_job():
     rescinded = {**approved, "rescinded_on": "2026-11-15"}
     r = report(applications=apps, interviews=ivs, offers=[rescinded])
     assert "Congratulations" not in r.first_thing
+    # Nothing left to ask of an offer withdrawn: its unstated terms are not "missing: ask".
+    row = offers_table(make_tables(applications=apps, interviews=ivs, offers=[rescinded]), "C1").iloc[0]
+    assert row["salary"] == "—" and "withdrawn by the employer" in row["status"], row.to_dict()
+    row = offers_table(make_tables(applications=apps, interviews=ivs, offers=[approved]), "C1").iloc[0]
+    assert row["salary"] == MISSING
 
 
 @pytest.mark.parametrize(

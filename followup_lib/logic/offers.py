@@ -57,8 +57,10 @@ def offers_table(tables: Mapping[str, pd.DataFrame], coachee_id: str) -> pd.Data
     expense reimbursement, conditions, requirements, response deadline, status.
 
     A term the offer does not state reads ``MISSING`` (before the letter arrives,
-    every term is missing: a verbal offer is not an offer); an open offer with no
-    deadline reads ``NO_DEADLINE``. Open offers come first, by deadline.
+    every term is missing: a verbal offer is not an offer), except on an offer
+    withdrawn by the employer or an application closed, where there is nothing
+    left to ask for: "—". An open offer with no deadline reads ``NO_DEADLINE``.
+    Open offers come first, by deadline.
     """
     apps = tables["applications"]
     apps = apps[apps["coachee_id"].eq(coachee_id)][["application_id", "company", "role", "status"]]
@@ -69,8 +71,9 @@ def offers_table(tables: Mapping[str, pd.DataFrame], coachee_id: str) -> pd.Data
     for _, offer in o.iterrows():
         decided = any(present(offer.get(c)) for c in ("accepted_on", "rescinded_on", "approved_on"))
         row = {"company": offer["company"], "role": offer["role"]}
+        gone = present(offer.get("rescinded_on")) or offer["status"] in CLOSED_STATUSES
         for term in OFFER_TERMS:
-            row[term.replace("_", " ")] = str(offer[term]).strip() if present(offer[term]) else MISSING
+            row[term.replace("_", " ")] = str(offer[term]).strip() if present(offer[term]) else "—" if gone else MISSING
         if present(offer["response_deadline"]):
             row["response deadline"] = _day(offer["response_deadline"])
         else:
