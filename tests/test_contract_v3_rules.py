@@ -249,6 +249,10 @@ def test_one_employer_one_message_a_day_the_promise_first():
     inquiry = one(actions, "status_inquiry")
     assert inquiry["status"] == "upcoming" and inquiry["due_on"] == day("2026-11-23")
     assert "one message a day" in inquiry["why"] and "Priya Natarajan" in inquiry["why"]
+    # Why a week and not a day: the inquiry keeps its distance from today's message.
+    assert inquiry["why"].endswith("a status inquiry then waits 5 business days after a message to them."), inquiry[
+        "why"
+    ]
     # Promise kept today: the inquiry then waits the gap from that contact, as before.
     # Two applications: each gets its own message.
     rows["applications"] = [application(), application("A2", "Initech")]

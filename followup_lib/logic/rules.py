@@ -1253,6 +1253,18 @@ def _one_employer_message_a_day(c: _Context, s: Settings, df: pd.DataFrame) -> p
     df.loc[waits, "due_on"] = nxt
     df.loc[waits, "status"] = "upcoming"
     df.loc[waits, "priority"] = df.loc[waits, "priority"] + UPCOMING_PRIORITY_OFFSET
+    # A status inquiry or check-in also keeps its distance from any message to them
+    # (guidance 5): that, not the one-a-day rule alone, is why it waits longer.
+    spaced = pd.Series(
+        np.where(
+            gap > 1,
+            "; a "
+            + w["kind"].str.replace("_", " ").str.replace("offer checkin", "check-in")
+            + f" then waits {s.pester_gap_business_days} business days after a message to them",
+            "",
+        ),
+        index=w.index,
+    )
     df.loc[waits, "why"] = (
         w["why"]
         + " It waits until "
@@ -1261,6 +1273,7 @@ def _one_employer_message_a_day(c: _Context, s: Settings, df: pd.DataFrame) -> p
         + w["company"]
         + " gets one message a day, and today's goes to "
         + winner_name[waits].astype(str)
+        + spaced
         + "."
     )
     return df
