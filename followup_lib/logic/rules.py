@@ -1259,7 +1259,7 @@ def _one_employer_message_a_day(c: _Context, s: Settings, df: pd.DataFrame) -> p
         np.where(
             gap > 1,
             "; a "
-            + w["kind"].str.replace("_", " ").str.replace("offer checkin", "check-in")
+            + w["kind"].map(ACTION_LABELS).str.lower()
             + f" then waits {s.pester_gap_business_days} business days after a message to them",
             "",
         ),
